@@ -1,0 +1,531 @@
+//! `/etc/lqos.conf`: the LibreQoS v1.5 keys lqos supports, plus lqos's own `[lqosd]` table.
+//!
+//! Unknown keys are warnings, never fatal; keys LibreQoS has but lqos does not use are named as
+//! such so an operator bringing a LibreQoS file sees what is ignored.
+
+use crate::diagnostics::{line_col, Diagnostic, Diagnostics, Location, Severity};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Where the config is read from when neither `--config` nor `LQOS_CONFIG` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/lqos.conf";
+
+/// The validated configuration, loaded once in `main` and passed down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where ShapedDevices.csv, network.json and lqos_overrides.json live.
+    pub lqos_directory: PathBuf,
+    /// Where lqos keeps its own state (previous plan's class ids, logs).
+    pub state_directory: PathBuf,
+    pub node_name: String,
+    pub webserver_listen: String,
+    pub interfaces: Interfaces,
+    pub queues: Queues,
+    pub queue_refresh_interval_mins: u32,
+    pub ip_ranges: IpRanges,
+    pub lqosd: Lqosd,
+}
+
+/// Which interfaces are shaped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interfaces {
+    /// Two interfaces: download is shaped leaving `to_network`, upload leaving `to_internet`.
+    Bridge {
+        to_internet: String,
+        to_network: String,
+    },
+    /// One interface carrying both directions on two VLANs; its queues are split in half.
+    OnAStick {
+        interface: String,
+        internet_vlan: u16,
+        network_vlan: u16,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueMode {
+    Shape,
+    /// Count traffic without shaping (LibreQoS `monitor_only = true`).
+    Observe,
+}
+
+/// `[queues]`; bandwidths are Mbps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queues {
+    /// The leaf qdisc written after `qdisc add ... parent X:Y` (`none`: no leaf qdisc).
+    pub default_sqm: String,
+    pub queue_mode: QueueMode,
+    /// Towards the Internet (upload capacity).
+    pub uplink_bandwidth_mbps: f64,
+    /// Towards the subscribers (download capacity).
+    pub downlink_bandwidth_mbps: f64,
+    pub generated_pn_download_mbps: f64,
+    pub generated_pn_upload_mbps: f64,
+    pub dry_run: bool,
+    pub override_available_queues: Option<u16>,
+    pub use_binpacking: bool,
+    /// Circuits whose max rate in a direction is at or above this get `fq_codel` there.
+    pub fast_queues_fq_codel: Option<f64>,
+}
+
+/// `[ip_ranges]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IpRanges {
+    /// Addresses inside these are dropped from circuits.
+    pub ignore_subnets: Vec<IpNet>,
+    /// When it names prefixes of a family, addresses of that family outside them are dropped.
+    pub allow_subnets: Vec<IpNet>,
+}
+
+/// `[lqosd]`: lqos's own settings for the daemon (not LibreQoS keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lqosd {
+    pub bus_socket: PathBuf,
+    pub bpf_pin_dir: PathBuf,
+    /// Most prefixes the kernel IP map holds; a plan needing more is refused before applying.
+    pub ip_map_capacity: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is invalid:\n{diagnostics}")]
+    Invalid {
+        path: PathBuf,
+        diagnostics: Diagnostics,
+    },
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawConfig {
+    lqos_directory: Option<PathBuf>,
+    state_directory: Option<PathBuf>,
+    node_name: Option<String>,
+    webserver_listen: Option<String>,
+    bridge: Option<RawBridge>,
+    single_interface: Option<RawSingle>,
+    #[serde(default)]
+    queues: RawQueues,
+    #[serde(default)]
+    integration_common: RawIntegrationCommon,
+    #[serde(default)]
+    ip_ranges: RawIpRanges,
+    #[serde(default)]
+    lqosd: RawLqosd,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawBridge {
+    to_internet: String,
+    to_network: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSingle {
+    interface: String,
+    internet_vlan: u16,
+    network_vlan: u16,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawQueues {
+    default_sqm: Option<String>,
+    queue_mode: Option<String>,
+    monitor_only: Option<bool>,
+    uplink_bandwidth_mbps: Option<f64>,
+    downlink_bandwidth_mbps: Option<f64>,
+    generated_pn_download_mbps: Option<f64>,
+    generated_pn_upload_mbps: Option<f64>,
+    dry_run: Option<bool>,
+    override_available_queues: Option<u32>,
+    use_binpacking: Option<bool>,
+    fast_queues_fq_codel: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawIntegrationCommon {
+    queue_refresh_interval_mins: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawIpRanges {
+    #[serde(default)]
+    ignore_subnets: Vec<String>,
+    #[serde(default)]
+    allow_subnets: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawLqosd {
+    bus_socket: Option<PathBuf>,
+    bpf_pin_dir: Option<PathBuf>,
+    ip_map_capacity: Option<u32>,
+}
+
+/// Keys LibreQoS has that lqos reads but does not act on (yet): named in the warning.
+const LIBREQOS_ONLY: &[&str] = &[
+    "version",
+    "node_id",
+    "packet_capture_time",
+    "queue_check_period_ms",
+    "disable_webserver",
+    "disable_icmp_ping",
+    "enable_circuit_heatmaps",
+    "enable_site_heatmaps",
+    "usage_stats",
+    "tuning",
+    "long_term_stats",
+    "influxdb",
+    "flows",
+    "bridge.use_xdp_bridge",
+    "queues.sudo",
+    "integration_common.circuit_name_as_address",
+    "integration_common.always_overwrite_network_json",
+    "ip_ranges.unknown_ip_honors_ignore",
+    "ip_ranges.unknown_ip_honors_allow",
+];
+
+fn is_integration_table(key: &str) -> bool {
+    let top = key.split('.').next().unwrap_or(key);
+    top.ends_with("_integration")
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative directories are resolved against the
+    /// config file's own directory. Warnings come back with the config; errors are fatal.
+    pub fn load(path: &Path) -> Result<(Config, Diagnostics), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let name = path.display().to_string();
+        let (config, diagnostics) = Self::parse(&text, &name, base);
+        match config {
+            Some(c) if !diagnostics.rejects() => Ok((c, diagnostics)),
+            _ => Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                diagnostics,
+            }),
+        }
+    }
+
+    /// Parses config text. `base` resolves relative directories. Returns `None` with at least
+    /// one [`Severity::Reject`] diagnostic when the text cannot be used.
+    pub fn parse(text: &str, file: &str, base: &Path) -> (Option<Config>, Diagnostics) {
+        let mut diags = Diagnostics::default();
+        let mut ignored = Vec::new();
+        let deserializer = toml::Deserializer::new(text);
+        let raw: RawConfig =
+            match serde_ignored::deserialize(deserializer, |p| ignored.push(p.to_string())) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    diags.push(toml_error(file, text, &e));
+                    return (None, diags);
+                }
+            };
+        for key in ignored {
+            let known = LIBREQOS_ONLY
+                .iter()
+                .any(|k| key == *k || key.starts_with(&format!("{k}.")));
+            let message = if known || is_integration_table(&key) {
+                "LibreQoS setting not used by lqos (ignored)"
+            } else {
+                "unknown key (ignored): check the spelling against etc/lqos.conf"
+            };
+            diags.push(Diagnostic::new(
+                Severity::Warning,
+                file,
+                Location::Key(key),
+                message,
+            ));
+        }
+        let config = build(raw, file, base, &mut diags);
+        (config, diags)
+    }
+}
+
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
+    let location = match e.span() {
+        Some(span) => {
+            let (line, column) = line_col(text, span.start);
+            Location::Line {
+                line,
+                column: Some(column),
+            }
+        }
+        None => Location::File,
+    };
+    Diagnostic::new(
+        Severity::Reject,
+        file,
+        location,
+        e.message().trim().to_string(),
+    )
+}
+
+fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Option<Config> {
+    let mut reject = |key: &str, value: String, message: &str| {
+        diags.push(
+            Diagnostic::new(Severity::Reject, file, Location::Key(key.into()), message)
+                .value(value),
+        )
+    };
+    let interfaces = match (raw.bridge, raw.single_interface) {
+        (Some(b), None) => {
+            for (key, name) in [
+                ("bridge.to_internet", &b.to_internet),
+                ("bridge.to_network", &b.to_network),
+            ] {
+                if let Err(why) = check_ifname(name) {
+                    reject(key, name.clone(), why);
+                }
+            }
+            if b.to_internet == b.to_network {
+                reject(
+                    "bridge.to_network",
+                    b.to_network.clone(),
+                    "must differ from to_internet (for one interface use [single_interface])",
+                );
+            }
+            Some(Interfaces::Bridge {
+                to_internet: b.to_internet,
+                to_network: b.to_network,
+            })
+        }
+        (None, Some(s)) => {
+            if let Err(why) = check_ifname(&s.interface) {
+                reject("single_interface.interface", s.interface.clone(), why);
+            }
+            for (key, vlan) in [
+                ("single_interface.internet_vlan", s.internet_vlan),
+                ("single_interface.network_vlan", s.network_vlan),
+            ] {
+                if vlan == 0 || vlan > 4094 {
+                    reject(key, vlan.to_string(), "expected a VLAN id from 1 to 4094");
+                }
+            }
+            if s.internet_vlan == s.network_vlan {
+                reject(
+                    "single_interface.network_vlan",
+                    s.network_vlan.to_string(),
+                    "must differ from internet_vlan",
+                );
+            }
+            Some(Interfaces::OnAStick {
+                interface: s.interface,
+                internet_vlan: s.internet_vlan,
+                network_vlan: s.network_vlan,
+            })
+        }
+        (Some(_), Some(_)) => {
+            reject(
+                "single_interface",
+                String::new(),
+                "[bridge] and [single_interface] are both set: keep exactly one",
+            );
+            None
+        }
+        (None, None) => {
+            reject(
+                "bridge",
+                String::new(),
+                "no interfaces: set [bridge] to_internet/to_network or [single_interface]",
+            );
+            None
+        }
+    };
+
+    let q = raw.queues;
+    let mut mbps = |key: &str, v: Option<f64>, default: f64| -> f64 {
+        let v = v.unwrap_or(default);
+        if !(v.is_finite() && v > 0.0) {
+            reject(
+                key,
+                v.to_string(),
+                "expected a bandwidth in Mbps greater than 0",
+            );
+        }
+        v
+    };
+    let uplink = mbps(
+        "queues.uplink_bandwidth_mbps",
+        q.uplink_bandwidth_mbps,
+        1000.0,
+    );
+    let downlink = mbps(
+        "queues.downlink_bandwidth_mbps",
+        q.downlink_bandwidth_mbps,
+        1000.0,
+    );
+    let pn_down = mbps(
+        "queues.generated_pn_download_mbps",
+        q.generated_pn_download_mbps,
+        downlink,
+    );
+    let pn_up = mbps(
+        "queues.generated_pn_upload_mbps",
+        q.generated_pn_upload_mbps,
+        uplink,
+    );
+    let fast = q.fast_queues_fq_codel.filter(|v| *v > 0.0);
+    if let Some(v) = q
+        .fast_queues_fq_codel
+        .filter(|v| !v.is_finite() || *v < 0.0)
+    {
+        reject(
+            "queues.fast_queues_fq_codel",
+            v.to_string(),
+            "expected Mbps (0 or absent: off)",
+        );
+    }
+    let default_sqm = q
+        .default_sqm
+        .unwrap_or_else(|| "cake diffserv4".into())
+        .trim()
+        .to_string();
+    if default_sqm.is_empty() {
+        reject(
+            "queues.default_sqm",
+            default_sqm.clone(),
+            "expected a qdisc such as \"cake diffserv4\", \"fq_codel\", \"pfifo\" or \"none\"",
+        );
+    }
+    let queue_mode = match (q.queue_mode.as_deref(), q.monitor_only) {
+        (Some("shape"), _) => QueueMode::Shape,
+        (Some("observe"), _) => QueueMode::Observe,
+        (Some(other), _) => {
+            reject(
+                "queues.queue_mode",
+                other.to_string(),
+                "expected \"shape\" or \"observe\"",
+            );
+            QueueMode::Shape
+        }
+        (None, Some(true)) => QueueMode::Observe,
+        (None, _) => QueueMode::Shape,
+    };
+    let override_queues = match q.override_available_queues {
+        None | Some(0) => None,
+        // Majors 1..=n (2n on a stick) must stay below mq's 0x7fff handle.
+        Some(n) if n <= 0x3fff => Some(n as u16),
+        Some(n) => {
+            reject(
+                "queues.override_available_queues",
+                n.to_string(),
+                "expected 0 (auto) or at most 16383 queues",
+            );
+            None
+        }
+    };
+
+    let interval = raw
+        .integration_common
+        .queue_refresh_interval_mins
+        .unwrap_or(30);
+    if interval == 0 {
+        reject(
+            "integration_common.queue_refresh_interval_mins",
+            "0".into(),
+            "expected at least 1 minute",
+        );
+    }
+
+    let mut subnets = |key: &str, list: Vec<String>| -> Vec<IpNet> {
+        list.into_iter()
+            .filter_map(|s| match crate::ip_list::parse_prefix(&s) {
+                Ok(net) => Some(net),
+                Err(why) => {
+                    reject(key, s, &why);
+                    None
+                }
+            })
+            .collect()
+    };
+    let ip_ranges = IpRanges {
+        ignore_subnets: subnets("ip_ranges.ignore_subnets", raw.ip_ranges.ignore_subnets),
+        allow_subnets: subnets("ip_ranges.allow_subnets", raw.ip_ranges.allow_subnets),
+    };
+
+    let capacity = raw.lqosd.ip_map_capacity.unwrap_or(262_144);
+    if capacity == 0 {
+        reject(
+            "lqosd.ip_map_capacity",
+            "0".into(),
+            "expected a capacity of at least 1",
+        );
+    }
+    let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+    let interfaces = interfaces?;
+    Some(Config {
+        lqos_directory: resolve(raw.lqos_directory.unwrap_or_else(|| "/opt/lqos".into())),
+        state_directory: resolve(
+            raw.state_directory
+                .unwrap_or_else(|| "/var/lib/lqos".into()),
+        ),
+        node_name: raw.node_name.unwrap_or_else(|| "lqos".into()),
+        webserver_listen: raw.webserver_listen.unwrap_or_else(|| ":::9123".into()),
+        interfaces,
+        queues: Queues {
+            default_sqm,
+            queue_mode,
+            uplink_bandwidth_mbps: uplink,
+            downlink_bandwidth_mbps: downlink,
+            generated_pn_download_mbps: pn_down,
+            generated_pn_upload_mbps: pn_up,
+            dry_run: q.dry_run.unwrap_or(false),
+            override_available_queues: override_queues,
+            use_binpacking: q.use_binpacking.unwrap_or(true),
+            fast_queues_fq_codel: fast,
+        },
+        queue_refresh_interval_mins: interval,
+        ip_ranges,
+        lqosd: Lqosd {
+            bus_socket: resolve(
+                raw.lqosd
+                    .bus_socket
+                    .unwrap_or_else(|| "/run/lqos/bus".into()),
+            ),
+            bpf_pin_dir: resolve(
+                raw.lqosd
+                    .bpf_pin_dir
+                    .unwrap_or_else(|| "/sys/fs/bpf/lqos".into()),
+            ),
+            ip_map_capacity: capacity,
+        },
+    })
+}
+
+/// Linux interface names: 1-15 bytes, no '/', ':', or whitespace.
+fn check_ifname(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 15 {
+        return Err("expected an interface name of 1 to 15 characters");
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace())
+        || name == "."
+        || name == ".."
+    {
+        return Err("expected an interface name without '/', ':' or spaces");
+    }
+    Ok(())
+}
+
+impl Config {
+    pub fn shaped_devices_path(&self) -> PathBuf {
+        self.lqos_directory.join("ShapedDevices.csv")
+    }
+    pub fn network_json_path(&self) -> PathBuf {
+        self.lqos_directory.join("network.json")
+    }
+    pub fn overrides_path(&self) -> PathBuf {
+        self.lqos_directory.join("lqos_overrides.json")
+    }
+}

@@ -1,0 +1,158 @@
+//! The operator's inputs, LibreQoS-compatible: `lqos.conf`, `ShapedDevices.csv`,
+//! `network.json` and `lqos_overrides.json`, parsed and validated with every problem reported
+//! (file, line or JSON path, value, what was expected).
+//!
+//! [`load_inputs`] either returns usable inputs (possibly with quarantined circuits and
+//! warnings) or rejects them as a whole; a rejected input must never be applied.
+
+pub mod circuits;
+pub mod config;
+pub mod diagnostics;
+pub mod ip_list;
+mod json_tree;
+pub mod network;
+pub mod overrides;
+pub mod shaped_devices;
+pub mod sqm;
+
+pub use circuits::{Circuit, Device};
+pub use config::{Config, ConfigError, Interfaces, IpRanges, QueueMode};
+pub use diagnostics::{Diagnostic, Diagnostics, Location, Severity};
+pub use network::{Network, Node};
+pub use sqm::{SqmKind, SqmOverride};
+
+use std::path::Path;
+
+pub const SHAPED_DEVICES: &str = "ShapedDevices.csv";
+pub const NETWORK_JSON: &str = "network.json";
+pub const OVERRIDES_JSON: &str = "lqos_overrides.json";
+
+/// Validated inputs, ready for the planner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    pub network: Network,
+    pub circuits: Vec<Circuit>,
+    /// Circuits left out because of problems confined to them (see the diagnostics).
+    pub quarantined: Vec<String>,
+    /// Device rows read (before grouping), for summaries.
+    pub device_rows: usize,
+}
+
+/// Inputs that can be used, with the warnings and quarantines found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub inputs: Inputs,
+    pub diagnostics: Diagnostics,
+}
+
+/// The inputs were refused as a whole: nothing may be applied from them.
+#[derive(Debug, thiserror::Error)]
+#[error("inputs rejected ({} error(s)); the last good plan stays live", .diagnostics.count(Severity::Reject))]
+pub struct Rejected {
+    pub diagnostics: Diagnostics,
+}
+
+/// The texts of the three input files; `overrides` is optional.
+pub struct InputTexts<'a> {
+    pub shaped_devices: &'a [u8],
+    pub network: &'a str,
+    pub overrides: Option<&'a str>,
+}
+
+/// Reads the input files from `config.lqos_directory` and validates them.
+pub fn load_inputs(config: &Config) -> Result<Loaded, Rejected> {
+    let mut diags = Diagnostics::default();
+    let mut read = |path: &Path, name: &str, required: bool| -> Option<Vec<u8>> {
+        match std::fs::read(path) {
+            Ok(b) => Some(b),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                let hint = if name == NETWORK_JSON {
+                    " (for a flat network, write {})"
+                } else {
+                    ""
+                };
+                diags.push(Diagnostic::new(
+                    Severity::Reject,
+                    name,
+                    Location::File,
+                    format!("cannot read {}: {e}{hint}", path.display()),
+                ));
+                None
+            }
+        }
+    };
+    let csv = read(&config.shaped_devices_path(), SHAPED_DEVICES, true);
+    let network = read(&config.network_json_path(), NETWORK_JSON, true);
+    let overrides = read(&config.overrides_path(), OVERRIDES_JSON, false);
+    let (Some(csv), Some(network)) = (csv, network) else {
+        return Err(Rejected { diagnostics: diags });
+    };
+    let text = |b: Vec<u8>, name: &str, diags: &mut Diagnostics| match String::from_utf8(b) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            diags.push(Diagnostic::new(
+                Severity::Reject,
+                name,
+                Location::File,
+                format!(
+                    "expected UTF-8 text: invalid byte at offset {}",
+                    e.utf8_error().valid_up_to()
+                ),
+            ));
+            None
+        }
+    };
+    let network = text(network, NETWORK_JSON, &mut diags);
+    let overrides = overrides.and_then(|b| text(b, OVERRIDES_JSON, &mut diags));
+    let Some(network) = network else {
+        return Err(Rejected { diagnostics: diags });
+    };
+    let texts = InputTexts {
+        shaped_devices: &csv,
+        network: &network,
+        overrides: overrides.as_deref(),
+    };
+    let result = parse_inputs(&texts, &config.ip_ranges);
+    diags.extend(result.1);
+    match result.0 {
+        Some(inputs) if !diags.rejects() => Ok(Loaded {
+            inputs,
+            diagnostics: diags,
+        }),
+        _ => Err(Rejected { diagnostics: diags }),
+    }
+}
+
+/// Parses and validates the inputs from their texts. `None` when they are rejected.
+pub fn parse_inputs(texts: &InputTexts, ranges: &IpRanges) -> (Option<Inputs>, Diagnostics) {
+    let (mut network, mut diags) = network::parse(texts.network, NETWORK_JSON);
+    let (mut rows, row_diags) = shaped_devices::parse(texts.shaped_devices, SHAPED_DEVICES);
+    diags.extend(row_diags);
+    if let Some(text) = texts.overrides {
+        let (ov, ov_diags) = overrides::parse(text, OVERRIDES_JSON);
+        diags.extend(ov_diags);
+        ov.apply_to_network(&mut network, OVERRIDES_JSON, &mut diags);
+        ov.apply_to_rows(&mut rows, OVERRIDES_JSON, &mut diags);
+    }
+    if diags.rejects() {
+        return (None, diags);
+    }
+    let (circuits, quarantined) =
+        circuits::build(&rows, &network, ranges, SHAPED_DEVICES, &mut diags);
+    if circuits.is_empty() {
+        diags.push(Diagnostic::new(Severity::Reject, SHAPED_DEVICES, Location::File,
+            format!("no circuit left to shape ({} quarantined): refusing a plan that would un-shape every subscriber", quarantined.len())));
+        return (None, diags);
+    }
+    let device_rows = rows.len();
+    (
+        Some(Inputs {
+            network,
+            circuits,
+            quarantined,
+            device_rows,
+        }),
+        diags,
+    )
+}

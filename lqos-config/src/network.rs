@@ -1,0 +1,232 @@
+//! `network.json`: the operator's topology, a nested object keyed by unique node name.
+
+use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
+use crate::json_tree::{self, path_key, Json};
+use std::collections::HashMap;
+
+/// One node of the topology. Rates are Mbps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub id: Option<String>,
+    pub node_type: Option<String>,
+    pub download_mbps: f64,
+    pub upload_mbps: f64,
+    /// Grouping only: no HTB class of its own; its children are promoted to its parent.
+    pub is_virtual: bool,
+    /// Index of the parent in [`Network::nodes`].
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// JSON path of the node, for diagnostics.
+    pub path: String,
+}
+
+/// The whole topology as an arena; `{}` is an empty (flat) network.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Network {
+    pub nodes: Vec<Node>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Network {
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn roots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.parent.is_none())
+            .map(|(i, _)| i)
+    }
+
+    pub fn is_flat(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Depth of a node: 1 for a top-level node.
+    pub fn depth(&self, mut i: usize) -> usize {
+        let mut d = 1;
+        while let Some(p) = self.nodes[i].parent {
+            d += 1;
+            i = p;
+        }
+        d
+    }
+
+    /// Builds a network programmatically (tests, integrations). Node names must be unique.
+    pub fn push(&mut self, mut node: Node) -> usize {
+        let i = self.nodes.len();
+        if let Some(p) = node.parent {
+            self.nodes[p].children.push(i);
+        }
+        node.children.clear();
+        self.by_name.insert(node.name.clone(), i);
+        self.nodes.push(node);
+        i
+    }
+}
+
+/// Parses network.json text, reporting every problem ([`Severity::Reject`]: a topology error
+/// affects every circuit below it, so it is never applied half-right).
+pub fn parse(text: &str, file: &str) -> (Network, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut net = Network::default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = match json_tree::parse(text) {
+        Ok(j) => j,
+        Err((line, column, msg)) => {
+            diags.push(Diagnostic::new(
+                Severity::Reject,
+                file,
+                Location::Line {
+                    line,
+                    column: Some(column),
+                },
+                format!("invalid JSON: {msg}"),
+            ));
+            return (net, diags);
+        }
+    };
+    match &root {
+        Json::Object(members) => walk(members, None, "$", &mut net, &mut diags, file),
+        other => diags.push(
+            Diagnostic::new(
+                Severity::Reject,
+                file,
+                Location::JsonPath("$".into()),
+                "expected an object keyed by node name ({} for a flat network)",
+            )
+            .value(other.preview()),
+        ),
+    }
+    (net, diags)
+}
+
+fn walk(
+    members: &[(String, Json)],
+    parent: Option<usize>,
+    path: &str,
+    net: &mut Network,
+    diags: &mut Diagnostics,
+    file: &str,
+) {
+    for (name, value) in members {
+        let here = path_key(path, name);
+        let reject = |diags: &mut Diagnostics, p: String, v: Option<String>, msg: &str| {
+            let mut d = Diagnostic::new(Severity::Reject, file, Location::JsonPath(p), msg);
+            if let Some(v) = v {
+                d = d.value(v);
+            }
+            diags.push(d);
+        };
+        if name.trim().is_empty() {
+            reject(diags, here.clone(), None, "expected a non-empty node name");
+        }
+        if let Some(prev) = net.find(name) {
+            let msg = format!(
+                "duplicate node name: also at {} (node names must be unique across the whole tree)",
+                net.nodes[prev].path
+            );
+            reject(diags, here.clone(), Some(name.clone()), &msg);
+            continue;
+        }
+        let Json::Object(_) = value else {
+            reject(
+                diags,
+                here.clone(),
+                Some(value.preview()),
+                "expected a node object with downloadBandwidthMbps and uploadBandwidthMbps",
+            );
+            continue;
+        };
+        let mut rate = |key: &str| -> f64 {
+            match value.get(key) {
+                Some(Json::Number(n)) if n.is_finite() && *n > 0.0 => *n,
+                Some(other) => {
+                    reject(
+                        diags,
+                        path_key(&here, key),
+                        Some(other.preview()),
+                        "expected a number of Mbps greater than 0",
+                    );
+                    0.0
+                }
+                None => {
+                    reject(
+                        diags,
+                        path_key(&here, key),
+                        None,
+                        "missing: expected a number of Mbps greater than 0",
+                    );
+                    0.0
+                }
+            }
+        };
+        let download_mbps = rate("downloadBandwidthMbps");
+        let upload_mbps = rate("uploadBandwidthMbps");
+        let is_virtual = match value.get("virtual") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(other) => {
+                reject(
+                    diags,
+                    path_key(&here, "virtual"),
+                    Some(other.preview()),
+                    "expected true or false",
+                );
+                false
+            }
+        };
+        let text_field = |key: &str, diags: &mut Diagnostics| -> Option<String> {
+            match value.get(key) {
+                None | Some(Json::Null) => None,
+                Some(Json::String(s)) => Some(s.clone()),
+                Some(Json::Number(n)) => Some(n.to_string()),
+                Some(other) => {
+                    diags.push(
+                        Diagnostic::new(
+                            Severity::Warning,
+                            file,
+                            Location::JsonPath(path_key(&here, key)),
+                            "expected a string (ignored)",
+                        )
+                        .value(other.preview()),
+                    );
+                    None
+                }
+            }
+        };
+        let id = text_field("id", diags);
+        let node_type = text_field("type", diags);
+        let index = net.push(Node {
+            name: name.clone(),
+            id,
+            node_type,
+            download_mbps,
+            upload_mbps,
+            is_virtual,
+            parent,
+            children: Vec::new(),
+            path: here.clone(),
+        });
+        match value.get("children") {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(children)) => walk(
+                children,
+                Some(index),
+                &path_key(&here, "children"),
+                net,
+                diags,
+                file,
+            ),
+            Some(other) => reject(
+                diags,
+                path_key(&here, "children"),
+                Some(other.preview()),
+                "expected an object of child nodes keyed by name",
+            ),
+        }
+    }
+}

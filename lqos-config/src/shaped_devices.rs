@@ -1,0 +1,421 @@
+//! `ShapedDevices.csv`: one row per device, read into [`DeviceRow`]s with every problem reported.
+//!
+//! Headers match case- and punctuation-insensitively (`Download Min Mbps`, `download_min`, ...);
+//! a file without a recognisable header is read positionally when it has the legacy 13-column
+//! layout or the 15/16-column modern one. `#` lines are comments; a UTF-8 BOM and CRLF are fine.
+
+use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
+use crate::ip_list::{parse_cell, Family};
+use crate::sqm::SqmOverride;
+use ipnet::IpNet;
+
+/// One device as read from a row (or from an override's persistent device).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRow {
+    /// 1-based line in the file; 0 for devices that came from lqos_overrides.json.
+    pub line: u64,
+    pub circuit_id: String,
+    pub circuit_name: String,
+    pub device_id: String,
+    pub device_name: String,
+    pub parent_node: String,
+    pub parent_node_id: String,
+    pub anchor_node_id: String,
+    pub mac: String,
+    pub ips: Vec<IpNet>,
+    /// Mbps; `None` where the cell was bad (already reported).
+    pub download_min: Option<f64>,
+    pub upload_min: Option<f64>,
+    pub download_max: Option<f64>,
+    pub upload_max: Option<f64>,
+    pub comment: String,
+    pub sqm: Option<SqmOverride>,
+    /// False when a cell of this row was bad: its circuit is quarantined.
+    pub valid: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    CircuitId,
+    CircuitName,
+    DeviceId,
+    DeviceName,
+    ParentNode,
+    ParentNodeId,
+    AnchorNodeId,
+    Mac,
+    Ipv4,
+    Ipv6,
+    DownloadMin,
+    UploadMin,
+    DownloadMax,
+    UploadMax,
+    Comment,
+    Sqm,
+}
+
+const COLS: usize = 16;
+
+impl Col {
+    fn label(self) -> &'static str {
+        match self {
+            Col::CircuitId => "Circuit ID",
+            Col::CircuitName => "Circuit Name",
+            Col::DeviceId => "Device ID",
+            Col::DeviceName => "Device Name",
+            Col::ParentNode => "Parent Node",
+            Col::ParentNodeId => "Parent Node ID",
+            Col::AnchorNodeId => "Anchor Node ID",
+            Col::Mac => "MAC",
+            Col::Ipv4 => "IPv4",
+            Col::Ipv6 => "IPv6",
+            Col::DownloadMin => "Download Min Mbps",
+            Col::UploadMin => "Upload Min Mbps",
+            Col::DownloadMax => "Download Max Mbps",
+            Col::UploadMax => "Upload Max Mbps",
+            Col::Comment => "Comment",
+            Col::Sqm => "sqm",
+        }
+    }
+
+    /// Recognises a header cell, ignoring case and punctuation.
+    fn from_header(cell: &str) -> Option<Col> {
+        let n: String = cell
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect();
+        Some(match n.as_str() {
+            "circuitid" => Col::CircuitId,
+            "circuitname" => Col::CircuitName,
+            "deviceid" => Col::DeviceId,
+            "devicename" => Col::DeviceName,
+            "parentnode" | "parent" | "parentnodename" => Col::ParentNode,
+            "parentnodeid" => Col::ParentNodeId,
+            "anchornodeid" => Col::AnchorNodeId,
+            "mac" | "macaddress" => Col::Mac,
+            "ipv4" | "ipv4address" | "ipv4addresses" => Col::Ipv4,
+            "ipv6" | "ipv6address" | "ipv6addresses" => Col::Ipv6,
+            "downloadminmbps" | "downloadmin" | "mindownloadmbps" | "downloadminimummbps" => {
+                Col::DownloadMin
+            }
+            "uploadminmbps" | "uploadmin" | "minuploadmbps" | "uploadminimummbps" => Col::UploadMin,
+            "downloadmaxmbps" | "downloadmax" | "maxdownloadmbps" | "downloadmaximummbps" => {
+                Col::DownloadMax
+            }
+            "uploadmaxmbps" | "uploadmax" | "maxuploadmbps" | "uploadmaximummbps" => Col::UploadMax,
+            "comment" | "comments" => Col::Comment,
+            "sqm" | "sqmoverride" => Col::Sqm,
+            _ => return None,
+        })
+    }
+}
+
+const REQUIRED: [Col; 9] = [
+    Col::CircuitId,
+    Col::DeviceId,
+    Col::ParentNode,
+    Col::Ipv4,
+    Col::Ipv6,
+    Col::DownloadMin,
+    Col::UploadMin,
+    Col::DownloadMax,
+    Col::UploadMax,
+];
+
+const LEGACY_13: [Col; 13] = [
+    Col::CircuitId,
+    Col::CircuitName,
+    Col::DeviceId,
+    Col::DeviceName,
+    Col::ParentNode,
+    Col::Mac,
+    Col::Ipv4,
+    Col::Ipv6,
+    Col::DownloadMin,
+    Col::UploadMin,
+    Col::DownloadMax,
+    Col::UploadMax,
+    Col::Comment,
+];
+
+const MODERN_16: [Col; 16] = [
+    Col::CircuitId,
+    Col::CircuitName,
+    Col::DeviceId,
+    Col::DeviceName,
+    Col::ParentNode,
+    Col::ParentNodeId,
+    Col::AnchorNodeId,
+    Col::Mac,
+    Col::Ipv4,
+    Col::Ipv6,
+    Col::DownloadMin,
+    Col::UploadMin,
+    Col::DownloadMax,
+    Col::UploadMax,
+    Col::Comment,
+    Col::Sqm,
+];
+
+/// Column index of each known column in this file.
+type Layout = [Option<usize>; COLS];
+
+/// Parses the file's bytes. `file` names it in diagnostics. Rows with bad cells come back with
+/// `valid == false` and their problems reported; structural problems (no header, missing
+/// required columns, unreadable CSV, no rows at all) are [`Severity::Reject`].
+pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(bytes);
+    let mut rows = Vec::new();
+    let mut layout: Option<Layout> = None;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let location = if line > 0 {
+                    Location::Line { line, column: None }
+                } else {
+                    Location::File
+                };
+                let message = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "expected UTF-8 text".to_string(),
+                    _ => format!("unreadable CSV: {e}"),
+                };
+                diags.push(Diagnostic::new(Severity::Reject, file, location, message));
+                return (rows, diags);
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let Some(cols) = &layout else {
+            match detect_layout(&record, file, line, &mut diags) {
+                Some((l, is_header)) => {
+                    layout = Some(l);
+                    if !is_header {
+                        rows.push(parse_row(&record, &l, line, file, &mut diags));
+                    }
+                    continue;
+                }
+                None => return (rows, diags),
+            }
+        };
+        rows.push(parse_row(&record, cols, line, file, &mut diags));
+    }
+    if layout.is_none() || rows.is_empty() {
+        diags.push(Diagnostic::new(
+            Severity::Reject,
+            file,
+            Location::File,
+            "no devices: expected a header row and at least one device row (an empty file would un-shape every subscriber, so it is refused)",
+        ));
+    }
+    (rows, diags)
+}
+
+fn detect_layout(
+    first: &csv::StringRecord,
+    file: &str,
+    line: u64,
+    diags: &mut Diagnostics,
+) -> Option<(Layout, bool)> {
+    let mut layout: Layout = [None; COLS];
+    let mut recognised = 0;
+    for (i, cell) in first.iter().enumerate() {
+        if let Some(col) = Col::from_header(cell) {
+            if layout[col as usize].is_some() {
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Reject,
+                        file,
+                        Location::Line { line, column: None },
+                        format!("column {:?} appears twice in the header", col.label()),
+                    )
+                    .value(cell),
+                );
+            }
+            layout[col as usize] = Some(i);
+            recognised += 1;
+        } else if !cell.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    file,
+                    Location::Line { line, column: None },
+                    "unknown column (ignored)",
+                )
+                .value(cell),
+            );
+        }
+    }
+    if recognised == 0 {
+        let positional: Option<&[Col]> = match first.len() {
+            13 => Some(&LEGACY_13),
+            15 => Some(&MODERN_16[..15]),
+            16 => Some(&MODERN_16),
+            _ => None,
+        };
+        // Header cells that were not recognised were reported above; drop those warnings.
+        diags.items.retain(|d| {
+            !(d.severity == Severity::Warning
+                && d.location == Location::Line { line, column: None })
+        });
+        return match positional {
+            Some(cols) => {
+                for (i, c) in cols.iter().enumerate() {
+                    layout[*c as usize] = Some(i);
+                }
+                Some((layout, false))
+            }
+            None => {
+                diags.push(Diagnostic::new(Severity::Reject, file, Location::Line { line, column: None },
+                    format!("expected a header row naming the columns (Circuit ID, Device ID, Parent Node, IPv4, IPv6, Download Min Mbps, ...), or the 13-column legacy layout; found {} unrecognised columns", first.len())));
+                None
+            }
+        };
+    }
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .filter(|c| layout[**c as usize].is_none())
+        .map(|c| c.label())
+        .collect();
+    if !missing.is_empty() {
+        diags.push(Diagnostic::new(
+            Severity::Reject,
+            file,
+            Location::Line { line, column: None },
+            format!("missing required column(s): {}", missing.join(", ")),
+        ));
+        return None;
+    }
+    if diags.rejects() {
+        return None;
+    }
+    Some((layout, true))
+}
+
+fn parse_row(
+    record: &csv::StringRecord,
+    layout: &Layout,
+    line: u64,
+    file: &str,
+    diags: &mut Diagnostics,
+) -> DeviceRow {
+    let get = |c: Col| layout[c as usize].and_then(|i| record.get(i)).unwrap_or("");
+    let circuit_id = get(Col::CircuitId).to_string();
+    let mut valid = true;
+    let mut bad = |col: Col, value: &str, message: String, diags: &mut Diagnostics| {
+        valid = false;
+        let mut d = Diagnostic::new(
+            Severity::Quarantine,
+            file,
+            Location::Line { line, column: None },
+            format!("{}: {message}", col.label()),
+        )
+        .value(value);
+        if !circuit_id.is_empty() {
+            d = d.circuit(circuit_id.clone());
+        }
+        diags.push(d);
+    };
+    if circuit_id.is_empty() {
+        bad(
+            Col::CircuitId,
+            "",
+            "expected a circuit id (rows sharing it form a circuit)".into(),
+            diags,
+        );
+    }
+    if get(Col::DeviceId).is_empty() {
+        bad(Col::DeviceId, "", "expected a device id".into(), diags);
+    }
+    let mut ips = Vec::new();
+    for (col, family) in [(Col::Ipv4, Family::V4), (Col::Ipv6, Family::V6)] {
+        let (ok, errors) = parse_cell(get(col), family);
+        for (value, why) in errors {
+            bad(col, &value, why, diags);
+        }
+        for p in ok {
+            if let Some(written) = p.had_host_bits {
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Warning,
+                        file,
+                        Location::Line { line, column: None },
+                        format!("{}: prefix has host bits set; using {}", col.label(), p.net),
+                    )
+                    .value(written),
+                );
+            }
+            ips.push(p.net);
+        }
+    }
+    let mut rate = |col: Col| -> Option<f64> {
+        let v = get(col);
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Some(x),
+            _ => {
+                bad(
+                    col,
+                    v,
+                    "expected a rate in Mbps greater than 0 (fractions allowed)".into(),
+                    diags,
+                );
+                None
+            }
+        }
+    };
+    let download_min = rate(Col::DownloadMin);
+    let upload_min = rate(Col::UploadMin);
+    let download_max = rate(Col::DownloadMax);
+    let upload_max = rate(Col::UploadMax);
+    let sqm_cell = get(Col::Sqm);
+    let sqm = match SqmOverride::parse(sqm_cell) {
+        Ok(s) => s,
+        Err(why) => {
+            diags.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    file,
+                    Location::Line { line, column: None },
+                    format!("sqm: {why}; using the default"),
+                )
+                .value(sqm_cell),
+            );
+            None
+        }
+    };
+    DeviceRow {
+        line,
+        circuit_name: match get(Col::CircuitName) {
+            "" => circuit_id.clone(),
+            name => name.to_string(),
+        },
+        circuit_id,
+        device_id: get(Col::DeviceId).to_string(),
+        device_name: get(Col::DeviceName).to_string(),
+        parent_node: get(Col::ParentNode).to_string(),
+        parent_node_id: get(Col::ParentNodeId).to_string(),
+        anchor_node_id: get(Col::AnchorNodeId).to_string(),
+        mac: get(Col::Mac).to_string(),
+        ips,
+        download_min,
+        upload_min,
+        download_max,
+        upload_max,
+        comment: get(Col::Comment).to_string(),
+        sqm,
+        valid,
+    }
+}

@@ -1,0 +1,235 @@
+//! The CLI's commands: load once, validate, plan, print. Diagnostics and the summary go to
+//! stderr; `refresh --dry-run` prints the plan (tc -batch text, then IP mappings) to stdout.
+
+use anyhow::Context;
+use lqos_config::{load_inputs, Config, Diagnostics, Loaded, Severity};
+use lqos_plan::{render_mappings, render_tc, QueuePlan, MAPPINGS_HEADER};
+use lqos_scheduler::plan::{
+    self, queue_layout, AssignOptions, InputsOnly, Machine, Planned, QueueLayout, ThisMachine,
+};
+use lqos_scheduler::state;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RefreshArgs {
+    /// Print the plan (tc -batch text, then the IP mappings) instead of applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show every adjustment the planner made and per-phase timings.
+    #[arg(long)]
+    pub debug: bool,
+    /// Re-bin all top-level nodes over the queues (class ids of moved nodes change).
+    #[arg(long)]
+    pub rebalance: bool,
+}
+
+/// Everything a run found, loaded and planned, with timings.
+struct Run {
+    config: Config,
+    loaded: Loaded,
+    layout: QueueLayout,
+    planned: Planned,
+    notes: Diagnostics,
+    load_time: Duration,
+    plan_time: Duration,
+}
+
+/// Loads the config and inputs and plans. `Err(code)` after printing why when it cannot.
+fn load_and_plan(
+    config_path: &Path,
+    machine: &dyn Machine,
+    dry_run: bool,
+    rebalance: bool,
+    debug: bool,
+) -> anyhow::Result<Result<Run, ExitCode>> {
+    let started = Instant::now();
+    let (config, mut notes) = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(lqos_config::ConfigError::Invalid { diagnostics, .. }) => {
+            print_diagnostics(&diagnostics, debug);
+            eprintln!("lqos.conf rejected: nothing planned");
+            return Ok(Err(ExitCode::FAILURE));
+        }
+        Err(e) => return Err(e).context("loading the configuration"),
+    };
+    let dry_run = dry_run || config.queues.dry_run;
+    let loaded = match load_inputs(&config) {
+        Ok(l) => l,
+        Err(rejected) => {
+            print_diagnostics(&notes, debug);
+            print_diagnostics(&rejected.diagnostics, debug);
+            eprintln!("{rejected}");
+            return Ok(Err(ExitCode::FAILURE));
+        }
+    };
+    let load_time = started.elapsed();
+    let started = Instant::now();
+    let previous = state::load(&config.state_directory, &mut notes);
+    let opts = AssignOptions {
+        binpacking: config.queues.use_binpacking,
+        rebalance,
+    };
+    let planned = queue_layout(&config, machine, dry_run).and_then(|layout| {
+        plan::plan(
+            &loaded.inputs,
+            &config,
+            layout.queues,
+            previous.as_ref(),
+            opts,
+        )
+        .map(|p| (layout, p))
+    });
+    let (layout, planned) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            print_diagnostics(&notes, debug);
+            print_diagnostics(&loaded.diagnostics, debug);
+            eprintln!("error: {e} [nothing applied]");
+            return Ok(Err(ExitCode::FAILURE));
+        }
+    };
+    Ok(Ok(Run {
+        config,
+        loaded,
+        layout,
+        planned,
+        notes,
+        load_time,
+        plan_time: started.elapsed(),
+    }))
+}
+
+/// `lqos-scheduler validate`.
+pub fn validate(config_path: &Path, debug: bool) -> anyhow::Result<ExitCode> {
+    let run = match load_and_plan(config_path, &InputsOnly, true, false, debug)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let all = [&run.notes, &run.loaded.diagnostics, &run.planned.notes];
+    for d in all {
+        print_diagnostics(d, debug);
+    }
+    let errors: usize = all.iter().map(|d| d.count(Severity::Quarantine)).sum();
+    let warnings: usize = all.iter().map(|d| d.count(Severity::Warning)).sum();
+    let i = &run.loaded.inputs;
+    eprintln!(
+        "{}: {} circuits valid, {} quarantined, {} errors, {} warnings",
+        if errors == 0 { "valid" } else { "INVALID" },
+        i.circuits.len(),
+        i.quarantined.len(),
+        errors,
+        warnings
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `lqos-scheduler refresh [--dry-run]`.
+pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCode> {
+    let run = match load_and_plan(
+        config_path,
+        &ThisMachine,
+        args.dry_run,
+        args.rebalance,
+        args.debug,
+    )? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    for d in [&run.notes, &run.loaded.diagnostics, &run.planned.notes] {
+        print_diagnostics(d, args.debug);
+    }
+    if !(args.dry_run || run.config.queues.dry_run) {
+        print_summary(&run, None, args.debug);
+        anyhow::bail!(
+            "the plan is valid, but applying it needs lqosd, which this build does not include yet; use `refresh --dry-run` to see it"
+        );
+    }
+    let started = Instant::now();
+    let tc = render_tc(&run.planned.plan);
+    let mappings = render_mappings(&run.planned.plan);
+    let render_time = started.elapsed();
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(tc.as_bytes())
+        .and_then(|_| writeln!(out, "{MAPPINGS_HEADER}"))
+        .and_then(|_| out.write_all(mappings.as_bytes()))
+        .and_then(|_| out.flush());
+    match written {
+        Ok(()) => {}
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).context("writing the plan to stdout"),
+    }
+    print_summary(&run, Some(render_time), args.debug);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_diagnostics(d: &Diagnostics, debug: bool) {
+    let mut err = std::io::stderr().lock();
+    for item in d.iter().filter(|i| debug || i.severity != Severity::Info) {
+        let _ = writeln!(err, "{item}");
+    }
+}
+
+fn classes_per_queue(plan: &QueuePlan, dir: lqos_plan::Direction) -> Vec<usize> {
+    plan.interfaces
+        .iter()
+        .flat_map(|i| &i.htbs)
+        .filter(|q| q.direction == dir)
+        .map(|q| q.classes.len())
+        .collect()
+}
+
+fn print_summary(run: &Run, render: Option<Duration>, debug: bool) {
+    let i = &run.loaded.inputs;
+    let p = &run.planned.plan;
+    let devices: usize = i.circuits.iter().map(|c| c.devices.len()).sum();
+    let count = |s: Severity| -> usize {
+        [&run.notes, &run.loaded.diagnostics, &run.planned.notes]
+            .iter()
+            .map(|d| d.count(s))
+            .sum()
+    };
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    eprintln!(
+        "plan: {} circuits ({} devices, {} prefixes mapped); {} quarantined; {} warnings; {} planner notes{}",
+        i.circuits.len(),
+        devices,
+        p.mappings.len(),
+        i.quarantined.len(),
+        count(Severity::Warning),
+        count(Severity::Info),
+        if debug { "" } else { " (--debug shows them)" }
+    );
+    eprintln!("queues: {} per direction ({})", p.queues, run.layout.how);
+    eprintln!(
+        "classes per queue: download {:?}, upload {:?}",
+        classes_per_queue(p, lqos_plan::Direction::Download),
+        classes_per_queue(p, lqos_plan::Direction::Upload)
+    );
+    if !i.quarantined.is_empty() {
+        let shown: Vec<&str> = i.quarantined.iter().take(10).map(String::as_str).collect();
+        eprintln!(
+            "quarantined circuits (not shaped): {}{}",
+            shown.join(", "),
+            if i.quarantined.len() > 10 {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
+    let render = render.map_or(String::new(), |r| format!(", render {:.1} ms", ms(r)));
+    eprintln!(
+        "timings: read+validate {:.1} ms, plan {:.1} ms{render}",
+        ms(run.load_time),
+        ms(run.plan_time)
+    );
+}

@@ -1,0 +1,5 @@
+//! lqos-scheduler: reads the operator's inputs, validates them and computes the queue plan.
+//! It never touches the kernel: lqosd applies what it plans.
+
+pub mod plan;
+pub mod state;

@@ -1,0 +1,55 @@
+//! `lqos-scheduler`: the one-shot refresh and validation CLI (see `--help`).
+
+use clap::{Parser, Subcommand};
+use lqos_config::config::DEFAULT_CONFIG_PATH;
+mod commands;
+
+use commands::RefreshArgs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Validates lqos inputs and plans the queues (lqosd applies the plan)"
+)]
+struct Cli {
+    /// Path of lqos.conf.
+    #[arg(long, env = "LQOS_CONFIG", default_value = DEFAULT_CONFIG_PATH, global = true)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check lqos.conf, ShapedDevices.csv, network.json and lqos_overrides.json; exit 1 on errors.
+    Validate {
+        /// Also show the planner's adjustments (scaled guarantees, promoted virtual nodes).
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Rebuild the queue plan from the inputs (one shot).
+    Refresh(RefreshArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { debug } => commands::validate(&cli.config, debug),
+        Command::Refresh(args) => commands::refresh(&cli.config, &args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lqos-scheduler: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The planner: validated inputs in, a [`QueuePlan`] value out. Pure: no kernel, no files.
+
+mod assign;
+mod layout;
+mod rates;
+mod tree;
+
+pub use assign::AssignOptions;
+pub use layout::{queue_layout, InputsOnly, Machine, QueueLayout, ThisMachine};
+pub use rates::mbps_to_bps;
+
+use assign::{Entity, Item};
+use lqos_config::{
+    Config, Diagnostic, Diagnostics, Inputs, Interfaces, Location, Severity, SqmKind,
+};
+use lqos_plan::{
+    burst_bytes, quantum_bytes, ClassId, ClassIdState, ClassOwner, Direction, HtbClass, HtbQueue,
+    InterfacePlan, IpMapping, QueuePlan, QUEUE_ROOT_MINOR,
+};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error("queue {} needs {needed} HTB classes but a queue holds at most {max} (16-bit minors): raise override_available_queues or spread top-level nodes", .queue + 1)]
+    TooManyClasses {
+        queue: u16,
+        needed: usize,
+        max: usize,
+    },
+    #[error("the plan maps {needed} prefixes but the kernel IP map holds {capacity}: raise [lqosd] ip_map_capacity")]
+    IpMapFull { needed: usize, capacity: u32 },
+    #[error(
+        "interface {interface:?} does not exist (check [bridge]/[single_interface] in lqos.conf)"
+    )]
+    InterfaceMissing { interface: String },
+    #[error("interface {interface:?} has {have} tx queue(s) but {need} are needed")]
+    TooFewTxQueues {
+        interface: String,
+        have: u16,
+        need: u16,
+    },
+}
+
+/// A plan, the class ids to remember for the next one, and what the planner adjusted.
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: QueuePlan,
+    pub state: ClassIdState,
+    pub notes: Diagnostics,
+}
+
+/// Builds the plan for `queues` CPU queues per direction. `previous` keeps class ids stable.
+pub fn plan(
+    inputs: &Inputs,
+    config: &Config,
+    queues: u16,
+    previous: Option<&ClassIdState>,
+    opts: AssignOptions,
+) -> Result<Planned, PlanError> {
+    let mut notes = Diagnostics::default();
+    let tree = tree::build(inputs, &mut notes);
+    let (per_queue, state) = assign::assign(&tree, inputs, queues, previous, opts)?;
+    let q = &config.queues;
+    let directions = [
+        (
+            Direction::Download,
+            mbps_to_bps(q.downlink_bandwidth_mbps),
+            q.generated_pn_download_mbps,
+        ),
+        (
+            Direction::Upload,
+            mbps_to_bps(q.uplink_bandwidth_mbps),
+            q.generated_pn_upload_mbps,
+        ),
+    ];
+    let major = |dir: Direction, queue: u16| -> u16 {
+        match (&config.interfaces, dir) {
+            (Interfaces::OnAStick { .. }, Direction::Upload) => queues + queue + 1,
+            _ => queue + 1,
+        }
+    };
+    let mut htbs: [Vec<HtbQueue>; 2] = [Vec::new(), Vec::new()];
+    for (d, (dir, link, generated)) in directions.into_iter().enumerate() {
+        for (qi, items) in per_queue.iter().enumerate() {
+            let qi = qi as u16;
+            let r = rates::compute(&items.items, &tree, inputs, link, generated, dir);
+            report(&r, &items.items, &tree, inputs, dir, qi, &mut notes);
+            let maj = major(dir, qi);
+            let mut classes = Vec::with_capacity(items.items.len() + 1);
+            classes.push(class(
+                ClassId::new(maj, QUEUE_ROOT_MINOR),
+                None,
+                link,
+                link,
+                ClassOwner::QueueRoot,
+                None,
+            ));
+            for (i, it) in items.items.iter().enumerate() {
+                let parent = ClassId::new(
+                    maj,
+                    it.parent.map_or(QUEUE_ROOT_MINOR, |p| items.items[p].minor),
+                );
+                let (owner, leaf) = match it.entity {
+                    Entity::Generated => (ClassOwner::Node(generated_name(qi)), None),
+                    Entity::Node(n) => (ClassOwner::Node(tree.nodes[n].name.clone()), None),
+                    Entity::Circuit(c) => {
+                        let circuit = &inputs.circuits[c];
+                        (
+                            ClassOwner::Circuit(circuit.id.clone()),
+                            leaf_qdisc(circuit, dir, config),
+                        )
+                    }
+                };
+                classes.push(class(
+                    ClassId::new(maj, it.minor),
+                    Some(parent),
+                    r.rate[i],
+                    r.ceil[i],
+                    owner,
+                    leaf,
+                ));
+            }
+            htbs[d].push(HtbQueue {
+                major: maj,
+                mq_minor: maj,
+                direction: dir,
+                cpu: qi as u32,
+                classes,
+            });
+        }
+    }
+    let [down, up] = htbs;
+    let interfaces = match &config.interfaces {
+        Interfaces::Bridge {
+            to_internet,
+            to_network,
+        } => vec![
+            InterfacePlan {
+                name: to_network.clone(),
+                htbs: down,
+            },
+            InterfacePlan {
+                name: to_internet.clone(),
+                htbs: up,
+            },
+        ],
+        Interfaces::OnAStick { interface, .. } => vec![InterfacePlan {
+            name: interface.clone(),
+            htbs: down.into_iter().chain(up).collect(),
+        }],
+    };
+    let mut mappings = Vec::new();
+    for (qi, items) in per_queue.iter().enumerate() {
+        let qi = qi as u16;
+        for it in &items.items {
+            if let Entity::Circuit(c) = it.entity {
+                let circuit = &inputs.circuits[c];
+                for prefix in circuit.devices.iter().flat_map(|d| &d.ips) {
+                    mappings.push(IpMapping {
+                        prefix: *prefix,
+                        cpu: qi as u32,
+                        download: ClassId::new(major(Direction::Download, qi), it.minor),
+                        upload: ClassId::new(major(Direction::Upload, qi), it.minor),
+                        circuit_id: circuit.id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if mappings.len() > config.lqosd.ip_map_capacity as usize {
+        return Err(PlanError::IpMapFull {
+            needed: mappings.len(),
+            capacity: config.lqosd.ip_map_capacity,
+        });
+    }
+    Ok(Planned {
+        plan: QueuePlan {
+            queues,
+            interfaces,
+            mappings,
+        },
+        state,
+        notes,
+    })
+}
+
+/// Name of the generated parent node of a 0-based queue (as LibreQoS names them).
+pub fn generated_name(queue: u16) -> String {
+    format!("Generated_PN_{}", queue + 1)
+}
+
+fn class(
+    id: ClassId,
+    parent: Option<ClassId>,
+    rate: u64,
+    ceil: u64,
+    owner: ClassOwner,
+    leaf: Option<String>,
+) -> HtbClass {
+    HtbClass {
+        id,
+        parent,
+        rate_bps: rate,
+        ceil_bps: ceil,
+        burst: burst_bytes(rate),
+        cburst: burst_bytes(ceil),
+        quantum: quantum_bytes(rate),
+        owner,
+        leaf,
+    }
+}
+
+/// The circuit's leaf qdisc in a direction: its `sqm` column, else `fq_codel` at or above
+/// `fast_queues_fq_codel`, else `default_sqm` (`none`: HTB's own default leaf).
+fn leaf_qdisc(circuit: &lqos_config::Circuit, dir: Direction, config: &Config) -> Option<String> {
+    let (kind, max) = match dir {
+        Direction::Download => (circuit.sqm.and_then(|s| s.download), circuit.download_max),
+        Direction::Upload => (circuit.sqm.and_then(|s| s.upload), circuit.upload_max),
+    };
+    match kind {
+        Some(SqmKind::Cake) => Some("cake diffserv4".into()),
+        Some(SqmKind::FqCodel) => Some("fq_codel".into()),
+        Some(SqmKind::None) => None,
+        None if config.queues.fast_queues_fq_codel.is_some_and(|t| max >= t) => {
+            Some("fq_codel".into())
+        }
+        None if config.queues.default_sqm.eq_ignore_ascii_case("none") => None,
+        None => Some(config.queues.default_sqm.clone()),
+    }
+}
+
+fn report(
+    r: &rates::Rates,
+    items: &[Item],
+    tree: &tree::ShapeTree,
+    inputs: &Inputs,
+    dir: Direction,
+    queue: u16,
+    notes: &mut Diagnostics,
+) {
+    let name = |i: Option<usize>| -> String {
+        match i.map(|i| items[i].entity) {
+            None => format!("queue {} root", queue + 1),
+            Some(Entity::Generated) => generated_name(queue),
+            Some(Entity::Node(n)) => tree.nodes[n].name.clone(),
+            Some(Entity::Circuit(c)) => format!("circuit {}", inputs.circuits[c].id),
+        }
+    };
+    let mbps = |bps: u64| bps as f64 / 1e6;
+    for &(parent, sum, have) in &r.scaled {
+        notes.push(Diagnostic::new(Severity::Info, "plan", Location::File, format!(
+            "{dir}: the minimums under {} add up to {:.1} Mbps but it has {:.1} Mbps: each guarantee scaled by {:.3}",
+            name(parent), mbps(sum), mbps(have), have as f64 / sum as f64)));
+    }
+    let mut by_parent: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for &i in &r.clamped {
+        by_parent
+            .entry(name(items[i].parent))
+            .or_default()
+            .push(name(Some(i)));
+    }
+    for (parent, children) in by_parent {
+        let shown: Vec<&str> = children.iter().map(String::as_str).collect();
+        notes.push(Diagnostic::new(
+            Severity::Warning,
+            "plan",
+            Location::File,
+            format!(
+                "{dir}: {} class(es) ask for a higher ceiling than {parent} has; clamped to it: {}",
+                children.len(),
+                tree::preview(&shown)
+            ),
+        ));
+    }
+}
