@@ -222,14 +222,15 @@ impl Config {
         let mut diags = Diagnostics::default();
         let mut ignored = Vec::new();
         let deserializer = toml::Deserializer::new(text);
-        let raw: RawConfig =
-            match serde_ignored::deserialize(deserializer, |p| ignored.push(p.to_string())) {
-                Ok(raw) => raw,
-                Err(e) => {
-                    diags.push(toml_error(file, text, &e));
-                    return (None, diags);
-                }
-            };
+        let raw: RawConfig = match serde_ignored::deserialize(deserializer, |p| {
+            ignored.push(p.to_string().replace(".?", ""))
+        }) {
+            Ok(raw) => raw,
+            Err(e) => {
+                diags.push(toml_error(file, text, &e));
+                return (None, diags);
+            }
+        };
         for key in ignored {
             let known = LIBREQOS_ONLY
                 .iter()

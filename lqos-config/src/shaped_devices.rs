@@ -176,6 +176,7 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
     let mut rows = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut record = csv::StringRecord::new();
+    let mut lines = LineTracker::default();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -195,7 +196,9 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
                 return (rows, diags);
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record
+            .position()
+            .map_or(0, |p| lines.line_at(bytes, p.byte() as usize));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -222,6 +225,38 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
         ));
     }
     (rows, diags)
+}
+
+/// 1-based line numbers from byte offsets. The csv crate reports a record that follows a
+/// comment line at the comment's line, so lines are counted here, skipping comment and blank
+/// lines between the offset csv gives and the record itself.
+#[derive(Default)]
+struct LineTracker {
+    offset: usize,
+    newlines: u64,
+}
+
+impl LineTracker {
+    fn line_at(&mut self, bytes: &[u8], mut at: usize) -> u64 {
+        loop {
+            let rest = &bytes[at.min(bytes.len())..];
+            let skip = rest.first() == Some(&b'#')
+                || rest.first() == Some(&b'\n')
+                || rest.starts_with(b"\r\n");
+            match rest.iter().position(|b| *b == b'\n') {
+                Some(nl) if skip => at += nl + 1,
+                _ => break,
+            }
+        }
+        if at >= self.offset {
+            self.newlines += bytes[self.offset..at]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.offset = at;
+        }
+        self.newlines + 1
+    }
 }
 
 fn detect_layout(

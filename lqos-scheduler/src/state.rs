@@ -47,3 +47,26 @@ pub fn save(state_dir: &Path, state: &ClassIdState) -> std::io::Result<()> {
     std::fs::write(&tmp, json)?;
     std::fs::rename(tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_missing_and_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut notes = Diagnostics::default();
+        assert_eq!(load(dir.path(), &mut notes), None);
+        assert!(notes.is_empty(), "a first run is not a problem");
+        let mut s = ClassIdState {
+            queues: 2,
+            ..Default::default()
+        };
+        s.circuits.insert("C1".into(), (1, 7));
+        save(dir.path(), &s).unwrap();
+        assert_eq!(load(dir.path(), &mut notes), Some(s));
+        std::fs::write(dir.path().join(CLASS_ID_STATE_FILE), "{not json").unwrap();
+        assert_eq!(load(dir.path(), &mut notes), None);
+        assert_eq!(notes.count(Severity::Warning), 1, "{notes}");
+    }
+}

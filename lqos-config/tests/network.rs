@@ -1,0 +1,99 @@
+mod common;
+use common::*;
+use lqos_config::{Location, Severity};
+
+#[test]
+fn nodes_virtual_flags_ids_and_nesting() {
+    let (net, d) = lqos_config::network::parse(&read("network.json"), "network.json");
+    assert!(d.is_empty(), "{d}");
+    let names: Vec<&str> = net.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["Region North", "Site_1", "AP_A", "AP_B", "Site_2"]);
+    assert!(net.nodes[0].is_virtual);
+    let ap_a = net.find("AP_A").unwrap();
+    assert_eq!(net.depth(ap_a), 3);
+    assert_eq!(
+        net.nodes[net.find("Site_2").unwrap()].id.as_deref(),
+        Some("2"),
+        "numeric ids accepted"
+    );
+}
+
+#[test]
+fn flat_network_is_empty() {
+    let (net, d) = lqos_config::network::parse("{}", "network.json");
+    assert!(net.is_flat() && d.is_empty());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_json_path_and_rejects() {
+    let (_, d) = lqos_config::network::parse(&read("bad_network.json"), "network.json");
+    assert!(d.iter().all(|x| x.severity == Severity::Reject), "{d}");
+    let paths: Vec<String> = d
+        .iter()
+        .map(|x| match &x.location {
+            Location::JsonPath(p) => p.clone(),
+            l => format!("{l:?}"),
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            r#"$["Site_1"]["downloadBandwidthMbps"]"#,
+            r#"$["Site_1"]["uploadBandwidthMbps"]"#,
+            r#"$["Site_1"]["children"]["AP_A"]["virtual"]"#,
+            r#"$["Site_1"]["children"]["Site_2"]["uploadBandwidthMbps"]"#,
+            r#"$["Site_2"]"#,
+        ],
+        "{d}"
+    );
+    assert_eq!(
+        d.items[0].value.as_deref(),
+        Some("\"1000\""),
+        "a string is not a number"
+    );
+    assert!(
+        d.items[4]
+            .message
+            .contains(r#"duplicate node name: also at $["Site_1"]["children"]["Site_2"]"#),
+        "{}",
+        d.items[4]
+    );
+}
+
+#[test]
+fn duplicate_keys_in_one_object_are_caught() {
+    let text = r#"{"A": {"downloadBandwidthMbps": 1, "uploadBandwidthMbps": 1}, "A": {"downloadBandwidthMbps": 2, "uploadBandwidthMbps": 2}}"#;
+    let (_, d) = lqos_config::network::parse(text, "network.json");
+    assert_eq!(d.count(Severity::Reject), 1, "{d}");
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    let (_, d) = lqos_config::network::parse(
+        "{\n  \"A\": {\n    \"downloadBandwidthMbps\": 1,\n  }\n}",
+        "network.json",
+    );
+    assert_eq!(d.items.len(), 1);
+    assert_eq!(
+        d.items[0].location,
+        Location::Line {
+            line: 4,
+            column: Some(3)
+        }
+    );
+    assert!(
+        d.items[0]
+            .to_string()
+            .starts_with("error: network.json:4:3: invalid JSON"),
+        "{}",
+        d.items[0]
+    );
+}
+
+#[test]
+fn non_object_roots_are_rejected() {
+    for text in ["[]", "42", "\"x\""] {
+        let (_, d) = lqos_config::network::parse(text, "network.json");
+        assert_eq!(d.count(Severity::Reject), 1, "{text}");
+    }
+}
