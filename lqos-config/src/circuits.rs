@@ -49,8 +49,8 @@ fn loc(line: u64) -> Location {
     }
 }
 
-fn lines(rows: &[&DeviceRow]) -> String {
-    let mut ls: Vec<String> = rows.iter().take(5).map(|r| r.line.to_string()).collect();
+fn lines(rows: &[u64]) -> String {
+    let mut ls: Vec<String> = rows.iter().take(5).map(|l| l.to_string()).collect();
     if rows.len() > 5 {
         ls.push(format!("and {} more", rows.len() - 5));
     }
@@ -60,21 +60,26 @@ fn lines(rows: &[&DeviceRow]) -> String {
 /// Groups rows into circuits and validates them. Returns the good circuits and the ids of the
 /// quarantined ones; every problem is in `diags`.
 pub fn build(
-    rows: &[DeviceRow],
+    mut rows: Vec<DeviceRow>,
     network: &Network,
     ranges: &IpRanges,
     file: &str,
     diags: &mut Diagnostics,
 ) -> (Vec<Circuit>, Vec<String>) {
-    let mut groups: Vec<Vec<&DeviceRow>> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-    for row in rows.iter().filter(|r| !r.circuit_id.is_empty()) {
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.circuit_id.is_empty())
+    {
         let g = *index.entry(row.circuit_id.as_str()).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
         });
-        groups[g].push(row);
+        groups[g].push(i);
     }
+    drop(index);
     let mut seen_devices: HashMap<&str, &DeviceRow> = HashMap::with_capacity(rows.len());
     for row in rows.iter().filter(|r| !r.device_id.is_empty()) {
         if let Some(first) = seen_devices.insert(row.device_id.as_str(), row) {
@@ -95,8 +100,9 @@ pub fn build(
 
     let mut circuits = Vec::with_capacity(groups.len());
     let mut quarantined = Vec::new();
-    let mut unknown_parents: BTreeMap<&str, Vec<&DeviceRow>> = BTreeMap::new();
-    for group in &groups {
+    let mut unknown_parents: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for idxs in &groups {
+        let group: Vec<&DeviceRow> = idxs.iter().map(|&i| &rows[i]).collect();
         let first = group[0];
         let id = first.circuit_id.as_str();
         let rows_valid = group.iter().all(|r| r.valid);
@@ -109,18 +115,20 @@ pub fn build(
                     .circuit(id),
             );
         };
-        type Field = fn(&DeviceRow) -> String;
-        let agreeing: [(&str, Field); 5] = [
-            ("Parent Node", |r| r.parent_node.clone()),
-            ("Download Min Mbps", |r| fmt_rate(r.download_min)),
-            ("Upload Min Mbps", |r| fmt_rate(r.upload_min)),
-            ("Download Max Mbps", |r| fmt_rate(r.download_max)),
-            ("Upload Max Mbps", |r| fmt_rate(r.upload_max)),
+        // Compared as values; formatted only when rows disagree.
+        if let Some(other) = group.iter().find(|r| r.parent_node != first.parent_node) {
+            quarantine(other.line, other.parent_node.clone(), format!("Parent Node disagrees with line {} of the same circuit ({:?}); every row of a circuit must give the same value", first.line, first.parent_node), diags);
+        }
+        type Rate = fn(&DeviceRow) -> Option<f64>;
+        let rates: [(&str, Rate); 4] = [
+            ("Download Min Mbps", |r| r.download_min),
+            ("Upload Min Mbps", |r| r.upload_min),
+            ("Download Max Mbps", |r| r.download_max),
+            ("Upload Max Mbps", |r| r.upload_max),
         ];
-        for (label, field) in agreeing {
-            let want = field(first);
-            if let Some(other) = group.iter().find(|r| field(r) != want) {
-                quarantine(other.line, field(other), format!("{label} disagrees with line {} of the same circuit ({want:?}); every row of a circuit must give the same value", first.line), diags);
+        for (label, field) in rates {
+            if let Some(other) = group.iter().find(|r| field(r) != field(first)) {
+                quarantine(other.line, fmt_rate(field(other)), format!("{label} disagrees with line {} of the same circuit ({}); every row of a circuit must give the same value", first.line, fmt_rate(field(first))), diags);
             }
         }
         if let Some(other) = group.iter().find(|r| r.circuit_name != first.circuit_name) {
@@ -181,15 +189,15 @@ pub fn build(
             let found = by_name.or_else(by_id);
             if found.is_none() {
                 unknown_parents
-                    .entry(first.parent_node.as_str())
+                    .entry(first.parent_node.clone())
                     .or_default()
-                    .push(first);
+                    .push(first.line);
             }
             found
         };
-        let mut devices = Vec::with_capacity(group.len());
+        let mut device_ips = Vec::with_capacity(group.len());
         let mut seen_ips = HashSet::new();
-        for r in group {
+        for r in &group {
             let mut ips = Vec::with_capacity(r.ips.len());
             for ip in &r.ips {
                 if let Some(why) = filtered(ip, ranges) {
@@ -216,16 +224,9 @@ pub fn build(
                     ips.push(*ip);
                 }
             }
-            devices.push(Device {
-                id: r.device_id.clone(),
-                name: r.device_name.clone(),
-                mac: r.mac.clone(),
-                ips,
-                comment: r.comment.clone(),
-                line: r.line,
-            });
+            device_ips.push(ips);
         }
-        if rows_valid && devices.iter().all(|d| d.ips.is_empty()) {
+        if rows_valid && device_ips.iter().all(Vec::is_empty) {
             quarantine(
                 first.line,
                 id.to_string(),
@@ -234,27 +235,57 @@ pub fn build(
                 diags,
             );
         }
-        if !rows_valid || problems > 0 {
-            quarantined.push(id.to_string());
+        let ok = rows_valid && problems == 0;
+        // All four rates are Some when ok: a missing rate marked its row invalid.
+        let rates = [
+            first.download_min,
+            first.download_max,
+            first.upload_min,
+            first.upload_max,
+        ]
+        .map(Option::unwrap_or_default);
+        drop(group);
+        // The strings move from the rows into the circuit: no copies of 200k rows.
+        let first = &mut rows[idxs[0]];
+        let id = std::mem::take(&mut first.circuit_id);
+        if !ok {
+            quarantined.push(id);
             continue;
         }
-        // All four rates are Some here: a missing rate marked its row invalid.
+        let name = std::mem::take(&mut first.circuit_name);
+        let line = first.line;
+        let devices = idxs
+            .iter()
+            .zip(device_ips)
+            .map(|(&i, ips)| {
+                let r = &mut rows[i];
+                Device {
+                    id: std::mem::take(&mut r.device_id),
+                    name: std::mem::take(&mut r.device_name),
+                    mac: std::mem::take(&mut r.mac),
+                    ips,
+                    comment: std::mem::take(&mut r.comment),
+                    line: r.line,
+                }
+            })
+            .collect();
+        let [download_min, download_max, upload_min, upload_max] = rates;
         circuits.push(Circuit {
-            id: id.to_string(),
-            name: first.circuit_name.clone(),
+            id,
+            name,
             parent,
-            download_min: first.download_min.unwrap_or_default(),
-            download_max: first.download_max.unwrap_or_default(),
-            upload_min: first.upload_min.unwrap_or_default(),
-            upload_max: first.upload_max.unwrap_or_default(),
+            download_min,
+            download_max,
+            upload_min,
+            upload_max,
             sqm,
             devices,
-            line: first.line,
+            line,
         });
     }
-    for (name, rows) in unknown_parents {
-        diags.push(Diagnostic::new(Severity::Warning, file, loc(rows[0].line),
-            format!("Parent Node is not in network.json: {} circuit(s) (lines {}) go under generated parent nodes, still shaped at their own plans", rows.len(), lines(&rows))).value(name));
+    for (name, at) in unknown_parents {
+        diags.push(Diagnostic::new(Severity::Warning, file, loc(at[0]),
+            format!("Parent Node is not in network.json: {} circuit(s) (lines {}) go under generated parent nodes, still shaped at their own plans", at.len(), lines(&at))).value(name));
     }
     let conflicted = address_conflicts(&circuits, file, diags);
     if !conflicted.is_empty() {

@@ -454,7 +454,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         allow_subnets: subnets("ip_ranges.allow_subnets", raw.ip_ranges.allow_subnets),
     };
 
-    let capacity = raw.lqosd.ip_map_capacity.unwrap_or(262_144);
+    let capacity = raw.lqosd.ip_map_capacity.unwrap_or(1_048_576);
     if capacity == 0 {
         reject(
             "lqosd.ip_map_capacity",

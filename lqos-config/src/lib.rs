@@ -138,14 +138,14 @@ pub fn parse_inputs(texts: &InputTexts, ranges: &IpRanges) -> (Option<Inputs>, D
     if diags.rejects() {
         return (None, diags);
     }
+    let device_rows = rows.len();
     let (circuits, quarantined) =
-        circuits::build(&rows, &network, ranges, SHAPED_DEVICES, &mut diags);
+        circuits::build(rows, &network, ranges, SHAPED_DEVICES, &mut diags);
     if circuits.is_empty() {
         diags.push(Diagnostic::new(Severity::Reject, SHAPED_DEVICES, Location::File,
             format!("no circuit left to shape ({} quarantined): refusing a plan that would un-shape every subscriber", quarantined.len())));
         return (None, diags);
     }
-    let device_rows = rows.len();
     (
         Some(Inputs {
             network,

@@ -11,6 +11,7 @@ pub use render::{render_mappings, render_tc, MAPPINGS_HEADER};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// The `mq` root's handle major on every shaped interface (LibreQoS uses the same).
 pub const MQ_MAJOR: u16 = 0x7fff;
@@ -98,7 +99,7 @@ pub struct HtbClass {
     pub quantum: u32,
     pub owner: ClassOwner,
     /// The leaf qdisc as tc arguments (`cake diffserv4`, `pfifo`); `None`: HTB's default.
-    pub leaf: Option<String>,
+    pub leaf: Option<Arc<str>>,
 }
 
 /// What a class stands for.
@@ -106,7 +107,8 @@ pub struct HtbClass {
 pub enum ClassOwner {
     QueueRoot,
     Node(String),
-    Circuit(String),
+    /// Shared with the mappings: one allocation per circuit id.
+    Circuit(Arc<str>),
 }
 
 /// A shaped prefix and where its packets go.
@@ -117,7 +119,7 @@ pub struct IpMapping {
     pub cpu: u32,
     pub download: ClassId,
     pub upload: ClassId,
-    pub circuit_id: String,
+    pub circuit_id: Arc<str>,
 }
 
 impl QueuePlan {

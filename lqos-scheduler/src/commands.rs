@@ -152,8 +152,13 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         );
     }
     let started = Instant::now();
-    let tc = render_tc(&run.planned.plan);
-    let mappings = render_mappings(&run.planned.plan);
+    // Two cores: the mappings render beside the tc text.
+    let plan = &run.planned.plan;
+    let (tc, mappings) = std::thread::scope(|s| {
+        let mappings = s.spawn(|| render_mappings(plan));
+        (render_tc(plan), mappings.join())
+    });
+    let mappings = mappings.map_err(|_| anyhow::anyhow!("rendering the IP mappings failed"))?;
     let render_time = started.elapsed();
     let mut out = std::io::stdout().lock();
     let written = out
@@ -168,6 +173,9 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         Err(e) => return Err(e).context("writing the plan to stdout"),
     }
     print_summary(&run, Some(render_time), args.debug);
+    // The process ends here: freeing ~10^6 small allocations one by one would add ~0.1 s at
+    // 100k circuits for nothing.
+    std::mem::forget((run, tc, mappings));
     Ok(ExitCode::SUCCESS)
 }
 

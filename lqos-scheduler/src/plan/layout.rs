@@ -22,9 +22,24 @@ impl Machine for ThisMachine {
             .count();
         Some(n.min(u16::MAX as usize) as u16)
     }
+    /// Online CPUs from `/sys/devices/system/cpu/online` ("0-3,6"): the CPU numbers steering
+    /// uses. Falls back to the scheduler's parallelism (which reads cgroup files: slower).
     fn cpus(&self) -> u16 {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(u16::MAX as usize) as u16)
+        std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .ok()
+            .and_then(|s| count_cpu_list(s.trim()))
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .min(u16::MAX as usize) as u16
     }
+}
+
+/// Counts a kernel CPU list such as `0-3,6`.
+fn count_cpu_list(list: &str) -> Option<usize> {
+    list.split(',').try_fold(0usize, |n, part| {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+        Some(n + b.checked_sub(a)? + 1)
+    })
 }
 
 /// A machine whose interfaces are not looked at: `validate` checks the inputs only.
@@ -109,4 +124,16 @@ pub fn queue_layout(
         },
     };
     Ok(layout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(count_cpu_list("0-3,6"), Some(5));
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("x"), None);
+    }
 }

@@ -17,6 +17,7 @@ use lqos_plan::{
     burst_bytes, quantum_bytes, ClassId, ClassIdState, ClassOwner, Direction, HtbClass, HtbQueue,
     InterfacePlan, IpMapping, QueuePlan, QUEUE_ROOT_MINOR,
 };
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
@@ -59,76 +60,31 @@ pub fn plan(
     let mut notes = Diagnostics::default();
     let tree = tree::build(inputs, &mut notes);
     let (per_queue, state) = assign::assign(&tree, inputs, queues, previous, opts)?;
-    let q = &config.queues;
-    let directions = [
-        (
-            Direction::Download,
-            mbps_to_bps(q.downlink_bandwidth_mbps),
-            q.generated_pn_download_mbps,
-        ),
-        (
-            Direction::Upload,
-            mbps_to_bps(q.uplink_bandwidth_mbps),
-            q.generated_pn_upload_mbps,
-        ),
-    ];
-    let major = |dir: Direction, queue: u16| -> u16 {
-        match (&config.interfaces, dir) {
-            (Interfaces::OnAStick { .. }, Direction::Upload) => queues + queue + 1,
-            _ => queue + 1,
-        }
+    let ctx = Context {
+        inputs,
+        config,
+        tree: &tree,
+        per_queue: &per_queue,
+        queues,
+        ids: inputs
+            .circuits
+            .iter()
+            .map(|c| c.id.as_str().into())
+            .collect(),
+        leaves: Leaves::new(config),
     };
-    let mut htbs: [Vec<HtbQueue>; 2] = [Vec::new(), Vec::new()];
-    for (d, (dir, link, generated)) in directions.into_iter().enumerate() {
-        for (qi, items) in per_queue.iter().enumerate() {
-            let qi = qi as u16;
-            let r = rates::compute(&items.items, &tree, inputs, link, generated, dir);
-            report(&r, &items.items, &tree, inputs, dir, qi, &mut notes);
-            let maj = major(dir, qi);
-            let mut classes = Vec::with_capacity(items.items.len() + 1);
-            classes.push(class(
-                ClassId::new(maj, QUEUE_ROOT_MINOR),
-                None,
-                link,
-                link,
-                ClassOwner::QueueRoot,
-                None,
-            ));
-            for (i, it) in items.items.iter().enumerate() {
-                let parent = ClassId::new(
-                    maj,
-                    it.parent.map_or(QUEUE_ROOT_MINOR, |p| items.items[p].minor),
-                );
-                let (owner, leaf) = match it.entity {
-                    Entity::Generated => (ClassOwner::Node(generated_name(qi)), None),
-                    Entity::Node(n) => (ClassOwner::Node(tree.nodes[n].name.clone()), None),
-                    Entity::Circuit(c) => {
-                        let circuit = &inputs.circuits[c];
-                        (
-                            ClassOwner::Circuit(circuit.id.clone()),
-                            leaf_qdisc(circuit, dir, config),
-                        )
-                    }
-                };
-                classes.push(class(
-                    ClassId::new(maj, it.minor),
-                    Some(parent),
-                    r.rate[i],
-                    r.ceil[i],
-                    owner,
-                    leaf,
-                ));
-            }
-            htbs[d].push(HtbQueue {
-                major: maj,
-                mq_minor: maj,
-                direction: dir,
-                cpu: qi as u32,
-                classes,
-            });
-        }
-    }
-    let [down, up] = htbs;
+    // The two directions are independent: one per core.
+    let ((down, down_notes), (up, up_notes)) = std::thread::scope(|s| {
+        let up = s.spawn(|| ctx.direction(Direction::Upload));
+        let down = ctx.direction(Direction::Download);
+        (
+            down,
+            up.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
+    });
+    notes.extend(down_notes);
+    notes.extend(up_notes);
     let interfaces = match &config.interfaces {
         Interfaces::Bridge {
             to_internet,
@@ -148,19 +104,18 @@ pub fn plan(
             htbs: down.into_iter().chain(up).collect(),
         }],
     };
-    let mut mappings = Vec::new();
+    let mut mappings = Vec::with_capacity(inputs.circuits.len() * 3);
     for (qi, items) in per_queue.iter().enumerate() {
         let qi = qi as u16;
         for it in &items.items {
             if let Entity::Circuit(c) = it.entity {
-                let circuit = &inputs.circuits[c];
-                for prefix in circuit.devices.iter().flat_map(|d| &d.ips) {
+                for prefix in inputs.circuits[c].devices.iter().flat_map(|d| &d.ips) {
                     mappings.push(IpMapping {
                         prefix: *prefix,
                         cpu: qi as u32,
-                        download: ClassId::new(major(Direction::Download, qi), it.minor),
-                        upload: ClassId::new(major(Direction::Upload, qi), it.minor),
-                        circuit_id: circuit.id.clone(),
+                        download: ClassId::new(ctx.major(Direction::Download, qi), it.minor),
+                        upload: ClassId::new(ctx.major(Direction::Upload, qi), it.minor),
+                        circuit_id: ctx.ids[c].clone(),
                     });
                 }
             }
@@ -183,6 +138,132 @@ pub fn plan(
     })
 }
 
+/// What building one direction needs.
+struct Context<'a> {
+    inputs: &'a Inputs,
+    config: &'a Config,
+    tree: &'a tree::ShapeTree,
+    per_queue: &'a [assign::QueueItems],
+    queues: u16,
+    ids: Vec<Arc<str>>,
+    leaves: Leaves,
+}
+
+impl Context<'_> {
+    /// HTB major of a queue: on a stick, upload queues follow the download ones.
+    fn major(&self, dir: Direction, queue: u16) -> u16 {
+        match (&self.config.interfaces, dir) {
+            (Interfaces::OnAStick { .. }, Direction::Upload) => self.queues + queue + 1,
+            _ => queue + 1,
+        }
+    }
+
+    /// Every HTB of one direction, with what the planner adjusted there.
+    fn direction(&self, dir: Direction) -> (Vec<HtbQueue>, Diagnostics) {
+        let q = &self.config.queues;
+        let (link, generated) = match dir {
+            Direction::Download => (
+                mbps_to_bps(q.downlink_bandwidth_mbps),
+                q.generated_pn_download_mbps,
+            ),
+            Direction::Upload => (
+                mbps_to_bps(q.uplink_bandwidth_mbps),
+                q.generated_pn_upload_mbps,
+            ),
+        };
+        let mut notes = Diagnostics::default();
+        let mut htbs = Vec::with_capacity(self.per_queue.len());
+        for (qi, items) in self.per_queue.iter().enumerate() {
+            let qi = qi as u16;
+            let items = &items.items;
+            let r = rates::compute(items, self.tree, self.inputs, link, generated, dir);
+            report(&r, items, self.tree, self.inputs, dir, qi, &mut notes);
+            let maj = self.major(dir, qi);
+            let mut classes = Vec::with_capacity(items.len() + 1);
+            classes.push(class(
+                ClassId::new(maj, QUEUE_ROOT_MINOR),
+                None,
+                link,
+                link,
+                ClassOwner::QueueRoot,
+                None,
+            ));
+            for (i, it) in items.iter().enumerate() {
+                let parent =
+                    ClassId::new(maj, it.parent.map_or(QUEUE_ROOT_MINOR, |p| items[p].minor));
+                let (owner, leaf) = match it.entity {
+                    Entity::Generated => (ClassOwner::Node(generated_name(qi)), None),
+                    Entity::Node(n) => (ClassOwner::Node(self.tree.nodes[n].name.clone()), None),
+                    Entity::Circuit(c) => {
+                        let circuit = &self.inputs.circuits[c];
+                        (
+                            ClassOwner::Circuit(self.ids[c].clone()),
+                            self.leaves.pick(circuit, dir, self.config),
+                        )
+                    }
+                };
+                classes.push(class(
+                    ClassId::new(maj, it.minor),
+                    Some(parent),
+                    r.rate[i],
+                    r.ceil[i],
+                    owner,
+                    leaf,
+                ));
+            }
+            htbs.push(HtbQueue {
+                major: maj,
+                mq_minor: maj,
+                direction: dir,
+                cpu: qi as u32,
+                classes,
+            });
+        }
+        (htbs, notes)
+    }
+}
+
+/// The leaf qdisc specs, allocated once and shared by every class that uses them.
+struct Leaves {
+    cake: Arc<str>,
+    fq_codel: Arc<str>,
+    default: Option<Arc<str>>,
+}
+
+impl Leaves {
+    fn new(config: &Config) -> Self {
+        let d = &config.queues.default_sqm;
+        Leaves {
+            cake: "cake diffserv4".into(),
+            fq_codel: "fq_codel".into(),
+            default: (!d.eq_ignore_ascii_case("none")).then(|| d.as_str().into()),
+        }
+    }
+
+    /// The circuit's leaf qdisc in a direction: its `sqm` column, else `fq_codel` at or above
+    /// `fast_queues_fq_codel`, else `default_sqm` (`none`: HTB's own default leaf).
+    fn pick(
+        &self,
+        circuit: &lqos_config::Circuit,
+        dir: Direction,
+        config: &Config,
+    ) -> Option<Arc<str>> {
+        let (kind, max) = match dir {
+            Direction::Download => (circuit.sqm.and_then(|s| s.download), circuit.download_max),
+            Direction::Upload => (circuit.sqm.and_then(|s| s.upload), circuit.upload_max),
+        };
+        match kind {
+            Some(SqmKind::Cake) => Some(self.cake.clone()),
+            Some(SqmKind::FqCodel) => Some(self.fq_codel.clone()),
+            Some(SqmKind::None) => None,
+            None if config.queues.fast_queues_fq_codel.is_some_and(|t| max >= t) => {
+                Some(self.fq_codel.clone())
+            }
+            None => self.default.clone(),
+        }
+    }
+}
+
 /// Name of the generated parent node of a 0-based queue (as LibreQoS names them).
 pub fn generated_name(queue: u16) -> String {
     format!("Generated_PN_{}", queue + 1)
@@ -194,7 +275,7 @@ fn class(
     rate: u64,
     ceil: u64,
     owner: ClassOwner,
-    leaf: Option<String>,
+    leaf: Option<Arc<str>>,
 ) -> HtbClass {
     HtbClass {
         id,
@@ -206,25 +287,6 @@ fn class(
         quantum: quantum_bytes(rate),
         owner,
         leaf,
-    }
-}
-
-/// The circuit's leaf qdisc in a direction: its `sqm` column, else `fq_codel` at or above
-/// `fast_queues_fq_codel`, else `default_sqm` (`none`: HTB's own default leaf).
-fn leaf_qdisc(circuit: &lqos_config::Circuit, dir: Direction, config: &Config) -> Option<String> {
-    let (kind, max) = match dir {
-        Direction::Download => (circuit.sqm.and_then(|s| s.download), circuit.download_max),
-        Direction::Upload => (circuit.sqm.and_then(|s| s.upload), circuit.upload_max),
-    };
-    match kind {
-        Some(SqmKind::Cake) => Some("cake diffserv4".into()),
-        Some(SqmKind::FqCodel) => Some("fq_codel".into()),
-        Some(SqmKind::None) => None,
-        None if config.queues.fast_queues_fq_codel.is_some_and(|t| max >= t) => {
-            Some("fq_codel".into())
-        }
-        None if config.queues.default_sqm.eq_ignore_ascii_case("none") => None,
-        None => Some(config.queues.default_sqm.clone()),
     }
 }
 
