@@ -12,7 +12,8 @@ use crate::network::Network;
 use crate::shaped_devices::DeviceRow;
 use crate::sqm::SqmOverride;
 use ipnet::IpNet;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 
 /// A validated circuit: what the planner shapes. Rates are Mbps with `0 < min <= max`.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +68,8 @@ pub fn build(
     diags: &mut Diagnostics,
 ) -> (Vec<Circuit>, Vec<String>) {
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    let mut index: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     for (i, row) in rows
         .iter()
         .enumerate()
@@ -80,7 +82,8 @@ pub fn build(
         groups[g].push(i);
     }
     drop(index);
-    let mut seen_devices: HashMap<&str, &DeviceRow> = HashMap::with_capacity(rows.len());
+    let mut seen_devices: HashMap<&str, &DeviceRow> =
+        HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     for row in rows.iter().filter(|r| !r.device_id.is_empty()) {
         if let Some(first) = seen_devices.insert(row.device_id.as_str(), row) {
             diags.push(
@@ -117,7 +120,7 @@ pub fn build(
         };
         // Compared as values; formatted only when rows disagree.
         if let Some(other) = group.iter().find(|r| r.parent_node != first.parent_node) {
-            quarantine(other.line, other.parent_node.clone(), format!("Parent Node disagrees with line {} of the same circuit ({:?}); every row of a circuit must give the same value", first.line, first.parent_node), diags);
+            quarantine(other.line, other.parent_node.to_string(), format!("Parent Node disagrees with line {} of the same circuit ({:?}); every row of a circuit must give the same value", first.line, first.parent_node), diags);
         }
         type Rate = fn(&DeviceRow) -> Option<f64>;
         let rates: [(&str, Rate); 4] = [
@@ -182,21 +185,22 @@ pub fn build(
                         network
                             .nodes
                             .iter()
-                            .position(|n| n.id.as_deref() == Some(first.parent_node_id.as_str()))
+                            .position(|n| n.id.as_deref() == Some(&*first.parent_node_id))
                     })
                     .flatten()
             };
             let found = by_name.or_else(by_id);
             if found.is_none() {
                 unknown_parents
-                    .entry(first.parent_node.clone())
+                    .entry(first.parent_node.to_string())
                     .or_default()
                     .push(first.line);
             }
             found
         };
         let mut device_ips = Vec::with_capacity(group.len());
-        let mut seen_ips = HashSet::new();
+        // Circuits hold a handful of prefixes: a linear check beats a set.
+        let mut seen_ips: Vec<IpNet> = Vec::new();
         for r in &group {
             let mut ips = Vec::with_capacity(r.ips.len());
             for ip in &r.ips {
@@ -210,7 +214,7 @@ pub fn build(
                         )
                         .value(ip.to_string()),
                     );
-                } else if !seen_ips.insert(*ip) {
+                } else if seen_ips.contains(ip) {
                     diags.push(
                         Diagnostic::new(
                             Severity::Warning,
@@ -221,6 +225,7 @@ pub fn build(
                         .value(ip.to_string()),
                     );
                 } else {
+                    seen_ips.push(*ip);
                     ips.push(*ip);
                 }
             }
@@ -349,7 +354,7 @@ fn address_conflicts(circuits: &[Circuit], file: &str, diags: &mut Diagnostics) 
     entries.sort_unstable_by(|a, b| {
         (a.v6, a.start, std::cmp::Reverse(a.end)).cmp(&(b.v6, b.start, std::cmp::Reverse(b.end)))
     });
-    let mut losers = HashSet::new();
+    let mut losers = HashSet::default();
     let mut open: Vec<&Entry> = Vec::new();
     for e in &entries {
         while open.last().is_some_and(|o| o.v6 != e.v6 || o.end < e.start) {

@@ -59,63 +59,57 @@ pub struct InputTexts<'a> {
     pub overrides: Option<&'a str>,
 }
 
-/// Reads the input files from `config.lqos_directory` and validates them.
+/// Reads the input files from `config.lqos_directory` and validates them. ShapedDevices.csv is
+/// streamed from disk (never held whole in memory).
 pub fn load_inputs(config: &Config) -> Result<Loaded, Rejected> {
     let mut diags = Diagnostics::default();
-    let mut read = |path: &Path, name: &str, required: bool| -> Option<Vec<u8>> {
-        match std::fs::read(path) {
-            Ok(b) => Some(b),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                let hint = if name == NETWORK_JSON {
-                    " (for a flat network, write {})"
-                } else {
-                    ""
-                };
-                diags.push(Diagnostic::new(
-                    Severity::Reject,
-                    name,
-                    Location::File,
-                    format!("cannot read {}: {e}{hint}", path.display()),
-                ));
-                None
-            }
-        }
+    let mut cannot = |name: &str, path: &Path, e: std::io::Error| {
+        let hint = if name == NETWORK_JSON {
+            " (for a flat network, write {})"
+        } else {
+            ""
+        };
+        diags.push(Diagnostic::new(
+            Severity::Reject,
+            name,
+            Location::File,
+            format!("cannot read {}: {e}{hint}", path.display()),
+        ));
     };
-    let csv = read(&config.shaped_devices_path(), SHAPED_DEVICES, true);
-    let network = read(&config.network_json_path(), NETWORK_JSON, true);
-    let overrides = read(&config.overrides_path(), OVERRIDES_JSON, false);
-    let (Some(csv), Some(network)) = (csv, network) else {
-        return Err(Rejected { diagnostics: diags });
-    };
-    let text = |b: Vec<u8>, name: &str, diags: &mut Diagnostics| match String::from_utf8(b) {
-        Ok(s) => Some(s),
+    let csv_path = config.shaped_devices_path();
+    let csv = std::fs::File::open(&csv_path)
+        .and_then(|f| f.metadata().map(|m| (f, m.len() as usize)))
+        .map_err(|e| cannot(SHAPED_DEVICES, &csv_path, e))
+        .ok();
+    let network_path = config.network_json_path();
+    let network = std::fs::read_to_string(&network_path)
+        .map_err(|e| cannot(NETWORK_JSON, &network_path, e))
+        .ok();
+    let overrides_path = config.overrides_path();
+    let overrides = match std::fs::read_to_string(&overrides_path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            diags.push(Diagnostic::new(
-                Severity::Reject,
-                name,
-                Location::File,
-                format!(
-                    "expected UTF-8 text: invalid byte at offset {}",
-                    e.utf8_error().valid_up_to()
-                ),
-            ));
+            cannot(OVERRIDES_JSON, &overrides_path, e);
             None
         }
     };
-    let network = text(network, NETWORK_JSON, &mut diags);
-    let overrides = overrides.and_then(|b| text(b, OVERRIDES_JSON, &mut diags));
-    let Some(network) = network else {
+    let (Some((csv, size)), Some(network)) = (csv, network) else {
         return Err(Rejected { diagnostics: diags });
     };
-    let texts = InputTexts {
-        shaped_devices: &csv,
-        network: &network,
-        overrides: overrides.as_deref(),
-    };
-    let result = parse_inputs(&texts, &config.ip_ranges);
-    diags.extend(result.1);
-    match result.0 {
+    if diags.rejects() {
+        return Err(Rejected { diagnostics: diags });
+    }
+    let (rows, row_diags) = shaped_devices::parse(csv, size, SHAPED_DEVICES);
+    let (inputs, found) = validate(
+        rows,
+        row_diags,
+        &network,
+        overrides.as_deref(),
+        &config.ip_ranges,
+    );
+    diags.extend(found);
+    match inputs {
         Some(inputs) if !diags.rejects() => Ok(Loaded {
             inputs,
             diagnostics: diags,
@@ -126,10 +120,22 @@ pub fn load_inputs(config: &Config) -> Result<Loaded, Rejected> {
 
 /// Parses and validates the inputs from their texts. `None` when they are rejected.
 pub fn parse_inputs(texts: &InputTexts, ranges: &IpRanges) -> (Option<Inputs>, Diagnostics) {
-    let (mut network, mut diags) = network::parse(texts.network, NETWORK_JSON);
-    let (mut rows, row_diags) = shaped_devices::parse(texts.shaped_devices, SHAPED_DEVICES);
+    let bytes = texts.shaped_devices;
+    let (rows, row_diags) = shaped_devices::parse(bytes, bytes.len(), SHAPED_DEVICES);
+    validate(rows, row_diags, texts.network, texts.overrides, ranges)
+}
+
+/// Everything after the CSV is read: topology, overrides, circuits.
+fn validate(
+    mut rows: Vec<shaped_devices::DeviceRow>,
+    row_diags: Diagnostics,
+    network_text: &str,
+    overrides_text: Option<&str>,
+    ranges: &IpRanges,
+) -> (Option<Inputs>, Diagnostics) {
+    let (mut network, mut diags) = network::parse(network_text, NETWORK_JSON);
     diags.extend(row_diags);
-    if let Some(text) = texts.overrides {
+    if let Some(text) = overrides_text {
         let (ov, ov_diags) = overrides::parse(text, OVERRIDES_JSON);
         diags.extend(ov_diags);
         ov.apply_to_network(&mut network, OVERRIDES_JSON, &mut diags);

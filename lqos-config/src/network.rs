@@ -2,7 +2,7 @@
 
 use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 use crate::json_tree::{self, path_key, Json};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// One node of the topology. Rates are Mbps.
 #[derive(Debug, Clone, PartialEq)]

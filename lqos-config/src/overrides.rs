@@ -278,9 +278,8 @@ impl PersistentDevice {
             },
             device_id: self.device_id.clone(),
             device_name: self.device_name.clone(),
-            parent_node: self.parent_node.clone(),
-            parent_node_id: self.parent_node_id.clone().unwrap_or_default(),
-            anchor_node_id: self.anchor_node_id.clone().unwrap_or_default(),
+            parent_node: self.parent_node.as_str().into(),
+            parent_node_id: self.parent_node_id.as_deref().unwrap_or_default().into(),
             mac: self.mac.clone(),
             ips,
             download_min,
@@ -438,7 +437,7 @@ impl Overrides {
                     let mut hit = false;
                     for r in rows.iter_mut().filter(|r| &r.circuit_id == circuit_id) {
                         hit = true;
-                        r.parent_node = parent_node.clone();
+                        r.parent_node = parent_node.as_str().into();
                     }
                     if !hit {
                         stale(diags, path, format!("circuit {circuit_id:?}"));

@@ -8,6 +8,8 @@ use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 use crate::ip_list::{parse_cell, Family};
 use crate::sqm::SqmOverride;
 use ipnet::IpNet;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 /// One device as read from a row (or from an override's persistent device).
 #[derive(Debug, Clone, PartialEq)]
@@ -18,9 +20,9 @@ pub struct DeviceRow {
     pub circuit_name: String,
     pub device_id: String,
     pub device_name: String,
-    pub parent_node: String,
-    pub parent_node_id: String,
-    pub anchor_node_id: String,
+    pub parent_node: Arc<str>,
+    pub parent_node_id: Arc<str>,
+    // `Anchor Node ID` is accepted for LibreQoS compatibility and not used.
     pub mac: String,
     pub ips: Vec<IpNet>,
     /// Mbps; `None` where the cell was bad (already reported).
@@ -164,19 +166,26 @@ type Layout = [Option<usize>; COLS];
 /// Parses the file's bytes. `file` names it in diagnostics. Rows with bad cells come back with
 /// `valid == false` and their problems reported; structural problems (no header, missing
 /// required columns, unreadable CSV, no rows at all) are [`Severity::Reject`].
-pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
+pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>, Diagnostics) {
     let mut diags = Diagnostics::default();
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    // A UTF-8 byte order mark (Excel on Windows) is not part of the first header.
+    if input
+        .fill_buf()
+        .is_ok_and(|b| b.starts_with(b"\xEF\xBB\xBF"))
+    {
+        input.consume(3);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .comment(Some(b'#'))
-        .from_reader(bytes);
+        .from_reader(input);
     // Rows are rarely shorter than ~100 bytes: reserve once instead of regrowing a large Vec.
-    let mut rows = Vec::with_capacity(bytes.len() / 128);
+    let mut rows = Vec::with_capacity(size_hint / 128);
     let mut layout: Option<Layout> = None;
     let mut record = csv::StringRecord::new();
-    let mut lines = LineTracker::default();
+    let mut interned = Interner::default();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -196,9 +205,10 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
                 return (rows, diags);
             }
         }
-        let line = record
-            .position()
-            .map_or(0, |p| lines.line_at(bytes, p.byte() as usize));
+        // csv reports a record that follows a comment at the comment's line; where the reader
+        // stopped (just past this record) is exact, less the lines inside quoted fields.
+        let inner_newlines: u64 = record.iter().map(|f| f.matches('\n').count() as u64).sum();
+        let line = reader.position().line().saturating_sub(1 + inner_newlines);
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -207,14 +217,28 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
                 Some((l, is_header)) => {
                     layout = Some(l);
                     if !is_header {
-                        rows.push(parse_row(&record, &l, line, file, &mut diags));
+                        rows.push(parse_row(
+                            &record,
+                            &l,
+                            line,
+                            file,
+                            &mut interned,
+                            &mut diags,
+                        ));
                     }
                     continue;
                 }
                 None => return (rows, diags),
             }
         };
-        rows.push(parse_row(&record, cols, line, file, &mut diags));
+        rows.push(parse_row(
+            &record,
+            cols,
+            line,
+            file,
+            &mut interned,
+            &mut diags,
+        ));
     }
     if layout.is_none() || rows.is_empty() {
         diags.push(Diagnostic::new(
@@ -227,35 +251,20 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<DeviceRow>, Diagnostics) {
     (rows, diags)
 }
 
-/// 1-based line numbers from byte offsets. The csv crate reports a record that follows a
-/// comment line at the comment's line, so lines are counted here, skipping comment and blank
-/// lines between the offset csv gives and the record itself.
+/// Parent names and ids repeat on every row under the same node: one allocation each.
 #[derive(Default)]
-struct LineTracker {
-    offset: usize,
-    newlines: u64,
-}
+struct Interner(rustc_hash::FxHashSet<Arc<str>>);
 
-impl LineTracker {
-    fn line_at(&mut self, bytes: &[u8], mut at: usize) -> u64 {
-        loop {
-            let rest = &bytes[at.min(bytes.len())..];
-            let skip = rest.first() == Some(&b'#')
-                || rest.first() == Some(&b'\n')
-                || rest.starts_with(b"\r\n");
-            match rest.iter().position(|b| *b == b'\n') {
-                Some(nl) if skip => at += nl + 1,
-                _ => break,
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        match self.0.get(s) {
+            Some(a) => a.clone(),
+            None => {
+                let a: Arc<str> = s.into();
+                self.0.insert(a.clone());
+                a
             }
         }
-        if at >= self.offset {
-            self.newlines += bytes[self.offset..at]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u64;
-            self.offset = at;
-        }
-        self.newlines + 1
     }
 }
 
@@ -345,6 +354,7 @@ fn parse_row(
     layout: &Layout,
     line: u64,
     file: &str,
+    interned: &mut Interner,
     diags: &mut Diagnostics,
 ) -> DeviceRow {
     let get = |c: Col| {
@@ -445,9 +455,8 @@ fn parse_row(
         circuit_id,
         device_id: get(Col::DeviceId).to_string(),
         device_name: get(Col::DeviceName).to_string(),
-        parent_node: get(Col::ParentNode).to_string(),
-        parent_node_id: get(Col::ParentNodeId).to_string(),
-        anchor_node_id: get(Col::AnchorNodeId).to_string(),
+        parent_node: interned.get(get(Col::ParentNode)),
+        parent_node_id: interned.get(get(Col::ParentNodeId)),
         mac: get(Col::Mac).to_string(),
         ips,
         download_min,

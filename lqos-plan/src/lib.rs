@@ -6,7 +6,7 @@ mod htb;
 mod render;
 
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
-pub use render::{render_mappings, render_tc, MAPPINGS_HEADER};
+pub use render::{render_mappings, render_tc, write_mappings, write_tc, MAPPINGS_HEADER};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use lqos_config::{load_inputs, Config, Diagnostics, Loaded, Severity};
-use lqos_plan::{render_mappings, render_tc, QueuePlan, MAPPINGS_HEADER};
+use lqos_plan::{render_mappings, write_tc, QueuePlan, MAPPINGS_HEADER};
 use lqos_scheduler::plan::{
     self, queue_layout, AssignOptions, InputsOnly, Machine, Planned, QueueLayout, ThisMachine,
 };
@@ -152,20 +152,20 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         );
     }
     let started = Instant::now();
-    // Two cores: the mappings render beside the tc text.
+    // The tc text streams to stdout while the mappings render on the other core.
     let plan = &run.planned.plan;
-    let (tc, mappings) = std::thread::scope(|s| {
+    let written = std::thread::scope(|s| {
         let mappings = s.spawn(|| render_mappings(plan));
-        (render_tc(plan), mappings.join())
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+        write_tc(plan, &mut out)?;
+        writeln!(out, "{MAPPINGS_HEADER}")?;
+        let mappings = mappings
+            .join()
+            .map_err(|_| std::io::Error::other("rendering the IP mappings failed"))?;
+        out.write_all(mappings.as_bytes())?;
+        out.flush()
     });
-    let mappings = mappings.map_err(|_| anyhow::anyhow!("rendering the IP mappings failed"))?;
     let render_time = started.elapsed();
-    let mut out = std::io::stdout().lock();
-    let written = out
-        .write_all(tc.as_bytes())
-        .and_then(|_| writeln!(out, "{MAPPINGS_HEADER}"))
-        .and_then(|_| out.write_all(mappings.as_bytes()))
-        .and_then(|_| out.flush());
     match written {
         Ok(()) => {}
         // A closed pipe (`| head`) is the reader's choice, not a failure.
@@ -175,7 +175,7 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
     print_summary(&run, Some(render_time), args.debug);
     // The process ends here: freeing ~10^6 small allocations one by one would add ~0.1 s at
     // 100k circuits for nothing.
-    std::mem::forget((run, tc, mappings));
+    std::mem::forget(run);
     Ok(ExitCode::SUCCESS)
 }
 
