@@ -1,0 +1,137 @@
+//! Rust mirror of `include/lqos_abi.h`: every struct the kernel programs share with user
+//! space, byte for byte. Sizes and field offsets are checked at compile time here and by
+//! `_Static_assert` in the header; `tests` in `lib.rs` compare the maps of the compiled object
+//! with these types.
+
+use core::mem::{offset_of, size_of};
+
+/// `lqos_dp_config.mode`: classify, steer and count.
+pub const MODE_SHAPE: u32 = 0;
+/// `lqos_dp_config.mode`: count only; no cpumap redirect, no `skb->priority`.
+pub const MODE_OBSERVE: u32 = 1;
+
+/// `lqos_dp_config.flags`: one interface carries both directions, told apart by VLAN id.
+pub const CFG_ON_A_STICK: u32 = 1 << 0;
+/// `lqos_dp_config.flags`: TC egress also writes `skb->queue_mapping = cpu + 1`. This steers
+/// only packets without a socket on a device without an XPS map (see the crate docs, "Tx
+/// queue selection"); with XPS configured it is ignored.
+pub const CFG_SET_QUEUE_MAPPING: u32 = 1 << 1;
+
+/// `lqos_unknown` slot: XDP saw an IP packet in a known direction without a mapping.
+pub const UNKNOWN_XDP: u32 = 0;
+/// `lqos_unknown` slot: TC egress saw an IP packet in a known direction without a mapping.
+pub const UNKNOWN_TC: u32 = 1;
+/// `lqos_unknown` slot: a mapped host that could not be counted because `lqos_hosts` is full.
+pub const UNKNOWN_HOSTS_FULL: u32 = 2;
+/// Number of `lqos_unknown` slots (its `max_entries`).
+pub const UNKNOWN_SLOTS: u32 = 3;
+
+/// `struct lqos_ip_key`: the LPM trie key. IPv4 is IPv4-mapped (`::ffff:a.b.c.d`) with
+/// `prefixlen = 96 + v4 length`; the address is in network byte order. Build it with
+/// [`LqosIpKey::from_net`](crate::LqosIpKey::from_net).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosIpKey {
+    /// Prefix length in bits, 0..=128, over `addr`.
+    pub prefixlen: u32,
+    pub addr: [u8; 16],
+}
+
+/// `struct lqos_ip_info`: what a subscriber prefix maps to.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosIpInfo {
+    /// Index into `lqos_cpu_map` (0-based CPU). On a stick, upload adds `stick_offset`.
+    pub cpu: u32,
+    /// HTB classid (`major << 16 | minor`, see [`classid`](crate::classid)) applied at the
+    /// egress of the subscriber-facing interface.
+    pub classid_down: u32,
+    /// HTB classid applied at the egress of the Internet-facing interface.
+    pub classid_up: u32,
+    /// Reserved; must be 0.
+    pub flags: u32,
+}
+
+/// `struct lqos_host_key`: an exact host address, IPv4-mapped for IPv4 (the `lqos_hosts` key).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosHostKey {
+    pub addr: [u8; 16],
+}
+
+/// `struct lqos_host_counters`: one CPU's counters for a host (or an `lqos_unknown` slot).
+/// Bytes are L2 frame lengths at TC egress; packets count GSO segments; `last_seen_ns` is
+/// `CLOCK_MONOTONIC`. Sum over CPUs with [`LqosHostCounters::merge`], which keeps the
+/// latest `last_seen_ns`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosHostCounters {
+    pub bytes_down: u64,
+    pub packets_down: u64,
+    pub bytes_up: u64,
+    pub packets_up: u64,
+    pub last_seen_ns: u64,
+}
+
+impl LqosHostCounters {
+    /// Adds another CPU's counters to these.
+    pub fn merge(&mut self, other: &Self) {
+        self.bytes_down = self.bytes_down.wrapping_add(other.bytes_down);
+        self.packets_down = self.packets_down.wrapping_add(other.packets_down);
+        self.bytes_up = self.bytes_up.wrapping_add(other.bytes_up);
+        self.packets_up = self.packets_up.wrapping_add(other.packets_up);
+        self.last_seen_ns = self.last_seen_ns.max(other.last_seen_ns);
+    }
+}
+
+/// `struct lqos_dp_config`: the single entry of `lqos_config`. All-zero (the state before
+/// user space writes it) matches no interface: every packet passes untouched.
+///
+/// Bridge mode: arriving on `ifindex_to_internet` (or leaving `ifindex_to_network`) is
+/// download, arriving on `ifindex_to_network` (or leaving `ifindex_to_internet`) is upload.
+/// On a stick ([`CFG_ON_A_STICK`]) both ifindexes name the one interface and the outer VLAN
+/// id decides (0 = untagged); upload uses `cpu + stick_offset`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosDpConfig {
+    /// [`MODE_SHAPE`] or [`MODE_OBSERVE`].
+    pub mode: u32,
+    /// [`CFG_ON_A_STICK`], [`CFG_SET_QUEUE_MAPPING`].
+    pub flags: u32,
+    pub ifindex_to_internet: u32,
+    pub ifindex_to_network: u32,
+    pub internet_vlan: u16,
+    pub network_vlan: u16,
+    pub stick_offset: u32,
+    pub reserved: [u32; 2],
+}
+
+const _: () = {
+    assert!(size_of::<LqosIpKey>() == 20);
+    assert!(offset_of!(LqosIpKey, addr) == 4);
+    assert!(size_of::<LqosIpInfo>() == 16);
+    assert!(offset_of!(LqosIpInfo, classid_down) == 4);
+    assert!(offset_of!(LqosIpInfo, classid_up) == 8);
+    assert!(offset_of!(LqosIpInfo, flags) == 12);
+    assert!(size_of::<LqosHostKey>() == 16);
+    assert!(size_of::<LqosHostCounters>() == 40);
+    assert!(offset_of!(LqosHostCounters, bytes_up) == 16);
+    assert!(offset_of!(LqosHostCounters, last_seen_ns) == 32);
+    assert!(size_of::<LqosDpConfig>() == 32);
+    assert!(offset_of!(LqosDpConfig, ifindex_to_network) == 12);
+    assert!(offset_of!(LqosDpConfig, internet_vlan) == 16);
+    assert!(offset_of!(LqosDpConfig, network_vlan) == 18);
+    assert!(offset_of!(LqosDpConfig, stick_offset) == 20);
+};
+
+// SAFETY: all are `repr(C)`, made only of integers, without padding (the size checks above
+// equal the sum of the fields), so every bit pattern is valid and no byte is uninitialised.
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    unsafe impl aya::Pod for LqosIpKey {}
+    unsafe impl aya::Pod for LqosIpInfo {}
+    unsafe impl aya::Pod for LqosHostKey {}
+    unsafe impl aya::Pod for LqosHostCounters {}
+    unsafe impl aya::Pod for LqosDpConfig {}
+}

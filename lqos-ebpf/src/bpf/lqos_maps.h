@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * lqos_maps.h - the maps of the lqos data plane (BTF-defined, libbpf style; aya reads them).
+ * Names are the C identifiers below and must match LQOS_MAP_* in lqos_abi.h and the Rust
+ * constants; a Rust test checks each map's type, key size and value size.
+ */
+#ifndef LQOS_MAPS_H
+#define LQOS_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "lqos_abi.h"
+
+/* Subscriber prefix -> (cpu, classids). max_entries is overridden by user space before load.
+ * The kernel refuses an LPM trie without BPF_F_NO_PREALLOC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LQOS_IP_MAP_DEFAULT_ENTRIES);
+	__type(key, struct lqos_ip_key);
+	__type(value, struct lqos_ip_info);
+} lqos_ip_map SEC(".maps");
+
+/* CPU index -> cpumap entry (queue size). The kernel rejects more entries than NR_CPUS, so
+ * user space sizes it from the possible CPUs before load. No BTF key/value types: the kernel
+ * refuses BTF on cpumaps (aya and libbpf both drop it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, LQOS_CPU_MAP_DEFAULT_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} lqos_cpu_map SEC(".maps");
+
+/* Exact host address -> per-CPU counters, written at TC egress. Preallocated (the default)
+ * so the fast path never allocates; memory is max_entries * possible CPUs * 40 bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, LQOS_HOSTS_DEFAULT_ENTRIES);
+	__type(key, struct lqos_host_key);
+	__type(value, struct lqos_host_counters);
+} lqos_hosts SEC(".maps");
+
+/* Traffic without a mapping, and traffic lost to a full lqos_hosts: enum lqos_unknown_slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LQOS_UNKNOWN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct lqos_host_counters);
+} lqos_unknown SEC(".maps");
+
+/* The single struct lqos_dp_config entry (index 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lqos_dp_config);
+} lqos_config SEC(".maps");
+
+#endif /* LQOS_MAPS_H */

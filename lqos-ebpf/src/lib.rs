@@ -1,0 +1,88 @@
+//! lqos data plane: the eBPF programs (C in `src/bpf/`, compiled by clang from `build.rs`)
+//! and the Rust mirror of everything they share with user space.
+//!
+//! One object ([`OBJECT`]) holds two programs sharing five maps:
+//!
+//! - [`PROG_XDP`] (`xdp`), on the ingress of the shaped interfaces: looks the subscriber up
+//!   in [`MAP_IP`] (destination for download, source for upload) and redirects the frame to
+//!   its CPU through [`MAP_CPU`]; unmapped addresses pass and are counted in [`MAP_UNKNOWN`].
+//! - [`PROG_TC_EGRESS`] (`classifier`, clsact egress): counts bytes/packets per host in
+//!   [`MAP_HOSTS`] and sets `skb->priority` to the HTB classid of the interface's direction.
+//!
+//! [`MAP_CONFIG`] ([`LqosDpConfig`]) says which interface faces what, and observe mode.
+//!
+//! # Tx queue selection
+//!
+//! The classid's major selects the HTB under `mq`, but HTB only honours it if the packet is
+//! enqueued on that HTB's tx queue. A clsact egress program (tcx or legacy `cls_bpf`, both
+//! measured on 6.18 in `tests/attach.rs`) runs *before* `__dev_queue_xmit` picks the queue, and
+//! the pick overwrites `skb->queue_mapping` (only `act_skbedit` can make the kernel keep it):
+//!
+//! - with an XPS map, a written `queue_mapping` is ignored: XPS decides;
+//! - without XPS and without a socket-cached queue (forwarded traffic), the flow-hash fallback
+//!   treats `queue_mapping` as a recorded rx queue and transmits on `queue_mapping - 1`.
+//!
+//! So the supported way is LibreQoS's: the XDP cpumap redirect puts a subscriber's packets on
+//! its CPU and XPS maps CPU *n* to tx queue *n*. [`CFG_SET_QUEUE_MAPPING`] makes the TC program
+//! write `cpu + 1` for setups without XPS.
+//!
+//! # veth and checksums
+//!
+//! Native XDP on veth redirecting into the cpumap drops the `CHECKSUM_PARTIAL` state of
+//! packets sent by a local socket on the peer (the cpumap builds a new skb), so the receiver
+//! discards them (`UdpInCsumErrors`). Real NICs deliver complete checksums; on veth test beds
+//! turn tx checksum offload off on the sending side (`ethtool -K <peer> tx off`).
+
+mod abi;
+mod key;
+#[cfg(feature = "user")]
+mod load;
+
+pub use abi::*;
+pub use key::{classid, classid_parts, KeyError};
+#[cfg(feature = "user")]
+pub use load::{load, LoadError, MapSizes};
+
+/// LPM trie ([`LqosIpKey`] -> [`LqosIpInfo`]); `max_entries` from [`MapSizes::ip_map`].
+pub const MAP_IP: &str = "lqos_ip_map";
+/// CPUMAP (`u32` CPU index -> `bpf_cpumap_val`); sized to the possible CPUs before load
+/// (the kernel rejects more than `NR_CPUS` entries).
+pub const MAP_CPU: &str = "lqos_cpu_map";
+/// PERCPU_HASH ([`LqosHostKey`] -> [`LqosHostCounters`]), preallocated.
+pub const MAP_HOSTS: &str = "lqos_hosts";
+/// PERCPU_ARRAY (`u32` slot, [`UNKNOWN_XDP`]... -> [`LqosHostCounters`]).
+pub const MAP_UNKNOWN: &str = "lqos_unknown";
+/// ARRAY with one [`LqosDpConfig`] at index 0.
+pub const MAP_CONFIG: &str = "lqos_config";
+/// Every map of [`OBJECT`].
+pub const MAP_NAMES: [&str; 5] = [MAP_IP, MAP_CPU, MAP_HOSTS, MAP_UNKNOWN, MAP_CONFIG];
+
+/// The XDP program (attach to the ingress of every shaped interface).
+pub const PROG_XDP: &str = "lqos_xdp";
+/// The TC program (attach to clsact egress of every shaped interface).
+pub const PROG_TC_EGRESS: &str = "lqos_tc_egress";
+
+/// `max_entries` of [`MAP_IP`] compiled into the object.
+pub const IP_MAP_DEFAULT_ENTRIES: u32 = 1_048_576;
+/// `max_entries` of [`MAP_HOSTS`] compiled into the object.
+pub const HOSTS_DEFAULT_ENTRIES: u32 = 65_536;
+/// `max_entries` of [`MAP_CPU`] compiled into the object (always overridden by [`load`]).
+pub const CPU_MAP_DEFAULT_ENTRIES: u32 = 64;
+
+/// Alignment wrapper: the ELF parser reads 8-byte fields in place, so the embedded object
+/// must not sit at an arbitrary address (same technique as `aya::include_bytes_aligned!`,
+/// kept here so the bytes exist without the `user` feature).
+#[repr(C, align(32))]
+struct Aligned<B: ?Sized> {
+    bytes: B,
+}
+
+static OBJECT_ALIGNED: &Aligned<[u8]> = &Aligned {
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/lqos.bpf.o")),
+};
+
+/// The compiled eBPF object (ELF, BTF included), 32-byte aligned.
+pub static OBJECT: &[u8] = &OBJECT_ALIGNED.bytes;
+
+#[cfg(test)]
+mod object_tests;

@@ -1,0 +1,125 @@
+//! The compiled object against the Rust mirror: a C/Rust drift fails here, without root.
+
+use core::mem::size_of;
+
+use aya_obj::{generated::bpf_map_type as T, Object, ProgramSection};
+
+use crate::*;
+
+/// `BPF_F_NO_PREALLOC`, required by the kernel for LPM tries.
+const BPF_F_NO_PREALLOC: u32 = 1;
+/// `struct bpf_cpumap_val`: queue size + program fd/id.
+const CPUMAP_VAL_SIZE: usize = 8;
+
+fn object() -> Object {
+    match Object::parse(OBJECT) {
+        Ok(obj) => obj,
+        Err(e) => panic!("the embedded object does not parse: {e}"),
+    }
+}
+
+struct Expected {
+    name: &'static str,
+    kind: T,
+    key: usize,
+    value: usize,
+    max_entries: u32,
+    flags: u32,
+}
+
+#[test]
+fn maps_match_rust_types() {
+    let obj = object();
+    let expected = [
+        Expected {
+            name: MAP_IP,
+            kind: T::BPF_MAP_TYPE_LPM_TRIE,
+            key: size_of::<LqosIpKey>(),
+            value: size_of::<LqosIpInfo>(),
+            max_entries: IP_MAP_DEFAULT_ENTRIES,
+            flags: BPF_F_NO_PREALLOC,
+        },
+        Expected {
+            name: MAP_CPU,
+            kind: T::BPF_MAP_TYPE_CPUMAP,
+            key: size_of::<u32>(),
+            value: CPUMAP_VAL_SIZE,
+            max_entries: CPU_MAP_DEFAULT_ENTRIES,
+            flags: 0,
+        },
+        Expected {
+            name: MAP_HOSTS,
+            kind: T::BPF_MAP_TYPE_PERCPU_HASH,
+            key: size_of::<LqosHostKey>(),
+            value: size_of::<LqosHostCounters>(),
+            max_entries: HOSTS_DEFAULT_ENTRIES,
+            flags: 0,
+        },
+        Expected {
+            name: MAP_UNKNOWN,
+            kind: T::BPF_MAP_TYPE_PERCPU_ARRAY,
+            key: size_of::<u32>(),
+            value: size_of::<LqosHostCounters>(),
+            max_entries: UNKNOWN_SLOTS,
+            flags: 0,
+        },
+        Expected {
+            name: MAP_CONFIG,
+            kind: T::BPF_MAP_TYPE_ARRAY,
+            key: size_of::<u32>(),
+            value: size_of::<LqosDpConfig>(),
+            max_entries: 1,
+            flags: 0,
+        },
+    ];
+    let mut names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut want: Vec<&str> = MAP_NAMES.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want, "maps in the object");
+
+    for e in expected {
+        let map = &obj.maps[e.name];
+        assert!(
+            e.name.len() <= 15,
+            "{}: map names are cut at 15 characters",
+            e.name
+        );
+        assert_eq!(map.map_type(), e.kind as u32, "{}: map type", e.name);
+        assert_eq!(map.key_size() as usize, e.key, "{}: key size", e.name);
+        assert_eq!(map.value_size() as usize, e.value, "{}: value size", e.name);
+        assert_eq!(map.max_entries(), e.max_entries, "{}: max_entries", e.name);
+        assert_eq!(map.map_flags(), e.flags, "{}: map flags", e.name);
+    }
+}
+
+#[test]
+fn programs_have_the_expected_sections() {
+    let obj = object();
+    let xdp = &obj.programs[PROG_XDP];
+    assert!(
+        matches!(xdp.section, ProgramSection::Xdp { frags: false, .. }),
+        "{:?}",
+        xdp.section
+    );
+    let tc = &obj.programs[PROG_TC_EGRESS];
+    assert!(
+        matches!(tc.section, ProgramSection::SchedClassifier),
+        "{:?}",
+        tc.section
+    );
+    assert_eq!(obj.programs.len(), 2);
+    for name in [PROG_XDP, PROG_TC_EGRESS] {
+        assert!(
+            name.len() <= 15,
+            "{name}: program names are cut at 15 characters"
+        );
+        assert_eq!(obj.programs[name].license.to_str(), Ok("GPL"));
+    }
+}
+
+#[test]
+fn object_is_aligned_for_in_place_parsing() {
+    assert_eq!(OBJECT.as_ptr() as usize % 32, 0);
+    assert_eq!(&OBJECT[..4], b"\x7fELF");
+}
