@@ -37,7 +37,7 @@ fn parse_entry(text: &str) -> Result<ParsedPrefix, String> {
             let had_host_bits = (trunc != net).then(|| t.to_string());
             Ok(ParsedPrefix { net: trunc, had_host_bits })
         }
-        Err(_) => Err(format!("expected an IP address or CIDR prefix such as 100.64.0.1, 100.64.0.8/29 or 2001:db8::/64")),
+        Err(_) => Err("expected an IP address or CIDR prefix such as 100.64.0.1, 100.64.0.8/29 or 2001:db8::/64".to_string()),
     }
 }
 

@@ -32,6 +32,8 @@ fn write_config(dir: &Path) {
 /// before the bench allocates anything large.
 fn run_binary(bin: &str, conf: &Path) -> (Duration, f64) {
     let t = Instant::now();
+    // Reaped with wait4 below (std's wait would not report the child's resource usage).
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(bin)
         .arg("--config")
         .arg(conf)

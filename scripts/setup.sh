@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything lqos needs to build and test on Debian/Ubuntu: the eBPF toolchain (clang,
+# llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic.
+# Idempotent: it installs only what is missing. Needs root (apt-get).
+set -euo pipefail
+
+packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 linux-libc-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: need root to install: ${missing[*]} (run with sudo)" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+    echo "setup: no Rust toolchain: install one with rustup (https://rustup.rs), then run this again" >&2
+    exit 1
+fi
+echo "setup: ready ($(cargo --version), $(clang --version | head -n1))"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and property tests, the CLI against fixtures, and the privileged
+# end-to-end tests (network namespaces, real tc, real eBPF programs), which need root.
+# Every privileged test cleans up its own namespaces, even when it fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if [ "$(id -u)" != 0 ]; then
+    echo "test: the end-to-end tests need root (network namespaces, tc, eBPF): run with sudo" >&2
+    exit 1
+fi
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked --no-fail-fast
