@@ -289,3 +289,43 @@ fn class_and_ip_map_limits_are_checked_before_anything_is_applied() {
         }
     );
 }
+
+#[test]
+fn round_robin_spreads_new_top_level_nodes_by_count() {
+    let mut net = String::from("{");
+    let mut rows = String::new();
+    for n in 0..6 {
+        net.push_str(&format!(
+            "{}\"S{n}\": {{\"downloadBandwidthMbps\": 1000, \"uploadBandwidthMbps\": 1000}}",
+            if n > 0 { "," } else { "" }
+        ));
+        rows.push_str(&format!(
+            "C{n},D{n},S{n},100.64.0.{},,1,1,{},1,\n",
+            n + 1,
+            100 * (n + 1)
+        ));
+    }
+    net.push('}');
+    let i = inputs(&rows, &net);
+    let p = run(&i, &config("use_binpacking = false\n"), 3).plan;
+    let nodes_per_queue: Vec<usize> = p.interfaces[0]
+        .htbs
+        .iter()
+        .map(|q| {
+            q.classes
+                .iter()
+                .filter(|c| matches!(c.owner, ClassOwner::Node(_)))
+                .count()
+        })
+        .collect();
+    assert_eq!(nodes_per_queue, [2, 2, 2]);
+    let first = p.interfaces[0].htbs[0]
+        .classes
+        .iter()
+        .filter_map(|c| match &c.owner {
+            ClassOwner::Node(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(first, ["S0", "S3"], "in file order, one per queue in turn");
+}

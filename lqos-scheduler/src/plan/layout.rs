@@ -89,6 +89,12 @@ pub fn queue_layout(
             }
         }
     }
+    // The kernel refuses an mq root on a single-queue device (EOPNOTSUPP).
+    if let Some((name, _)) = tx.iter().find(|(_, t)| *t < 2) {
+        return Err(PlanError::NotMultiQueue {
+            interface: name.to_string(),
+        });
+    }
     let available = tx.iter().map(|(_, t)| *t / per_direction_divisor).min();
     if let Some((name, have)) = tx.iter().find(|(_, t)| *t / per_direction_divisor == 0) {
         return Err(PlanError::TooFewTxQueues {
@@ -129,6 +135,119 @@ pub fn queue_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    struct Fake {
+        tx: HashMap<&'static str, u16>,
+        cpus: u16,
+    }
+
+    impl Machine for Fake {
+        fn tx_queues(&self, interface: &str) -> Option<u16> {
+            self.tx.get(interface).copied()
+        }
+        fn cpus(&self) -> u16 {
+            self.cpus
+        }
+    }
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, "lqos.conf", Path::new("/")).0.unwrap()
+    }
+
+    const BRIDGE: &str = "[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n";
+    const STICK: &str =
+        "[single_interface]\ninterface = \"s\"\ninternet_vlan = 2\nnetwork_vlan = 3\n";
+
+    fn machine(tx: &[(&'static str, u16)], cpus: u16) -> Fake {
+        Fake {
+            tx: tx.iter().copied().collect(),
+            cpus,
+        }
+    }
+
+    #[test]
+    fn smaller_of_tx_queues_and_cpus() {
+        let c = config(BRIDGE);
+        assert_eq!(
+            queue_layout(&c, &machine(&[("a", 8), ("b", 4)], 16), false)
+                .unwrap()
+                .queues,
+            4
+        );
+        assert_eq!(
+            queue_layout(&c, &machine(&[("a", 8), ("b", 8)], 2), false)
+                .unwrap()
+                .queues,
+            2
+        );
+    }
+
+    #[test]
+    fn a_stick_splits_its_queues_between_directions() {
+        let c = config(STICK);
+        assert_eq!(
+            queue_layout(&c, &machine(&[("s", 8)], 16), false)
+                .unwrap()
+                .queues,
+            4
+        );
+        assert_eq!(
+            queue_layout(&c, &machine(&[("s", 3)], 16), false)
+                .unwrap()
+                .queues,
+            1
+        );
+    }
+
+    #[test]
+    fn override_wins_unless_an_interface_has_fewer_queues() {
+        let c = config(&format!(
+            "{BRIDGE}[queues]\noverride_available_queues = 3\n"
+        ));
+        assert_eq!(
+            queue_layout(&c, &machine(&[("a", 4), ("b", 4)], 2), false)
+                .unwrap()
+                .queues,
+            3
+        );
+        assert_eq!(
+            queue_layout(&c, &machine(&[("a", 4), ("b", 2)], 2), false),
+            Err(PlanError::TooFewTxQueues {
+                interface: "b".into(),
+                have: 2,
+                need: 3
+            })
+        );
+    }
+
+    #[test]
+    fn missing_interfaces_are_errors_except_in_a_dry_run() {
+        let c = config(BRIDGE);
+        assert_eq!(
+            queue_layout(&c, &machine(&[("b", 4)], 2), false),
+            Err(PlanError::InterfaceMissing {
+                interface: "a".into()
+            })
+        );
+        let dry = queue_layout(&c, &machine(&[], 6), true).unwrap();
+        assert_eq!(dry.queues, 6);
+        assert!(dry.how.contains("dry run"));
+    }
+
+    #[test]
+    fn single_queue_interfaces_are_refused_with_a_reason() {
+        let e =
+            queue_layout(&config(BRIDGE), &machine(&[("a", 1), ("b", 4)], 2), true).unwrap_err();
+        assert_eq!(
+            e,
+            PlanError::NotMultiQueue {
+                interface: "a".into()
+            }
+        );
+        assert!(e.to_string().contains("multi-queue"));
+    }
 
     #[test]
     fn cpu_lists() {

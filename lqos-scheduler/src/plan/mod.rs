@@ -33,6 +33,8 @@ pub enum PlanError {
         "interface {interface:?} does not exist (check [bridge]/[single_interface] in lqos.conf)"
     )]
     InterfaceMissing { interface: String },
+    #[error("interface {interface:?} has a single tx queue: lqos shapes under an mq root, which needs a multi-queue interface (enable more queues with `ethtool -L`; a veth needs numtxqueues)")]
+    NotMultiQueue { interface: String },
     #[error("interface {interface:?} has {have} tx queue(s) but {need} are needed")]
     TooFewTxQueues {
         interface: String,
