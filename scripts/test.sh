@@ -11,4 +11,12 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+# No doc tests exist; --lib --bins --tests keeps the benches (which print figures) out.
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
