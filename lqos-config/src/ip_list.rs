@@ -77,11 +77,6 @@ pub(crate) fn range(net: &IpNet) -> (bool, u128, u128) {
     }
 }
 
-/// True when `inner` lies inside `outer`.
-pub fn contains(outer: &IpNet, inner: &IpNet) -> bool {
-    outer.contains(inner)
-}
-
 /// Builds a host prefix for a v4 or v6 address pair as LibreQoS's JSON writes them.
 pub fn from_pair(addr: &str, prefix: u8) -> Result<IpNet, String> {
     let a: IpAddr = addr

@@ -41,20 +41,6 @@ impl Network {
             .map(|(i, _)| i)
     }
 
-    pub fn is_flat(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// Depth of a node: 1 for a top-level node.
-    pub fn depth(&self, mut i: usize) -> usize {
-        let mut d = 1;
-        while let Some(p) = self.nodes[i].parent {
-            d += 1;
-            i = p;
-        }
-        d
-    }
-
     /// Builds a network programmatically (tests, integrations). Node names must be unique.
     pub fn push(&mut self, mut node: Node) -> usize {
         let i = self.nodes.len();
