@@ -2,11 +2,13 @@
 //! against what is live and applies only the difference. It renders as the equivalent
 //! `tc -batch` text for `--dry-run`, debugging and tests.
 
+mod diff;
 mod htb;
 mod render;
 
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
-pub use render::{render_mappings, render_tc, write_mappings, write_tc, MAPPINGS_HEADER};
+pub use diff::{diff, PlanDiff};
+pub use render::{render_diff, render_mappings, render_tc, write_diff, write_mappings, write_tc, MAPPINGS_HEADER};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

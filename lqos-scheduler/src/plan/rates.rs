@@ -57,6 +57,20 @@ fn wants(
     }
 }
 
+/// Steps the scaling factor moves in. Adding or removing one circuit shifts the sum of its
+/// siblings' minimums by a little; a factor rounded down to 1/64 usually stays put, so the
+/// siblings' classes are not rewritten by every refresh (and guarantees never exceed the parent).
+const FACTOR_STEPS: f64 = 64.0;
+
+fn stable_factor(exact: f64) -> f64 {
+    let stepped = (exact * FACTOR_STEPS).floor() / FACTOR_STEPS;
+    if stepped > 0.0 {
+        stepped
+    } else {
+        exact
+    }
+}
+
 pub fn compute(
     items: &[Item],
     tree: &ShapeTree,
@@ -88,7 +102,7 @@ pub fn compute(
     let mut scaled = Vec::new();
     let factor = |sum: u64, have: u64| {
         if sum > have {
-            have as f64 / sum as f64
+            stable_factor(have as f64 / sum as f64)
         } else {
             1.0
         }

@@ -1,0 +1,268 @@
+//! The messages: what the scheduler (and later operator tools) ask, what lqosd answers.
+//!
+//! Payloads are [postcard](https://docs.rs/postcard): compact, not self-describing. An enum
+//! variant is a varint index followed by its fields in declaration order, so **the order of
+//! variants and of fields is the wire format**: add new variants at the end only; never
+//! reorder, remove or change the fields of an existing variant or struct without bumping
+//! [`crate::PROTOCOL_VERSION`]. (To extend a struct compatibly, add a new variant that carries
+//! the extended form.) `tests` below pins the index of every variant.
+
+use crate::error::{BusError, MessageKind};
+use lqos_plan::QueuePlan;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// What a client asks lqosd.
+///
+/// Room for issue 4 (scheduler heartbeat and progress, urgent issues, throughput, IP-map
+/// look-ups) is at the end of this enum. A variant from a newer client that this lqosd does
+/// not know is answered with [`Response::Error`] and the connection stays open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Is lqosd there? Answered with [`Response::Pong`].
+    Ping,
+    /// Apply this plan. `generation` grows with every plan the scheduler builds; lqosd
+    /// answers [`Response::Unchanged`] for a plan that is not newer or not different from
+    /// the live one (so re-submitting after a timeout is harmless), otherwise
+    /// [`Response::Applied`] or [`Response::Rejected`].
+    SubmitPlan { generation: u64, plan: QueuePlan },
+    /// What is live? Answered with [`Response::Status`].
+    Status,
+}
+
+impl Request {
+    /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
+    pub const KNOWN_VARIANTS: u32 = 3;
+
+    /// The variant's index on the wire.
+    pub fn wire_index(&self) -> u32 {
+        match self {
+            Request::Ping => 0,
+            Request::SubmitPlan { .. } => 1,
+            Request::Status => 2,
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Ping => "ping",
+            Request::SubmitPlan { .. } => "submit-plan",
+            Request::Status => "status",
+        }
+    }
+}
+
+/// What lqosd answers. Exactly one response per request, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// Answer to [`Request::Ping`]; `version` is lqosd's package version.
+    Pong { version: String },
+    /// The plan of this generation is live now.
+    Applied {
+        generation: u64,
+        summary: ApplySummary,
+    },
+    /// The plan was not applied; the previous plan stays live.
+    Rejected { reasons: Vec<String> },
+    /// The plan is not newer or not different; `generation` is the one that stays live.
+    Unchanged { generation: u64 },
+    /// Answer to [`Request::Status`].
+    Status(StatusReport),
+    /// The request could not be served: malformed, unknown to this lqosd, too large, or an
+    /// internal failure. The text is for humans; the connection is closed after it unless
+    /// the request frame itself was intact.
+    Error { message: String },
+}
+
+impl Response {
+    /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
+    pub const KNOWN_VARIANTS: u32 = 6;
+
+    /// The variant's index on the wire.
+    pub fn wire_index(&self) -> u32 {
+        match self {
+            Response::Pong { .. } => 0,
+            Response::Applied { .. } => 1,
+            Response::Rejected { .. } => 2,
+            Response::Unchanged { .. } => 3,
+            Response::Status(_) => 4,
+            Response::Error { .. } => 5,
+        }
+    }
+}
+
+/// What applying a plan changed in the kernel, filled in by lqosd.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplySummary {
+    pub classes_added: u64,
+    /// Re-rated classes and classes whose leaf qdisc changed.
+    pub classes_changed: u64,
+    pub classes_removed: u64,
+    pub mappings_added: u64,
+    /// Prefixes that moved to another class or CPU.
+    pub mappings_changed: u64,
+    pub mappings_removed: u64,
+    /// Wall time of the apply, milliseconds.
+    pub duration_ms: u64,
+}
+
+/// What is live in lqosd, filled in by lqosd.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Generation of the live plan; `None` before the first plan was applied.
+    pub applied_generation: Option<u64>,
+    /// Content hash of the live plan as lqosd computes it (hex); compare for equality only.
+    pub plan_hash: Option<String>,
+    /// Circuits in the live plan.
+    pub circuits: u64,
+    /// Prefixes in the live IP map.
+    pub mapped_ips: u64,
+    /// One entry per HTB queue of every interface.
+    pub classes_per_queue: Vec<QueueClasses>,
+    /// Seconds since lqosd started.
+    pub uptime_secs: u64,
+}
+
+/// How many classes one HTB queue holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueClasses {
+    pub interface: String,
+    /// The HTB qdisc's handle major (`major:`).
+    pub major: u16,
+    pub classes: u64,
+}
+
+/// Encodes a request payload (without the frame header).
+pub fn encode_request(request: &Request) -> Result<Vec<u8>, BusError> {
+    encode(request, MessageKind::Request)
+}
+
+/// Encodes a response payload (without the frame header).
+pub fn encode_response(response: &Response) -> Result<Vec<u8>, BusError> {
+    encode(response, MessageKind::Response)
+}
+
+/// Decodes a request payload; an index past the known variants is
+/// [`BusError::UnknownVariant`], anything else that does not decode is [`BusError::Decode`].
+pub fn decode_request(payload: &[u8]) -> Result<Request, BusError> {
+    decode(payload, MessageKind::Request, Request::KNOWN_VARIANTS)
+}
+
+/// Decodes a response payload, with the same errors as [`decode_request`].
+pub fn decode_response(payload: &[u8]) -> Result<Response, BusError> {
+    decode(payload, MessageKind::Response, Response::KNOWN_VARIANTS)
+}
+
+fn encode<T: Serialize>(message: &T, what: MessageKind) -> Result<Vec<u8>, BusError> {
+    postcard::to_stdvec(message).map_err(|source| BusError::Encode { what, source })
+}
+
+fn decode<T: DeserializeOwned>(
+    payload: &[u8],
+    what: MessageKind,
+    known: u32,
+) -> Result<T, BusError> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((message, [])) => Ok(message),
+        Ok((_, rest)) => Err(BusError::TrailingBytes {
+            what,
+            count: rest.len(),
+        }),
+        // The variant index is the payload's first varint; read it alone to tell "newer peer"
+        // from "garbage".
+        Err(source) => match postcard::take_from_bytes::<u32>(payload) {
+            Ok((index, _)) if index >= known => Err(BusError::UnknownVariant { what, index, known }),
+            _ => Err(BusError::Decode { what, source }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_requests() -> Vec<Request> {
+        let plan = QueuePlan {
+            queues: 1,
+            interfaces: Vec::new(),
+            mappings: Vec::new(),
+        };
+        vec![
+            Request::Ping,
+            Request::SubmitPlan {
+                generation: 7,
+                plan,
+            },
+            Request::Status,
+        ]
+    }
+
+    fn sample_responses() -> Vec<Response> {
+        vec![
+            Response::Pong {
+                version: "0.1.0".into(),
+            },
+            Response::Applied {
+                generation: 7,
+                summary: ApplySummary::default(),
+            },
+            Response::Rejected {
+                reasons: vec!["no".into()],
+            },
+            Response::Unchanged { generation: 7 },
+            Response::Status(StatusReport::default()),
+            Response::Error {
+                message: "bad".into(),
+            },
+        ]
+    }
+
+    /// Pins the wire index of every variant: reordering variants breaks older peers.
+    #[test]
+    fn every_variant_keeps_its_wire_index() {
+        let requests = sample_requests();
+        assert_eq!(requests.len() as u32, Request::KNOWN_VARIANTS);
+        for (i, r) in requests.iter().enumerate() {
+            assert_eq!(r.wire_index(), i as u32);
+            assert_eq!(encode_request(r).ok().map(|b| b[0]), Some(i as u8), "{r:?}");
+        }
+        let responses = sample_responses();
+        assert_eq!(responses.len() as u32, Response::KNOWN_VARIANTS);
+        for (i, r) in responses.iter().enumerate() {
+            assert_eq!(r.wire_index(), i as u32);
+            assert_eq!(encode_response(r).ok().map(|b| b[0]), Some(i as u8), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for r in sample_requests() {
+            let bytes = encode_request(&r).expect("encode");
+            assert_eq!(decode_request(&bytes).expect("decode"), r);
+        }
+        for r in sample_responses() {
+            let bytes = encode_response(&r).expect("encode");
+            assert_eq!(decode_response(&bytes).expect("decode"), r);
+        }
+    }
+
+    #[test]
+    fn a_newer_variant_is_told_apart_from_garbage() {
+        let err = decode_request(&[9]).err();
+        assert!(
+            matches!(err, Some(BusError::UnknownVariant { index: 9, known: 3, .. })),
+            "{err:?}"
+        );
+        // SubmitPlan whose plan is cut short.
+        let err = decode_request(&[1, 7]).err();
+        assert!(matches!(err, Some(BusError::Decode { .. })), "{err:?}");
+        let err = decode_request(&[]).err();
+        assert!(matches!(err, Some(BusError::Decode { .. })), "{err:?}");
+        let err = decode_request(&[0, 0]).err();
+        assert!(
+            matches!(err, Some(BusError::TrailingBytes { count: 1, .. })),
+            "{err:?}"
+        );
+    }
+}

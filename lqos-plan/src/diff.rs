@@ -1,0 +1,125 @@
+//! The difference between the live plan and a new one, as the smallest set of operations that
+//! turns one into the other without touching anything else: unrelated circuits keep their
+//! classes, their queues and their traffic.
+//!
+//! HTB rules the order follows: a class is added only under an existing parent, deleted only
+//! without children, and never re-parented (a moved class is deleted and added again, with its
+//! whole subtree). An interface whose queue layout changed (queue count, majors) is rebuilt.
+
+use crate::{ClassId, HtbClass, InterfacePlan, IpMapping, QueuePlan};
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// What to do to go from one plan to the next.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanDiff {
+    /// Interfaces to build from scratch (new, or their queue layout changed).
+    pub rebuild: Vec<InterfacePlan>,
+    /// Interfaces that are no longer shaped: their root qdisc goes.
+    pub remove_interfaces: Vec<String>,
+    /// Classes to delete, children before parents.
+    pub remove_classes: Vec<(String, ClassId)>,
+    /// Classes whose rates, burst or quantum changed (same parent).
+    pub change_classes: Vec<(String, HtbClass)>,
+    /// Classes to add, parents before children (with their leaf qdisc).
+    pub add_classes: Vec<(String, HtbClass)>,
+    /// Existing classes whose leaf qdisc changes (`None`: back to HTB's default).
+    pub change_leaves: Vec<(String, ClassId, Option<Arc<str>>)>,
+    /// Prefixes to insert or update in the IP map.
+    pub upsert_mappings: Vec<IpMapping>,
+    /// Prefixes to delete from the IP map.
+    pub remove_mappings: Vec<IpNet>,
+}
+
+impl PlanDiff {
+    pub fn is_empty(&self) -> bool {
+        self == &PlanDiff::default()
+    }
+
+    /// Class operations, counting a rebuilt interface's classes.
+    pub fn class_operations(&self) -> usize {
+        let rebuilt: usize = self.rebuild.iter().flat_map(|i| &i.htbs).map(|q| q.classes.len()).sum();
+        rebuilt + self.remove_classes.len() + self.change_classes.len() + self.add_classes.len() + self.change_leaves.len()
+    }
+}
+
+/// The layout of an interface: which HTBs hang where. A change means a rebuild.
+fn layout(i: &InterfacePlan) -> Vec<(u16, u16, u32)> {
+    i.htbs.iter().map(|q| (q.major, q.mq_minor, q.cpu)).collect()
+}
+
+/// Computes the operations that turn `old` into `new`.
+pub fn diff(old: &QueuePlan, new: &QueuePlan) -> PlanDiff {
+    let mut d = PlanDiff::default();
+    let old_ifaces: HashMap<&str, &InterfacePlan> = old.interfaces.iter().map(|i| (i.name.as_str(), i)).collect();
+    let new_names: HashSet<&str> = new.interfaces.iter().map(|i| i.name.as_str()).collect();
+    for o in &old.interfaces {
+        if !new_names.contains(o.name.as_str()) {
+            d.remove_interfaces.push(o.name.clone());
+        }
+    }
+    for n in &new.interfaces {
+        match old_ifaces.get(n.name.as_str()) {
+            Some(o) if layout(o) == layout(n) => diff_interface(o, n, &mut d),
+            _ => d.rebuild.push(n.clone()),
+        }
+    }
+    diff_mappings(&old.mappings, &new.mappings, &mut d);
+    d
+}
+
+fn diff_interface(old: &InterfacePlan, new: &InterfacePlan, d: &mut PlanDiff) {
+    let dev = &old.name;
+    let old_classes: HashMap<ClassId, &HtbClass> = old.htbs.iter().flat_map(|q| &q.classes).map(|c| (c.id, c)).collect();
+    let new_classes: HashMap<ClassId, &HtbClass> = new.htbs.iter().flat_map(|q| &q.classes).map(|c| (c.id, c)).collect();
+
+    // A class goes when it is gone, moved to another parent, or under a class that goes.
+    let mut going: HashSet<ClassId> = HashSet::new();
+    for q in &old.htbs {
+        // Parent-first order: a parent's fate is known before its children's.
+        for c in &q.classes {
+            let moved = new_classes.get(&c.id).is_none_or(|n| n.parent != c.parent);
+            let parent_goes = c.parent.is_some_and(|p| going.contains(&p));
+            if moved || parent_goes {
+                going.insert(c.id);
+            }
+        }
+    }
+    for q in &old.htbs {
+        for c in q.classes.iter().rev().filter(|c| going.contains(&c.id)) {
+            d.remove_classes.push((dev.clone(), c.id));
+        }
+    }
+    for q in &new.htbs {
+        for c in &q.classes {
+            match old_classes.get(&c.id) {
+                Some(o) if !going.contains(&c.id) => {
+                    let sized = |x: &HtbClass| (x.rate_bps, x.ceil_bps, x.burst, x.cburst, x.quantum);
+                    if sized(o) != sized(c) {
+                        d.change_classes.push((dev.clone(), c.clone()));
+                    }
+                    if o.leaf != c.leaf {
+                        d.change_leaves.push((dev.clone(), c.id, c.leaf.clone()));
+                    }
+                }
+                _ => d.add_classes.push((dev.clone(), c.clone())),
+            }
+        }
+    }
+}
+
+fn diff_mappings(old: &[IpMapping], new: &[IpMapping], d: &mut PlanDiff) {
+    let before: HashMap<IpNet, &IpMapping> = old.iter().map(|m| (m.prefix, m)).collect();
+    let after: HashSet<IpNet> = new.iter().map(|m| m.prefix).collect();
+    for m in new {
+        if before.get(&m.prefix).is_none_or(|o| *o != m) {
+            d.upsert_mappings.push(m.clone());
+        }
+    }
+    for m in old {
+        if !after.contains(&m.prefix) {
+            d.remove_mappings.push(m.prefix);
+        }
+    }
+}
