@@ -1,5 +1,7 @@
 //! Loading the object with aya, with the map sizes set for this machine.
 
+use std::path::Path;
+
 use aya::{Ebpf, EbpfError, EbpfLoader};
 
 use crate::{
@@ -19,8 +21,48 @@ pub struct MapSizes {
     pub cpus: u32,
 }
 
+/// Where bpffs lives on every systemd host.
+pub const BPFFS: &str = "/sys/fs/bpf";
+
+/// `BPF_FS_MAGIC` from `linux/magic.h`.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Mounts bpffs at `dir` unless it is one already (systemd mounts it; minimal hosts and
+/// private mount namespaces may not have it).
+pub fn ensure_bpffs(dir: &Path) -> Result<(), LoadError> {
+    let err = |source| LoadError::Bpffs {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| err(std::io::Error::from(std::io::ErrorKind::InvalidInput)))?;
+    // SAFETY: a valid NUL-terminated path and a zeroed statfs buffer the call fills in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c_dir.as_ptr(), &mut st) } != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    if st.f_type as i64 == BPF_FS_MAGIC {
+        return Ok(());
+    }
+    let fstype = c"bpf";
+    // SAFETY: valid NUL-terminated strings; no mount data.
+    let rc = unsafe {
+        libc::mount(fstype.as_ptr(), c_dir.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+    };
+    if rc != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("{path} is not a bpffs and mounting one there failed")]
+    Bpffs {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot count the possible CPUs from {path}")]
     PossibleCpus {
         path: &'static str,
@@ -29,6 +71,12 @@ pub enum LoadError {
     },
     #[error("{cpus} possible CPUs do not fit a u32 cpumap size")]
     TooManyCpus { cpus: usize },
+    #[error("cannot create the bpffs pin directory {path} (is bpffs mounted at /sys/fs/bpf?)")]
+    PinDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("loading the lqos eBPF object")]
     Load(#[source] EbpfError),
 }
@@ -60,8 +108,20 @@ impl Default for MapSizes {
 
 /// Creates the maps and loads [`OBJECT`] into the kernel (programs not yet verified or
 /// attached: call `load()`/`attach()` on them).
-pub fn load(sizes: &MapSizes) -> Result<Ebpf, LoadError> {
+///
+/// Every map is pinned by name under `pin_dir` (a bpffs directory, created if missing): maps
+/// already pinned there are reused as they are, contents included, so that a restarted lqosd
+/// keeps the live IP map. A reused map keeps the size it was created with (see
+/// [`MapSizes`]); remove the pins to resize. Callers that want private maps (tests) pass a
+/// fresh directory and remove it after loading: the maps live as long as their fds.
+pub fn load(sizes: &MapSizes, pin_dir: &Path) -> Result<Ebpf, LoadError> {
+    ensure_bpffs(Path::new(BPFFS))?;
+    std::fs::create_dir_all(pin_dir).map_err(|source| LoadError::PinDir {
+        path: pin_dir.to_path_buf(),
+        source,
+    })?;
     EbpfLoader::new()
+        .map_pin_path(pin_dir)
         .set_max_entries(MAP_IP, sizes.ip_map)
         .set_max_entries(MAP_HOSTS, sizes.hosts)
         .set_max_entries(MAP_CPU, sizes.cpus)

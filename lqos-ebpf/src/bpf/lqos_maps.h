@@ -3,6 +3,10 @@
  * lqos_maps.h - the maps of the lqos data plane (BTF-defined, libbpf style; aya reads them).
  * Names are the C identifiers below and must match LQOS_MAP_* in lqos_abi.h and the Rust
  * constants; a Rust test checks each map's type, key size and value size.
+ *
+ * Every map is pinned by name (in the directory the loader names: lqosd's bpf_pin_dir), so a
+ * restarted lqosd reuses the live maps (the IP map survives, shaping never stops) and the
+ * programs it swaps in share them with the ones still attached.
  */
 #ifndef LQOS_MAPS_H
 #define LQOS_MAPS_H
@@ -19,6 +23,7 @@ struct {
 	__uint(max_entries, LQOS_IP_MAP_DEFAULT_ENTRIES);
 	__type(key, struct lqos_ip_key);
 	__type(value, struct lqos_ip_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_ip_map SEC(".maps");
 
 /* CPU index -> cpumap entry (queue size). The kernel rejects more entries than NR_CPUS, so
@@ -29,6 +34,7 @@ struct {
 	__uint(max_entries, LQOS_CPU_MAP_DEFAULT_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct bpf_cpumap_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_cpu_map SEC(".maps");
 
 /* Exact host address -> per-CPU counters, written at TC egress. Preallocated (the default)
@@ -38,6 +44,7 @@ struct {
 	__uint(max_entries, LQOS_HOSTS_DEFAULT_ENTRIES);
 	__type(key, struct lqos_host_key);
 	__type(value, struct lqos_host_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_hosts SEC(".maps");
 
 /* Traffic without a mapping, and traffic lost to a full lqos_hosts: enum lqos_unknown_slot. */
@@ -46,6 +53,7 @@ struct {
 	__uint(max_entries, LQOS_UNKNOWN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct lqos_host_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_unknown SEC(".maps");
 
 /* The single struct lqos_dp_config entry (index 0). */
@@ -54,6 +62,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct lqos_dp_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_config SEC(".maps");
 
 #endif /* LQOS_MAPS_H */
