@@ -13,7 +13,8 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 /// The programs: each becomes `$OUT_DIR/<stem>.o` (`lqos.bpf.c` -> `lqos.bpf.o`).
-const SOURCES: &[&str] = &["lqos.bpf.c"];
+/// `lqos_floor.bpf.c` is only the baseline of `benches/per_packet.rs`.
+const SOURCES: &[&str] = &["lqos.bpf.c", "lqos_floor.bpf.c"];
 const INSTALL_HINT: &str = "install clang and libbpf-dev: apt-get install clang libbpf-dev";
 
 fn main() -> Result<()> {

@@ -84,5 +84,15 @@ static OBJECT_ALIGNED: &Aligned<[u8]> = &Aligned {
 /// The compiled eBPF object (ELF, BTF included), 32-byte aligned.
 pub static OBJECT: &[u8] = &OBJECT_ALIGNED.bytes;
 
+static FLOOR_OBJECT_ALIGNED: &Aligned<[u8]> = &Aligned {
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/lqos_floor.bpf.o")),
+};
+
+/// Exists only for the per-packet benchmark (`benches/per_packet.rs`); lqosd never loads it.
+/// The baseline programs `floor_xdp` and `floor_tc` (`src/bpf/lqos_floor.bpf.c`): the same
+/// parse as [`OBJECT`]'s programs and one lookup in their own, unpinned LPM trie
+/// `floor_ip_map` (same key/value types as [`MAP_IP`]), nothing else. 32-byte aligned.
+pub static FLOOR_OBJECT: &[u8] = &FLOOR_OBJECT_ALIGNED.bytes;
+
 #[cfg(test)]
 mod object_tests;

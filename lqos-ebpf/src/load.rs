@@ -34,20 +34,20 @@ pub fn ensure_bpffs(dir: &Path) -> Result<(), LoadError> {
         path: dir.to_path_buf(),
         source,
     };
-    let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(|_| err(std::io::Error::from(std::io::ErrorKind::InvalidInput)))?;
-    // SAFETY: a valid NUL-terminated path and a zeroed statfs buffer the call fills in.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c_dir.as_ptr(), &mut st) } != 0 {
-        return Err(err(std::io::Error::last_os_error()));
-    }
-    if st.f_type as i64 == BPF_FS_MAGIC {
+    if is_bpffs(dir)? {
         return Ok(());
     }
+    let c_dir = c_path(dir).map_err(err)?;
     let fstype = c"bpf";
     // SAFETY: valid NUL-terminated strings; no mount data.
     let rc = unsafe {
-        libc::mount(fstype.as_ptr(), c_dir.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            fstype.as_ptr(),
+            c_dir.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
     if rc != 0 {
         return Err(err(std::io::Error::last_os_error()));
@@ -55,8 +55,30 @@ pub fn ensure_bpffs(dir: &Path) -> Result<(), LoadError> {
     Ok(())
 }
 
+fn c_path(path: &Path) -> Result<std::ffi::CString, std::io::Error> {
+    std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+}
+
+/// Whether `path` is on a bpffs.
+fn is_bpffs(path: &Path) -> Result<bool, LoadError> {
+    let err = |source| LoadError::Bpffs {
+        path: path.to_path_buf(),
+        source,
+    };
+    let c = c_path(path).map_err(err)?;
+    // SAFETY: a valid NUL-terminated path and a zeroed statfs buffer the call fills in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    Ok(st.f_type as i64 == BPF_FS_MAGIC)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("the pin directory {path} is not on a bpffs (mount one: mount -t bpf bpf DIR)")]
+    NotBpffs { path: std::path::PathBuf },
     #[error("{path} is not a bpffs and mounting one there failed")]
     Bpffs {
         path: std::path::PathBuf,
@@ -115,7 +137,20 @@ impl Default for MapSizes {
 /// [`MapSizes`]); remove the pins to resize. Callers that want private maps (tests) pass a
 /// fresh directory and remove it after loading: the maps live as long as their fds.
 pub fn load(sizes: &MapSizes, pin_dir: &Path) -> Result<Ebpf, LoadError> {
-    ensure_bpffs(Path::new(BPFFS))?;
+    if pin_dir.starts_with(BPFFS) {
+        ensure_bpffs(Path::new(BPFFS))?;
+    } else {
+        // Elsewhere (a test's own bpffs mount) the directory must already be on a bpffs.
+        let existing = pin_dir
+            .ancestors()
+            .find(|a| a.exists())
+            .unwrap_or(Path::new("/"));
+        if !is_bpffs(existing)? {
+            return Err(LoadError::NotBpffs {
+                path: pin_dir.to_path_buf(),
+            });
+        }
+    }
     std::fs::create_dir_all(pin_dir).map_err(|source| LoadError::PinDir {
         path: pin_dir.to_path_buf(),
         source,

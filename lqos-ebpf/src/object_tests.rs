@@ -123,3 +123,31 @@ fn object_is_aligned_for_in_place_parsing() {
     assert_eq!(OBJECT.as_ptr() as usize % 32, 0);
     assert_eq!(&OBJECT[..4], b"\x7fELF");
 }
+
+/// The benchmark's floor must look its addresses up in a trie like [`MAP_IP`], and must not
+/// pin it (a pin would need a bpffs directory and could collide between runs).
+#[test]
+fn floor_object_matches_the_ip_map_and_is_unpinned() {
+    let obj = match Object::parse(FLOOR_OBJECT) {
+        Ok(obj) => obj,
+        Err(e) => panic!("the embedded floor object does not parse: {e}"),
+    };
+    assert_eq!(FLOOR_OBJECT.as_ptr() as usize % 32, 0);
+    let names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
+    assert_eq!(names, ["floor_ip_map"], "maps in the floor object");
+    let (floor, real) = (&obj.maps["floor_ip_map"], &object().maps[MAP_IP]);
+    assert_eq!(floor.map_type(), real.map_type());
+    assert_eq!(floor.key_size(), real.key_size());
+    assert_eq!(floor.value_size(), real.value_size());
+    assert_eq!(floor.map_flags(), real.map_flags());
+    assert_eq!(floor.pinning(), aya_obj::maps::PinningType::None);
+    assert!(matches!(
+        obj.programs["floor_xdp"].section,
+        ProgramSection::Xdp { frags: false, .. }
+    ));
+    assert!(matches!(
+        obj.programs["floor_tc"].section,
+        ProgramSection::SchedClassifier
+    ));
+    assert_eq!(obj.programs.len(), 2);
+}

@@ -1,6 +1,6 @@
 //! Rendering a plan as `tc -batch` text and as IP mapping lines, streamed to any writer.
 
-use crate::{ClassOwner, HtbClass, InterfacePlan, PlanDiff, QueuePlan, MQ_MAJOR};
+use crate::{steps, ClassOwner, HtbClass, InterfacePlan, PlanDiff, QueuePlan, TcOp, MQ_MAJOR};
 use std::io::{self, Write};
 
 /// The line that separates the `tc -batch` text from the IP mappings in `--dry-run` output.
@@ -23,60 +23,33 @@ fn write_interface(iface: &InterfacePlan, out: &mut impl Write) -> io::Result<()
         writeln!(out, "# {dev} queue {} ({}, cpu {})", q.mq_minor, q.direction, q.cpu)?;
         writeln!(out, "qdisc add dev {dev} parent {MQ_MAJOR:x}:{:x} handle {:x}: htb", q.mq_minor, q.major)?;
         for c in &q.classes {
-            write_class("add", dev, c, out)?;
+            write_class(dev, c, out)?;
         }
     }
     Ok(())
 }
 
-/// `class add|change` for one class (and, when added, its leaf qdisc).
-fn write_class(verb: &str, dev: &str, c: &HtbClass, out: &mut impl Write) -> io::Result<()> {
+/// `class add` for one class and its leaf qdisc, after a comment naming its owner.
+fn write_class(dev: &str, c: &HtbClass, out: &mut impl Write) -> io::Result<()> {
     match &c.owner {
         ClassOwner::QueueRoot => {}
         ClassOwner::Node(n) => writeln!(out, "# node {}", n.replace('\n', " "))?,
         ClassOwner::Circuit(id) => writeln!(out, "# circuit {}", id.replace('\n', " "))?,
     }
-    write!(out, "class {verb} dev {dev} parent ")?;
-    match c.parent {
-        Some(p) => write!(out, "{p}")?,
-        None => write!(out, "{:x}:", c.id.major)?,
-    }
-    writeln!(
-        out,
-        " classid {} htb rate {}bit ceil {}bit burst {} cburst {} quantum {}",
-        c.id, c.rate_bps, c.ceil_bps, c.burst, c.cburst, c.quantum
-    )?;
-    if verb == "add" {
-        if let Some(leaf) = &c.leaf {
-            writeln!(out, "qdisc add dev {dev} parent {} {leaf}", c.id)?;
-        }
+    writeln!(out, "{}", TcOp::AddClass { dev: dev.to_owned(), class: c.clone() })?;
+    if let Some(leaf) = &c.leaf {
+        writeln!(out, "qdisc add dev {dev} parent {} {leaf}", c.id)?;
     }
     Ok(())
 }
 
-/// Writes the class and qdisc operations of a diff as `tc -batch` input, in an order HTB
-/// accepts: dropped interfaces, rebuilt interfaces, deletions (children first), changes,
-/// additions (parents first), leaf qdisc swaps. IP map changes are not tc's: see the diff.
+/// Writes the operations of a diff as `tc -batch` input, one line each, in the order lqosd
+/// applies them (see [`crate::steps`]): a rebuilt interface starts with `qdisc del ... root`.
 pub fn write_diff(diff: &PlanDiff, out: &mut impl Write) -> io::Result<()> {
-    for dev in &diff.remove_interfaces {
-        writeln!(out, "qdisc del dev {dev} root")?;
-    }
-    for iface in &diff.rebuild {
-        write_interface(iface, out)?;
-    }
-    for (dev, id) in &diff.remove_classes {
-        writeln!(out, "class del dev {dev} classid {id}")?;
-    }
-    for (dev, c) in &diff.change_classes {
-        write_class("change", dev, c, out)?;
-    }
-    for (dev, c) in &diff.add_classes {
-        write_class("add", dev, c, out)?;
-    }
-    for (dev, id, leaf) in &diff.change_leaves {
-        match leaf {
-            Some(spec) => writeln!(out, "qdisc replace dev {dev} parent {id} {spec}")?,
-            None => writeln!(out, "qdisc del dev {dev} parent {id}")?,
+    let none = QueuePlan { queues: 0, interfaces: Vec::new(), mappings: Vec::new() };
+    for step in steps(diff, &none) {
+        for op in &step.forward {
+            writeln!(out, "{op}")?;
         }
     }
     Ok(())

@@ -147,9 +147,7 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
     }
     if !(args.dry_run || run.config.queues.dry_run) {
         print_summary(&run, None, args.debug);
-        anyhow::bail!(
-            "the plan is valid, but applying it needs lqosd, which this build does not include yet; use `refresh --dry-run` to see it"
-        );
+        return submit(&run);
     }
     let started = Instant::now();
     // The tc text streams to stdout while the mappings render on the other core.
@@ -177,6 +175,73 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
     // 100k circuits for nothing.
     std::mem::forget(run);
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long lqosd may take to apply a plan (a full build of 100k circuits takes minutes on
+/// kernels whose class creation is quadratic; see docs/benchmarks.md).
+const APPLY_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Sends the plan to lqosd and reports what it did; saves the class ids once they are live.
+fn submit(run: &Run) -> anyhow::Result<ExitCode> {
+    let socket = &run.config.lqosd.bus_socket;
+    // A generation that grows with every refresh, across scheduler restarts.
+    let generation = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64);
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let response = runtime.block_on(async {
+        let mut client = lqos_bus::Client::connect(socket, Duration::from_secs(5)).await?;
+        let request = lqos_bus::Request::SubmitPlan {
+            generation,
+            plan: run.planned.plan.clone(),
+        };
+        client.request_with_timeout(&request, APPLY_TIMEOUT).await
+    });
+    let response = response.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot hand the plan to lqosd at {} (is lqosd running? `systemctl status lqosd`): {}",
+            socket.display(),
+            e.chain()
+        )
+    })?;
+    let took = started.elapsed().as_secs_f64() * 1e3;
+    match response {
+        lqos_bus::Response::Applied { generation, summary: s } => {
+            save_state(run);
+            eprintln!(
+                "applied generation {generation} in {took:.0} ms (lqosd {} ms): classes +{} ~{} -{}, IP mappings +{} ~{} -{}",
+                s.duration_ms, s.classes_added, s.classes_changed, s.classes_removed,
+                s.mappings_added, s.mappings_changed, s.mappings_removed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        lqos_bus::Response::Unchanged { generation } => {
+            save_state(run);
+            eprintln!("unchanged: generation {generation} stays live ({took:.0} ms)");
+            Ok(ExitCode::SUCCESS)
+        }
+        lqos_bus::Response::Rejected { reasons } => {
+            for r in &reasons {
+                eprintln!("lqosd rejected the plan: {r}");
+            }
+            eprintln!("nothing changed: the previous plan stays live");
+            Ok(ExitCode::FAILURE)
+        }
+        other => anyhow::bail!("unexpected answer from lqosd: {other:?}"),
+    }
+}
+
+fn save_state(run: &Run) {
+    if let Err(e) = state::save(&run.config.state_directory, &run.planned.state) {
+        eprintln!(
+            "warning: cannot save class ids in {} ({e}): the next refresh may renumber classes",
+            run.config.state_directory.display()
+        );
+    }
 }
 
 fn print_diagnostics(d: &Diagnostics, debug: bool) {

@@ -90,7 +90,7 @@ fn dry_run_without_interfaces_uses_the_cpu_count() {
 }
 
 #[test]
-fn refresh_without_dry_run_refuses_honestly_until_lqosd_exists() {
+fn refresh_without_dry_run_refuses_absent_interfaces_before_contacting_lqosd() {
     let dir = example_dir("override_available_queues = 1\n");
     let out = run(dir.path(), &["refresh"]);
     assert!(!out.status.success());

@@ -1,0 +1,191 @@
+//! Applying plans: diff the submitted plan against the live one, run only the difference, and
+//! undo it step by step when the kernel refuses part of it, so the shaper is always either on
+//! the previous plan or entirely on the new one.
+//!
+//! Everything here is logic over the [`Kernel`] seam: unit tests run it against a model of HTB
+//! ([`fake`]); lqosd runs it against `tc` and the eBPF IP map ([`crate::dataplane`]).
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+use ipnet::IpNet;
+use lqos_bus::ApplySummary;
+use lqos_plan::{diff, rollback, steps, IpMapping, QueuePlan, TcOp};
+use std::collections::HashMap;
+use std::time::Instant;
+use tracing::{info, warn};
+
+/// The kernel as the applier sees it.
+pub trait Kernel {
+    /// Runs `ops` in order and stops at the first that fails.
+    fn run_tc(&mut self, ops: &[TcOp]) -> Result<(), TcFailure>;
+    /// Inserts or overwrites these prefixes in the IP map.
+    fn upsert_mappings(&mut self, mappings: &[IpMapping]) -> Result<(), MapFailure>;
+    /// Deletes these prefixes from the IP map (absent ones are not an error).
+    fn remove_mappings(&mut self, prefixes: &[IpNet]) -> Result<(), MapFailure>;
+}
+
+/// `tc` refused an operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tc refused `{op}`: {message}")]
+pub struct TcFailure {
+    /// Index of the failed operation in the slice given to [`Kernel::run_tc`]; the ones before
+    /// it took effect, the ones after it were not run.
+    pub index: usize,
+    /// The operation as a `tc` command line.
+    pub op: String,
+    /// What tc said.
+    pub message: String,
+}
+
+/// The IP map refused an update.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("IP map update of {prefix} failed: {message}")]
+pub struct MapFailure {
+    pub prefix: IpNet,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the plan needs {needed} IP map entries but the map holds {capacity} ([lqosd] ip_map_capacity)")]
+    MapTooSmall { needed: usize, capacity: u32 },
+    #[error("{cause}; the previous plan was restored")]
+    RolledBack {
+        #[source]
+        cause: ApplyFailure,
+    },
+    #[error("{cause}; restoring the previous plan also failed ({restore}): the shaper is inconsistent until the next successful apply")]
+    Inconsistent {
+        #[source]
+        cause: ApplyFailure,
+        restore: ApplyFailure,
+    },
+}
+
+/// What went wrong in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyFailure {
+    #[error(transparent)]
+    Tc(#[from] TcFailure),
+    #[error(transparent)]
+    Map(#[from] MapFailure),
+}
+
+/// The plan that is live, and who submitted it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub generation: u64,
+    pub hash: u64,
+    pub plan: QueuePlan,
+}
+
+/// A stable content hash of a plan (the same plan hashes the same in every lqosd build of one
+/// version): FxHash over its postcard encoding.
+pub fn plan_hash(plan: &QueuePlan) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    // Encoding a plan into a Vec cannot fail (every field is serializable).
+    h.write(&postcard::to_stdvec(plan).unwrap_or_default());
+    h.finish()
+}
+
+/// An empty plan: nothing shaped.
+pub fn empty_plan() -> QueuePlan {
+    QueuePlan { queues: 0, interfaces: Vec::new(), mappings: Vec::new() }
+}
+
+/// Applies `new` over `old` (what the kernel holds now). On failure the kernel is put back
+/// on `old`, and the error says whether that worked.
+pub fn apply(
+    kernel: &mut dyn Kernel,
+    old: &QueuePlan,
+    new: &QueuePlan,
+    ip_map_capacity: u32,
+) -> Result<ApplySummary, ApplyError> {
+    if new.mappings.len() > ip_map_capacity as usize {
+        return Err(ApplyError::MapTooSmall { needed: new.mappings.len(), capacity: ip_map_capacity });
+    }
+    let started = Instant::now();
+    let d = diff(old, new);
+    let plan_steps = steps(&d, old);
+    let ops: Vec<TcOp> = plan_steps.iter().flat_map(|s| s.forward.iter().cloned()).collect();
+    let old_maps: HashMap<IpNet, &IpMapping> = old.mappings.iter().map(|m| (m.prefix, m)).collect();
+
+    // Prefixes that go are unmapped first (they pass unshaped from now on); then the classes
+    // change; then prefixes point at their (now existing) new classes.
+    let mut undo = Undo { removed: &d.remove_mappings, upserted: &[], old_maps: &old_maps, tc_done: 0 };
+    let result = kernel
+        .remove_mappings(&d.remove_mappings)
+        .map_err(ApplyFailure::from)
+        .and_then(|()| {
+            kernel.run_tc(&ops).map_err(|f| {
+                undo.tc_done = f.index;
+                ApplyFailure::from(f)
+            })
+        })
+        .and_then(|()| {
+            undo.tc_done = ops.len();
+            undo.upserted = &d.upsert_mappings;
+            kernel.upsert_mappings(&d.upsert_mappings).map_err(ApplyFailure::from)
+        });
+    if let Err(cause) = result {
+        warn!(error = %cause, "apply failed; restoring the previous plan");
+        return match undo.run(kernel, &plan_steps) {
+            Ok(()) => Err(ApplyError::RolledBack { cause }),
+            Err(restore) => Err(ApplyError::Inconsistent { cause, restore }),
+        };
+    }
+    let moved = d.upsert_mappings.iter().filter(|m| old_maps.contains_key(&m.prefix)).count();
+    let summary = ApplySummary {
+        classes_added: count(&ops, |o| matches!(o, TcOp::AddClass { .. })),
+        classes_changed: count(&ops, |o| {
+            matches!(o, TcOp::ChangeClass { .. } | TcOp::ReplaceLeaf { .. } | TcOp::DelLeaf { .. })
+        }),
+        classes_removed: d.remove_classes.len() as u64,
+        mappings_added: (d.upsert_mappings.len() - moved) as u64,
+        mappings_changed: moved as u64,
+        mappings_removed: d.remove_mappings.len() as u64,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    info!(?summary, tc_ops = ops.len(), "plan applied");
+    Ok(summary)
+}
+
+fn count(ops: &[TcOp], f: impl Fn(&TcOp) -> bool) -> u64 {
+    ops.iter().filter(|o| f(o)).count() as u64
+}
+
+/// What an apply did so far, to undo it.
+struct Undo<'a> {
+    removed: &'a [IpNet],
+    upserted: &'a [IpMapping],
+    old_maps: &'a HashMap<IpNet, &'a IpMapping>,
+    /// Forward tc operations that took effect (a step cut after its first op is undone whole).
+    tc_done: usize,
+}
+
+impl Undo<'_> {
+    /// Mappings first back to their old classes (which still exist until the tc rollback,
+    /// or exist again after it), then the tc steps in reverse, then removed prefixes back.
+    fn run(&self, kernel: &mut dyn Kernel, plan_steps: &[lqos_plan::Step]) -> Result<(), ApplyFailure> {
+        let (restore, drop): (Vec<IpMapping>, Vec<IpNet>) = self.upserted.iter().fold(
+            (Vec::new(), Vec::new()),
+            |(mut restore, mut drop), m| {
+                match self.old_maps.get(&m.prefix) {
+                    Some(old) => restore.push((*old).clone()),
+                    None => drop.push(m.prefix),
+                }
+                (restore, drop)
+            },
+        );
+        kernel.remove_mappings(&drop)?;
+        kernel.run_tc(&rollback(plan_steps, self.tc_done))?;
+        kernel.upsert_mappings(&restore)?;
+        let back: Vec<IpMapping> = self.removed.iter().filter_map(|p| self.old_maps.get(p).map(|m| (*m).clone())).collect();
+        kernel.upsert_mappings(&back)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! The applier against the HTB model: every apply lands on the new plan, and a failure at any
+//! operation leaves exactly the previous plan.
+
+use super::fake::FakeKernel;
+use super::*;
+use lqos_config::{parse_inputs, Config, InputTexts, Inputs, SqmKind, SqmOverride};
+use lqos_scheduler::plan::{plan, AssignOptions};
+use std::path::Path;
+
+fn config() -> Config {
+    let text = "[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"pfifo\"\n";
+    Config::parse(text, "lqos.conf", Path::new("/")).0.expect("config")
+}
+
+fn generated(circuits: usize, seed: u64) -> Inputs {
+    let g = lqos_gen::generate(&lqos_gen::GenSpec { seed, ..lqos_gen::GenSpec::new(circuits) });
+    let texts = InputTexts { shaped_devices: g.shaped_devices_csv.as_bytes(), network: &g.network_json, overrides: None };
+    parse_inputs(&texts, &Default::default()).0.expect("inputs")
+}
+
+/// An old plan and a new one that re-rates, adds, removes, re-parents, swaps a leaf and
+/// (with `requeue`) changes the queue count so interfaces are rebuilt.
+fn pair(requeue: bool) -> (QueuePlan, QueuePlan) {
+    let config = config();
+    let opts = AssignOptions { binpacking: true, rebalance: false };
+    let before = generated(40, 3);
+    let old = plan(&before, &config, 2, None, opts).expect("old plan");
+    let mut after = before.clone();
+    after.circuits[3].download_max *= 2.0;
+    after.circuits.remove(7);
+    let mut added = after.circuits[1].clone();
+    added.id = "ADDED".into();
+    added.devices.truncate(1);
+    added.devices[0].ips = vec!["203.0.113.9/32".parse().expect("ip")];
+    after.circuits.push(added);
+    let nodes = after.network.nodes.len();
+    after.circuits[11].parent = Some((after.circuits[11].parent.unwrap_or(0) + 1) % nodes);
+    after.circuits[5].sqm = Some(SqmOverride { download: Some(SqmKind::FqCodel), upload: None });
+    after.network.nodes[0].download_mbps *= 0.5;
+    let new = plan(&after, &config, if requeue { 3 } else { 2 }, Some(&old.state), opts).expect("new plan");
+    (old.plan, new.plan)
+}
+
+fn kernel_on(p: &QueuePlan) -> FakeKernel {
+    let mut k = FakeKernel::default();
+    apply(&mut k, &empty_plan(), p, u32::MAX).expect("first apply");
+    k
+}
+
+#[test]
+fn first_apply_then_diff_lands_on_the_new_plan() {
+    for requeue in [false, true] {
+        let (old, new) = pair(requeue);
+        let mut k = kernel_on(&old);
+        let summary = apply(&mut k, &old, &new, u32::MAX).expect("apply");
+        assert_eq!(k.state(), kernel_on(&new).state(), "requeue {requeue}");
+        assert!(summary.classes_added > 0 && summary.mappings_added >= 1 && summary.mappings_removed >= 1, "{summary:?}");
+        if !requeue {
+            assert!(summary.classes_removed > 0 && summary.classes_changed > 0, "{summary:?}");
+        }
+    }
+}
+
+#[test]
+fn a_failure_at_any_tc_operation_restores_the_previous_plan() {
+    for requeue in [false, true] {
+        let (old, new) = pair(requeue);
+        let before = kernel_on(&old).state();
+        let d = diff(&old, &new);
+        let total: usize = steps(&d, &old).iter().map(|s| s.forward.len()).sum();
+        assert!(total > 10, "a diff worth testing: {total} ops");
+        for at in 0..total {
+            let mut k = kernel_on(&old);
+            k.fail_tc_at = Some(k.tc_ops_run + at);
+            match apply(&mut k, &old, &new, u32::MAX) {
+                Err(ApplyError::RolledBack { cause: ApplyFailure::Tc(f) }) => assert_eq!(f.message, "injected failure"),
+                other => panic!("failure at op {at}: {other:?}"),
+            }
+            assert_eq!(k.state(), before, "failure at op {at} of {total} (requeue {requeue})");
+        }
+    }
+}
+
+#[test]
+fn a_failed_ip_map_update_restores_the_previous_plan() {
+    let (old, new) = pair(false);
+    let before = kernel_on(&old).state();
+    let d = diff(&old, &new);
+    let victim = d.upsert_mappings.last().expect("an upsert").prefix;
+    let mut k = kernel_on(&old);
+    k.fail_upsert = Some(victim);
+    let err = apply(&mut k, &old, &new, u32::MAX).expect_err("injected");
+    assert!(matches!(err, ApplyError::RolledBack { cause: ApplyFailure::Map(_) }), "{err}");
+    assert_eq!(k.state(), before);
+}
+
+#[test]
+fn a_plan_larger_than_the_ip_map_is_refused_before_touching_anything() {
+    let (old, new) = pair(false);
+    let mut k = kernel_on(&old);
+    let before = k.state();
+    let err = apply(&mut k, &old, &new, 3).expect_err("too big");
+    assert!(err.to_string().contains("ip_map_capacity"), "{err}");
+    assert_eq!(k.state(), before);
+}
+
+#[test]
+fn an_unchanged_plan_runs_nothing() {
+    let (old, _) = pair(false);
+    let mut k = kernel_on(&old);
+    let ran = k.tc_ops_run;
+    let s = apply(&mut k, &old, &old.clone(), u32::MAX).expect("apply");
+    assert_eq!(k.tc_ops_run, ran);
+    assert_eq!(s.classes_added + s.classes_changed + s.classes_removed + s.mappings_added, 0);
+}
+
+#[test]
+fn the_hash_tells_plans_apart() {
+    let (old, new) = pair(false);
+    assert_eq!(plan_hash(&old), plan_hash(&old.clone()));
+    assert_ne!(plan_hash(&old), plan_hash(&new));
+}

@@ -1,0 +1,216 @@
+//! The data plane: the eBPF object loaded with its maps pinned under `bpf_pin_dir`, the XDP and
+//! TC programs attached to the shaped interfaces through pinned links, and the kernel side of
+//! [`crate::apply::Kernel`] (tc for the HTB trees, the LPM trie for the IP map).
+//!
+//! Restarting lqosd swaps the programs in place (`bpf_link_update` on the pinned links) and
+//! reuses the pinned maps, so traffic never passes unclassified and the IP map is kept.
+
+mod links;
+pub mod preflight;
+pub mod tc;
+
+use crate::apply::{Kernel, MapFailure, TcFailure};
+use aya::maps::{Array, CpuMap, LpmTrie, MapData};
+use aya::Ebpf;
+use ipnet::IpNet;
+use lqos_config::{Config, Interfaces, QueueMode};
+use lqos_ebpf::{LqosDpConfig, LqosIpInfo, LqosIpKey, MapSizes, CFG_ON_A_STICK, MAP_CONFIG, MAP_CPU, MAP_IP, MODE_OBSERVE, MODE_SHAPE};
+use lqos_plan::{IpMapping, QueuePlan, TcOp};
+use std::path::{Path, PathBuf};
+use tracing::{info, warn};
+
+pub use links::{attach_all, LinkError};
+pub use preflight::{LinkInfo, PreflightError};
+
+/// Queue size of every cpumap entry (frames buffered per CPU), as LibreQoS uses.
+const CPUMAP_QUEUE_SIZE: u32 = 2048;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error(transparent)]
+    Load(#[from] lqos_ebpf::LoadError),
+    #[error("eBPF map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("cpumap entry of CPU {cpu}: {detail}")]
+    Cpumap { cpu: u32, detail: String },
+    #[error("the eBPF object has no map {0}")]
+    NoMap(&'static str),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
+fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> DataplaneError {
+    move |source| DataplaneError::Map { map, source }
+}
+
+/// The shaped interfaces as lqosd sees them.
+#[derive(Debug, Clone)]
+pub struct Shaped {
+    pub to_internet: LinkInfo,
+    pub to_network: LinkInfo,
+    /// On a stick: (internet VLAN, network VLAN); both links are the same interface.
+    pub vlans: Option<(u16, u16)>,
+}
+
+impl Shaped {
+    /// Each distinct interface once.
+    pub fn interfaces(&self) -> Vec<&LinkInfo> {
+        if self.vlans.is_some() {
+            vec![&self.to_internet]
+        } else {
+            vec![&self.to_internet, &self.to_network]
+        }
+    }
+}
+
+/// Preflights the interfaces of `config`.
+pub fn shaped_interfaces(config: &Config) -> Result<Shaped, PreflightError> {
+    match &config.interfaces {
+        Interfaces::Bridge { to_internet, to_network } => Ok(Shaped {
+            to_internet: preflight::check(to_internet, 1)?,
+            to_network: preflight::check(to_network, 1)?,
+            vlans: None,
+        }),
+        Interfaces::OnAStick { interface, internet_vlan, network_vlan } => {
+            let link = preflight::check(interface, 2)?;
+            Ok(Shaped { to_internet: link.clone(), to_network: link, vlans: Some((*internet_vlan, *network_vlan)) })
+        }
+    }
+}
+
+/// The loaded and attached data plane.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    shaped: Shaped,
+    mode: QueueMode,
+    /// The IP map was already pinned (lqosd restarted): its contents are the last plan's.
+    pub maps_reused: bool,
+    pub pin_dir: PathBuf,
+}
+
+impl Dataplane {
+    /// Loads the object (reusing pinned maps), fills the cpumap, writes the config for a plan
+    /// of `queues` queues per direction, and attaches (or swaps in) both programs.
+    pub fn start(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
+        let pin_dir = config.lqosd.bpf_pin_dir.clone();
+        let maps_reused = pin_dir.join(MAP_IP).exists();
+        let sizes = MapSizes { ip_map: config.lqosd.ip_map_capacity, ..MapSizes::for_this_machine()? };
+        let mut ebpf = lqos_ebpf::load(&sizes, &pin_dir)?;
+        let mut cpus = CpuMap::try_from(ebpf.map_mut(MAP_CPU).ok_or(DataplaneError::NoMap(MAP_CPU))?).map_err(map_err(MAP_CPU))?;
+        for cpu in 0..sizes.cpus {
+            cpus.set(cpu, CPUMAP_QUEUE_SIZE, None, 0).map_err(|e| DataplaneError::Cpumap { cpu, detail: e.to_string() })?;
+        }
+        let mut dp = Dataplane { ebpf, shaped, mode: config.queues.queue_mode, maps_reused, pin_dir };
+        dp.write_config(queues)?;
+        attach_all(&mut dp.ebpf, &dp.shaped, &dp.pin_dir)?;
+        info!(reused_maps = maps_reused, pin_dir = %dp.pin_dir.display(), "data plane attached");
+        Ok(dp)
+    }
+
+    /// Writes the data-plane config: which interface faces what, mode, on-a-stick offset.
+    pub fn write_config(&mut self, queues: u16) -> Result<(), DataplaneError> {
+        let (flags, (internet_vlan, network_vlan)) = match self.shaped.vlans {
+            Some(v) => (CFG_ON_A_STICK, v),
+            None => (0, (0, 0)),
+        };
+        let cfg = LqosDpConfig {
+            mode: match self.mode {
+                QueueMode::Shape => MODE_SHAPE,
+                QueueMode::Observe => MODE_OBSERVE,
+            },
+            flags,
+            ifindex_to_internet: self.shaped.to_internet.ifindex,
+            ifindex_to_network: self.shaped.to_network.ifindex,
+            internet_vlan,
+            network_vlan,
+            stick_offset: u32::from(queues),
+            reserved: [0; 2],
+        };
+        let mut map: Array<_, LqosDpConfig> =
+            Array::try_from(self.ebpf.map_mut(MAP_CONFIG).ok_or(DataplaneError::NoMap(MAP_CONFIG))?).map_err(map_err(MAP_CONFIG))?;
+        map.set(0, cfg, 0).map_err(map_err(MAP_CONFIG))
+    }
+
+    fn ip_map(&mut self) -> Result<LpmTrie<&mut MapData, [u8; 16], LqosIpInfo>, MapFailure> {
+        let fail = |message: String| MapFailure { prefix: IpNet::default(), message };
+        let map = self.ebpf.map_mut(MAP_IP).ok_or_else(|| fail(format!("no map {MAP_IP}")))?;
+        LpmTrie::try_from(map).map_err(|e| fail(e.to_string()))
+    }
+
+    /// Deletes every entry of the IP map (a reused map whose plan is unknown).
+    pub fn clear_ip_map(&mut self) -> Result<usize, MapFailure> {
+        let mut trie = self.ip_map()?;
+        let keys: Vec<_> = trie.keys().filter_map(Result::ok).collect();
+        for k in &keys {
+            // Already gone is fine: we want it gone.
+            let _ = trie.remove(k);
+        }
+        Ok(keys.len())
+    }
+
+    /// Sets XPS so that CPU n transmits on the tx queue of the HTB the plan gives CPU n.
+    /// XPS decides the tx queue of forwarded packets once XDP put them on their CPU.
+    pub fn set_xps(&self, plan: &QueuePlan) {
+        for iface in &plan.interfaces {
+            for q in &iface.htbs {
+                let path = Path::new("/sys/class/net").join(&iface.name).join(format!("queues/tx-{}/xps_cpus", q.mq_minor.saturating_sub(1)));
+                let mask = cpu_mask(q.cpu);
+                if let Err(e) = std::fs::write(&path, &mask) {
+                    warn!(path = %path.display(), error = %e, "cannot set XPS; packets may use another CPU's queue");
+                }
+            }
+        }
+    }
+}
+
+/// The hex CPU mask sysfs expects ("1", "2", "4", ..., with commas every 32 bits).
+fn cpu_mask(cpu: u32) -> String {
+    let words = cpu as usize / 32 + 1;
+    let mut parts = vec!["00000000".to_owned(); words];
+    parts[words - 1 - cpu as usize / 32] = format!("{:08x}", 1u32 << (cpu % 32));
+    parts.join(",")
+}
+
+impl Kernel for Dataplane {
+    fn run_tc(&mut self, ops: &[TcOp]) -> Result<(), TcFailure> {
+        tc::run(ops)
+    }
+
+    fn upsert_mappings(&mut self, mappings: &[IpMapping]) -> Result<(), MapFailure> {
+        let mut trie = self.ip_map()?;
+        for m in mappings {
+            let info = LqosIpInfo { cpu: m.cpu, classid_down: m.download.as_u32(), classid_up: m.upload.as_u32(), flags: 0 };
+            trie.insert(&LqosIpKey::from_net(m.prefix).into(), info, 0)
+                .map_err(|e| MapFailure { prefix: m.prefix, message: e.to_string() })?;
+        }
+        Ok(())
+    }
+
+    fn remove_mappings(&mut self, prefixes: &[IpNet]) -> Result<(), MapFailure> {
+        let mut trie = self.ip_map()?;
+        for p in prefixes {
+            match trie.remove(&LqosIpKey::from_net(*p).into()) {
+                Ok(()) => {}
+                Err(aya::maps::MapError::KeyNotFound) => {}
+                Err(e) => return Err(MapFailure { prefix: *p, message: e.to_string() }),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_masks_are_what_sysfs_takes() {
+        assert_eq!(super::cpu_mask(0), "00000001");
+        assert_eq!(super::cpu_mask(5), "00000020");
+        assert_eq!(super::cpu_mask(33), "00000002,00000000");
+    }
+}

@@ -1,0 +1,83 @@
+//! `lqosd [--config PATH]`: the lqos daemon (foreground; logs to stderr). `lqosd teardown`
+//! removes everything it put in the kernel.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lqos_config::config::DEFAULT_CONFIG_PATH;
+use lqos_config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing::{info, warn};
+
+#[derive(Parser)]
+#[command(version, about = "The lqos daemon: attaches the data plane and applies queue plans")]
+struct Cli {
+    /// Path of lqos.conf.
+    #[arg(long, env = "LQOS_CONFIG", default_value = DEFAULT_CONFIG_PATH, global = true)]
+    config: PathBuf,
+    /// On SIGTERM/SIGINT, also remove everything from the kernel (as `lqosd teardown`). By
+    /// default shaping goes on while lqosd is stopped or restarting.
+    #[arg(long)]
+    detach_on_exit: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Remove the programs, pinned maps and queues lqosd put in the kernel (lqosd must be stopped).
+    Teardown,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lqosd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let (config, notes) = Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+    for n in notes.iter() {
+        warn!("{n}");
+    }
+    if let Some(Command::Teardown) = cli.command {
+        if std::os::unix::net::UnixStream::connect(&config.lqosd.bus_socket).is_ok() {
+            anyhow::bail!("lqosd is running (its bus {} answers): stop it first", config.lqosd.bus_socket.display());
+        }
+        for line in lqosd::teardown::teardown(&config) {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
+    let detach = cli.detach_on_exit;
+    runtime.block_on(lqosd::run(config.clone(), shutdown_signal()))?;
+    if detach {
+        info!("--detach-on-exit: removing everything from the kernel");
+        for line in lqosd::teardown::teardown(&config) {
+            info!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        warn!("cannot install signal handlers; stop lqosd with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: stopping"),
+        _ = int.recv() => info!("SIGINT: stopping"),
+    }
+}

@@ -1,0 +1,196 @@
+//! The shaper: the data plane plus the plan that is live on it. Startup adopts what a previous
+//! lqosd left in the kernel (or rebuilds it from the saved plan); every submitted plan is
+//! checked, applied as a difference, and saved.
+
+use crate::apply::{apply, empty_plan, plan_hash, ApplyError, Live};
+use crate::dataplane::{self, Dataplane, DataplaneError, Shaped};
+use crate::state::StateDir;
+use lqos_bus::{ApplySummary, QueueClasses, StatusReport};
+use lqos_config::Config;
+use lqos_plan::QueuePlan;
+use std::collections::HashSet;
+use std::process::Command;
+use tracing::{error, info, warn};
+
+/// The answer to a submitted plan.
+#[derive(Debug)]
+pub enum Outcome {
+    Applied(ApplySummary),
+    Unchanged(u64),
+    Rejected(Vec<String>),
+}
+
+pub struct Shaper {
+    dataplane: Dataplane,
+    shaped: Shaped,
+    state: StateDir,
+    ip_map_capacity: u32,
+    live: Live,
+    /// The kernel matches neither plan (a restore failed): the next plan is built from scratch.
+    needs_rebuild: bool,
+}
+
+impl Shaper {
+    /// Attaches the data plane and recovers the live plan.
+    pub fn start(config: &Config) -> Result<Self, DataplaneError> {
+        let shaped = dataplane::shaped_interfaces(config)?;
+        let state = StateDir::new(&config.state_directory);
+        let saved = state.load().unwrap_or_else(|e| {
+            warn!(error = %e, "ignoring the saved plan; the next plan is applied from scratch");
+            None
+        });
+        let queues = saved.as_ref().map_or(1, |s| s.plan.queues.max(1));
+        let mut dataplane = Dataplane::start(config, shaped.clone(), queues)?;
+        let interrupted = state.was_applying();
+        let mut shaper = Shaper {
+            live: Live { generation: 0, hash: plan_hash(&empty_plan()), plan: empty_plan() },
+            needs_rebuild: false,
+            ip_map_capacity: config.lqosd.ip_map_capacity,
+            state,
+            shaped,
+            dataplane: {
+                if saved.is_none() && dataplane.maps_reused {
+                    // Entries of a plan nobody remembers: start clean.
+                    match dataplane.clear_ip_map() {
+                        Ok(n) if n > 0 => warn!(entries = n, "cleared a pinned IP map without a saved plan"),
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %e, "cannot clear the pinned IP map"),
+                    }
+                }
+                dataplane
+            },
+        };
+        if let Some(saved) = saved {
+            if shaper.dataplane.maps_reused && !interrupted && kernel_has(&saved.plan) {
+                info!(generation = saved.generation, circuits = circuits(&saved.plan), "adopted the live plan left by the previous lqosd: nothing re-applied");
+                shaper.dataplane.set_xps(&saved.plan);
+                shaper.live = saved;
+            } else {
+                info!(generation = saved.generation, interrupted, "rebuilding the saved plan");
+                shaper.needs_rebuild = true;
+                let generation = saved.generation;
+                match shaper.apply_plan(generation, saved.plan) {
+                    Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
+                    other => error!(?other, "cannot rebuild the saved plan; waiting for the scheduler"),
+                }
+            }
+        }
+        Ok(shaper)
+    }
+
+    /// Handles a plan from the bus.
+    pub fn submit(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
+        let hash = plan_hash(&plan);
+        if !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation) {
+            return Outcome::Unchanged(self.live.generation);
+        }
+        let problems = self.check(&plan);
+        if !problems.is_empty() {
+            return Outcome::Rejected(problems);
+        }
+        self.apply_plan(generation, plan)
+    }
+
+    fn apply_plan(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
+        if let Err(e) = self.state.mark_applying() {
+            return Outcome::Rejected(vec![e.to_string()]);
+        }
+        let old = if self.needs_rebuild {
+            if let Err(e) = self.dataplane.clear_ip_map() {
+                return Outcome::Rejected(vec![e.to_string()]);
+            }
+            empty_plan()
+        } else {
+            self.live.plan.clone()
+        };
+        match apply(&mut self.dataplane, &old, &plan, self.ip_map_capacity) {
+            Ok(summary) => {
+                if let Err(e) = self.dataplane.write_config(plan.queues) {
+                    error!(error = %e, "cannot update the data-plane config");
+                }
+                self.dataplane.set_xps(&plan);
+                self.live = Live { generation, hash: plan_hash(&plan), plan };
+                self.needs_rebuild = false;
+                match self.state.save(&self.live) {
+                    Ok(()) => self.state.clear_applying(),
+                    Err(e) => error!(error = %e, "plan applied but not saved: a restart rebuilds it"),
+                }
+                Outcome::Applied(summary)
+            }
+            Err(e @ (ApplyError::MapTooSmall { .. } | ApplyError::RolledBack { .. })) => {
+                self.state.clear_applying();
+                Outcome::Rejected(vec![e.to_string()])
+            }
+            Err(e @ ApplyError::Inconsistent { .. }) => {
+                error!(error = %e, "the kernel matches neither plan; the next plan is built from scratch");
+                self.needs_rebuild = true;
+                Outcome::Rejected(vec![e.to_string()])
+            }
+        }
+    }
+
+    /// What lqosd refuses before touching the kernel: interfaces it does not shape, queues the
+    /// interface does not have.
+    fn check(&self, plan: &QueuePlan) -> Vec<String> {
+        let links = self.shaped.interfaces();
+        let mut problems = Vec::new();
+        for iface in &plan.interfaces {
+            let Some(link) = links.iter().find(|l| l.name == iface.name) else {
+                let shaped: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+                problems.push(format!("the plan shapes {} but lqosd shapes {} (lqos.conf of the scheduler and of lqosd differ?)", iface.name, shaped.join(", ")));
+                continue;
+            };
+            for q in &iface.htbs {
+                if u64::from(q.mq_minor) > link.tx_queues {
+                    problems.push(format!("{}: the plan uses tx queue {} but the interface has {}", iface.name, q.mq_minor, link.tx_queues));
+                }
+            }
+        }
+        problems
+    }
+
+    pub fn status(&self, uptime_secs: u64) -> StatusReport {
+        let p = &self.live.plan;
+        StatusReport {
+            applied_generation: (self.live.generation > 0).then_some(self.live.generation),
+            plan_hash: (self.live.generation > 0).then(|| format!("{:016x}", self.live.hash)),
+            circuits: circuits(p) as u64,
+            mapped_ips: p.mappings.len() as u64,
+            classes_per_queue: p
+                .interfaces
+                .iter()
+                .flat_map(|i| i.htbs.iter().map(move |q| QueueClasses { interface: i.name.clone(), major: q.major, classes: q.classes.len() as u64 }))
+                .collect(),
+            uptime_secs,
+        }
+    }
+}
+
+fn circuits(p: &QueuePlan) -> usize {
+    p.mappings.iter().map(|m| &m.circuit_id).collect::<HashSet<_>>().len()
+}
+
+/// Whether the kernel holds exactly the plan's classes on every interface.
+fn kernel_has(plan: &QueuePlan) -> bool {
+    plan.interfaces.iter().all(|iface| {
+        let Some(live) = live_classids(&iface.name) else { return false };
+        let planned: HashSet<String> = iface.htbs.iter().flat_map(|q| &q.classes).map(|c| c.id.to_string()).collect();
+        let same = live == planned;
+        if !same {
+            warn!(interface = %iface.name, live = live.len(), planned = planned.len(), "the kernel's classes differ from the saved plan");
+        }
+        same
+    })
+}
+
+fn live_classids(dev: &str) -> Option<HashSet<String>> {
+    let out = Command::new("tc").args(["-j", "class", "show", "dev", dev]).output().ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some(
+        v.as_array()?
+            .iter()
+            .filter(|c| c.get("class").and_then(|k| k.as_str()) == Some("htb"))
+            .filter_map(|c| c.get("handle").and_then(|h| h.as_str()).map(str::to_owned))
+            .collect(),
+    )
+}
