@@ -18,13 +18,12 @@
 //! Internet for XDP, egress towards the subscribers for TC); guards remove it and the bpffs pin
 //! directory even on panic.
 
+mod support;
+
 use std::{
-    fs::File,
-    mem::size_of,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     os::fd::{AsFd, AsRawFd},
     path::PathBuf,
-    process::Command,
 };
 
 use aya::{
@@ -34,11 +33,11 @@ use aya::{
 };
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use lqos_ebpf::*;
+use support::{ifindex, require_root, test_run, NetNs, PinDir};
 
 const XDP_PASS: u32 = 2;
 const XDP_REDIRECT: u32 = 4;
 const TC_ACT_OK: u32 = 0;
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
 /// Program runs per test-run call: the kernel reports their mean.
 const REPEAT: u32 = 1_000_000;
 /// Test-run calls per case and program; the table shows the median (odd, at least 7).
@@ -53,149 +52,6 @@ const FLOOR_MAP: &str = "floor_ip_map";
 const SKB_SIZE: usize = 192; // sizeof(struct __sk_buff)
 const SKB_PRIORITY: usize = 32; // offsetof(struct __sk_buff, priority)
 const SKB_IFINDEX: usize = 40; // offsetof(struct __sk_buff, ifindex)
-
-/// The `test` member of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    pad: u32,
-}
-
-/// Runs `fd` `repeat` times on `data` with context `ctx` (written back from ctx_out);
-/// returns (retval of the last run, mean ns per run).
-fn test_run(fd: i32, data: &[u8], ctx: &mut [u8], repeat: u32) -> (u32, u32) {
-    let mut out = vec![0u8; data.len() + 512];
-    let ctx_in = ctx.to_vec();
-    let mut attr = TestRunAttr {
-        prog_fd: fd as u32,
-        data_size_in: data.len() as u32,
-        data_size_out: out.len() as u32,
-        data_in: data.as_ptr() as u64,
-        data_out: out.as_mut_ptr() as u64,
-        repeat,
-        ctx_size_in: ctx_in.len() as u32,
-        ctx_size_out: ctx.len() as u32,
-        ctx_in: ctx_in.as_ptr() as u64,
-        ctx_out: ctx.as_mut_ptr() as u64,
-        ..TestRunAttr::default()
-    };
-    // SAFETY: every pointer in attr refers to a live buffer of the stated size.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut attr,
-            size_of::<TestRunAttr>(),
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "BPF_PROG_TEST_RUN: {}",
-        std::io::Error::last_os_error()
-    );
-    (attr.retval, attr.duration)
-}
-
-fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("cannot run {args:?}: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("{args:?} failed ({}): {}", out.status, err.trim()));
-    }
-    Ok(())
-}
-
-fn setns(ns: &File) -> std::io::Result<()> {
-    // SAFETY: a valid namespace fd; setns only changes this thread's network namespace.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// A private network namespace holding the veth pair `lqbi` (faces the Internet) / `lqbn`
-/// (faces the subscribers), entered by this thread; left and deleted (veths with it) on drop.
-struct NetNs {
-    name: String,
-    original: File,
-    entered: bool,
-}
-
-impl NetNs {
-    fn new() -> Self {
-        let original = File::open("/proc/thread-self/ns/net").expect("this thread's netns");
-        let name = format!("lqos-bench-{}", std::process::id());
-        run(&["ip", "netns", "add", &name]).expect("create the namespace");
-        // The guard exists right after the namespace does (and not before: a failed add must
-        // not delete a namespace that is not ours), so a half-built setup is removed too.
-        let mut ns = NetNs {
-            name,
-            original,
-            entered: false,
-        };
-        #[rustfmt::skip]
-        run(&["ip", "-n", &ns.name, "link", "add", "lqbi", "type", "veth", "peer", "name", "lqbn"])
-            .expect("create the veth pair");
-        let target = File::open(format!("/run/netns/{}", ns.name)).expect("open the namespace");
-        setns(&target).expect("enter the namespace");
-        ns.entered = true;
-        ns
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        if self.entered {
-            if let Err(e) = setns(&self.original) {
-                eprintln!("cannot return to the original network namespace: {e}");
-            }
-        }
-        if let Err(e) = run(&["ip", "netns", "del", &self.name]) {
-            eprintln!("cleanup: {e}");
-        }
-    }
-}
-
-/// The bpffs directory the real object pins its maps in; removed right after loading (the
-/// maps live on through the fds) and again on drop in case loading panicked.
-struct PinDir(PathBuf);
-
-impl Drop for PinDir {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            if let Err(e) = std::fs::remove_dir_all(&self.0) {
-                eprintln!("cleanup: cannot remove {}: {e}", self.0.display());
-            }
-        }
-    }
-}
-
-fn ifindex(dev: &str) -> u32 {
-    let name = std::ffi::CString::new(dev).expect("interface name");
-    // SAFETY: a valid NUL-terminated string; resolved in this thread's network namespace.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    assert_ne!(index, 0, "no interface {dev} in the bench namespace");
-    index
-}
 
 /// Prefix `i` of each kind, scattered (an odd multiplier is a bijection modulo 2^n, so the
 /// 25,000 of each kind are distinct): IPv4 /32 in 10/8, /29 in 100.64/10, IPv6 /64 in
@@ -245,18 +101,11 @@ fn frame(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             f.extend(0x0800u16.to_be_bytes());
-            let mut ip = vec![0x45, 0];
-            ip.extend(((len - 14) as u16).to_be_bytes());
-            ip.extend([0, 1, 0x40, 0, 64, 6, 0, 0]);
-            ip.extend(s.octets());
-            ip.extend(d.octets());
-            let sum: u32 = ip
-                .chunks(2)
-                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-                .sum();
-            let sum = (sum & 0xffff) + (sum >> 16);
-            ip[10..12].copy_from_slice(&(!((sum & 0xffff) + (sum >> 16)) as u16).to_be_bytes());
-            f.extend(ip);
+            f.extend([0x45, 0]);
+            f.extend(((len - 14) as u16).to_be_bytes());
+            f.extend([0, 1, 0x40, 0, 64, 6, 0, 0]); // id, DF, TTL, TCP, checksum
+            f.extend(s.octets());
+            f.extend(d.octets());
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             f.extend(0x86ddu16.to_be_bytes());
@@ -268,7 +117,8 @@ fn frame(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
         }
         _ => panic!("mixed address families"),
     }
-    // Ports 443 -> 51000, seq, ack, data offset 5, ACK, window; checksum left 0.
+    // Ports 443 -> 51000, seq, ack, data offset 5, ACK, window. Checksums stay 0: no
+    // program reads them.
     f.extend([
         0x01, 0xbb, 0xc7, 0x38, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0,
     ]);
@@ -311,11 +161,26 @@ fn measure(fd: i32, kind: Kind, ifindex: u32, data: &[u8], repeat: u32) -> (u32,
     (retval, priority, ns)
 }
 
-fn prog_fd(ebpf: &Ebpf, name: &str) -> i32 {
+/// Verifies program `name` of `ebpf` as `kind`; returns its fd (valid while `ebpf` lives).
+fn verify(ebpf: &mut Ebpf, name: &str, kind: Kind) -> i32 {
     let prog = ebpf
-        .program(name)
-        .unwrap_or_else(|| panic!("program {name}"));
-    prog.fd().expect("program fd").as_fd().as_raw_fd()
+        .program_mut(name)
+        .unwrap_or_else(|| panic!("no program {name}"));
+    let fd = match kind {
+        Kind::Xdp => {
+            let xdp: &mut Xdp = prog.try_into().expect("an XDP program");
+            xdp.load()
+                .unwrap_or_else(|e| panic!("verifying {name}: {e}"));
+            xdp.fd()
+        }
+        Kind::Tc => {
+            let tc: &mut SchedClassifier = prog.try_into().expect("a TC classifier");
+            tc.load()
+                .unwrap_or_else(|e| panic!("verifying {name}: {e}"));
+            tc.fd()
+        }
+    };
+    fd.expect("program fd").as_fd().as_raw_fd()
 }
 
 /// (median, min, max).
@@ -325,13 +190,7 @@ fn stats(mut v: Vec<u32>) -> (u32, u32, u32) {
 }
 
 fn main() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    assert!(
-        euid == 0,
-        "\n\n*** lqos-ebpf per_packet bench: NOT RUN, needs root (CAP_BPF, CAP_NET_ADMIN, network \
-         namespaces). Run as root: `cargo bench -p lqos-ebpf --bench per_packet`. ***\n"
-    );
+    require_root();
     let _ns = NetNs::new();
     let (to_internet, to_network) = (ifindex("lqbi"), ifindex("lqbn"));
 
@@ -346,18 +205,6 @@ fn main() {
     for cpu in 0..sizes.cpus {
         cpumap.set(cpu, 2048, None, 0).expect("cpumap entry");
     }
-    let xdp: &mut Xdp = real
-        .program_mut(PROG_XDP)
-        .expect("xdp")
-        .try_into()
-        .expect("xdp type");
-    xdp.load().expect("verify lqos_xdp");
-    let tc: &mut SchedClassifier = real
-        .program_mut(PROG_TC_EGRESS)
-        .expect("tc")
-        .try_into()
-        .expect("tc");
-    tc.load().expect("verify lqos_tc_egress");
     let config = LqosDpConfig {
         mode: MODE_SHAPE,
         ifindex_to_internet: to_internet,
@@ -367,22 +214,37 @@ fn main() {
     let mut cfg: Array<_, LqosDpConfig> =
         Array::try_from(real.map_mut(MAP_CONFIG).expect("config")).expect("array");
     cfg.set(0, config, 0).expect("write the config");
-
     let mut floor = EbpfLoader::new()
         .load(FLOOR_OBJECT)
         .expect("load the floor object");
-    let fx: &mut Xdp = floor
-        .program_mut(FLOOR_XDP)
-        .expect("floor xdp")
-        .try_into()
-        .expect("xdp type");
-    fx.load().expect("verify floor_xdp");
-    let ft: &mut SchedClassifier = floor
-        .program_mut(FLOOR_TC)
-        .expect("floor tc")
-        .try_into()
-        .expect("tc");
-    ft.load().expect("verify floor_tc");
+    // Download: XDP looks the destination up on ingress from the Internet, TC counts and
+    // classifies it on egress towards the subscribers. (kind, ifindex, real, floor fds,
+    // expected real (verdict, priority), expected floor verdict)
+    let targets = [
+        (
+            Kind::Xdp,
+            to_internet,
+            PROG_XDP,
+            FLOOR_XDP,
+            XDP_REDIRECT,
+            XDP_PASS,
+        ),
+        (
+            Kind::Tc,
+            to_network,
+            PROG_TC_EGRESS,
+            FLOOR_TC,
+            TC_ACT_OK,
+            TC_ACT_OK,
+        ),
+    ]
+    .map(|(kind, ifindex, name, floor_name, want, floor_want)| {
+        let fds = (
+            verify(&mut real, name, kind),
+            verify(&mut floor, floor_name, kind),
+        );
+        (kind, ifindex, name, fds, want, floor_want)
+    });
 
     fill(&mut real, MAP_IP, sizes.cpus);
     fill(&mut floor, FLOOR_MAP, sizes.cpus);
@@ -406,35 +268,9 @@ fn main() {
     println!("| case | real ns/pkt | floor ns/pkt | real/floor | goal <= {GOAL}x | min-max real; floor |");
     println!("|---|---:|---:|---:|---|---|");
     let mut misses = 0;
-    for kind in [Kind::Xdp, Kind::Tc] {
-        let (real_fd, floor_fd, ifindex, name) = match kind {
-            Kind::Xdp => (
-                prog_fd(&real, PROG_XDP),
-                prog_fd(&floor, FLOOR_XDP),
-                to_internet,
-                "lqos_xdp",
-            ),
-            Kind::Tc => (
-                prog_fd(&real, PROG_TC_EGRESS),
-                prog_fd(&floor, FLOOR_TC),
-                to_network,
-                "lqos_tc_egress",
-            ),
-        };
-        // Download: XDP looks up the destination on ingress from the Internet; TC counts and
-        // classifies on egress towards the subscribers.
-        let want_real = match kind {
-            Kind::Xdp => (XDP_REDIRECT, 0),
-            Kind::Tc => (TC_ACT_OK, want_priority),
-        };
-        let want_floor = (
-            if kind == Kind::Xdp {
-                XDP_PASS
-            } else {
-                TC_ACT_OK
-            },
-            0,
-        );
+    for (kind, ifindex, name, (real_fd, floor_fd), want, floor_want) in targets {
+        let want_real = (want, if kind == Kind::Tc { want_priority } else { 0 });
+        let want_floor = (floor_want, 0);
         for (family, src, dst, small) in [("IPv4", inet4, sub4, 64), ("IPv6", inet6, sub6, 74)] {
             for len in [small, 1500] {
                 let data = frame(src, dst, len);
@@ -447,7 +283,7 @@ fn main() {
                     assert_eq!(
                         (r, p),
                         want_real,
-                        "{case}: real verdict, priority (repeat {repeat})"
+                        "{case}: verdict, priority (repeat {repeat})"
                     );
                     let (r, p, fns) = measure(floor_fd, kind, ifindex, &data, repeat);
                     assert_eq!((r, p), want_floor, "{case}: floor verdict, priority");

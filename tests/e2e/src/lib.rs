@@ -17,6 +17,7 @@ pub mod dry_run;
 pub mod netns;
 pub mod shaped_csv;
 pub mod tc;
+pub mod testbed;
 
 pub use netns::NetNs;
 

@@ -1,0 +1,258 @@
+//! A shaper test bed with real traffic: an "internet" host, the shaper (its two interfaces
+//! bridged) running the real lqosd, and a "subscribers" host carrying many addresses, each in
+//! its own network namespace. Measures with iperf3.
+//!
+//! ```text
+//!  inet ns            shaper ns (br0)              subs ns
+//!  eth0 <---veth---> lqi  [XDP, TC, mq/HTB]  lqn <---veth---> eth0
+//!  100.64.0.1/16     to_internet        to_network           100.64.1.N/16 ...
+//!  fd00:64::1/64                                             fd00:64::N, fd00:65::/64 on-link
+//! ```
+
+use crate::{bin_path, run_output, NetNs, TestDir};
+use anyhow::{bail, ensure, Context, Result};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The address of the Internet host.
+pub const INET_V4: &str = "100.64.0.1";
+pub const INET_V6: &str = "fd00:64::1";
+
+pub struct Testbed {
+    pub inet: NetNs,
+    pub shaper: NetNs,
+    pub subs: NetNs,
+    pub dir: TestDir,
+    pub bpffs: PathBuf,
+    lqosd: Option<Child>,
+    port: std::sync::atomic::AtomicU16,
+}
+
+impl Testbed {
+    /// Builds the namespaces, links and bridge, and a private bpffs for lqosd's pins.
+    pub fn new(label: &str) -> Result<Testbed> {
+        let dir = TestDir::new(label)?;
+        let bpffs = dir.mkdir("bpf")?;
+        let mounted = Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?;
+        ensure!(mounted.success(), "cannot mount a bpffs at {}", bpffs.display());
+        let (inet, shaper, subs) = (NetNs::new()?, NetNs::new()?, NetNs::new()?);
+        shaper.add_veth_to("lqi", &inet, "eth0", 2)?;
+        shaper.add_veth_to("lqn", &subs, "eth0", 2)?;
+        shaper.run("ip", &["link", "add", "br0", "type", "bridge"])?;
+        for dev in ["lqi", "lqn"] {
+            shaper.run("ip", &["link", "set", dev, "master", "br0"])?;
+            shaper.set_up(dev)?;
+        }
+        shaper.set_up("br0")?;
+        for (ns, v4, v6) in [(&inet, "100.64.0.1/16", "fd00:64::1/64"), (&subs, "100.64.0.2/16", "fd00:64::2/64")] {
+            // Software checksums on the senders: native XDP into a cpumap drops veth's
+            // CHECKSUM_PARTIAL state (see lqos-ebpf's crate docs); real NICs don't need this.
+            ns.run("ethtool", &["-K", "eth0", "tx", "off"])?;
+            ns.run("ip", &["addr", "add", v4, "dev", "eth0"])?;
+            ns.run("ip", &["-6", "addr", "add", v6, "dev", "eth0", "nodad"])?;
+            ns.set_up("eth0")?;
+        }
+        // The subscribers' second IPv6 /64 is on the same link.
+        inet.run("ip", &["-6", "route", "add", "fd00:65::/64", "dev", "eth0"])?;
+        subs.run("ip", &["-6", "route", "add", "fd00:64::/64", "dev", "eth0"])?;
+        Ok(Testbed { inet, shaper, subs, dir, bpffs, lqosd: None, port: std::sync::atomic::AtomicU16::new(0) })
+    }
+
+    /// Gives the subscriber host one more address (`100.64.1.7/16` style or IPv6 `/64`).
+    pub fn add_subscriber_addr(&self, cidr: &str) -> Result<()> {
+        let mut args = vec!["addr", "add", cidr, "dev", "eth0"];
+        if cidr.contains(':') {
+            args.push("nodad");
+        }
+        self.subs.run("ip", &args).map(drop)
+    }
+
+    /// Writes lqos.conf (bridge lqi/lqn, pfifo leaves: this kernel has no CAKE), network.json
+    /// and ShapedDevices.csv; `extra` is appended to lqos.conf.
+    pub fn write_inputs(&self, network_json: &str, shaped_devices_csv: &str, extra: &str) -> Result<PathBuf> {
+        let d = self.dir.path().display();
+        let conf = format!(
+            "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n\
+             [bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n\
+             [queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 2000\nuplink_bandwidth_mbps = 2000\n\
+             generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n\
+             [lqosd]\nbus_socket = \"{d}/bus\"\nbpf_pin_dir = \"{}/pins\"\n{extra}",
+            self.bpffs.display()
+        );
+        self.dir.write("network.json", network_json)?;
+        self.dir.write("ShapedDevices.csv", shaped_devices_csv)?;
+        self.dir.write("lqos.conf", conf)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("lqos.conf")
+    }
+
+    /// Starts lqosd in the shaper namespace and waits until its bus answers.
+    pub fn start_lqosd(&mut self) -> Result<()> {
+        ensure!(self.lqosd.is_none(), "lqosd already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("lqosd.log"))?;
+        let mut cmd = self.shaper.command(bin_path("lqosd").to_str().context("path")?, &["--config", self.config().to_str().context("path")?]);
+        cmd.env("RUST_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        self.lqosd = Some(cmd.spawn().context("cannot start lqosd")?);
+        let socket = self.dir.join("bus");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if let Some(child) = self.lqosd.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    self.lqosd = None;
+                    bail!("lqosd exited at startup ({status}):\n{}", self.lqosd_log());
+                }
+            }
+            ensure!(Instant::now() < deadline, "lqosd's bus did not answer within 20 s:\n{}", self.lqosd_log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for lqosd to exit; its exit status must be success.
+    pub fn stop_lqosd(&mut self) -> Result<()> {
+        let mut child = self.lqosd.take().context("lqosd is not running")?;
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                ensure!(status.success(), "lqosd exited with {status}:\n{}", self.lqosd_log());
+                return Ok(());
+            }
+            ensure!(Instant::now() < deadline, "lqosd did not stop within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn lqosd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("lqosd.log")).unwrap_or_default()
+    }
+
+    /// `lqos-scheduler refresh` in the shaper namespace; fails unless it succeeds. Returns stderr.
+    pub fn refresh(&self) -> Result<String> {
+        let out = self.scheduler(&["refresh"])?;
+        ensure!(out.status.success(), "refresh failed:\n{}\n--- lqosd ---\n{}", String::from_utf8_lossy(&out.stderr), self.lqosd_log());
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    pub fn scheduler(&self, args: &[&str]) -> Result<std::process::Output> {
+        let config = self.config();
+        let mut full = vec!["--config", config.to_str().context("path")?];
+        full.extend_from_slice(args);
+        run_output(&mut self.shaper.command(bin_path("lqos-scheduler").to_str().context("path")?, &full), None)
+    }
+
+    fn next_port(&self) -> u16 {
+        5201 + self.port.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Starts an iperf3 flow of `secs` seconds between the Internet host and `sub_addr`:
+    /// download (Internet -> subscriber) or, with `upload`, subscriber -> Internet.
+    pub fn start_flow(&self, sub_addr: &str, upload: bool, secs: u32) -> Result<Flow> {
+        let port = self.next_port().to_string();
+        let server = self.subs.command("iperf3", &["-s", "-1", "-B", sub_addr, "-p", &port]).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+        // Wait for the server to listen.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ss = self.subs.run("ss", &["-Hltn", "sport", "=", &format!(":{port}")])?;
+            if !ss.trim().is_empty() {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "iperf3 server on {sub_addr}:{port} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let t = secs.to_string();
+        let mut args = vec!["-c", sub_addr, "-p", &port, "-t", &t, "-O", "1", "-J", "-i", "0.5"];
+        if upload {
+            // The server (the subscriber) sends.
+            args.push("-R");
+        }
+        let client = self.inet.command("iperf3", &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        Ok(Flow { server, client: Some(client), what: format!("{} {sub_addr}", if upload { "upload" } else { "download" }) })
+    }
+
+    /// One flow of 4 s (after a 1 s warm-up); its throughput.
+    pub fn measure(&self, sub_addr: &str, upload: bool) -> Result<Throughput> {
+        self.start_flow(sub_addr, upload, 4)?.finish()
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.lqosd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- lqosd log ---\n{}", self.lqosd_log());
+        }
+        // The pinned links and maps go with the bpffs; the namespaces go with their own drops.
+        let _ = Command::new("umount").arg("-l").arg(&self.bpffs).status();
+    }
+}
+
+/// A running iperf3 measurement.
+pub struct Flow {
+    server: Child,
+    client: Option<Child>,
+    what: String,
+}
+
+/// What iperf3 measured: the mean and every 0.5 s interval, in bit/s of TCP payload.
+#[derive(Debug, Clone)]
+pub struct Throughput {
+    pub mean_bps: f64,
+    pub intervals_bps: Vec<f64>,
+}
+
+/// Bytes on the wire per byte of TCP payload for full-size segments (1448 B of payload in a
+/// 1514 B Ethernet frame, with timestamps): HTB meters the frames, iperf3 the payload.
+pub const WIRE_PER_PAYLOAD: f64 = 1514.0 / 1448.0;
+
+impl Throughput {
+    /// The rate on the wire (what HTB's ceilings limit), in Mbit/s.
+    pub fn wire_mbps(&self) -> f64 {
+        self.mean_bps * WIRE_PER_PAYLOAD / 1e6
+    }
+}
+
+impl Flow {
+    pub fn finish(mut self) -> Result<Throughput> {
+        let out = self.client.take().context("flow already finished")?.wait_with_output()?;
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        ensure!(out.status.success(), "iperf3 {} failed: {}{}", self.what, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("iperf3 JSON")?;
+        let mean_bps = v["end"]["sum_received"]["bits_per_second"].as_f64().context("no end.sum_received")?;
+        let intervals_bps = v["intervals"]
+            .as_array()
+            .context("no intervals")?
+            .iter()
+            .filter(|i| i["sum"]["omitted"].as_bool() != Some(true))
+            .filter_map(|i| i["sum"]["bits_per_second"].as_f64())
+            .collect();
+        Ok(Throughput { mean_bps, intervals_bps })
+    }
+}
+
+impl Drop for Flow {
+    fn drop(&mut self) {
+        if let Some(mut client) = self.client.take() {
+            let _ = client.kill();
+            let _ = client.wait();
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// A ShapedDevices.csv row (LibreQoS column order).
+pub fn device_row(circuit: &str, parent: &str, ipv4: &str, ipv6: &str, down_mbps: f64, up_mbps: f64) -> String {
+    format!("{circuit},{circuit},{circuit}-dev,{circuit}-dev,{parent},,,,\"{ipv4}\",\"{ipv6}\",1,1,{down_mbps},{up_mbps},\n")
+}
+
+/// The header of ShapedDevices.csv.
+pub const CSV_HEADER: &str = "Circuit ID,Circuit Name,Device ID,Device Name,Parent Node,Parent Node ID,Anchor Node ID,MAC,IPv4,IPv6,Download Min Mbps,Upload Min Mbps,Download Max Mbps,Upload Max Mbps,Comment\n";
