@@ -218,8 +218,8 @@ fn main() {
         .load(FLOOR_OBJECT)
         .expect("load the floor object");
     // Download: XDP looks the destination up on ingress from the Internet, TC counts and
-    // classifies it on egress towards the subscribers. (kind, ifindex, real, floor fds,
-    // expected real (verdict, priority), expected floor verdict)
+    // classifies it on egress towards the subscribers. (kind, ifindex, real and floor program,
+    // expected real verdict, expected floor verdict)
     let targets = [
         (
             Kind::Xdp,

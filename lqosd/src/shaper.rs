@@ -183,14 +183,31 @@ fn kernel_has(plan: &QueuePlan) -> bool {
     })
 }
 
+/// The HTB class ids on `dev`, from `tc class show` (this iproute2 has no JSON for classes):
+/// lines such as `class htb 1:5 parent 1:1 prio 0 rate ...`.
 fn live_classids(dev: &str) -> Option<HashSet<String>> {
-    let out = Command::new("tc").args(["-j", "class", "show", "dev", dev]).output().ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some(
-        v.as_array()?
-            .iter()
-            .filter(|c| c.get("class").and_then(|k| k.as_str()) == Some("htb"))
-            .filter_map(|c| c.get("handle").and_then(|h| h.as_str()).map(str::to_owned))
-            .collect(),
-    )
+    let out = Command::new("tc").args(["class", "show", "dev", dev]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(parse_htb_classids(&String::from_utf8_lossy(&out.stdout)))
+}
+
+fn parse_htb_classids(text: &str) -> HashSet<String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut t = l.split_whitespace();
+            (t.next() == Some("class") && t.next() == Some("htb")).then(|| t.next().map(str::to_owned)).flatten()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn htb_class_ids_are_read_from_tc_text() {
+        let text = "class mq 7fff:1 root leaf 1: \nclass htb 1:1 root prio 0 rate 10Mbit ceil 10Mbit burst 1600b cburst 1600b \nclass htb 1:a parent 1:1 leaf 8001: prio 0 rate 1Mbit\n";
+        let ids = super::parse_htb_classids(text);
+        assert_eq!(ids, ["1:1", "1:a"].iter().map(|s| s.to_string()).collect());
+    }
 }

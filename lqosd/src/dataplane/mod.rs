@@ -104,6 +104,11 @@ impl Dataplane {
         let mut ebpf = lqos_ebpf::load(&sizes, &pin_dir)?;
         let mut cpus = CpuMap::try_from(ebpf.map_mut(MAP_CPU).ok_or(DataplaneError::NoMap(MAP_CPU))?).map_err(map_err(MAP_CPU))?;
         for cpu in 0..sizes.cpus {
+            // Rewriting an entry restarts that CPU's kthread and drops the frames queued on
+            // it: a restarted lqosd leaves entries that are already right alone.
+            if cpus.get(cpu, 0).is_ok_and(|v| v.queue_size == CPUMAP_QUEUE_SIZE && v.prog_id.is_none()) {
+                continue;
+            }
             cpus.set(cpu, CPUMAP_QUEUE_SIZE, None, 0).map_err(|e| DataplaneError::Cpumap { cpu, detail: e.to_string() })?;
         }
         let mut dp = Dataplane { ebpf, shaped, mode: config.queues.queue_mode, maps_reused, pin_dir };

@@ -98,3 +98,59 @@ fn a_circuit_given_by_prefix_shapes_every_address_in_it() -> Result<()> {
     }
     Ok(())
 }
+
+fn class_id_of(tb: &Testbed, circuit: &str) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(tb.dir.join("state/classids.json"))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(v["circuits"][circuit].clone())
+}
+
+#[test]
+fn re_rating_one_circuit_leaves_another_flow_alone() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let rows = |a: f64| [device_row("A", "Site", "100.64.4.1", "", a, 5.0), device_row("B", "Site", "100.64.4.2", "", 30.0, 5.0)];
+    let tb = shaped("rerate", &rows(20.0), &["100.64.4.1/16", "100.64.4.2/16"])?;
+    let before = tb.measure("100.64.4.1", false)?.wire_mbps();
+    ensure!(within(before, 20.0, 0.05), "A before: {before:.2}");
+    let b_id = class_id_of(&tb, "B")?;
+    let flow = tb.start_flow("100.64.4.2", false, 8)?;
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    tb.dir.write("ShapedDevices.csv", format!("{CSV_HEADER}{}", rows(60.0).concat()))?;
+    let out = tb.refresh()?;
+    ensure!(out.contains("classes +0 ~"), "a re-rate adds no class: {out}");
+    let b = flow.finish()?;
+    let slowest = b.intervals_bps.iter().cloned().fold(f64::MAX, f64::min) * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6;
+    eprintln!("B while A was re-rated: mean {:.2} Mbit/s, slowest 0.5 s interval {slowest:.2}", b.wire_mbps());
+    ensure!(within(b.wire_mbps(), 30.0, 0.05), "B kept its rate: {:.2}", b.wire_mbps());
+    ensure!(slowest > 30.0 * 0.7, "B did not stall: slowest interval {slowest:.2} Mbit/s");
+    ensure!(class_id_of(&tb, "B")? == b_id, "B keeps its class id");
+    let after = tb.measure("100.64.4.1", false)?.wire_mbps();
+    eprintln!("A: {before:.2} -> {after:.2} Mbit/s (plan 20 -> 60)");
+    ensure!(within(after, 60.0, 0.05), "A after: {after:.2}, plan 60");
+    Ok(())
+}
+
+#[test]
+fn restarting_lqosd_keeps_a_running_flow_shaped() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let rows = [device_row("R", "Site", "100.64.5.1", "", 20.0, 5.0)];
+    let mut tb = shaped("restart", &rows, &["100.64.5.1/16"])?;
+    let flow = tb.start_flow("100.64.5.1", false, 9)?;
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    tb.stop_lqosd()?;
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    tb.start_lqosd()?;
+    let t = flow.finish()?;
+    // 1 s windows (0.5 s ones alias with TCP's bursts); the first is still ramping up.
+    let wire: Vec<f64> = t.intervals_bps.chunks_exact(2).skip(1).map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6).collect();
+    eprintln!("flow across a restart, Mbit/s per 1 s: {wire:.1?}");
+    ensure!(wire.iter().all(|&w| w < 20.0 * 1.10), "never unshaped: {wire:.1?}");
+    ensure!(wire.iter().all(|&w| w > 20.0 * 0.7), "never stalled: {wire:.1?}");
+    let log = tb.lqosd_log();
+    ensure!(log.contains("adopted the live plan") && log.contains("swapped in place"), "the restarted lqosd adopted the live plan and swapped its programs in:\n{log}");
+    let out = tb.refresh()?;
+    ensure!(out.contains("unchanged"), "the same inputs are unchanged after a restart: {out}");
+    Ok(())
+}
