@@ -162,5 +162,26 @@ fn main() -> Result<()> {
             median(inside).as_millis()
         );
     }
+    rss_with_mapped_ips(&rt, 100_000)
+}
+
+/// lqosd's resident memory holding `ips` mapped prefixes: a 1k-circuit plan whose circuits
+/// get extra /32s until the IP map holds `ips` entries.
+fn rss_with_mapped_ips(rt: &tokio::runtime::Runtime, ips: usize) -> Result<()> {
+    let (mut p, _) = plan_for(1000, 1, None, None)?;
+    let base = p.mappings.clone();
+    let mut i = 0u32;
+    while p.mappings.len() < ips {
+        let mut m = base[i as usize % base.len()].clone();
+        m.prefix = ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
+        p.mappings.push(m);
+        i += 1;
+    }
+    let mut bed = bed()?;
+    start_lqosd(&mut bed)?;
+    let idle = bed.lqosd.as_ref().map_or(f64::NAN, rss_mib);
+    let (took, _) = submit(rt, &bed, 1, &p)?;
+    let rss = bed.lqosd.as_ref().map_or(f64::NAN, rss_mib);
+    println!("\nlqosd RSS: {idle:.0} MiB before the first plan, {rss:.0} MiB with {} mapped prefixes ({} classes; applied in {:.2} s)", p.mappings.len(), p.interfaces.iter().flat_map(|i| &i.htbs).map(|q| q.classes.len()).sum::<usize>(), took.as_secs_f64());
     Ok(())
 }
