@@ -154,3 +154,30 @@ fn restarting_lqosd_keeps_a_running_flow_shaped() -> Result<()> {
     ensure!(out.contains("unchanged"), "the same inputs are unchanged after a restart: {out}");
     Ok(())
 }
+
+#[test]
+fn teardown_removes_everything_lqosd_put_in_the_kernel() -> Result<()> {
+    require_root();
+    let rows = [device_row("T", "Site", "100.64.6.1", "", 20.0, 5.0)];
+    let mut tb = shaped("teardown", &rows, &["100.64.6.1/16"])?;
+    let pins = tb.bpffs.join("pins");
+    ensure!(std::fs::read_dir(&pins)?.count() >= 9, "5 maps and 4 links pinned");
+    let refused = tb.shaper.exec(lqos_e2e::bin_path("lqosd").to_str().unwrap_or("lqosd"), &["--config", tb.config().to_str().unwrap_or(""), "teardown"])?;
+    ensure!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("stop it first"), "teardown refuses while lqosd runs");
+    tb.stop_lqosd()?;
+    let qdiscs = tb.shaper.run("tc", &["qdisc", "show", "dev", "lqn"])?;
+    ensure!(qdiscs.contains("mq 7fff:"), "shaping stays after SIGTERM: {qdiscs}");
+    let link = tb.shaper.run("ip", &["link", "show", "dev", "lqn"])?;
+    ensure!(link.contains("xdp"), "XDP stays attached after SIGTERM: {link}");
+    let out = tb.shaper.exec(lqos_e2e::bin_path("lqosd").to_str().unwrap_or("lqosd"), &["--config", tb.config().to_str().unwrap_or(""), "teardown"])?;
+    ensure!(out.status.success(), "teardown: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(!pins.exists(), "the pin directory is gone");
+    for dev in ["lqi", "lqn"] {
+        let q = tb.shaper.run("tc", &["qdisc", "show", "dev", dev])?;
+        ensure!(!q.contains("mq 7fff:") && !q.contains("htb"), "{dev} qdiscs: {q}");
+        let link = tb.shaper.run("ip", &["link", "show", "dev", dev])?;
+        ensure!(!link.contains("xdp"), "{dev} has no XDP program: {link}");
+    }
+    ensure!(!tb.dir.join("state/lqosd/live-plan.bin").exists(), "the saved plan is forgotten");
+    Ok(())
+}
