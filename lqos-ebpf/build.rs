@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _, Result};
 
 /// The programs: each becomes `$OUT_DIR/<stem>.o` (`lqos.bpf.c` -> `lqos.bpf.o`).
 /// `lqos_floor.bpf.c` is only the baseline of `benches/per_packet.rs`.
-const SOURCES: &[&str] = &["lqos.bpf.c", "lqos_floor.bpf.c"];
+const SOURCES: &[&str] = &["lqos.bpf.c", "lqos_floor.bpf.c", "lqos_test_switch.bpf.c"];
 const INSTALL_HINT: &str = "install clang and libbpf-dev: apt-get install clang libbpf-dev";
 
 fn main() -> Result<()> {

@@ -123,6 +123,20 @@ struct lqos_dp_config {
 	__u32 reserved[2];
 };
 
+/*
+ * FOR TESTS ONLY: the config of lqos_test_switch.bpf.c (single entry of its map sw_cfg), a
+ * VLAN switch that the on-a-stick end-to-end test builds from TC programs.
+ */
+struct lqos_test_switch_cfg {
+	__u32 ifindex_trunk;
+	__u32 ifindex_internet;
+	__u32 ifindex_subscribers;
+	__u16 internet_vlan;
+	__u16 network_vlan;
+};
+
+_Static_assert(sizeof(struct lqos_test_switch_cfg) == 16, "lqos_test_switch_cfg size");
+_Static_assert(__builtin_offsetof(struct lqos_test_switch_cfg, internet_vlan) == 12, "sw vlan");
 _Static_assert(sizeof(struct lqos_ip_key) == 20, "lqos_ip_key size");
 _Static_assert(__builtin_offsetof(struct lqos_ip_key, addr) == 4, "lqos_ip_key.addr");
 _Static_assert(sizeof(struct lqos_ip_info) == 16, "lqos_ip_info size");

@@ -106,7 +106,24 @@ pub struct LqosDpConfig {
     pub reserved: [u32; 2],
 }
 
+/// FOR TESTS ONLY: the config of the test VLAN switch ([`crate::TEST_SWITCH_OBJECT`], map
+/// `sw_cfg`), `struct lqos_test_switch_cfg` in `lqos_abi.h`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LqosTestSwitchCfg {
+    /// The tagged port towards the shaper.
+    pub ifindex_trunk: u32,
+    /// The untagged port of the Internet host (`internet_vlan`).
+    pub ifindex_internet: u32,
+    /// The untagged port of the subscribers' host (`network_vlan`).
+    pub ifindex_subscribers: u32,
+    pub internet_vlan: u16,
+    pub network_vlan: u16,
+}
+
 const _: () = {
+    assert!(size_of::<LqosTestSwitchCfg>() == 16);
+    assert!(offset_of!(LqosTestSwitchCfg, internet_vlan) == 12);
     assert!(size_of::<LqosIpKey>() == 20);
     assert!(offset_of!(LqosIpKey, addr) == 4);
     assert!(size_of::<LqosIpInfo>() == 16);
@@ -134,4 +151,5 @@ mod pod {
     unsafe impl aya::Pod for LqosHostKey {}
     unsafe impl aya::Pod for LqosHostCounters {}
     unsafe impl aya::Pod for LqosDpConfig {}
+    unsafe impl aya::Pod for LqosTestSwitchCfg {}
 }

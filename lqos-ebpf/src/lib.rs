@@ -61,6 +61,9 @@ pub const MAP_NAMES: [&str; 5] = [MAP_IP, MAP_CPU, MAP_HOSTS, MAP_UNKNOWN, MAP_C
 pub const PROG_XDP: &str = "lqos_xdp";
 /// The TC program (attach to clsact egress of every shaped interface).
 pub const PROG_TC_EGRESS: &str = "lqos_tc_egress";
+/// The on-a-stick hairpin (attach to clsact ingress of the one interface, on a stick only):
+/// frames tagged with one of the two VLANs leave the same interface tagged with the other.
+pub const PROG_TC_STICK: &str = "lqos_tc_stick";
 
 /// `max_entries` of [`MAP_IP`] compiled into the object.
 pub const IP_MAP_DEFAULT_ENTRIES: u32 = 1_048_576;
@@ -93,6 +96,15 @@ static FLOOR_OBJECT_ALIGNED: &Aligned<[u8]> = &Aligned {
 /// parse as [`OBJECT`]'s programs and one lookup in their own, unpinned LPM trie
 /// `floor_ip_map` (same key/value types as [`MAP_IP`]), nothing else. 32-byte aligned.
 pub static FLOOR_OBJECT: &[u8] = &FLOOR_OBJECT_ALIGNED.bytes;
+
+static TEST_SWITCH_OBJECT_ALIGNED: &Aligned<[u8]> = &Aligned {
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/lqos_test_switch.bpf.o")),
+};
+
+/// For tests only; lqosd never loads it. `src/bpf/lqos_test_switch.bpf.c`: a two-VLAN switch
+/// of TC programs (`sw_access`, `sw_trunk`, config [`LqosTestSwitchCfg`] in map `sw_cfg`)
+/// that the on-a-stick end-to-end test uses, since the test kernel has no 802.1Q devices.
+pub static TEST_SWITCH_OBJECT: &[u8] = &TEST_SWITCH_OBJECT_ALIGNED.bytes;
 
 #[cfg(test)]
 mod object_tests;

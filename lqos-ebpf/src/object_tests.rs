@@ -108,8 +108,10 @@ fn programs_have_the_expected_sections() {
         "{:?}",
         tc.section
     );
-    assert_eq!(obj.programs.len(), 2);
-    for name in [PROG_XDP, PROG_TC_EGRESS] {
+    let stick = &obj.programs[PROG_TC_STICK];
+    assert!(matches!(stick.section, ProgramSection::SchedClassifier), "{:?}", stick.section);
+    assert_eq!(obj.programs.len(), 3);
+    for name in [PROG_XDP, PROG_TC_EGRESS, PROG_TC_STICK] {
         assert!(
             name.len() <= 15,
             "{name}: program names are cut at 15 characters"

@@ -10,7 +10,7 @@ use lqos_config::Config;
 use lqos_plan::QueuePlan;
 use std::collections::HashSet;
 use std::process::Command;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// The answer to a submitted plan.
 #[derive(Debug)]
@@ -68,8 +68,7 @@ impl Shaper {
             } else {
                 info!(generation = saved.generation, interrupted, "rebuilding the saved plan");
                 shaper.needs_rebuild = true;
-                let generation = saved.generation;
-                match shaper.apply_plan(generation, saved.plan) {
+                match shaper.apply_plan(saved.generation, saved.hash, saved.plan) {
                     Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
                     other => error!(?other, "cannot rebuild the saved plan; waiting for the scheduler"),
                 }
@@ -88,33 +87,38 @@ impl Shaper {
         if !problems.is_empty() {
             return Outcome::Rejected(problems);
         }
-        self.apply_plan(generation, plan)
+        self.apply_plan(generation, hash, plan)
     }
 
-    fn apply_plan(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
+    fn apply_plan(&mut self, generation: u64, hash: u64, plan: QueuePlan) -> Outcome {
         if let Err(e) = self.state.mark_applying() {
             return Outcome::Rejected(vec![e.to_string()]);
         }
-        let old = if self.needs_rebuild {
+        if self.needs_rebuild {
             if let Err(e) = self.dataplane.clear_ip_map() {
                 return Outcome::Rejected(vec![e.to_string()]);
             }
-            empty_plan()
-        } else {
-            self.live.plan.clone()
-        };
-        match apply(&mut self.dataplane, &old, &plan, self.ip_map_capacity) {
+        }
+        let old = if self.needs_rebuild { empty_plan() } else { std::mem::replace(&mut self.live.plan, empty_plan()) };
+        let started = std::time::Instant::now();
+        let result = apply(&mut self.dataplane, &old, &plan, self.ip_map_capacity);
+        if result.is_err() {
+            self.live.plan = old;
+        }
+        match result {
             Ok(summary) => {
                 if let Err(e) = self.dataplane.write_config(plan.queues) {
                     error!(error = %e, "cannot update the data-plane config");
                 }
                 self.dataplane.set_xps(&plan);
-                self.live = Live { generation, hash: plan_hash(&plan), plan };
+                self.live = Live { generation, hash, plan };
                 self.needs_rebuild = false;
+                let applied = started.elapsed();
                 match self.state.save(&self.live) {
                     Ok(()) => self.state.clear_applying(),
                     Err(e) => error!(error = %e, "plan applied but not saved: a restart rebuilds it"),
                 }
+                debug!(apply_ms = applied.as_millis() as u64, save_ms = (started.elapsed() - applied).as_millis() as u64, "plan live and saved");
                 Outcome::Applied(summary)
             }
             Err(e @ (ApplyError::MapTooSmall { .. } | ApplyError::RolledBack { .. })) => {

@@ -164,3 +164,39 @@ int lqos_tc_egress(struct __sk_buff *skb)
 		skb->queue_mapping = lqos_cpu_for(cfg, info, dir) + 1;
 	return TC_ACT_OK;
 }
+
+/*
+ * lqos_tc_stick (TC clsact ingress; attached in on-a-stick mode only): on a stick the shaper
+ * is the only path between the interface's two VLANs. Every frame that arrives tagged
+ * internet_vlan leaves through the same interface tagged network_vlan, and the other way
+ * round, by a redirect to the interface's egress: so it meets lqos_tc_egress and the mq/HTB
+ * tree like any transmitted packet. XDP has already steered IP packets of mapped subscribers
+ * to their CPU. Frames on other VLANs (or untagged) go to the stack untouched.
+ */
+SEC("classifier")
+int lqos_tc_stick(struct __sk_buff *skb)
+{
+	struct lqos_dp_config *cfg = lqos_config_get();
+	__u16 vlan, proto, tci;
+
+	if (!cfg || !(cfg->flags & LQOS_CFG_ON_A_STICK))
+		return TC_ACT_OK;
+	if (skb->ifindex != cfg->ifindex_to_internet)
+		return TC_ACT_OK;
+	/* The stack moves the outer tag into metadata before the ingress hook runs. */
+	if (!skb->vlan_present)
+		return TC_ACT_OK;
+	vlan = skb->vlan_tci & LQOS_VLAN_VID_MASK;
+	/* Keep the priority (PCP/DEI) bits of the tag; swap the VLAN id. */
+	tci = skb->vlan_tci & ~LQOS_VLAN_VID_MASK;
+	if (vlan == cfg->internet_vlan)
+		tci |= cfg->network_vlan;
+	else if (vlan == cfg->network_vlan)
+		tci |= cfg->internet_vlan;
+	else
+		return TC_ACT_OK;
+	proto = (__u16)skb->vlan_proto;
+	if (bpf_skb_vlan_pop(skb) != 0 || bpf_skb_vlan_push(skb, proto, tci) != 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}

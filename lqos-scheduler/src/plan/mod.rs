@@ -213,11 +213,14 @@ impl Context<'_> {
                     leaf,
                 ));
             }
+            // On a stick, upload runs on the upper half of the CPUs (the data plane adds the
+            // queue count to a mapping's CPU for upload).
+            let stick_upload = dir == Direction::Upload && matches!(self.config.interfaces, Interfaces::OnAStick { .. });
             htbs.push(HtbQueue {
                 major: maj,
                 mq_minor: maj,
                 direction: dir,
-                cpu: qi as u32,
+                cpu: u32::from(qi) + if stick_upload { u32::from(self.queues) } else { 0 },
                 classes,
             });
         }

@@ -1,5 +1,5 @@
 //! Attaching the programs through bpf_links pinned under the pin directory
-//! (`link_xdp_<ifname>`, `link_tc_<ifname>`). A pinned link outlives lqosd, so shaping goes on
+//! (`link_xdp_<ifname>`, `link_tc_<ifname>`, on a stick also `link_tc_ingress_<ifname>`). A pinned link outlives lqosd, so shaping goes on
 //! while it restarts; the next lqosd swaps its freshly loaded programs into the same links
 //! atomically (`bpf_link_update`).
 
@@ -7,7 +7,7 @@ use super::Shaped;
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpFlags};
 use aya::Ebpf;
-use lqos_ebpf::{PROG_TC_EGRESS, PROG_XDP};
+use lqos_ebpf::{PROG_TC_EGRESS, PROG_TC_STICK, PROG_XDP};
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
@@ -54,7 +54,14 @@ pub fn attach_all(ebpf: &mut Ebpf, shaped: &Shaped, pin_dir: &Path) -> Result<()
         ebpf.program_mut(PROG_TC_EGRESS).ok_or(LinkError::NoProgram(PROG_TC_EGRESS))?.try_into().map_err(prog_err(PROG_TC_EGRESS))?;
     tc.load().map_err(prog_err(PROG_TC_EGRESS))?;
     for link in shaped.interfaces() {
-        attach_tc(tc, &link.name, pin_dir)?;
+        attach_tc(tc, PROG_TC_EGRESS, TcAttachType::Egress, &link.name, pin_dir)?;
+    }
+    if shaped.vlans.is_some() {
+        // On a stick, frames go back out of the interface they came in on, VLAN swapped.
+        let stick: &mut SchedClassifier =
+            ebpf.program_mut(PROG_TC_STICK).ok_or(LinkError::NoProgram(PROG_TC_STICK))?.try_into().map_err(prog_err(PROG_TC_STICK))?;
+        stick.load().map_err(prog_err(PROG_TC_STICK))?;
+        attach_tc(stick, PROG_TC_STICK, TcAttachType::Ingress, &shaped.to_internet.name, pin_dir)?;
     }
     Ok(())
 }
@@ -105,12 +112,19 @@ fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), Link
     pin(fd, &path, PROG_XDP, interface)
 }
 
-fn attach_tc(tc: &mut SchedClassifier, interface: &str, pin_dir: &Path) -> Result<(), LinkError> {
-    let path = link_pin(pin_dir, "tc", interface);
+fn attach_tc(
+    tc: &mut SchedClassifier,
+    program: &'static str,
+    attach: TcAttachType,
+    interface: &str,
+    pin_dir: &Path,
+) -> Result<(), LinkError> {
+    let kind = if attach == TcAttachType::Ingress { "tc_ingress" } else { "tc" };
+    let path = link_pin(pin_dir, kind, interface);
     if let Some(link) = pinned(&path) {
         match aya::programs::tc::SchedClassifierLink::try_from(link).map_err(|e| e.to_string()).and_then(|l| tc.attach_to_link(l).map_err(|e| e.to_string())) {
             Ok(_) => {
-                info!(interface, "TC program swapped in place");
+                info!(interface, program, "TC program swapped in place");
                 return Ok(());
             }
             Err(e) => {
@@ -119,16 +133,16 @@ fn attach_tc(tc: &mut SchedClassifier, interface: &str, pin_dir: &Path) -> Resul
             }
         }
     }
-    let err = |source| LinkError::Attach { program: PROG_TC_EGRESS, interface: interface.to_owned(), source };
-    let id = tc.attach(interface, TcAttachType::Egress).map_err(err)?;
+    let err = |source| LinkError::Attach { program, interface: interface.to_owned(), source };
+    let id = tc.attach(interface, attach).map_err(err)?;
     let link = tc.take_link(id).map_err(err)?;
     // A netlink filter (kernel < 6.6) is no bpf_link and would detach with lqosd: refuse it
     // rather than shape only until the next restart.
     let fd = FdLink::try_from(link).map_err(|e| LinkError::Pin {
-        program: PROG_TC_EGRESS,
+        program,
         interface: interface.to_owned(),
         path: path.clone(),
         detail: format!("{e} (lqosd needs tcx links, Linux 6.6 or later)"),
     })?;
-    pin(fd, &path, PROG_TC_EGRESS, interface)
+    pin(fd, &path, program, interface)
 }

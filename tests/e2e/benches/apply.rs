@@ -94,7 +94,7 @@ fn start_lqosd(bed: &mut Bed) -> Result<()> {
     let conf = bed.dir.join("lqos.conf");
     let log = std::fs::File::create(bed.dir.join("lqosd.log"))?;
     let mut cmd = bed.ns.command(bin_path("lqosd").to_str().context("path")?, &["--config", conf.to_str().context("path")?]);
-    cmd.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(log);
+    cmd.env("RUST_LOG", std::env::var("LQOS_BENCH_LOG").unwrap_or_else(|_| "warn".into())).stdout(Stdio::null()).stderr(log);
     bed.lqosd = Some(cmd.spawn()?);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::os::unix::net::UnixStream::connect(bed.dir.join("bus")).is_err() {

@@ -229,3 +229,30 @@ pub fn check_output(shown: &str, out: &Output) -> Result<()> {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Runs `f` on a thread that has entered the network namespace `name` (`/run/netns/<name>`);
+/// for aya, which attaches in the caller's namespace.
+pub fn in_namespace<T: Send + 'static>(name: &str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(Path::new("/run/netns").join(name)).with_context(|| format!("open namespace {name}"))?;
+    std::thread::spawn(move || {
+        // SAFETY: a valid namespace fd; setns changes only this (new) thread's namespace.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            bail!("setns: {}", std::io::Error::last_os_error());
+        }
+        f()
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the namespace thread panicked"))?
+}
+
+/// The index of interface `dev` in the calling thread's namespace.
+pub fn ifindex(dev: &str) -> Result<u32> {
+    let name = std::ffi::CString::new(dev)?;
+    // SAFETY: a valid NUL-terminated string.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if index == 0 {
+        bail!("no interface {dev} here");
+    }
+    Ok(index)
+}

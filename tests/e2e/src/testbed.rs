@@ -23,6 +23,10 @@ pub struct Testbed {
     pub inet: NetNs,
     pub shaper: NetNs,
     pub subs: NetNs,
+    /// On a stick: the namespace of the VLAN switch between the hosts and the shaper.
+    pub switch: Option<NetNs>,
+    /// The interface section of lqos.conf.
+    interfaces: String,
     pub dir: TestDir,
     pub bpffs: PathBuf,
     lqosd: Option<Child>,
@@ -56,7 +60,46 @@ impl Testbed {
         // The subscribers' second IPv6 /64 is on the same link.
         inet.run("ip", &["-6", "route", "add", "fd00:65::/64", "dev", "eth0"])?;
         subs.run("ip", &["-6", "route", "add", "fd00:64::/64", "dev", "eth0"])?;
-        Ok(Testbed { inet, shaper, subs, dir, bpffs, lqosd: None, port: std::sync::atomic::AtomicU16::new(0) })
+        let interfaces = "[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n".to_owned();
+        Ok(Testbed { inet, shaper, subs, switch: None, interfaces, dir, bpffs, lqosd: None, port: std::sync::atomic::AtomicU16::new(0) })
+    }
+
+    /// The on-a-stick variant: the shaper has one interface `lqs` (2 tx queues: one per
+    /// direction), a trunk carrying VLAN 100 (Internet) and 200 (subscribers) from a switch
+    /// namespace whose access ports lead to the two hosts. The switch is made of TC programs
+    /// (`lqos_ebpf::TEST_SWITCH_OBJECT`): this kernel has no 802.1Q devices.
+    ///
+    /// ```text
+    ///  inet eth0 <-> ti [switch: tag 100] tt <==trunk==> lqs (shaper, one interface)
+    ///  subs eth0 <-> ts [switch: tag 200]
+    /// ```
+    pub fn on_a_stick(label: &str) -> Result<Testbed> {
+        let dir = TestDir::new(label)?;
+        let bpffs = dir.mkdir("bpf")?;
+        let mounted = Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?;
+        ensure!(mounted.success(), "cannot mount a bpffs at {}", bpffs.display());
+        let (inet, shaper, subs, switch) = (NetNs::new()?, NetNs::new()?, NetNs::new()?, NetNs::new()?);
+        switch.add_veth_to("ti", &inet, "eth0", 1)?;
+        switch.add_veth_to("ts", &subs, "eth0", 1)?;
+        switch.add_veth_to("tt", &shaper, "lqs", 2)?;
+        // Tags travel in the frames (not as offload metadata), as on a real trunk, so the
+        // shaper's XDP program sees them.
+        switch.run("ethtool", &["-K", "tt", "txvlan", "off"])?;
+        shaper.run("ethtool", &["-K", "lqs", "txvlan", "off"])?;
+        for dev in ["ti", "ts", "tt"] {
+            switch.set_up(dev)?;
+        }
+        shaper.set_up("lqs")?;
+        for (ns, v4) in [(&inet, "100.64.0.1/16"), (&subs, "100.64.0.2/16")] {
+            ns.run("ethtool", &["-K", "eth0", "tx", "off"])?;
+            ns.run("ip", &["addr", "add", v4, "dev", "eth0"])?;
+            ns.set_up("eth0")?;
+        }
+        let pins = bpffs.join("switch");
+        let ns_name = switch.name().to_owned();
+        crate::in_namespace(&ns_name, move || attach_switch(&pins))?;
+        let interfaces = "[single_interface]\ninterface = \"lqs\"\ninternet_vlan = 100\nnetwork_vlan = 200\n".to_owned();
+        Ok(Testbed { inet, shaper, subs, switch: Some(switch), interfaces, dir, bpffs, lqosd: None, port: std::sync::atomic::AtomicU16::new(0) })
     }
 
     /// Gives the subscriber host one more address (`100.64.1.7/16` style or IPv6 `/64`).
@@ -74,10 +117,11 @@ impl Testbed {
         let d = self.dir.path().display();
         let conf = format!(
             "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n\
-             [bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n\
+             {}\
              [queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 2000\nuplink_bandwidth_mbps = 2000\n\
              generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n\
              [lqosd]\nbus_socket = \"{d}/bus\"\nbpf_pin_dir = \"{}/pins\"\n{extra}",
+            self.interfaces,
             self.bpffs.display()
         );
         self.dir.write("network.json", network_json)?;
@@ -192,6 +236,33 @@ impl Drop for Testbed {
         // The pinned links and maps go with the bpffs; the namespaces go with their own drops.
         let _ = Command::new("umount").arg("-l").arg(&self.bpffs).status();
     }
+}
+
+/// Loads the test switch in the current namespace, attaches it to `ti`, `ts` (access) and
+/// `tt` (trunk), and pins its links under `pins` so it outlives this thread.
+fn attach_switch(pins: &std::path::Path) -> Result<()> {
+    use aya::programs::{links::FdLink, SchedClassifier, TcAttachType};
+    let mut ebpf = aya::Ebpf::load(lqos_ebpf::TEST_SWITCH_OBJECT).context("load the test switch")?;
+    let cfg = lqos_ebpf::LqosTestSwitchCfg {
+        ifindex_trunk: crate::ifindex("tt")?,
+        ifindex_internet: crate::ifindex("ti")?,
+        ifindex_subscribers: crate::ifindex("ts")?,
+        internet_vlan: 100,
+        network_vlan: 200,
+    };
+    let mut map: aya::maps::Array<_, lqos_ebpf::LqosTestSwitchCfg> = aya::maps::Array::try_from(ebpf.map_mut("sw_cfg").context("sw_cfg")?)?;
+    map.set(0, cfg, 0)?;
+    std::fs::create_dir_all(pins)?;
+    for (prog, devs) in [("sw_access", &["ti", "ts"][..]), ("sw_trunk", &["tt"][..])] {
+        let p: &mut SchedClassifier = ebpf.program_mut(prog).context("program")?.try_into()?;
+        p.load()?;
+        for dev in devs {
+            let id = p.attach(dev, TcAttachType::Ingress)?;
+            let link = FdLink::try_from(p.take_link(id)?)?;
+            link.pin(pins.join(format!("{prog}_{dev}")))?;
+        }
+    }
+    Ok(())
 }
 
 /// A running iperf3 measurement.

@@ -181,3 +181,37 @@ fn teardown_removes_everything_lqosd_put_in_the_kernel() -> Result<()> {
     ensure!(!tb.dir.join("state/lqosd/live-plan.bin").exists(), "the saved plan is forgotten");
     Ok(())
 }
+
+#[test]
+fn on_a_stick_shapes_download_and_upload() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let mut tb = Testbed::on_a_stick("stick")?;
+    tb.add_subscriber_addr("100.64.7.1/16")?;
+    tb.add_subscriber_addr("100.64.7.2/16")?;
+    let rows = [device_row("S1", "Site", "100.64.7.1", "", 30.0, 8.0), device_row("S2", "Site", "100.64.7.2", "", 12.0, 3.0)];
+    tb.write_inputs(NET, &format!("{CSV_HEADER}{}", rows.concat()), "")?;
+    tb.start_lqosd()?;
+    let out = tb.refresh()?;
+    ensure!(out.contains("applied generation"), "{out}");
+    for (addr, down, up) in [("100.64.7.1", 30.0, 8.0), ("100.64.7.2", 12.0, 3.0)] {
+        let d = tb.measure(addr, false)?.wire_mbps();
+        let u = tb.measure(addr, true)?.wire_mbps();
+        // On the trunk each frame carries a 4-byte VLAN tag that HTB meters too.
+        let (d, u) = (d * 1518.0 / 1514.0, u * 1518.0 / 1514.0);
+        eprintln!("on a stick {addr}: download {d:.2} (plan {down}), upload {u:.2} (plan {up})");
+        // LQOS_E2E_DEBUG=1 shows the shaper's qdiscs and maps (how the first stick bug was found).
+        if std::env::var_os("LQOS_E2E_DEBUG").is_some() {
+            for cmd in [&["tc", "-s", "qdisc", "show", "dev", "lqs"][..], &["ip", "-d", "link", "show", "dev", "lqs"], &["bpftool", "map", "dump", "name", "lqos_unknown"], &["bpftool", "map", "dump", "name", "lqos_config"]] {
+                eprintln!("$ {cmd:?}\n{}", tb.shaper.run(cmd[0], &cmd[1..]).unwrap_or_else(|e| e.to_string()));
+            }
+            eprintln!("{}", tb.lqosd_log());
+        }
+        ensure!(within(d, down, 0.05) && within(u, up, 0.05), "{addr}: {d:.2}/{u:.2} Mbit/s, plan {down}/{up} (±5%)");
+    }
+    // A host without a mapping crosses the stick unshaped.
+    tb.add_subscriber_addr("100.64.7.9/16")?;
+    let free = tb.measure("100.64.7.9", false)?.wire_mbps();
+    ensure!(free > 200.0, "unknown address unshaped on a stick: {free:.0} Mbit/s");
+    Ok(())
+}
