@@ -61,7 +61,7 @@ impl fmt::Display for Direction {
 }
 
 /// The whole plan for one shaper.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QueuePlan {
     /// CPU queues per direction (on a stick each interface carries twice as many).
     pub queues: u16,
@@ -71,14 +71,14 @@ pub struct QueuePlan {
 }
 
 /// One network interface: an `mq` root with one HTB per tx queue below it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct InterfacePlan {
     pub name: String,
     pub htbs: Vec<HtbQueue>,
 }
 
 /// One HTB qdisc under `mq` class `7fff:<mq_minor>` with handle `<major>:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HtbQueue {
     pub major: u16,
     /// The mq class (1-based tx queue) this HTB hangs from.
@@ -91,7 +91,7 @@ pub struct HtbQueue {
 }
 
 /// One HTB class; rates in bit/s, sizes in bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HtbClass {
     pub id: ClassId,
     /// `None` for the queue's root class (its parent is the HTB qdisc itself).
@@ -116,7 +116,7 @@ pub enum ClassOwner {
 }
 
 /// A shaped prefix and where its packets go.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IpMapping {
     pub prefix: IpNet,
     /// CPU to steer the packets to (0-based).

@@ -91,11 +91,24 @@ pub fn build_interface(iface: &InterfacePlan) -> Vec<TcOp> {
 /// (parents first), leaf qdisc swaps. Each inverse restores what `old` had.
 pub fn steps(diff: &PlanDiff, old: &QueuePlan) -> Vec<Step> {
     let old_ifaces: HashMap<&str, &InterfacePlan> = old.interfaces.iter().map(|i| (i.name.as_str(), i)).collect();
-    let old_classes: HashMap<(&str, ClassId), &HtbClass> = old
-        .interfaces
+    // Only the classes that are removed, changed or get another leaf need their old version
+    // (for the inverses): look those few up in one pass instead of indexing every class.
+    let wanted: std::collections::HashSet<(&str, ClassId)> = diff
+        .remove_classes
         .iter()
-        .flat_map(|i| i.htbs.iter().flat_map(move |q| q.classes.iter().map(move |c| ((i.name.as_str(), c.id), c))))
+        .map(|(dev, id)| (dev.as_str(), *id))
+        .chain(diff.change_classes.iter().map(|(dev, c)| (dev.as_str(), c.id)))
+        .chain(diff.change_leaves.iter().map(|(dev, id, _)| (dev.as_str(), *id)))
         .collect();
+    let old_classes: HashMap<(&str, ClassId), &HtbClass> = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        old.interfaces
+            .iter()
+            .flat_map(|i| i.htbs.iter().flat_map(move |q| q.classes.iter().map(move |c| ((i.name.as_str(), c.id), c))))
+            .filter(|(k, _)| wanted.contains(k))
+            .collect()
+    };
     let restore_iface = |dev: &str| match old_ifaces.get(dev) {
         Some(i) => build_interface(i),
         None => vec![TcOp::ClearRoot { dev: dev.to_owned() }],

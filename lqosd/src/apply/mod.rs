@@ -82,13 +82,13 @@ pub struct Live {
     pub plan: QueuePlan,
 }
 
-/// A stable content hash of a plan (the same plan hashes the same in every lqosd build of one
-/// version): FxHash over its postcard encoding.
+/// A content hash of a plan, to tell "unchanged" cheaply: FxHash (no random seed, so the same
+/// plan hashes the same in every run of one lqosd build) over the plan's fields, without
+/// serializing it. Only ever compared with hashes computed by the same build.
 pub fn plan_hash(plan: &QueuePlan) -> u64 {
-    use std::hash::Hasher;
+    use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
-    // Encoding a plan into a Vec cannot fail (every field is serializable).
-    h.write(&postcard::to_stdvec(plan).unwrap_or_default());
+    plan.hash(&mut h);
     h.finish()
 }
 
@@ -111,6 +111,7 @@ pub fn apply(
     let started = Instant::now();
     let d = diff(old, new);
     let plan_steps = steps(&d, old);
+    let planned = started.elapsed();
     let ops: Vec<TcOp> = plan_steps.iter().flat_map(|s| s.forward.iter().cloned()).collect();
     let old_maps: HashMap<IpNet, &IpMapping> = old.mappings.iter().map(|m| (m.prefix, m)).collect();
 
@@ -150,7 +151,7 @@ pub fn apply(
         mappings_removed: d.remove_mappings.len() as u64,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    info!(?summary, tc_ops = ops.len(), "plan applied");
+    info!(?summary, tc_ops = ops.len(), diff_ms = planned.as_secs_f64() * 1e3, "plan applied");
     Ok(summary)
 }
 

@@ -120,3 +120,4 @@ fn the_hash_tells_plans_apart() {
     assert_eq!(plan_hash(&old), plan_hash(&old.clone()));
     assert_ne!(plan_hash(&old), plan_hash(&new));
 }
+
