@@ -41,7 +41,17 @@ pub enum PlanError {
         have: u16,
         need: u16,
     },
+    #[error("interface {interface:?} needs {needed} leaf qdiscs but the kernel numbers at most {max} automatically per interface (handles 8000:-ffff:): use default_sqm = \"none\" for some circuits, or shape them on another interface")]
+    TooManyLeafQdiscs {
+        interface: String,
+        needed: usize,
+        max: usize,
+    },
 }
+
+/// Leaf qdiscs the kernel can number on one interface: `qdisc_alloc_handle` hands out majors
+/// 0x8000..=0xffff only (one of which is the root's reserved value).
+pub const MAX_AUTO_QDISC_HANDLES: usize = 0x7fff;
 
 /// A plan, the class ids to remember for the next one, and what the planner adjusted.
 #[derive(Debug)]
@@ -121,6 +131,16 @@ pub fn plan(
                     });
                 }
             }
+        }
+    }
+    for iface in &interfaces {
+        let leaves = iface.htbs.iter().flat_map(|q| &q.classes).filter(|c| c.leaf.is_some()).count();
+        if leaves > MAX_AUTO_QDISC_HANDLES {
+            return Err(PlanError::TooManyLeafQdiscs {
+                interface: iface.name.clone(),
+                needed: leaves,
+                max: MAX_AUTO_QDISC_HANDLES,
+            });
         }
     }
     if mappings.len() > config.lqosd.ip_map_capacity as usize {

@@ -5,7 +5,9 @@
 //! ```text
 //! cargo build --release -p lqosd && cargo bench -p lqos-e2e --bench apply
 //! ```
-//! `LQOS_BENCH_SIZES=1000,10000` picks the sizes (default 1000,10000,50000).
+//! `LQOS_BENCH_SIZES=1000,10000` picks the sizes (default 1000,10000), `LQOS_BENCH_QUEUES` the
+//! CPU queues per direction (default 2), `LQOS_BENCH_SQM` the leaf qdisc (default pfifo;
+//! `none` for sizes past the kernel's 32,767 numbered qdiscs per interface, such as 50000).
 
 use anyhow::{ensure, Context, Result};
 use lqos_config::{parse_inputs, Config, InputTexts};
@@ -55,8 +57,9 @@ fn bed() -> Result<Bed> {
 }
 
 fn plan_for(circuits: usize, seed: u64, rerate: Option<usize>, previous: Option<&lqos_plan::ClassIdState>) -> Result<(QueuePlan, lqos_plan::ClassIdState)> {
-    let text = "[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n[queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 100000\nuplink_bandwidth_mbps = 100000\n";
-    let config = Config::parse(text, "lqos.conf", Path::new("/")).0.context("config")?;
+    let sqm = std::env::var("LQOS_BENCH_SQM").unwrap_or_else(|_| "pfifo".into());
+    let text = format!("[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n[queues]\ndefault_sqm = \"{sqm}\"\ndownlink_bandwidth_mbps = 100000\nuplink_bandwidth_mbps = 100000\n");
+    let config = Config::parse(&text, "lqos.conf", Path::new("/")).0.context("config")?;
     let g = lqos_gen::generate(&lqos_gen::GenSpec { seed, ..lqos_gen::GenSpec::new(circuits) });
     let texts = InputTexts { shaped_devices: g.shaped_devices_csv.as_bytes(), network: &g.network_json, overrides: None };
     let mut inputs = parse_inputs(&texts, &Default::default()).0.context("inputs")?;
@@ -130,9 +133,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() -> Result<()> {
     require_root();
-    let sizes: Vec<usize> = std::env::var("LQOS_BENCH_SIZES").unwrap_or_else(|_| "1000,10000,50000".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let sizes: Vec<usize> = std::env::var("LQOS_BENCH_SIZES").unwrap_or_else(|_| "1000,10000".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    println!("queues per direction: {}", queues());
+    println!("queues per direction: {}, leaf qdisc: {}", queues(), std::env::var("LQOS_BENCH_SQM").unwrap_or_else(|_| "pfifo".into()));
     println!("| circuits | classes | prefixes | tc -batch | lqosd full apply | ratio | 1-circuit change: round trip | of which lqosd's apply | lqosd RSS |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {

@@ -215,3 +215,53 @@ fn on_a_stick_shapes_download_and_upload() -> Result<()> {
     ensure!(free > 200.0, "unknown address unshaped on a stick: {free:.0} Mbit/s");
     Ok(())
 }
+
+/// `class htb` lines of `tc class show` on the shaper's two interfaces, sorted, for comparing
+/// the live trees before and after.
+fn live_tree(tb: &Testbed) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for dev in ["lqi", "lqn"] {
+        let out = tb.shaper.run("tc", &["class", "show", "dev", dev])?;
+        lines.extend(out.lines().filter(|l| l.starts_with("class htb")).map(|l| format!("{dev} {}", l.trim())));
+    }
+    lines.sort();
+    Ok(lines)
+}
+
+#[test]
+fn a_plan_the_kernel_refuses_half_way_leaves_the_previous_plan_live() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let header = CSV_HEADER.trim_end().to_owned() + ",sqm\n";
+    let row = |id: &str, ip: &str, down: f64, sqm: &str| format!("{id},{id},{id}-d,{id}-d,Site,,,,\"{ip}\",\"\",1,1,{down},5,,{sqm}\n");
+    let mut tb = Testbed::new("refused")?;
+    tb.add_subscriber_addr("100.64.9.1/16")?;
+    tb.add_subscriber_addr("100.64.9.2/16")?;
+    tb.write_inputs(NET, &format!("{header}{}{}", row("F", "100.64.9.1", 20.0, ""), row("G", "100.64.9.2", 30.0, "")), "")?;
+    tb.start_lqosd()?;
+    tb.refresh()?;
+    let before = live_tree(&tb)?;
+    // F re-rated (applied first), then G asks for CAKE, which this kernel does not have: tc
+    // refuses the second change and lqosd must undo the first.
+    tb.dir.write("ShapedDevices.csv", format!("{header}{}{}", row("F", "100.64.9.1", 40.0, ""), row("G", "100.64.9.2", 30.0, "cake")))?;
+    let out = tb.scheduler(&["refresh"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "the refresh must fail: {stderr}");
+    ensure!(stderr.contains("lqosd rejected the plan") && stderr.contains("cake") && stderr.contains("previous plan was restored"), "{stderr}");
+    ensure!(live_tree(&tb)? == before, "the live tree is the previous plan's:\nbefore {before:#?}\nafter {:#?}", live_tree(&tb)?);
+    let f = tb.measure("100.64.9.1", false)?.wire_mbps();
+    ensure!(within(f, 20.0, 0.05), "F still shaped at its old rate: {f:.2}");
+    Ok(())
+}
+
+#[test]
+fn lqosd_refuses_to_start_on_a_missing_interface_and_says_which() -> Result<()> {
+    require_root();
+    let mut tb = Testbed::new("preflight")?;
+    tb.write_inputs(NET, CSV_HEADER, "")?;
+    let conf = std::fs::read_to_string(tb.config())?.replace("to_network = \"lqn\"", "to_network = \"lqx9\"");
+    tb.dir.write("lqos.conf", conf)?;
+    let err = tb.start_lqosd().expect_err("lqosd must not start").to_string();
+    ensure!(err.contains("interface lqx9 does not exist"), "{err}");
+    Ok(())
+}
