@@ -20,6 +20,13 @@ use std::sync::Arc;
 /// The `mq` root's handle major on every shaped interface (LibreQoS uses the same).
 pub const MQ_MAJOR: u16 = 0x7fff;
 
+/// The first handle major given to leaf qdiscs: below it lie the HTB majors (one per queue
+/// and direction, at most 1,023 of them).
+pub const FIRST_LEAF_HANDLE: u16 = 0x400;
+
+/// Leaf qdiscs one interface can hold with explicit handles: majors `400:`..`ffff:` but `7fff:`.
+pub const MAX_LEAF_QDISCS: usize = (u16::MAX - FIRST_LEAF_HANDLE) as usize;
+
 /// An HTB class id `major:minor` (both 16-bit; written in hex by tc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClassId {

@@ -20,10 +20,12 @@ pub enum TcOp {
     /// New rates, burst or quantum for an existing class (same parent).
     ChangeClass { dev: String, class: HtbClass },
     DelClass { dev: String, id: ClassId },
-    /// Attaches a leaf qdisc to a class that has HTB's default one.
-    AddLeaf { dev: String, parent: ClassId, spec: Arc<str> },
-    /// Swaps a class's leaf qdisc for another.
-    ReplaceLeaf { dev: String, parent: ClassId, spec: Arc<str> },
+    /// Attaches a leaf qdisc to a class that has HTB's default one. `handle`: its major, chosen
+    /// by whoever runs the op (lqosd); `None` lets the kernel number it (at most 32,767 per
+    /// interface).
+    AddLeaf { dev: String, parent: ClassId, spec: Arc<str>, handle: Option<u16> },
+    /// Swaps a class's leaf qdisc for another (the new one needs a handle the old one lacks).
+    ReplaceLeaf { dev: String, parent: ClassId, spec: Arc<str>, handle: Option<u16> },
     /// Removes a class's leaf qdisc (HTB's default comes back).
     DelLeaf { dev: String, parent: ClassId },
 }
@@ -40,11 +42,25 @@ impl fmt::Display for TcOp {
             TcOp::AddClass { dev, class } => write_class(f, "add", dev, class),
             TcOp::ChangeClass { dev, class } => write_class(f, "change", dev, class),
             TcOp::DelClass { dev, id } => write!(f, "class del dev {dev} classid {id}"),
-            TcOp::AddLeaf { dev, parent, spec } => write!(f, "qdisc add dev {dev} parent {parent} {spec}"),
-            TcOp::ReplaceLeaf { dev, parent, spec } => {
-                write!(f, "qdisc replace dev {dev} parent {parent} {spec}")
+            TcOp::AddLeaf { dev, parent, spec, handle } => {
+                write!(f, "qdisc add dev {dev} parent {parent}{} {spec}", Handle(*handle))
+            }
+            TcOp::ReplaceLeaf { dev, parent, spec, handle } => {
+                write!(f, "qdisc replace dev {dev} parent {parent}{} {spec}", Handle(*handle))
             }
             TcOp::DelLeaf { dev, parent } => write!(f, "qdisc del dev {dev} parent {parent}"),
+        }
+    }
+}
+
+/// ` handle <hex>:` when there is one.
+struct Handle(Option<u16>);
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(h) => write!(f, " handle {h:x}:"),
+            None => Ok(()),
         }
     }
 }
@@ -79,7 +95,7 @@ pub fn build_interface(iface: &InterfacePlan) -> Vec<TcOp> {
         for c in &q.classes {
             ops.push(TcOp::AddClass { dev: dev.clone(), class: c.clone() });
             if let Some(spec) = &c.leaf {
-                ops.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone() });
+                ops.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone(), handle: None });
             }
         }
     }
@@ -125,7 +141,7 @@ pub fn steps(diff: &PlanDiff, old: &QueuePlan) -> Vec<Step> {
         if let Some(c) = old_classes.get(&(dev.as_str(), *id)) {
             inverse.push(TcOp::AddClass { dev: dev.clone(), class: (*c).clone() });
             if let Some(spec) = &c.leaf {
-                inverse.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone() });
+                inverse.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone(), handle: None });
             }
         }
         out.push(Step { forward: vec![TcOp::DelClass { dev: dev.clone(), id: *id }], inverse });
@@ -140,7 +156,7 @@ pub fn steps(diff: &PlanDiff, old: &QueuePlan) -> Vec<Step> {
     for (dev, c) in &diff.add_classes {
         let mut forward = vec![TcOp::AddClass { dev: dev.clone(), class: c.clone() }];
         if let Some(spec) = &c.leaf {
-            forward.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone() });
+            forward.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone(), handle: None });
         }
         // Deleting the class takes its leaf qdisc with it.
         out.push(Step { forward, inverse: vec![TcOp::DelClass { dev: dev.clone(), id: c.id }] });
@@ -148,7 +164,7 @@ pub fn steps(diff: &PlanDiff, old: &QueuePlan) -> Vec<Step> {
     for (dev, id, leaf) in &diff.change_leaves {
         let old_leaf = old_classes.get(&(dev.as_str(), *id)).and_then(|c| c.leaf.clone());
         let set = |spec: &Option<Arc<str>>| match spec {
-            Some(spec) => TcOp::ReplaceLeaf { dev: dev.clone(), parent: *id, spec: spec.clone() },
+            Some(spec) => TcOp::ReplaceLeaf { dev: dev.clone(), parent: *id, spec: spec.clone(), handle: None },
             None => TcOp::DelLeaf { dev: dev.clone(), parent: *id },
         };
         out.push(Step { forward: vec![set(leaf)], inverse: vec![set(&old_leaf)] });

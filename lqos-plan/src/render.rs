@@ -1,6 +1,6 @@
 //! Rendering a plan as `tc -batch` text and as IP mapping lines, streamed to any writer.
 
-use crate::{steps, ClassOwner, HtbClass, InterfacePlan, PlanDiff, QueuePlan, TcOp, MQ_MAJOR};
+use crate::{steps, ClassOwner, HtbClass, InterfacePlan, PlanDiff, QueuePlan, TcOp, FIRST_LEAF_HANDLE, MQ_MAJOR};
 use std::io::{self, Write};
 
 /// The line that separates the `tc -batch` text from the IP mappings in `--dry-run` output.
@@ -19,18 +19,20 @@ pub fn write_tc(plan: &QueuePlan, out: &mut impl Write) -> io::Result<()> {
 fn write_interface(iface: &InterfacePlan, out: &mut impl Write) -> io::Result<()> {
     let dev = &iface.name;
     writeln!(out, "qdisc replace dev {dev} root handle {MQ_MAJOR:x}: mq")?;
+    // Leaves are numbered explicitly from FIRST_LEAF_HANDLE (the kernel numbers only 32,767).
+    let mut next_leaf = FIRST_LEAF_HANDLE;
     for q in &iface.htbs {
         writeln!(out, "# {dev} queue {} ({}, cpu {})", q.mq_minor, q.direction, q.cpu)?;
         writeln!(out, "qdisc add dev {dev} parent {MQ_MAJOR:x}:{:x} handle {:x}: htb", q.mq_minor, q.major)?;
         for c in &q.classes {
-            write_class(dev, c, out)?;
+            write_class(dev, c, &mut next_leaf, out)?;
         }
     }
     Ok(())
 }
 
 /// `class add` for one class and its leaf qdisc, after a comment naming its owner.
-fn write_class(dev: &str, c: &HtbClass, out: &mut impl Write) -> io::Result<()> {
+fn write_class(dev: &str, c: &HtbClass, next_leaf: &mut u16, out: &mut impl Write) -> io::Result<()> {
     match &c.owner {
         ClassOwner::QueueRoot => {}
         ClassOwner::Node(n) => writeln!(out, "# node {}", n.replace('\n', " "))?,
@@ -38,7 +40,12 @@ fn write_class(dev: &str, c: &HtbClass, out: &mut impl Write) -> io::Result<()> 
     }
     writeln!(out, "{}", TcOp::AddClass { dev: dev.to_owned(), class: c.clone() })?;
     if let Some(leaf) = &c.leaf {
-        writeln!(out, "qdisc add dev {dev} parent {} {leaf}", c.id)?;
+        if *next_leaf == MQ_MAJOR {
+            *next_leaf += 1;
+        }
+        // The planner refuses more than MAX_LEAF_QDISCS leaves per interface.
+        writeln!(out, "qdisc add dev {dev} parent {} handle {:x}: {leaf}", c.id, *next_leaf)?;
+        *next_leaf = next_leaf.saturating_add(1);
     }
     Ok(())
 }

@@ -282,10 +282,10 @@ fn class_and_ip_map_limits_are_checked_before_anything_is_applied() {
         PlanError::TooManyLeafQdiscs {
             interface: "subs".into(),
             needed: 65_535,
-            max: 32_767
+            max: 64_511
         }
     );
-    assert!(err.to_string().contains("default_sqm = \"none\""), "{err}");
+    assert!(err.to_string().contains("sqm \"none\""), "{err}");
     let bare = {
         let text = "[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"none\"\ndownlink_bandwidth_mbps = 1000\nuplink_bandwidth_mbps = 500\ngenerated_pn_download_mbps = 200\ngenerated_pn_upload_mbps = 100\n";
         Config::parse(text, "lqos.conf", Path::new("/")).0.unwrap()

@@ -2,7 +2,7 @@
 //! lqosd left in the kernel (or rebuilds it from the saved plan); every submitted plan is
 //! checked, applied as a difference, and saved.
 
-use crate::apply::{apply, empty_plan, plan_hash, ApplyError, Live};
+use crate::apply::{apply, LeafHandles, empty_plan, plan_hash, ApplyError, Live};
 use crate::dataplane::{self, Dataplane, DataplaneError, Shaped};
 use crate::state::StateDir;
 use lqos_bus::{ApplySummary, QueueClasses, StatusReport};
@@ -28,6 +28,8 @@ pub struct Shaper {
     live: Live,
     /// The kernel matches neither plan (a restore failed): the next plan is built from scratch.
     needs_rebuild: bool,
+    /// Handles of the live leaf qdiscs.
+    handles: LeafHandles,
 }
 
 impl Shaper {
@@ -41,29 +43,31 @@ impl Shaper {
         });
         let queues = saved.as_ref().map_or(1, |s| s.plan.queues.max(1));
         let mut dataplane = Dataplane::start(config, shaped.clone(), queues)?;
+        if saved.is_none() && dataplane.maps_reused {
+            // Entries of a plan nobody remembers: start clean.
+            match dataplane.clear_ip_map() {
+                Ok(n) if n > 0 => warn!(entries = n, "cleared a pinned IP map without a saved plan"),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "cannot clear the pinned IP map"),
+            }
+        }
         let interrupted = state.was_applying();
         let mut shaper = Shaper {
             live: Live { generation: 0, hash: plan_hash(&empty_plan()), plan: empty_plan() },
             needs_rebuild: false,
+            handles: LeafHandles::default(),
             ip_map_capacity: config.lqosd.ip_map_capacity,
             state,
             shaped,
-            dataplane: {
-                if saved.is_none() && dataplane.maps_reused {
-                    // Entries of a plan nobody remembers: start clean.
-                    match dataplane.clear_ip_map() {
-                        Ok(n) if n > 0 => warn!(entries = n, "cleared a pinned IP map without a saved plan"),
-                        Ok(_) => {}
-                        Err(e) => warn!(error = %e, "cannot clear the pinned IP map"),
-                    }
-                }
-                dataplane
-            },
+            dataplane,
         };
         if let Some(saved) = saved {
             if shaper.dataplane.maps_reused && !interrupted && kernel_has(&saved.plan) {
                 info!(generation = saved.generation, circuits = circuits(&saved.plan), "adopted the live plan left by the previous lqosd: nothing re-applied");
                 shaper.dataplane.set_xps(&saved.plan);
+                for iface in &saved.plan.interfaces {
+                    shaper.handles.read_tc_text(&iface.name, &tc_text(&["qdisc", "show", "dev", &iface.name]).unwrap_or_default());
+                }
                 shaper.live = saved;
             } else {
                 info!(generation = saved.generation, interrupted, "rebuilding the saved plan");
@@ -101,7 +105,7 @@ impl Shaper {
         }
         let old = if self.needs_rebuild { empty_plan() } else { std::mem::replace(&mut self.live.plan, empty_plan()) };
         let started = std::time::Instant::now();
-        let result = apply(&mut self.dataplane, &old, &plan, self.ip_map_capacity);
+        let result = apply(&mut self.dataplane, &old, &plan, self.ip_map_capacity, &mut self.handles);
         if result.is_err() {
             self.live.plan = old;
         }
@@ -121,7 +125,7 @@ impl Shaper {
                 debug!(apply_ms = applied.as_millis() as u64, save_ms = (started.elapsed() - applied).as_millis() as u64, "plan live and saved");
                 Outcome::Applied(summary)
             }
-            Err(e @ (ApplyError::MapTooSmall { .. } | ApplyError::RolledBack { .. })) => {
+            Err(e @ (ApplyError::MapTooSmall { .. } | ApplyError::NoHandle(_) | ApplyError::RolledBack { .. })) => {
                 self.state.clear_applying();
                 Outcome::Rejected(vec![e.to_string()])
             }
@@ -190,11 +194,13 @@ fn kernel_has(plan: &QueuePlan) -> bool {
 /// The HTB class ids on `dev`, from `tc class show` (this iproute2 has no JSON for classes):
 /// lines such as `class htb 1:5 parent 1:1 prio 0 rate ...`.
 fn live_classids(dev: &str) -> Option<HashSet<String>> {
-    let out = Command::new("tc").args(["class", "show", "dev", dev]).output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    Some(parse_htb_classids(&String::from_utf8_lossy(&out.stdout)))
+    tc_text(&["class", "show", "dev", dev]).map(|t| parse_htb_classids(&t))
+}
+
+/// The text `tc <args>` prints, if it succeeds.
+fn tc_text(args: &[&str]) -> Option<String> {
+    let out = Command::new("tc").args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn parse_htb_classids(text: &str) -> HashSet<String> {

@@ -41,7 +41,7 @@ pub enum PlanError {
         have: u16,
         need: u16,
     },
-    #[error("interface {interface:?} needs {needed} leaf qdiscs but the kernel numbers at most {max} automatically per interface (handles 8000:-ffff:): use default_sqm = \"none\" for some circuits, or shape them on another interface")]
+    #[error("interface {interface:?} needs {needed} leaf qdiscs but an interface holds at most {max} (16-bit qdisc handles): use sqm \"none\" for some circuits, or shape them on another interface")]
     TooManyLeafQdiscs {
         interface: String,
         needed: usize,
@@ -49,9 +49,6 @@ pub enum PlanError {
     },
 }
 
-/// Leaf qdiscs the kernel can number on one interface: `qdisc_alloc_handle` hands out majors
-/// 0x8000..=0xffff only (one of which is the root's reserved value).
-pub const MAX_AUTO_QDISC_HANDLES: usize = 0x7fff;
 
 /// A plan, the class ids to remember for the next one, and what the planner adjusted.
 #[derive(Debug)]
@@ -135,11 +132,11 @@ pub fn plan(
     }
     for iface in &interfaces {
         let leaves = iface.htbs.iter().flat_map(|q| &q.classes).filter(|c| c.leaf.is_some()).count();
-        if leaves > MAX_AUTO_QDISC_HANDLES {
+        if leaves > lqos_plan::MAX_LEAF_QDISCS {
             return Err(PlanError::TooManyLeafQdiscs {
                 interface: iface.name.clone(),
                 needed: leaves,
-                max: MAX_AUTO_QDISC_HANDLES,
+                max: lqos_plan::MAX_LEAF_QDISCS,
             });
         }
     }

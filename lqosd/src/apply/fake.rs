@@ -26,6 +26,9 @@ pub struct FakeKernel {
     /// Devices with an mq root.
     pub devices: BTreeMap<String, Device>,
     pub ip_map: BTreeMap<IpNet, IpMapping>,
+    /// Leaf qdisc handles in use: (device, handle) -> class. Not part of [`FakeKernel::state`]:
+    /// an incremental apply and a fresh build number leaves differently.
+    pub leaf_handles: BTreeMap<(String, u16), ClassId>,
     /// Fail the tc operation with this index (counted over every `run_tc` call).
     pub fail_tc_at: Option<usize>,
     /// Fail the upsert of this prefix.
@@ -47,12 +50,18 @@ impl FakeKernel {
         match op {
             TcOp::ClearRoot { dev } => {
                 self.devices.remove(dev);
+                self.leaf_handles.retain(|(d, _), _| d != dev);
                 Ok(())
             }
             TcOp::AddRoot { dev } => {
                 // Like the kernel: replacing an mq root by an mq root keeps what is below it.
                 self.devices.entry(dev.clone()).or_default();
                 Ok(())
+            }
+            TcOp::AddLeaf { dev, parent, handle, .. } | TcOp::ReplaceLeaf { dev, parent, handle, .. }
+                if handle.is_some_and(|h| self.leaf_handles.get(&(dev.clone(), h)).is_some_and(|c| c != parent)) =>
+            {
+                Err(format!("{dev}: handle {handle:?} is taken"))
             }
             TcOp::AddHtb { dev, .. }
             | TcOp::AddClass { dev, .. }
@@ -61,9 +70,26 @@ impl FakeKernel {
             | TcOp::AddLeaf { dev, .. }
             | TcOp::ReplaceLeaf { dev, .. }
             | TcOp::DelLeaf { dev, .. } => match self.devices.get_mut(dev) {
-                Some(d) => device_op(d, op),
+                Some(d) => device_op(d, op).map(|()| self.track_handles(op)),
                 None => Err(format!("{dev}: no mq root")),
             },
+        }
+    }
+}
+
+impl FakeKernel {
+    /// Which leaf holds which handle after `op` succeeded.
+    fn track_handles(&mut self, op: &TcOp) {
+        let drop_class = |m: &mut BTreeMap<(String, u16), ClassId>, dev: &str, class: ClassId| m.retain(|(d, _), c| !(d == dev && *c == class));
+        match op {
+            TcOp::AddLeaf { dev, parent, handle, .. } | TcOp::ReplaceLeaf { dev, parent, handle, .. } => {
+                drop_class(&mut self.leaf_handles, dev, *parent);
+                if let Some(h) = handle {
+                    self.leaf_handles.insert((dev.clone(), *h), *parent);
+                }
+            }
+            TcOp::DelLeaf { dev, parent } | TcOp::DelClass { dev, id: parent } => drop_class(&mut self.leaf_handles, dev, *parent),
+            _ => {}
         }
     }
 }

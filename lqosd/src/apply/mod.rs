@@ -7,6 +7,9 @@
 
 #[cfg(test)]
 mod fake;
+mod handles;
+
+pub use handles::{LeafHandles, NoHandle};
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +53,8 @@ pub struct MapFailure {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
+    #[error(transparent)]
+    NoHandle(#[from] NoHandle),
     #[error("the plan needs {needed} IP map entries but the map holds {capacity} ([lqosd] ip_map_capacity)")]
     MapTooSmall { needed: usize, capacity: u32 },
     #[error("{cause}; the previous plan was restored")]
@@ -98,12 +103,14 @@ pub fn empty_plan() -> QueuePlan {
 }
 
 /// Applies `new` over `old` (what the kernel holds now). On failure the kernel is put back
-/// on `old`, and the error says whether that worked.
+/// on `old`, and the error says whether that worked. `handles` holds the live leaf qdisc
+/// handles and is kept in step with the kernel.
 pub fn apply(
     kernel: &mut dyn Kernel,
     old: &QueuePlan,
     new: &QueuePlan,
     ip_map_capacity: u32,
+    handles: &mut LeafHandles,
 ) -> Result<ApplySummary, ApplyError> {
     if new.mappings.len() > ip_map_capacity as usize {
         return Err(ApplyError::MapTooSmall { needed: new.mappings.len(), capacity: ip_map_capacity });
@@ -111,30 +118,47 @@ pub fn apply(
     let started = Instant::now();
     let d = diff(old, new);
     let plan_steps = steps(&d, old);
+    let mut after = handles.clone();
+    let ops = plan_steps
+        .iter()
+        .flat_map(|s| &s.forward)
+        .map(|op| after.annotate(op))
+        .collect::<Result<Vec<TcOp>, NoHandle>>()?;
     let planned = started.elapsed();
-    let ops: Vec<TcOp> = plan_steps.iter().flat_map(|s| s.forward.iter().cloned()).collect();
-    let old_maps: HashMap<IpNet, &IpMapping> = old.mappings.iter().map(|m| (m.prefix, m)).collect();
+    // Only prefixes that change need their old mapping (to count moves and to undo).
+    let old_maps: HashMap<IpNet, &IpMapping> = if d.upsert_mappings.is_empty() && d.remove_mappings.is_empty() {
+        HashMap::new()
+    } else {
+        old.mappings.iter().map(|m| (m.prefix, m)).collect()
+    };
 
     // Prefixes that go are unmapped first (they pass unshaped from now on); then the classes
     // change; then prefixes point at their (now existing) new classes.
     let mut undo = Undo { removed: &d.remove_mappings, upserted: &[], old_maps: &old_maps, tc_done: 0 };
-    let result = kernel
-        .remove_mappings(&d.remove_mappings)
-        .map_err(ApplyFailure::from)
-        .and_then(|()| {
-            kernel.run_tc(&ops).map_err(|f| {
+    let mut result = kernel.remove_mappings(&d.remove_mappings).map_err(ApplyFailure::from);
+    if result.is_ok() {
+        result = match kernel.run_tc(&ops) {
+            Ok(()) => {
+                undo.tc_done = ops.len();
+                *handles = after;
+                Ok(())
+            }
+            Err(f) => {
                 undo.tc_done = f.index;
-                ApplyFailure::from(f)
-            })
-        })
-        .and_then(|()| {
-            undo.tc_done = ops.len();
-            undo.upserted = &d.upsert_mappings;
-            kernel.upsert_mappings(&d.upsert_mappings).map_err(ApplyFailure::from)
-        });
+                for op in &ops[..f.index] {
+                    handles.record(op);
+                }
+                Err(f.into())
+            }
+        };
+    }
+    if result.is_ok() {
+        undo.upserted = &d.upsert_mappings;
+        result = kernel.upsert_mappings(&d.upsert_mappings).map_err(ApplyFailure::from);
+    }
     if let Err(cause) = result {
         warn!(error = %cause, "apply failed; restoring the previous plan");
-        return match undo.run(kernel, &plan_steps) {
+        return match undo.run(kernel, &plan_steps, handles) {
             Ok(()) => Err(ApplyError::RolledBack { cause }),
             Err(restore) => Err(ApplyError::Inconsistent { cause, restore }),
         };
@@ -171,7 +195,7 @@ struct Undo<'a> {
 impl Undo<'_> {
     /// Mappings first back to their old classes (which still exist until the tc rollback,
     /// or exist again after it), then the tc steps in reverse, then removed prefixes back.
-    fn run(&self, kernel: &mut dyn Kernel, plan_steps: &[lqos_plan::Step]) -> Result<(), ApplyFailure> {
+    fn run(&self, kernel: &mut dyn Kernel, plan_steps: &[lqos_plan::Step], handles: &mut LeafHandles) -> Result<(), ApplyFailure> {
         let (restore, drop): (Vec<IpMapping>, Vec<IpNet>) = self.upserted.iter().fold(
             (Vec::new(), Vec::new()),
             |(mut restore, mut drop), m| {
@@ -183,7 +207,14 @@ impl Undo<'_> {
             },
         );
         kernel.remove_mappings(&drop)?;
-        kernel.run_tc(&rollback(plan_steps, self.tc_done))?;
+        // Leaves put back get fresh handles. Should this fail, the next apply rebuilds
+        // everything (ClearRoot resets the handles), so `handles` may run ahead of the kernel.
+        let back_ops = rollback(plan_steps, self.tc_done)
+            .iter()
+            .map(|op| handles.annotate(op))
+            .collect::<Result<Vec<TcOp>, NoHandle>>()
+            .map_err(|e| TcFailure { index: 0, op: String::new(), message: e.to_string() })?;
+        kernel.run_tc(&back_ops)?;
         kernel.upsert_mappings(&restore)?;
         let back: Vec<IpMapping> = self.removed.iter().filter_map(|p| self.old_maps.get(p).map(|m| (*m).clone())).collect();
         kernel.upsert_mappings(&back)?;

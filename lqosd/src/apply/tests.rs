@@ -41,19 +41,29 @@ fn pair(requeue: bool) -> (QueuePlan, QueuePlan) {
     (old.plan, new.plan)
 }
 
-fn kernel_on(p: &QueuePlan) -> FakeKernel {
+/// A model kernel holding `p`, and the leaf handles lqosd would keep for it.
+fn kernel_on(p: &QueuePlan) -> (FakeKernel, LeafHandles) {
     let mut k = FakeKernel::default();
-    apply(&mut k, &empty_plan(), p, u32::MAX).expect("first apply");
-    k
+    let mut h = LeafHandles::default();
+    apply(&mut k, &empty_plan(), p, u32::MAX, &mut h).expect("first apply");
+    (k, h)
+}
+
+/// lqosd's handle table says what the kernel has: every leaf with the handle it was given.
+fn handles_match(k: &FakeKernel, h: &LeafHandles) {
+    for ((dev, handle), class) in &k.leaf_handles {
+        assert_eq!(h.get(dev, *class), Some(*handle), "{dev} {class}");
+    }
 }
 
 #[test]
 fn first_apply_then_diff_lands_on_the_new_plan() {
     for requeue in [false, true] {
         let (old, new) = pair(requeue);
-        let mut k = kernel_on(&old);
-        let summary = apply(&mut k, &old, &new, u32::MAX).expect("apply");
-        assert_eq!(k.state(), kernel_on(&new).state(), "requeue {requeue}");
+        let (mut k, mut h) = kernel_on(&old);
+        let summary = apply(&mut k, &old, &new, u32::MAX, &mut h).expect("apply");
+        assert_eq!(k.state(), kernel_on(&new).0.state(), "requeue {requeue}");
+        handles_match(&k, &h);
         assert!(summary.classes_added > 0 && summary.mappings_added >= 1 && summary.mappings_removed >= 1, "{summary:?}");
         if !requeue {
             assert!(summary.classes_removed > 0 && summary.classes_changed > 0, "{summary:?}");
@@ -65,18 +75,19 @@ fn first_apply_then_diff_lands_on_the_new_plan() {
 fn a_failure_at_any_tc_operation_restores_the_previous_plan() {
     for requeue in [false, true] {
         let (old, new) = pair(requeue);
-        let before = kernel_on(&old).state();
+        let before = kernel_on(&old).0.state();
         let d = diff(&old, &new);
         let total: usize = steps(&d, &old).iter().map(|s| s.forward.len()).sum();
         assert!(total > 10, "a diff worth testing: {total} ops");
         for at in 0..total {
-            let mut k = kernel_on(&old);
+            let (mut k, mut h) = kernel_on(&old);
             k.fail_tc_at = Some(k.tc_ops_run + at);
-            match apply(&mut k, &old, &new, u32::MAX) {
+            match apply(&mut k, &old, &new, u32::MAX, &mut h) {
                 Err(ApplyError::RolledBack { cause: ApplyFailure::Tc(f) }) => assert_eq!(f.message, "injected failure"),
                 other => panic!("failure at op {at}: {other:?}"),
             }
             assert_eq!(k.state(), before, "failure at op {at} of {total} (requeue {requeue})");
+            handles_match(&k, &h);
         }
     }
 }
@@ -84,12 +95,12 @@ fn a_failure_at_any_tc_operation_restores_the_previous_plan() {
 #[test]
 fn a_failed_ip_map_update_restores_the_previous_plan() {
     let (old, new) = pair(false);
-    let before = kernel_on(&old).state();
+    let before = kernel_on(&old).0.state();
     let d = diff(&old, &new);
     let victim = d.upsert_mappings.last().expect("an upsert").prefix;
-    let mut k = kernel_on(&old);
+    let (mut k, mut h) = kernel_on(&old);
     k.fail_upsert = Some(victim);
-    let err = apply(&mut k, &old, &new, u32::MAX).expect_err("injected");
+    let err = apply(&mut k, &old, &new, u32::MAX, &mut h).expect_err("injected");
     assert!(matches!(err, ApplyError::RolledBack { cause: ApplyFailure::Map(_) }), "{err}");
     assert_eq!(k.state(), before);
 }
@@ -97,9 +108,9 @@ fn a_failed_ip_map_update_restores_the_previous_plan() {
 #[test]
 fn a_plan_larger_than_the_ip_map_is_refused_before_touching_anything() {
     let (old, new) = pair(false);
-    let mut k = kernel_on(&old);
+    let (mut k, mut h) = kernel_on(&old);
     let before = k.state();
-    let err = apply(&mut k, &old, &new, 3).expect_err("too big");
+    let err = apply(&mut k, &old, &new, 3, &mut h).expect_err("too big");
     assert!(err.to_string().contains("ip_map_capacity"), "{err}");
     assert_eq!(k.state(), before);
 }
@@ -107,9 +118,9 @@ fn a_plan_larger_than_the_ip_map_is_refused_before_touching_anything() {
 #[test]
 fn an_unchanged_plan_runs_nothing() {
     let (old, _) = pair(false);
-    let mut k = kernel_on(&old);
+    let (mut k, mut h) = kernel_on(&old);
     let ran = k.tc_ops_run;
-    let s = apply(&mut k, &old, &old.clone(), u32::MAX).expect("apply");
+    let s = apply(&mut k, &old, &old.clone(), u32::MAX, &mut h).expect("apply");
     assert_eq!(k.tc_ops_run, ran);
     assert_eq!(s.classes_added + s.classes_changed + s.classes_removed + s.mappings_added, 0);
 }
