@@ -2,4 +2,5 @@
 //! It never touches the kernel: lqosd applies what it plans.
 
 pub mod plan;
+pub mod service;
 pub mod state;

@@ -31,6 +31,19 @@ enum Command {
     },
     /// Rebuild the queue plan from the inputs (one shot).
     Refresh(RefreshArgs),
+    /// The service: refresh now, every queue_refresh_interval_mins and after manual edits.
+    Run,
+}
+
+fn run_service(config_path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let (config, notes) = lqos_config::Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
+    for n in notes.iter() {
+        tracing::warn!("{n}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    runtime.block_on(lqos_scheduler::service::run(config_path, config))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -44,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { debug } => commands::validate(&cli.config, debug),
         Command::Refresh(args) => commands::refresh(&cli.config, &args),
+        Command::Run => run_service(&cli.config),
     };
     match result {
         Ok(code) => code,

@@ -3,17 +3,38 @@
 
 use crate::shaper::{Outcome, Shaper};
 use lqos_bus::{Handler, Request, Response};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct BusHandler {
     shaper: Arc<Mutex<Shaper>>,
     started: Instant,
+    /// Milliseconds since `started` at which the running apply began; 0 when none runs.
+    applying_since: Arc<AtomicU64>,
 }
 
 impl BusHandler {
     pub fn new(shaper: Shaper) -> Self {
-        Self { shaper: Arc::new(Mutex::new(shaper)), started: Instant::now() }
+        Self { shaper: Arc::new(Mutex::new(shaper)), started: Instant::now(), applying_since: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// How long the running apply has taken so far, if one runs (for the watchdog).
+    pub fn applying_for(&self) -> Option<Duration> {
+        match self.applying_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(self.started.elapsed().saturating_sub(Duration::from_millis(since))),
+        }
+    }
+
+    /// One line for systemd's `STATUS=`.
+    pub fn status_line(&self) -> String {
+        let shaper = self.shaper.lock().unwrap_or_else(|p| p.into_inner());
+        let s = shaper.status(0);
+        match s.applied_generation {
+            Some(g) => format!("shaping {} circuits, {} prefixes (generation {g})", s.circuits, s.mapped_ips),
+            None => "attached; waiting for the first plan".to_owned(),
+        }
     }
 }
 
@@ -21,6 +42,7 @@ impl Handler for BusHandler {
     async fn handle(&self, request: Request) -> Response {
         let shaper = self.shaper.clone();
         let uptime = self.started.elapsed().as_secs();
+        let (applying, started) = (self.applying_since.clone(), self.started);
         let answer = tokio::task::spawn_blocking(move || {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
@@ -28,11 +50,22 @@ impl Handler for BusHandler {
             match request {
                 Request::Ping => Response::Pong { version: env!("CARGO_PKG_VERSION").to_owned() },
                 Request::Status => Response::Status(shaper.status(uptime)),
-                Request::SubmitPlan { generation, plan } => match shaper.submit(generation, plan) {
-                    Outcome::Applied(summary) => Response::Applied { generation, summary },
-                    Outcome::Unchanged(generation) => Response::Unchanged { generation },
-                    Outcome::Rejected(reasons) => Response::Rejected { reasons },
-                },
+                Request::SubmitPlan { generation, plan } => {
+                    applying.store((started.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
+                    let outcome = shaper.submit(generation, plan);
+                    applying.store(0, Ordering::Relaxed);
+                    let s = shaper.status(uptime);
+                    let status = match &outcome {
+                        Outcome::Rejected(reasons) => format!("last plan rejected: {}", reasons.join("; ")),
+                        _ => format!("shaping {} circuits, {} prefixes (generation {})", s.circuits, s.mapped_ips, s.applied_generation.unwrap_or(0)),
+                    };
+                    crate::notify(&[sd_notify::NotifyState::Status(&status)]);
+                    match outcome {
+                        Outcome::Applied(summary) => Response::Applied { generation, summary },
+                        Outcome::Unchanged(generation) => Response::Unchanged { generation },
+                        Outcome::Rejected(reasons) => Response::Rejected { reasons },
+                    }
+                }
             }
         })
         .await;

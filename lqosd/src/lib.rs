@@ -15,6 +15,29 @@ use std::future::Future;
 use std::sync::Arc;
 use tracing::info;
 
+/// Longest an apply may run before the watchdog stops being fed (a full build of 100k
+/// circuits takes minutes on small machines; a hung `tc` should not hang lqosd forever).
+const MAX_APPLY: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
+/// Tells systemd (nothing outside systemd).
+pub(crate) fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// Feeds systemd's watchdog at half its period while the runtime runs and no apply is stuck.
+async fn watchdog(handler: Arc<bus_handler::BusHandler>, period: std::time::Duration) {
+    let mut tick = tokio::time::interval(period / 2);
+    loop {
+        tick.tick().await;
+        match handler.applying_for() {
+            Some(t) if t > MAX_APPLY => tracing::error!(running = ?t, "an apply is stuck: no longer feeding the watchdog"),
+            _ => notify(&[sd_notify::NotifyState::Watchdog]),
+        }
+    }
+}
+
 /// Runs lqosd until `shutdown` completes: attach, recover, serve the bus.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let startup = config.clone();
@@ -26,7 +49,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let listener = lqos_bus::bind(socket).with_context(|| format!("binding the bus socket {}", socket.display()))?;
     info!(socket = %socket.display(), "lqosd ready");
     let handler = Arc::new(bus_handler::BusHandler::new(shaper));
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&handler.status_line())]);
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        tokio::spawn(watchdog(handler.clone(), period));
+    }
     lqos_bus::serve(listener, handler, lqos_bus::Limits::default(), shutdown).await;
+    notify(&[sd_notify::NotifyState::Stopping]);
     info!("lqosd stopped; programs, maps and queues stay in place (lqosd teardown removes them)");
     Ok(())
 }

@@ -66,17 +66,21 @@ pub fn attach_all(ebpf: &mut Ebpf, shaped: &Shaped, pin_dir: &Path) -> Result<()
     Ok(())
 }
 
-/// A pinned link to reuse, if there is one that still works.
-fn pinned(path: &Path) -> Option<FdLink> {
+/// Swaps the program into the link pinned at `path`, if there is one that still works
+/// (`swap` does the `attach_to_link`). A stale pin is removed. Whether it was swapped.
+fn swap_into_pinned(path: &Path, program: &'static str, interface: &str, swap: impl FnOnce(FdLink) -> Result<(), String>) -> bool {
     if !path.exists() {
-        return None;
+        return false;
     }
-    match PinnedLink::from_pin(path) {
-        Ok(p) => Some(p.into()),
+    match PinnedLink::from_pin(path).map_err(|e| e.to_string()).and_then(|p| swap(p.into())) {
+        Ok(()) => {
+            info!(interface, program, "program swapped in place");
+            true
+        }
         Err(e) => {
-            warn!(path = %path.display(), error = %e, "unusable pinned link; attaching afresh");
+            warn!(path = %path.display(), error = %e, "cannot update the pinned link; attaching afresh");
             let _ = std::fs::remove_file(path);
-            None
+            false
         }
     }
 }
@@ -87,17 +91,12 @@ fn pin(link: FdLink, path: &Path, program: &'static str, interface: &str) -> Res
 
 fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), LinkError> {
     let path = link_pin(pin_dir, "xdp", interface);
-    if let Some(link) = pinned(&path) {
-        match aya::programs::xdp::XdpLink::try_from(link).map_err(|e| e.to_string()).and_then(|l| xdp.attach_to_link(l).map_err(|e| e.to_string())) {
-            Ok(_) => {
-                info!(interface, "XDP program swapped in place");
-                return Ok(());
-            }
-            Err(e) => {
-                warn!(interface, error = %e, "cannot update the pinned XDP link; attaching afresh");
-                let _ = std::fs::remove_file(&path);
-            }
-        }
+    let swap = |link: FdLink| {
+        let link = aya::programs::xdp::XdpLink::try_from(link).map_err(|e| e.to_string())?;
+        xdp.attach_to_link(link).map(drop).map_err(|e| e.to_string())
+    };
+    if swap_into_pinned(&path, PROG_XDP, interface, swap) {
+        return Ok(());
     }
     let err = |source| LinkError::Attach { program: PROG_XDP, interface: interface.to_owned(), source };
     let id = match xdp.attach(interface, XdpFlags::DRV_MODE) {
@@ -121,17 +120,12 @@ fn attach_tc(
 ) -> Result<(), LinkError> {
     let kind = if attach == TcAttachType::Ingress { "tc_ingress" } else { "tc" };
     let path = link_pin(pin_dir, kind, interface);
-    if let Some(link) = pinned(&path) {
-        match aya::programs::tc::SchedClassifierLink::try_from(link).map_err(|e| e.to_string()).and_then(|l| tc.attach_to_link(l).map_err(|e| e.to_string())) {
-            Ok(_) => {
-                info!(interface, program, "TC program swapped in place");
-                return Ok(());
-            }
-            Err(e) => {
-                warn!(interface, error = %e, "cannot update the pinned TC link; attaching afresh");
-                let _ = std::fs::remove_file(&path);
-            }
-        }
+    let swap = |link: FdLink| {
+        let link = aya::programs::tc::SchedClassifierLink::try_from(link).map_err(|e| e.to_string())?;
+        tc.attach_to_link(link).map(drop).map_err(|e| e.to_string())
+    };
+    if swap_into_pinned(&path, program, interface, swap) {
+        return Ok(());
     }
     let err = |source| LinkError::Attach { program, interface: interface.to_owned(), source };
     let id = tc.attach(interface, attach).map_err(err)?;

@@ -30,6 +30,7 @@ pub struct Testbed {
     pub dir: TestDir,
     pub bpffs: PathBuf,
     lqosd: Option<Child>,
+    scheduler: Option<Child>,
     port: std::sync::atomic::AtomicU16,
 }
 
@@ -61,7 +62,7 @@ impl Testbed {
         inet.run("ip", &["-6", "route", "add", "fd00:65::/64", "dev", "eth0"])?;
         subs.run("ip", &["-6", "route", "add", "fd00:64::/64", "dev", "eth0"])?;
         let interfaces = "[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n".to_owned();
-        Ok(Testbed { inet, shaper, subs, switch: None, interfaces, dir, bpffs, lqosd: None, port: std::sync::atomic::AtomicU16::new(0) })
+        Ok(Testbed { inet, shaper, subs, switch: None, interfaces, dir, bpffs, lqosd: None, scheduler: None, port: std::sync::atomic::AtomicU16::new(0) })
     }
 
     /// The on-a-stick variant: the shaper has one interface `lqs` (2 tx queues: one per
@@ -99,7 +100,7 @@ impl Testbed {
         let ns_name = switch.name().to_owned();
         crate::in_namespace(&ns_name, move || attach_switch(&pins))?;
         let interfaces = "[single_interface]\ninterface = \"lqs\"\ninternet_vlan = 100\nnetwork_vlan = 200\n".to_owned();
-        Ok(Testbed { inet, shaper, subs, switch: Some(switch), interfaces, dir, bpffs, lqosd: None, port: std::sync::atomic::AtomicU16::new(0) })
+        Ok(Testbed { inet, shaper, subs, switch: Some(switch), interfaces, dir, bpffs, lqosd: None, scheduler: None, port: std::sync::atomic::AtomicU16::new(0) })
     }
 
     /// Gives the subscriber host one more address (`100.64.1.7/16` style or IPv6 `/64`).
@@ -171,6 +172,31 @@ impl Testbed {
         }
     }
 
+    /// Starts `lqos-scheduler run` (the service) in the shaper namespace; its log goes to
+    /// `scheduler.log`. Stopped (SIGKILL) when the test bed drops.
+    pub fn start_scheduler_service(&mut self) -> Result<()> {
+        let log = std::fs::File::create(self.dir.join("scheduler.log"))?;
+        let config = self.config();
+        let mut cmd = self.shaper.command(bin_path("lqos-scheduler").to_str().context("path")?, &["--config", config.to_str().context("path")?, "run"]);
+        cmd.env("RUST_LOG", "info").env_remove("NOTIFY_SOCKET").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        self.scheduler = Some(cmd.spawn().context("cannot start lqos-scheduler run")?);
+        Ok(())
+    }
+
+    pub fn scheduler_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("scheduler.log")).unwrap_or_default()
+    }
+
+    /// Waits until lqosd's log holds `n` "plan applied" lines.
+    pub fn wait_for_applies(&self, n: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while self.lqosd_log().matches("plan applied").count() < n {
+            ensure!(Instant::now() < deadline, "lqosd applied fewer than {n} plans within {timeout:?}:\n{}\n--- scheduler ---\n{}", self.lqosd_log(), self.scheduler_log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
     pub fn lqosd_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("lqosd.log")).unwrap_or_default()
     }
@@ -226,7 +252,7 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        if let Some(mut child) = self.lqosd.take() {
+        for mut child in [self.scheduler.take(), self.lqosd.take()].into_iter().flatten() {
             let _ = child.kill();
             let _ = child.wait();
         }

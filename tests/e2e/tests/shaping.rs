@@ -265,3 +265,26 @@ fn lqosd_refuses_to_start_on_a_missing_interface_and_says_which() -> Result<()> 
     ensure!(err.contains("interface lqx9 does not exist"), "{err}");
     Ok(())
 }
+
+#[test]
+fn the_scheduler_service_applies_an_edit_within_seconds() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let rows = |down: f64| [device_row("E", "Site", "100.64.10.1", "", down, 5.0)];
+    let mut tb = Testbed::new("service")?;
+    tb.add_subscriber_addr("100.64.10.1/16")?;
+    tb.write_inputs(NET, &format!("{CSV_HEADER}{}", rows(20.0).concat()), "")?;
+    tb.start_lqosd()?;
+    tb.start_scheduler_service()?;
+    tb.wait_for_applies(1, std::time::Duration::from_secs(20))?;
+    let before = tb.measure("100.64.10.1", false)?.wire_mbps();
+    ensure!(within(before, 20.0, 0.05), "first plan: {before:.2}");
+    tb.dir.write("ShapedDevices.csv", format!("{CSV_HEADER}{}", rows(50.0).concat()))?;
+    let edited = std::time::Instant::now();
+    tb.wait_for_applies(2, std::time::Duration::from_secs(10))?;
+    eprintln!("edit applied {:.1} s after it was saved", edited.elapsed().as_secs_f64());
+    let after = tb.measure("100.64.10.1", false)?.wire_mbps();
+    eprintln!("service: 20 -> 50 Mbit/s plan, measured {before:.2} -> {after:.2}");
+    ensure!(within(after, 50.0, 0.05), "after the edit: {after:.2}, plan 50");
+    Ok(())
+}

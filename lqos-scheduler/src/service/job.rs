@@ -1,0 +1,103 @@
+//! One refresh, run as a child process (`lqos-scheduler --config PATH refresh`) with a hard
+//! timeout: whatever hangs inside it (an integration, lqosd's answer) is killed with it and
+//! cannot stall the service loop. Jobs never overlap: the loop waits for each one.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::process::Command;
+
+/// How long one refresh may take, lqosd's apply included (a first build of 100k circuits on a
+/// small machine takes minutes; see docs/benchmarks.md).
+pub const JOB_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Lines of a failed job's output kept in the status and the log message.
+const PREVIEW_LINES: usize = 8;
+
+/// What one refresh did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub ok: bool,
+    /// One line for `STATUS=`: what was applied, or why it failed.
+    pub summary: String,
+    /// The last lines of the output of a failed job.
+    pub preview: Vec<String>,
+    /// The whole output of a failed job, kept under `state_directory/logs/`.
+    pub log: Option<PathBuf>,
+    pub duration: Duration,
+}
+
+/// Runs one refresh of `config` and waits for it (at most `timeout`).
+pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout: Duration) -> JobOutcome {
+    let started = std::time::Instant::now();
+    let mut cmd = Command::new(exe);
+    cmd.arg("--config").arg(config).arg("refresh").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let (ok, output, why) = match cmd.spawn() {
+        Err(e) => (false, String::new(), format!("cannot start {}: {e}", exe.display())),
+        Ok(child) => match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            // The child is killed when the timed-out future drops it (kill_on_drop).
+            Err(_) => (false, String::new(), format!("refresh did not finish within {} s and was killed", timeout.as_secs())),
+            Ok(Err(e)) => (false, String::new(), format!("waiting for the refresh failed: {e}")),
+            Ok(Ok(out)) => {
+                let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+                let why = if out.status.success() { String::new() } else { format!("refresh failed ({})", out.status) };
+                (out.status.success(), text, why)
+            }
+        },
+    };
+    let duration = started.elapsed();
+    let lines: Vec<&str> = output.lines().collect();
+    if ok {
+        let summary = lines.iter().rev().find(|l| l.starts_with("applied ") || l.starts_with("unchanged")).map_or("refresh ok".to_owned(), |l| (*l).to_owned());
+        return JobOutcome { ok, summary, preview: Vec::new(), log: None, duration };
+    }
+    let preview: Vec<String> = lines.iter().rev().take(PREVIEW_LINES).rev().map(|l| (*l).to_owned()).collect();
+    let log = write_log(state_directory, &why, &output);
+    let first_error = lines.iter().find(|l| l.contains("error") || l.contains("rejected") || l.contains("cannot")).map_or(why.clone(), |l| format!("{why}: {l}"));
+    JobOutcome { ok, summary: first_error, preview, log, duration }
+}
+
+/// `state_directory/logs/refresh-<unix seconds>.log` with the whole output; None if it cannot
+/// be written (the preview still says what happened).
+fn write_log(state_directory: &Path, why: &str, output: &str) -> Option<PathBuf> {
+    let dir = state_directory.join("logs");
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let path = dir.join(format!("refresh-{secs}.log"));
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::write(&path, format!("{why}\n{output}")).ok()?;
+    Some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("fake-scheduler");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        p
+    }
+
+    #[tokio::test]
+    async fn success_failure_and_a_hung_refresh() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("lqos.conf");
+        let ok = script(dir.path(), "echo 'plan: 3 circuits' >&2; echo 'applied generation 7 in 12 ms' >&2");
+        let out = refresh(&ok, &conf, dir.path(), Duration::from_secs(10)).await;
+        assert!(out.ok && out.summary == "applied generation 7 in 12 ms" && out.log.is_none(), "{out:?}");
+
+        let bad = script(dir.path(), "echo 'ShapedDevices.csv:4: error: bad IPv4' >&2; exit 1");
+        let out = refresh(&bad, &conf, dir.path(), Duration::from_secs(10)).await;
+        assert!(!out.ok && out.summary.contains("bad IPv4"), "{out:?}");
+        let log = std::fs::read_to_string(out.log.as_ref().expect("a log")).expect("log");
+        assert!(log.contains("bad IPv4") && out.preview.iter().any(|l| l.contains("bad IPv4")), "{log}");
+
+        let hung = script(dir.path(), "sleep 30");
+        let started = std::time::Instant::now();
+        let out = refresh(&hung, &conf, dir.path(), Duration::from_millis(300)).await;
+        assert!(!out.ok && out.summary.contains("killed"), "{out:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "the timeout is hard");
+    }
+}

@@ -1,0 +1,55 @@
+//! One scheduler per host: an exclusive `flock` on `state_directory/lqos-scheduler.lock`. The
+//! kernel drops the lock when the process dies, however it dies, so there is never a stale
+//! lock to clean up (unlike a PID file).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot open the lock file {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another lqos-scheduler holds {path} (pid {holder}); only one may run per host")]
+    Held { path: PathBuf, holder: String },
+}
+
+/// Holds the lock until dropped.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+}
+
+/// Takes the lock or says who holds it.
+pub fn acquire(state_directory: &Path) -> Result<InstanceLock, LockError> {
+    let path = state_directory.join("lqos-scheduler.lock");
+    let open_err = |source| LockError::Open { path: path.clone(), source };
+    std::fs::create_dir_all(state_directory).map_err(open_err)?;
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(open_err)?;
+    // SAFETY: a valid open fd; flock only changes the lock state of the file.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_owned();
+        return Err(LockError::Held { path, holder: if holder.is_empty() { "unknown".into() } else { holder } });
+    }
+    // The pid is for the operator's eyes only; the lock is the flock.
+    let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
+    Ok(InstanceLock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_second_instance_is_refused_and_the_lock_frees_on_drop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = super::acquire(dir.path()).expect("first");
+        let e = super::acquire(dir.path()).expect_err("second").to_string();
+        assert!(e.contains(&format!("pid {}", std::process::id())) && e.contains("only one"), "{e}");
+        drop(first);
+        super::acquire(dir.path()).expect("free again");
+    }
+}

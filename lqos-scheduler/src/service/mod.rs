@@ -1,0 +1,138 @@
+//! `lqos-scheduler run`: the service loop.
+//!
+//! - One scheduler per host ([`lock`]).
+//! - Waits for lqosd's bus with backoff (never exits because lqosd is still starting), then
+//!   refreshes; then again every `queue_refresh_interval_mins`, and within seconds of a manual
+//!   edit of ShapedDevices.csv, network.json or lqos_overrides.json ([`watch`]).
+//! - Each refresh is a child process with a hard timeout ([`job`]); a failed one changes
+//!   nothing in the kernel (lqosd keeps the last good plan), is logged with a preview and a full
+//!   log under `state_directory/logs/`, and the loop goes on.
+//! - systemd: `READY=1` once the first refresh was attempted, `STATUS=` after each one,
+//!   `WATCHDOG=1` from the loop itself (so a wedged loop stops them). SIGHUP reloads lqos.conf;
+//!   SIGTERM/SIGINT stop.
+
+pub mod job;
+pub mod lock;
+pub mod watch;
+
+use lqos_config::Config;
+use sd_notify::NotifyState;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+/// Longest pause between two attempts to reach lqosd.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+fn notify(states: &[NotifyState]) {
+    // Outside systemd (no NOTIFY_SOCKET) this does nothing.
+    if let Err(e) = sd_notify::notify(states) {
+        warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+fn inputs(config: &Config) -> Vec<PathBuf> {
+    ["ShapedDevices.csv", "network.json", "lqos_overrides.json"].iter().map(|f| config.lqos_directory.join(f)).collect()
+}
+
+/// Whether lqosd's bus answers a ping.
+async fn lqosd_answers(config: &Config) -> bool {
+    match lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(2)).await {
+        Ok(mut c) => matches!(c.request(&lqos_bus::Request::Ping).await, Ok(lqos_bus::Response::Pong { .. })),
+        Err(_) => false,
+    }
+}
+
+/// Runs until SIGTERM/SIGINT. `config` was loaded by `main` from `config_path`.
+pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
+    let _lock = lock::acquire(&config.state_directory)?;
+    let exe = std::env::current_exe()?;
+    let (mut term, mut int, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+
+    // Wait for lqosd (a dry-run configuration needs none).
+    let mut backoff = Duration::from_millis(500);
+    let mut next_try = Instant::now();
+    notify(&[NotifyState::Status("waiting for lqosd")]);
+    while !config.queues.dry_run {
+        tokio::select! {
+            _ = tick.tick() => {
+                notify(&[NotifyState::Watchdog]);
+                if Instant::now() < next_try { continue; }
+                if lqosd_answers(&config).await { break; }
+                info!(socket = %config.lqosd.bus_socket.display(), retry_in = ?backoff, "lqosd does not answer yet");
+                next_try = Instant::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+        }
+    }
+
+    let mut watch = watch::InputWatch::new(inputs(&config));
+    let mut failures = 0u32;
+    let mut last_run;
+    let mut first = true;
+    loop {
+        // One refresh, with the watchdog fed while it runs (the job has its own hard timeout).
+        let outcome = {
+            let job = job::refresh(&exe, config_path, &config.state_directory, job::JOB_TIMEOUT);
+            tokio::pin!(job);
+            loop {
+                tokio::select! {
+                    out = &mut job => break out,
+                    _ = tick.tick() => notify(&[NotifyState::Watchdog]),
+                    _ = term.recv() => return Ok(()),
+                    _ = int.recv() => return Ok(()),
+                }
+            }
+        };
+        last_run = Instant::now();
+        watch.covered();
+        if outcome.ok {
+            failures = 0;
+            info!(took = ?outcome.duration, "{}", outcome.summary);
+        } else {
+            failures += 1;
+            error!(failures, log = ?outcome.log, preview = %outcome.preview.join(" | "), "{}", outcome.summary);
+        }
+        let status = if outcome.ok { outcome.summary.clone() } else { format!("last refresh failed ({failures} in a row): {}", outcome.summary) };
+        if first {
+            notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+            first = false;
+        } else {
+            notify(&[NotifyState::Status(&status)]);
+        }
+
+        // Until the next refresh is due: the interval, a settled edit, or SIGHUP.
+        let interval = Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    notify(&[NotifyState::Watchdog]);
+                    if watch.poll(Instant::now()) {
+                        info!("an input file changed: refreshing");
+                        break;
+                    }
+                    if last_run.elapsed() >= interval {
+                        break;
+                    }
+                }
+                _ = hup.recv() => {
+                    match Config::load(config_path) {
+                        Ok((c, _)) => {
+                            info!("SIGHUP: lqos.conf reloaded; refreshing");
+                            config = c;
+                            watch = watch::InputWatch::new(inputs(&config));
+                            break;
+                        }
+                        Err(e) => error!(error = %e, "SIGHUP: lqos.conf is invalid; keeping the running configuration"),
+                    }
+                }
+                _ = term.recv() => return Ok(()),
+                _ = int.recv() => return Ok(()),
+            }
+        }
+    }
+}
