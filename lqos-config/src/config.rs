@@ -25,6 +25,8 @@ pub struct Config {
     pub queue_refresh_interval_mins: u32,
     pub ip_ranges: IpRanges,
     pub lqosd: Lqosd,
+    /// `[http_import]`, when enabled.
+    pub http_import: Option<crate::http_import::HttpImport>,
 }
 
 /// Which interfaces are shaped.
@@ -118,6 +120,7 @@ struct RawConfig {
     ip_ranges: RawIpRanges,
     #[serde(default)]
     lqosd: RawLqosd,
+    http_import: Option<crate::http_import::RawHttpImport>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,13 +417,13 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
     };
     let override_queues = match q.override_available_queues {
         None | Some(0) => None,
-        // Majors 1..=n (2n on a stick) must stay below mq's 0x7fff handle.
-        Some(n) if n <= 0x3fff => Some(n as u16),
+        // HTB majors 1..=n (2n on a stick) must stay below the first leaf qdisc handle (0x400).
+        Some(n) if n <= 511 => Some(n as u16),
         Some(n) => {
             reject(
                 "queues.override_available_queues",
                 n.to_string(),
-                "expected 0 (auto) or at most 16383 queues",
+                "expected 0 (auto) or at most 511 queues",
             );
             None
         }
@@ -462,6 +465,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             "expected a capacity of at least 1",
         );
     }
+    let http_import = crate::http_import::build(raw.http_import, file, diags);
     let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
     let interfaces = interfaces?;
     Some(Config {
@@ -500,6 +504,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             ),
             ip_map_capacity: capacity,
         },
+        http_import,
     })
 }
 

@@ -8,6 +8,7 @@
 pub mod circuits;
 pub mod config;
 pub mod diagnostics;
+pub mod http_import;
 pub mod ip_list;
 mod json_tree;
 pub mod network;
@@ -18,6 +19,7 @@ pub mod sqm;
 pub use circuits::{Circuit, Device};
 pub use config::{Config, ConfigError, Interfaces, IpRanges, QueueMode};
 pub use diagnostics::{Diagnostic, Diagnostics, Location, Severity};
+pub use http_import::HttpImport;
 pub use network::{Network, Node};
 pub use sqm::{SqmKind, SqmOverride};
 

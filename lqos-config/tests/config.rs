@@ -94,7 +94,7 @@ fn monitor_only_means_observe_and_stick_mode_parses() {
 #[test]
 fn all_semantic_errors_are_reported_together() {
     let text = "[bridge]\nto_internet = \"a-very-long-interface-name\"\nto_network = \"a-very-long-interface-name\"\n\
-                [queues]\nuplink_bandwidth_mbps = -5.0\nqueue_mode = \"fast\"\ndefault_sqm = \"  \"\n\
+                [queues]\nuplink_bandwidth_mbps = -5.0\nqueue_mode = \"fast\"\ndefault_sqm = \"  \"\noverride_available_queues = 512\n\
                 [ip_ranges]\nallow_subnets = [\"10.0.0.0/33\"]\n[integration_common]\nqueue_refresh_interval_mins = 0\n";
     let (_, d) = parse(text);
     let keys: Vec<String> = d
@@ -111,6 +111,7 @@ fn all_semantic_errors_are_reported_together() {
         "queues.uplink_bandwidth_mbps",
         "queues.queue_mode",
         "queues.default_sqm",
+        "queues.override_available_queues",
         "ip_ranges.allow_subnets",
         "integration_common.queue_refresh_interval_mins",
     ] {

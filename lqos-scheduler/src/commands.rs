@@ -44,6 +44,7 @@ fn load_and_plan(
     dry_run: bool,
     rebalance: bool,
     debug: bool,
+    integrations: bool,
 ) -> anyhow::Result<Result<Run, ExitCode>> {
     let started = Instant::now();
     let (config, mut notes) = match Config::load(config_path) {
@@ -56,6 +57,12 @@ fn load_and_plan(
         Err(e) => return Err(e).context("loading the configuration"),
     };
     let dry_run = dry_run || config.queues.dry_run;
+    if integrations {
+        for f in lqos_scheduler::integrations::run_enabled(&config) {
+            let log = f.log.map_or(String::new(), |p| format!("; full log: {}", p.display()));
+            eprintln!("integration {} failed: {} (kept the last good inputs{log})", f.name, f.error);
+        }
+    }
     let loaded = match load_inputs(&config) {
         Ok(l) => l,
         Err(rejected) => {
@@ -104,7 +111,7 @@ fn load_and_plan(
 
 /// `lqos-scheduler validate`.
 pub fn validate(config_path: &Path, debug: bool) -> anyhow::Result<ExitCode> {
-    let run = match load_and_plan(config_path, &InputsOnly, true, false, debug)? {
+    let run = match load_and_plan(config_path, &InputsOnly, true, false, debug, false)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -138,6 +145,7 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         args.dry_run,
         args.rebalance,
         args.debug,
+        true,
     )? {
         Ok(r) => r,
         Err(code) => return Ok(code),

@@ -1,6 +1,7 @@
 //! lqos-scheduler: reads the operator's inputs, validates them and computes the queue plan.
 //! It never touches the kernel: lqosd applies what it plans.
 
+pub mod integrations;
 pub mod plan;
 pub mod service;
 pub mod state;

@@ -48,7 +48,13 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
     let duration = started.elapsed();
     let lines: Vec<&str> = output.lines().collect();
     if ok {
-        let summary = lines.iter().rev().find(|l| l.starts_with("applied ") || l.starts_with("unchanged")).map_or("refresh ok".to_owned(), |l| (*l).to_owned());
+        let mut summary = lines.iter().rev().find(|l| l.starts_with("applied ") || l.starts_with("unchanged")).map_or("refresh ok".to_owned(), |l| (*l).to_owned());
+        // An integration that failed does not fail the refresh (the last good inputs were
+        // used), but the status says so.
+        for l in lines.iter().filter(|l| l.starts_with("integration ")) {
+            summary.push_str("; ");
+            summary.push_str(l);
+        }
         return JobOutcome { ok, summary, preview: Vec::new(), log: None, duration };
     }
     let preview: Vec<String> = lines.iter().rev().take(PREVIEW_LINES).rev().map(|l| (*l).to_owned()).collect();
