@@ -156,3 +156,21 @@ fn a_missing_file_is_a_read_error_naming_the_path() {
     assert!(matches!(e, ConfigError::Read { .. }));
     assert!(e.to_string().contains("/nonexistent/lqos.conf"));
 }
+
+#[test]
+fn http_import_is_parsed_and_its_mistakes_reported() {
+    let base = "[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n";
+    let (c, d) = parse(&format!("{base}[http_import]\nshaped_devices_url = \"https://crm.example/sd.csv\"\nbearer_token = \"t\"\n"));
+    let h = c.expect("valid").http_import.expect("enabled");
+    assert_eq!((h.connect_timeout.as_secs(), h.timeout.as_secs()), (5, 30), "{d}");
+    assert_eq!(h.bearer_token.as_deref(), Some("t"));
+    let (c, _) = parse(&format!("{base}[http_import]\nenabled = false\n"));
+    assert!(c.expect("valid").http_import.is_none(), "enabled = false switches it off");
+    let (_, d) = parse(&format!("{base}[http_import]\nshaped_devices_url = \"ftp://x/sd.csv\"\nnetwork_url = \"file:///n.json\"\ntimeout_secs = 0\n"));
+    let keys: Vec<String> = d.iter().filter(|x| x.severity == Severity::Reject).map(|x| format!("{:?}", x.location)).collect();
+    for k in ["http_import.shaped_devices_url", "http_import.network_url", "http_import.timeout_secs"] {
+        assert!(keys.iter().any(|x| x.contains(k)), "{k} missing from {keys:?}");
+    }
+    let (_, d) = parse(&format!("{base}[http_import]\nbearer_token = \"t\"\n"));
+    assert!(d.iter().any(|x| x.severity == Severity::Reject && x.to_string().contains("required")), "{d}");
+}
