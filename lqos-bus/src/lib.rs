@@ -35,6 +35,7 @@ mod client;
 mod error;
 pub mod frame;
 mod message;
+pub mod report;
 mod server;
 
 pub use bind::{bind, DEFAULT_SOCKET_PATH, SOCKET_MODE};
@@ -45,6 +46,7 @@ pub use message::{
     decode_request, decode_response, encode_request, encode_response, ApplySummary,
     QueueClasses, Request, Response, StatusReport,
 };
+pub use report::{IpLookup, IssueEntry, IssueSeverity, SchedulerReport, UrgentIssue};
 pub use server::{serve, Handler, Limits, DEFAULT_MAX_REQUEST_BYTES};
 
 /// The plan type carried by [`Request::SubmitPlan`], re-exported for convenience.

@@ -8,15 +8,15 @@
 //! the extended form.) `tests` below pins the index of every variant.
 
 use crate::error::{BusError, MessageKind};
+use crate::report::{IpLookup, IssueEntry, SchedulerReport, UrgentIssue};
 use lqos_plan::QueuePlan;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// What a client asks lqosd.
 ///
-/// Room for issue 4 (scheduler heartbeat and progress, urgent issues, throughput, IP-map
-/// look-ups) is at the end of this enum. A variant from a newer client that this lqosd does
-/// not know is answered with [`Response::Error`] and the connection stays open.
+/// New variants go at the end. A variant from a newer client that this lqosd does not know
+/// is answered with [`Response::Error`] and the connection stays open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Is lqosd there? Answered with [`Response::Pong`].
@@ -28,11 +28,23 @@ pub enum Request {
     SubmitPlan { generation: u64, plan: QueuePlan },
     /// What is live? Answered with [`Response::Status`].
     Status,
+    /// The scheduler's heartbeat and progress. Answered with [`Response::Ack`].
+    SchedulerReport(SchedulerReport),
+    /// The scheduler's last report. Answered with [`Response::Scheduler`].
+    SchedulerStatus,
+    /// Raise an urgent issue (deduplicated by source, code and message). [`Response::Ack`].
+    RaiseIssue(UrgentIssue),
+    /// Every kept issue, newest first. Answered with [`Response::Issues`].
+    ListIssues,
+    /// Mark an issue as seen. [`Response::Ack`], or [`Response::Error`] for an unknown id.
+    AckIssue { id: u64 },
+    /// Which circuit and classes an address lands in. Answered with [`Response::IpLookup`].
+    LookupIp { addr: std::net::IpAddr },
 }
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 3;
+    pub const KNOWN_VARIANTS: u32 = 9;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -40,6 +52,12 @@ impl Request {
             Request::Ping => 0,
             Request::SubmitPlan { .. } => 1,
             Request::Status => 2,
+            Request::SchedulerReport(_) => 3,
+            Request::SchedulerStatus => 4,
+            Request::RaiseIssue(_) => 5,
+            Request::ListIssues => 6,
+            Request::AckIssue { .. } => 7,
+            Request::LookupIp { .. } => 8,
         }
     }
 
@@ -49,6 +67,12 @@ impl Request {
             Request::Ping => "ping",
             Request::SubmitPlan { .. } => "submit-plan",
             Request::Status => "status",
+            Request::SchedulerReport(_) => "scheduler-report",
+            Request::SchedulerStatus => "scheduler-status",
+            Request::RaiseIssue(_) => "raise-issue",
+            Request::ListIssues => "list-issues",
+            Request::AckIssue { .. } => "ack-issue",
+            Request::LookupIp { .. } => "lookup-ip",
         }
     }
 }
@@ -73,11 +97,20 @@ pub enum Response {
     /// internal failure. The text is for humans; the connection is closed after it unless
     /// the request frame itself was intact.
     Error { message: String },
+    /// The request was taken.
+    Ack,
+    /// Answer to [`Request::SchedulerStatus`]: the last report and how many seconds ago it
+    /// arrived; `None` if the scheduler never reported.
+    Scheduler(Option<(SchedulerReport, u64)>),
+    /// Answer to [`Request::ListIssues`].
+    Issues(Vec<IssueEntry>),
+    /// Answer to [`Request::LookupIp`]; `None`: the address is not shaped.
+    IpLookup(Option<IpLookup>),
 }
 
 impl Response {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 6;
+    pub const KNOWN_VARIANTS: u32 = 10;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -88,6 +121,10 @@ impl Response {
             Response::Unchanged { .. } => 3,
             Response::Status(_) => 4,
             Response::Error { .. } => 5,
+            Response::Ack => 6,
+            Response::Scheduler(_) => 7,
+            Response::Issues(_) => 8,
+            Response::IpLookup(_) => 9,
         }
     }
 }
@@ -195,7 +232,17 @@ mod tests {
                 plan,
             },
             Request::Status,
+            Request::SchedulerReport(SchedulerReport { phase: "idle".into(), ..SchedulerReport::default() }),
+            Request::SchedulerStatus,
+            Request::RaiseIssue(issue()),
+            Request::ListIssues,
+            Request::AckIssue { id: 3 },
+            Request::LookupIp { addr: "100.64.1.2".parse().expect("addr") },
         ]
+    }
+
+    fn issue() -> UrgentIssue {
+        UrgentIssue { source: "scheduler".into(), severity: crate::report::IssueSeverity::Error, code: "refresh_failed".into(), message: "m".into(), context: "c".into() }
     }
 
     fn sample_responses() -> Vec<Response> {
@@ -215,6 +262,10 @@ mod tests {
             Response::Error {
                 message: "bad".into(),
             },
+            Response::Ack,
+            Response::Scheduler(Some((SchedulerReport::default(), 4))),
+            Response::Issues(vec![IssueEntry { id: 1, issue: issue(), first_seen_unix: 1, last_seen_unix: 2, count: 3, acknowledged: false }]),
+            Response::IpLookup(Some(IpLookup { prefix: "100.64.1.0/29".into(), circuit_id: "c".into(), cpu: 1, download: lqos_plan::ClassId::new(1, 5), upload: lqos_plan::ClassId::new(2, 5) })),
         ]
     }
 
@@ -251,7 +302,7 @@ mod tests {
     fn a_newer_variant_is_told_apart_from_garbage() {
         let err = decode_request(&[9]).err();
         assert!(
-            matches!(err, Some(BusError::UnknownVariant { index: 9, known: 3, .. })),
+            matches!(err, Some(BusError::UnknownVariant { index: 9, known: 9, .. })),
             "{err:?}"
         );
         // SubmitPlan whose plan is cut short.

@@ -1,6 +1,7 @@
 //! lqosd's side of the bus: answers pings and status, applies submitted plans one at a time on
 //! a blocking thread (an apply runs tc and map syscalls for up to seconds).
 
+use crate::reports::Reports;
 use crate::shaper::{Outcome, Shaper};
 use lqos_bus::{Handler, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub struct BusHandler {
     shaper: Arc<Mutex<Shaper>>,
+    /// Separate from the shaper, so reports and issues are served during a long apply.
+    reports: Mutex<Reports>,
     started: Instant,
     /// Milliseconds since `started` at which the running apply began; 0 when none runs.
     applying_since: Arc<AtomicU64>,
@@ -16,7 +19,7 @@ pub struct BusHandler {
 
 impl BusHandler {
     pub fn new(shaper: Shaper) -> Self {
-        Self { shaper: Arc::new(Mutex::new(shaper)), started: Instant::now(), applying_since: Arc::new(AtomicU64::new(0)) }
+        Self { shaper: Arc::new(Mutex::new(shaper)), reports: Mutex::new(Reports::default()), started: Instant::now(), applying_since: Arc::new(AtomicU64::new(0)) }
     }
 
     /// How long the running apply has taken so far, if one runs (for the watchdog).
@@ -40,6 +43,25 @@ impl BusHandler {
 
 impl Handler for BusHandler {
     async fn handle(&self, request: Request) -> Response {
+        // Reports and issues: quick, and never behind an apply.
+        let reports = || self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        let request = match request {
+            Request::SchedulerReport(r) => {
+                reports().scheduler_report(r);
+                return Response::Ack;
+            }
+            Request::SchedulerStatus => return Response::Scheduler(reports().scheduler()),
+            Request::RaiseIssue(issue) => {
+                tracing::warn!(source = %issue.source, code = %issue.code, "urgent issue: {}", issue.message);
+                reports().raise(issue);
+                return Response::Ack;
+            }
+            Request::ListIssues => return Response::Issues(reports().list()),
+            Request::AckIssue { id } => {
+                return if reports().ack(id) { Response::Ack } else { Response::Error { message: format!("no urgent issue {id}") } };
+            }
+            other => other,
+        };
         let shaper = self.shaper.clone();
         let uptime = self.started.elapsed().as_secs();
         let (applying, started) = (self.applying_since.clone(), self.started);
@@ -50,6 +72,7 @@ impl Handler for BusHandler {
             match request {
                 Request::Ping => Response::Pong { version: env!("CARGO_PKG_VERSION").to_owned() },
                 Request::Status => Response::Status(shaper.status(uptime)),
+                Request::LookupIp { addr } => Response::IpLookup(shaper.lookup(addr)),
                 Request::SubmitPlan { generation, plan } => {
                     applying.store((started.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
                     let outcome = shaper.submit(generation, plan);
@@ -65,6 +88,10 @@ impl Handler for BusHandler {
                         Outcome::Unchanged(generation) => Response::Unchanged { generation },
                         Outcome::Rejected(reasons) => Response::Rejected { reasons },
                     }
+                }
+                // Answered above, without the shaper.
+                Request::SchedulerReport(_) | Request::SchedulerStatus | Request::RaiseIssue(_) | Request::ListIssues | Request::AckIssue { .. } => {
+                    Response::Error { message: "internal: misrouted request".into() }
                 }
             }
         })

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bus_handler;
 pub mod dataplane;
+pub mod reports;
 pub mod shaper;
 pub mod state;
 pub mod teardown;

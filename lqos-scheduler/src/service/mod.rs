@@ -36,6 +36,66 @@ fn inputs(config: &Config) -> Vec<PathBuf> {
     ["ShapedDevices.csv", "network.json", "lqos_overrides.json"].iter().map(|f| config.lqos_directory.join(f)).collect()
 }
 
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Sends `request` to lqosd, best effort (a report that cannot be delivered is not worth
+/// stalling the loop for): 1 s to connect, 2 s for the answer.
+async fn tell(config: &Config, request: lqos_bus::Request) {
+    let sent = async {
+        let mut c = lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(1)).await?;
+        c.request_with_timeout(&request, Duration::from_secs(2)).await
+    };
+    if let Err(e) = sent.await {
+        tracing::debug!(error = %e.chain(), "cannot report to lqosd");
+    }
+}
+
+/// What the scheduler tells lqosd about itself.
+#[derive(Debug, Default)]
+struct Progress {
+    report: lqos_bus::SchedulerReport,
+}
+
+impl Progress {
+    fn phase(&mut self, phase: &str) -> lqos_bus::Request {
+        self.report.phase = phase.to_owned();
+        self.heartbeat()
+    }
+
+    fn heartbeat(&mut self) -> lqos_bus::Request {
+        self.report.sent_unix = now_unix();
+        lqos_bus::Request::SchedulerReport(self.report.clone())
+    }
+
+    fn finished(&mut self, outcome: &job::JobOutcome, interval: Duration) {
+        self.report.last_duration_ms = Some(outcome.duration.as_millis() as u64);
+        self.report.next_run_unix = Some(now_unix() + interval.as_secs());
+        if outcome.ok {
+            self.report.last_success_unix = Some(now_unix());
+            self.report.last_error = None;
+            self.report.consecutive_failures = 0;
+        } else {
+            self.report.last_error = Some(outcome.summary.clone());
+            self.report.consecutive_failures += 1;
+        }
+    }
+}
+
+/// The urgent issue a failed refresh raises: the shaper stays on the last good plan until the
+/// inputs are fixed, and the operator must know which rows are at fault.
+fn issue_for(outcome: &job::JobOutcome) -> lqos_bus::Request {
+    let rejected = outcome.preview.iter().any(|l| l.contains("rejected"));
+    lqos_bus::Request::RaiseIssue(lqos_bus::UrgentIssue {
+        source: "scheduler".into(),
+        severity: lqos_bus::IssueSeverity::Error,
+        code: if rejected { "inputs_rejected" } else { "refresh_failed" }.into(),
+        message: format!("{}; the last good plan stays live", outcome.summary),
+        context: format!("{}{}", outcome.preview.join("\n"), outcome.log.as_ref().map_or(String::new(), |l| format!("\nfull log: {}", l.display()))),
+    })
+}
+
 /// Whether lqosd's bus answers a ping.
 async fn lqosd_answers(config: &Config) -> bool {
     match lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(2)).await {
@@ -71,11 +131,14 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
     }
 
     let mut watch = watch::InputWatch::new(inputs(&config));
+    let mut progress = Progress::default();
+    let mut ticks = 0u64;
     let mut failures = 0u32;
     let mut last_run;
     let mut first = true;
     loop {
         // One refresh, with the watchdog fed while it runs (the job has its own hard timeout).
+        tell(&config, progress.phase("refreshing")).await;
         let outcome = {
             let job = job::refresh(&exe, config_path, &config.state_directory, job::JOB_TIMEOUT);
             tokio::pin!(job);
@@ -90,13 +153,17 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         };
         last_run = Instant::now();
         watch.covered();
+        let interval = Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
+        progress.finished(&outcome, interval);
         if outcome.ok {
             failures = 0;
             info!(took = ?outcome.duration, "{}", outcome.summary);
         } else {
             failures += 1;
             error!(failures, log = ?outcome.log, preview = %outcome.preview.join(" | "), "{}", outcome.summary);
+            tell(&config, issue_for(&outcome)).await;
         }
+        tell(&config, progress.phase("idle")).await;
         let status = if outcome.ok { outcome.summary.clone() } else { format!("last refresh failed ({failures} in a row): {}", outcome.summary) };
         if first {
             notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
@@ -106,11 +173,14 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         }
 
         // Until the next refresh is due: the interval, a settled edit, or SIGHUP.
-        let interval = Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     notify(&[NotifyState::Watchdog]);
+                    ticks += 1;
+                    if ticks % 5 == 0 {
+                        tell(&config, progress.heartbeat()).await;
+                    }
                     if watch.poll(Instant::now()) {
                         info!("an input file changed: refreshing");
                         break;

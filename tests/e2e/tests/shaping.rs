@@ -288,3 +288,49 @@ fn the_scheduler_service_applies_an_edit_within_seconds() -> Result<()> {
     ensure!(within(after, 50.0, 0.05), "after the edit: {after:.2}, plan 50");
     Ok(())
 }
+
+/// `lqos <args>` against the test bed's lqosd; its stdout.
+fn lqos(tb: &Testbed, args: &[&str]) -> Result<String> {
+    let config = tb.config();
+    let mut full = vec!["--config", config.to_str().unwrap_or("")];
+    full.extend_from_slice(args);
+    let out = tb.shaper.exec(lqos_e2e::bin_path("lqos").to_str().unwrap_or("lqos"), &full)?;
+    ensure!(out.status.success() || out.status.code() == Some(3), "lqos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_broken_edit_keeps_shaping_and_raises_an_urgent_issue() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let mut tb = Testbed::new("urgent")?;
+    tb.add_subscriber_addr("100.64.11.1/16")?;
+    tb.write_inputs(NET, &format!("{CSV_HEADER}{}", device_row("U", "Site", "100.64.11.1", "", 20.0, 5.0)), "")?;
+    tb.start_lqosd()?;
+    tb.start_scheduler_service()?;
+    tb.wait_for_applies(1, std::time::Duration::from_secs(20))?;
+    ensure!(lqos(&tb, &["issues"])?.contains("no urgent issues"));
+    tb.dir.write("network.json", "{ \"Site\": { \"downloadBandwidthMbps\": \"fast\" } }")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let issues = loop {
+        let text = lqos(&tb, &["issues"])?;
+        if text.contains("scheduler/") {
+            break text;
+        }
+        ensure!(std::time::Instant::now() < deadline, "no urgent issue appeared:\n{text}\n{}", tb.scheduler_log());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    eprintln!("{issues}");
+    ensure!(issues.contains("ERROR") && issues.contains("network.json") && issues.contains("last good plan stays live"), "{issues}");
+    let rate = tb.measure("100.64.11.1", false)?.wire_mbps();
+    ensure!(within(rate, 20.0, 0.05), "the last good plan still shapes: {rate:.2}");
+    let status = lqos(&tb, &["status"])?;
+    ensure!(status.contains("shaper: 1 circuits") && status.contains("last refresh FAILED (1 in a row)"), "{status}");
+    let found = lqos(&tb, &["lookup", "100.64.11.1"])?;
+    ensure!(found.contains("circuit U via 100.64.11.1/32"), "{found}");
+    ensure!(lqos(&tb, &["lookup", "100.64.99.99"])?.contains("passes unshaped"));
+    let id = issues.trim_start_matches('#').split_whitespace().next().unwrap_or("0").to_owned();
+    lqos(&tb, &["ack", &id])?;
+    ensure!(lqos(&tb, &["issues"])?.contains("(acknowledged)"));
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! What the scheduler and operator tools exchange with lqosd besides plans: the scheduler's
+//! heartbeat and progress, urgent issues, IP-map look-ups. Field order is wire format (see
+//! [`crate::message`]).
+
+use lqos_plan::ClassId;
+use serde::{Deserialize, Serialize};
+
+/// The scheduler's state, sent as a heartbeat every few seconds and at every phase change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerReport {
+    /// "waiting for lqosd", "refreshing", "idle".
+    pub phase: String,
+    /// When the scheduler sent this (Unix seconds): lqosd calls it stale after a minute.
+    pub sent_unix: u64,
+    /// When the last refresh succeeded.
+    pub last_success_unix: Option<u64>,
+    /// The last refresh's error, while failures go on.
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub last_duration_ms: Option<u64>,
+    /// When the next interval refresh is due (edits may come first).
+    pub next_run_unix: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IssueSeverity {
+    Warning,
+    Error,
+}
+
+/// Something an operator must look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrgentIssue {
+    /// Who raised it: "scheduler", "lqosd", an integration's name.
+    pub source: String,
+    pub severity: IssueSeverity,
+    /// A stable machine-readable code, e.g. "refresh_failed".
+    pub code: String,
+    /// One line for humans.
+    pub message: String,
+    /// Details: the rows at fault, an output preview.
+    pub context: String,
+}
+
+/// An issue as lqosd keeps it: raised again with the same source, code and message, it is
+/// counted, not repeated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueEntry {
+    pub id: u64,
+    pub issue: UrgentIssue,
+    pub first_seen_unix: u64,
+    pub last_seen_unix: u64,
+    pub count: u32,
+    pub acknowledged: bool,
+}
+
+/// Where an address lands in the live plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpLookup {
+    /// The longest planned prefix that holds the address.
+    pub prefix: String,
+    pub circuit_id: String,
+    pub cpu: u32,
+    pub download: ClassId,
+    pub upload: ClassId,
+}

@@ -1,0 +1,96 @@
+//! `lqos`: what an operator asks lqosd while debugging, over its bus.
+//!
+//! ```text
+//! lqos [--config PATH | --socket PATH] status      # the shaper and the scheduler
+//! lqos ... issues                                   # urgent issues, newest first
+//! lqos ... ack ID                                   # mark an issue as seen
+//! lqos ... lookup IP                                # which circuit and classes an address lands in
+//! ```
+
+mod show;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use lqos_bus::{Client, Request, Response};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(version, about = "Ask lqosd: status, urgent issues, IP look-ups")]
+struct Cli {
+    /// lqos.conf, to find the bus socket ([lqosd] bus_socket).
+    #[arg(long, env = "LQOS_CONFIG", default_value = lqos_config::config::DEFAULT_CONFIG_PATH, global = true)]
+    config: PathBuf,
+    /// The bus socket itself (instead of reading lqos.conf).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The live plan, the queues, the scheduler's last report.
+    Status,
+    /// Urgent issues, newest first.
+    Issues,
+    /// Acknowledge an urgent issue.
+    Ack { id: u64 },
+    /// Which circuit and HTB classes an address lands in.
+    Lookup { addr: std::net::IpAddr },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lqos: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let socket = match cli.socket {
+        Some(s) => s,
+        None => lqos_config::Config::load(&cli.config).with_context(|| format!("reading {} (or pass --socket)", cli.config.display()))?.0.lqosd.bus_socket,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let ask = |request: Request| -> anyhow::Result<Response> {
+        runtime.block_on(async {
+            let mut c = Client::connect(&socket, Duration::from_secs(3)).await?;
+            c.request(&request).await
+        })
+        .map_err(|e| anyhow::anyhow!("lqosd at {} does not answer (is it running?): {}", socket.display(), e.chain()))
+    };
+    let out = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Status => {
+            let shaper = ask(Request::Status)?;
+            let scheduler = ask(Request::SchedulerStatus)?;
+            match (shaper, scheduler) {
+                (Response::Status(s), Response::Scheduler(r)) => show::status(out, &s, r.as_ref())?,
+                other => bail!("unexpected answer: {other:?}"),
+            }
+        }
+        Command::Issues => match ask(Request::ListIssues)? {
+            Response::Issues(list) => show::issues(out, &list)?,
+            other => bail!("unexpected answer: {other:?}"),
+        },
+        Command::Ack { id } => match ask(Request::AckIssue { id })? {
+            Response::Ack => println!("issue {id} acknowledged"),
+            Response::Error { message } => bail!("{message}"),
+            other => bail!("unexpected answer: {other:?}"),
+        },
+        Command::Lookup { addr } => match ask(Request::LookupIp { addr })? {
+            Response::IpLookup(Some(l)) => show::lookup(out, addr, &l)?,
+            Response::IpLookup(None) => {
+                println!("{addr} is not in the live plan: it passes unshaped");
+                return Ok(ExitCode::from(3));
+            }
+            other => bail!("unexpected answer: {other:?}"),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,52 @@
+//! How answers are printed.
+
+use lqos_bus::{IpLookup, IssueEntry, IssueSeverity, SchedulerReport, StatusReport};
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+pub fn status(out: &mut impl Write, s: &StatusReport, scheduler: Option<&(SchedulerReport, u64)>) -> io::Result<()> {
+    match s.applied_generation {
+        Some(g) => writeln!(out, "shaper: {} circuits, {} prefixes mapped, generation {g} (hash {})", s.circuits, s.mapped_ips, s.plan_hash.as_deref().unwrap_or("?"))?,
+        None => writeln!(out, "shaper: attached, no plan applied yet")?,
+    }
+    writeln!(out, "lqosd up {} s", s.uptime_secs)?;
+    for q in &s.classes_per_queue {
+        writeln!(out, "  {} htb {:x}: {} classes", q.interface, q.major, q.classes)?;
+    }
+    match scheduler {
+        None => writeln!(out, "scheduler: never reported (is lqos_scheduler running?)")?,
+        Some((r, age)) => {
+            let stale = if *age > 60 { " (STALE: no heartbeat for over a minute)" } else { "" };
+            writeln!(out, "scheduler: {} (reported {age} s ago){stale}", r.phase)?;
+            if let Some(e) = &r.last_error {
+                writeln!(out, "  last refresh FAILED ({} in a row): {e}", r.consecutive_failures)?;
+            }
+            if let Some(ms) = r.last_duration_ms {
+                writeln!(out, "  last refresh took {ms} ms")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn issues(out: &mut impl Write, list: &[IssueEntry]) -> io::Result<()> {
+    if list.is_empty() {
+        return writeln!(out, "no urgent issues");
+    }
+    for e in list {
+        let sev = match e.issue.severity {
+            IssueSeverity::Error => "ERROR",
+            IssueSeverity::Warning => "warning",
+        };
+        let acked = if e.acknowledged { " (acknowledged)" } else { "" };
+        writeln!(out, "#{} {sev} {}/{} x{}{acked}: {}", e.id, e.issue.source, e.issue.code, e.count, e.issue.message)?;
+        for line in e.issue.context.lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn lookup(out: &mut impl Write, addr: IpAddr, l: &IpLookup) -> io::Result<()> {
+    writeln!(out, "{addr}: circuit {} via {}, cpu {}, download class {}, upload class {}", l.circuit_id, l.prefix, l.cpu, l.download, l.upload)
+}
