@@ -25,6 +25,8 @@ pub struct JobOutcome {
     /// The whole output of a failed job, kept under `state_directory/logs/`.
     pub log: Option<PathBuf>,
     pub duration: Duration,
+    /// `integration NAME failed: ...` lines: the refresh went on with the last good inputs.
+    pub integration_failures: Vec<String>,
 }
 
 /// Runs one refresh of `config` and waits for it (at most `timeout`).
@@ -32,6 +34,16 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
     let started = std::time::Instant::now();
     let mut cmd = Command::new(exe);
     cmd.arg("--config").arg(config).arg("refresh").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when the
+    // service dies, so a killed service never leaves a refresh running on its own.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let (ok, output, why) = match cmd.spawn() {
         Err(e) => (false, String::new(), format!("cannot start {}: {e}", exe.display())),
         Ok(child) => match tokio::time::timeout(timeout, child.wait_with_output()).await {
@@ -47,6 +59,7 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
     };
     let duration = started.elapsed();
     let lines: Vec<&str> = output.lines().collect();
+    let integration_failures: Vec<String> = lines.iter().filter(|l| l.starts_with("integration ")).map(|l| (*l).to_owned()).collect();
     if ok {
         let mut summary = lines.iter().rev().find(|l| l.starts_with("applied ") || l.starts_with("unchanged")).map_or("refresh ok".to_owned(), |l| (*l).to_owned());
         // An integration that failed does not fail the refresh (the last good inputs were
@@ -55,12 +68,12 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
             summary.push_str("; ");
             summary.push_str(l);
         }
-        return JobOutcome { ok, summary, preview: Vec::new(), log: None, duration };
+        return JobOutcome { ok, summary, preview: Vec::new(), log: None, duration, integration_failures };
     }
     let preview: Vec<String> = lines.iter().rev().take(PREVIEW_LINES).rev().map(|l| (*l).to_owned()).collect();
     let log = write_log(state_directory, &why, &output);
     let first_error = lines.iter().find(|l| l.contains("error") || l.contains("rejected") || l.contains("cannot")).map_or(why.clone(), |l| format!("{why}: {l}"));
-    JobOutcome { ok, summary: first_error, preview, log, duration }
+    JobOutcome { ok, summary: first_error, preview, log, duration, integration_failures }
 }
 
 /// `state_directory/logs/refresh-<unix seconds>.log` with the whole output; None if it cannot

@@ -41,14 +41,18 @@ fn now_unix() -> u64 {
 }
 
 /// Sends `request` to lqosd, best effort (a report that cannot be delivered is not worth
-/// stalling the loop for): 1 s to connect, 2 s for the answer.
-async fn tell(config: &Config, request: lqos_bus::Request) {
+/// stalling the loop for): 1 s to connect, 2 s for the answer. Whether lqosd answered.
+async fn tell(config: &Config, request: lqos_bus::Request) -> bool {
     let sent = async {
         let mut c = lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(1)).await?;
         c.request_with_timeout(&request, Duration::from_secs(2)).await
     };
-    if let Err(e) = sent.await {
-        tracing::debug!(error = %e.chain(), "cannot report to lqosd");
+    match sent.await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!(error = %e.chain(), "cannot report to lqosd");
+            false
+        }
     }
 }
 
@@ -96,6 +100,18 @@ fn issue_for(outcome: &job::JobOutcome) -> lqos_bus::Request {
     })
 }
 
+/// An integration failed (the refresh went on with the last good inputs).
+fn integration_issue(line: &str) -> lqos_bus::Request {
+    let name = line.strip_prefix("integration ").and_then(|r| r.split_whitespace().next()).unwrap_or("integration");
+    lqos_bus::Request::RaiseIssue(lqos_bus::UrgentIssue {
+        source: name.to_owned(),
+        severity: lqos_bus::IssueSeverity::Error,
+        code: "integration_failed".into(),
+        message: line.to_owned(),
+        context: String::new(),
+    })
+}
+
 /// Whether lqosd's bus answers a ping.
 async fn lqosd_answers(config: &Config) -> bool {
     match lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(2)).await {
@@ -133,12 +149,13 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
     let mut watch = watch::InputWatch::new(inputs(&config));
     let mut progress = Progress::default();
     let mut ticks = 0u64;
+    let mut lqosd_reachable: bool;
     let mut failures = 0u32;
     let mut last_run;
     let mut first = true;
     loop {
         // One refresh, with the watchdog fed while it runs (the job has its own hard timeout).
-        tell(&config, progress.phase("refreshing")).await;
+        let _ = tell(&config, progress.phase("refreshing")).await;
         let outcome = {
             let job = job::refresh(&exe, config_path, &config.state_directory, job::JOB_TIMEOUT);
             tokio::pin!(job);
@@ -161,9 +178,13 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         } else {
             failures += 1;
             error!(failures, log = ?outcome.log, preview = %outcome.preview.join(" | "), "{}", outcome.summary);
-            tell(&config, issue_for(&outcome)).await;
+            let _ = tell(&config, issue_for(&outcome)).await;
         }
-        tell(&config, progress.phase("idle")).await;
+        for line in &outcome.integration_failures {
+            warn!("{line}");
+            let _ = tell(&config, integration_issue(line)).await;
+        }
+        lqosd_reachable = tell(&config, progress.phase("idle")).await || config.queues.dry_run;
         let status = if outcome.ok { outcome.summary.clone() } else { format!("last refresh failed ({failures} in a row): {}", outcome.summary) };
         if first {
             notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
@@ -179,7 +200,16 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                     notify(&[NotifyState::Watchdog]);
                     ticks += 1;
                     if ticks % 5 == 0 {
-                        tell(&config, progress.heartbeat()).await;
+                        let answered = tell(&config, progress.heartbeat()).await;
+                        if !answered && lqosd_reachable {
+                            warn!("lqosd does not answer; waiting for it");
+                        }
+                        let back = answered && !lqosd_reachable;
+                        lqosd_reachable = answered;
+                        if back && !config.queues.dry_run {
+                            info!("lqosd is back: submitting the plan again");
+                            break;
+                        }
                     }
                     if watch.poll(Instant::now()) {
                         info!("an input file changed: refreshing");

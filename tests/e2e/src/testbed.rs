@@ -183,6 +183,14 @@ impl Testbed {
         Ok(())
     }
 
+    /// SIGKILL for the scheduler service (a crash).
+    pub fn kill_scheduler(&mut self) -> Result<()> {
+        let mut child = self.scheduler.take().context("the scheduler is not running")?;
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
     pub fn scheduler_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("scheduler.log")).unwrap_or_default()
     }
