@@ -32,6 +32,8 @@ pub struct Testbed {
     lqosd: Option<Child>,
     scheduler: Option<Child>,
     port: std::sync::atomic::AtomicU16,
+    /// Given to lqosd as `NOTIFY_SOCKET` (with a 1 s `WATCHDOG_USEC`) when set.
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl Testbed {
@@ -62,7 +64,7 @@ impl Testbed {
         inet.run("ip", &["-6", "route", "add", "fd00:65::/64", "dev", "eth0"])?;
         subs.run("ip", &["-6", "route", "add", "fd00:64::/64", "dev", "eth0"])?;
         let interfaces = "[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n".to_owned();
-        Ok(Testbed { inet, shaper, subs, switch: None, interfaces, dir, bpffs, lqosd: None, scheduler: None, port: std::sync::atomic::AtomicU16::new(0) })
+        Ok(Testbed { inet, shaper, subs, switch: None, interfaces, dir, bpffs, lqosd: None, scheduler: None, notify_socket: None, port: std::sync::atomic::AtomicU16::new(0) })
     }
 
     /// The on-a-stick variant: the shaper has one interface `lqs` (2 tx queues: one per
@@ -100,7 +102,7 @@ impl Testbed {
         let ns_name = switch.name().to_owned();
         crate::in_namespace(&ns_name, move || attach_switch(&pins))?;
         let interfaces = "[single_interface]\ninterface = \"lqs\"\ninternet_vlan = 100\nnetwork_vlan = 200\n".to_owned();
-        Ok(Testbed { inet, shaper, subs, switch: Some(switch), interfaces, dir, bpffs, lqosd: None, scheduler: None, port: std::sync::atomic::AtomicU16::new(0) })
+        Ok(Testbed { inet, shaper, subs, switch: Some(switch), interfaces, dir, bpffs, lqosd: None, scheduler: None, notify_socket: None, port: std::sync::atomic::AtomicU16::new(0) })
     }
 
     /// Gives the subscriber host one more address (`100.64.1.7/16` style or IPv6 `/64`).
@@ -139,7 +141,10 @@ impl Testbed {
         ensure!(self.lqosd.is_none(), "lqosd already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("lqosd.log"))?;
         let mut cmd = self.shaper.command(bin_path("lqosd").to_str().context("path")?, &["--config", self.config().to_str().context("path")?]);
-        cmd.env("RUST_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        cmd.env("RUST_LOG", "info").env_remove("NOTIFY_SOCKET").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        if let Some(sock) = &self.notify_socket {
+            cmd.env("NOTIFY_SOCKET", sock).env("WATCHDOG_USEC", "1000000");
+        }
         self.lqosd = Some(cmd.spawn().context("cannot start lqosd")?);
         let socket = self.dir.join("bus");
         let deadline = Instant::now() + Duration::from_secs(20);

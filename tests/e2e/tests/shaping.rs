@@ -5,7 +5,7 @@
 //! machine would measure the CPU, not the shaper. Rates are compared on the wire (HTB meters
 //! Ethernet frames; iperf3 reports TCP payload, see `WIRE_PER_PAYLOAD`).
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use lqos_e2e::require_root;
 use lqos_e2e::testbed::{device_row, Testbed, CSV_HEADER};
 use std::sync::Mutex;
@@ -423,5 +423,31 @@ fn when_lqosd_restarts_the_scheduler_waits_and_submits_again() -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
     ensure!(tb.lqosd_log().contains("adopted the live plan"), "lqosd kept shaping across its restart");
+    Ok(())
+}
+
+#[test]
+fn lqosd_tells_systemd_it_is_ready_what_it_shapes_and_that_it_is_alive() -> Result<()> {
+    require_root();
+    let mut tb = Testbed::new("notify")?;
+    let path = tb.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path)?;
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    tb.notify_socket = Some(path);
+    tb.write_inputs(NET, &format!("{CSV_HEADER}{}", device_row("N", "Site", "100.64.14.1", "", 20.0, 5.0)), "")?;
+    tb.start_lqosd()?;
+    let next = || -> Result<String> {
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).context("a notification from lqosd")?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let ready = next()?;
+    ensure!(ready.contains("READY=1") && ready.contains("STATUS=attached; waiting for the first plan"), "{ready}");
+    tb.refresh()?;
+    let mut seen: Vec<String> = Vec::new();
+    while !seen.iter().any(|m| m.contains("STATUS=shaping 1 circuits")) || seen.iter().filter(|m| m.contains("WATCHDOG=1")).count() < 2 {
+        seen.push(next().with_context(|| format!("seen so far: {seen:?}"))?);
+        ensure!(seen.len() < 50, "{seen:?}");
+    }
     Ok(())
 }
