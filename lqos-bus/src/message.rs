@@ -8,7 +8,7 @@
 //! the extended form.) `tests` below pins the index of every variant.
 
 use crate::error::{BusError, MessageKind};
-use crate::report::{IpLookup, IssueEntry, SchedulerReport, UrgentIssue};
+use crate::report::{IpLookup, IssueEntry, SchedulerReport, ThroughputReport, UrgentIssue};
 use lqos_plan::QueuePlan;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,11 +40,14 @@ pub enum Request {
     AckIssue { id: u64 },
     /// Which circuit and classes an address lands in. Answered with [`Response::IpLookup`].
     LookupIp { addr: std::net::IpAddr },
+    /// Live throughput with the `top` busiest hosts and circuits each way.
+    /// Answered with [`Response::Throughput`].
+    Throughput { top: u16 },
 }
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 9;
+    pub const KNOWN_VARIANTS: u32 = 10;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -58,6 +61,7 @@ impl Request {
             Request::ListIssues => 6,
             Request::AckIssue { .. } => 7,
             Request::LookupIp { .. } => 8,
+            Request::Throughput { .. } => 9,
         }
     }
 
@@ -73,6 +77,7 @@ impl Request {
             Request::ListIssues => "list-issues",
             Request::AckIssue { .. } => "ack-issue",
             Request::LookupIp { .. } => "lookup-ip",
+            Request::Throughput { .. } => "throughput",
         }
     }
 }
@@ -106,11 +111,13 @@ pub enum Response {
     Issues(Vec<IssueEntry>),
     /// Answer to [`Request::LookupIp`]; `None`: the address is not shaped.
     IpLookup(Option<IpLookup>),
+    /// Answer to [`Request::Throughput`].
+    Throughput(ThroughputReport),
 }
 
 impl Response {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 10;
+    pub const KNOWN_VARIANTS: u32 = 11;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -125,6 +132,7 @@ impl Response {
             Response::Scheduler(_) => 7,
             Response::Issues(_) => 8,
             Response::IpLookup(_) => 9,
+            Response::Throughput(_) => 10,
         }
     }
 }
@@ -238,6 +246,7 @@ mod tests {
             Request::ListIssues,
             Request::AckIssue { id: 3 },
             Request::LookupIp { addr: "100.64.1.2".parse().expect("addr") },
+            Request::Throughput { top: 10 },
         ]
     }
 
@@ -266,6 +275,7 @@ mod tests {
             Response::Scheduler(Some((SchedulerReport::default(), 4))),
             Response::Issues(vec![IssueEntry { id: 1, issue: issue(), first_seen_unix: 1, last_seen_unix: 2, count: 3, acknowledged: false }]),
             Response::IpLookup(Some(IpLookup { prefix: "100.64.1.0/29".into(), circuit_id: "c".into(), cpu: 1, download: lqos_plan::ClassId::new(1, 5), upload: lqos_plan::ClassId::new(2, 5) })),
+            Response::Throughput(ThroughputReport::default()),
         ]
     }
 
@@ -300,9 +310,9 @@ mod tests {
 
     #[test]
     fn a_newer_variant_is_told_apart_from_garbage() {
-        let err = decode_request(&[9]).err();
+        let err = decode_request(&[12]).err();
         assert!(
-            matches!(err, Some(BusError::UnknownVariant { index: 9, known: 9, .. })),
+            matches!(err, Some(BusError::UnknownVariant { index: 12, known: 10, .. })),
             "{err:?}"
         );
         // SubmitPlan whose plan is cut short.

@@ -64,3 +64,33 @@ pub struct IpLookup {
     pub download: ClassId,
     pub upload: ClassId,
 }
+
+/// One host's or circuit's rate, bit/s on the wire (Ethernet frames, as HTB meters them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    /// An address (hosts) or a circuit id (circuits).
+    pub name: String,
+    /// The host's circuit, when the live plan has one.
+    pub circuit_id: Option<String>,
+    pub down_bps: u64,
+    pub up_bps: u64,
+}
+
+/// Live throughput from the data plane's counters, over the last sampling interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughputReport {
+    /// When the last sample was taken (Unix seconds); 0 before the first.
+    pub sampled_unix: u64,
+    pub interval_ms: u64,
+    pub down_bps: u64,
+    pub up_bps: u64,
+    /// Traffic of addresses without a mapping (passed unshaped).
+    pub unknown_down_bps: u64,
+    pub unknown_up_bps: u64,
+    /// Hosts with traffic in the interval.
+    pub active_hosts: u64,
+    pub top_hosts_down: Vec<Rate>,
+    pub top_hosts_up: Vec<Rate>,
+    pub top_circuits_down: Vec<Rate>,
+    pub top_circuits_up: Vec<Rate>,
+}

@@ -5,6 +5,7 @@
 //! lqos ... issues                                   # urgent issues, newest first
 //! lqos ... ack ID                                   # mark an issue as seen
 //! lqos ... lookup IP                                # which circuit and classes an address lands in
+//! lqos ... top [-n N]                               # live throughput, busiest hosts and circuits
 //! ```
 
 mod show;
@@ -39,6 +40,12 @@ enum Command {
     Ack { id: u64 },
     /// Which circuit and HTB classes an address lands in.
     Lookup { addr: std::net::IpAddr },
+    /// Live throughput: totals and the busiest hosts and circuits each way.
+    Top {
+        /// How many hosts and circuits to show each way.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        count: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,6 +88,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ack { id } => match ask(Request::AckIssue { id })? {
             Response::Ack => println!("issue {id} acknowledged"),
             Response::Error { message } => bail!("{message}"),
+            other => bail!("unexpected answer: {other:?}"),
+        },
+        Command::Top { count } => match ask(Request::Throughput { top: count })? {
+            Response::Throughput(t) => show::throughput(out, &t)?,
             other => bail!("unexpected answer: {other:?}"),
         },
         Command::Lookup { addr } => match ask(Request::LookupIp { addr })? {

@@ -1,6 +1,6 @@
 //! How answers are printed.
 
-use lqos_bus::{IpLookup, IssueEntry, IssueSeverity, SchedulerReport, StatusReport};
+use lqos_bus::{IpLookup, IssueEntry, IssueSeverity, Rate, SchedulerReport, StatusReport, ThroughputReport};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -49,4 +49,30 @@ pub fn issues(out: &mut impl Write, list: &[IssueEntry]) -> io::Result<()> {
 
 pub fn lookup(out: &mut impl Write, addr: IpAddr, l: &IpLookup) -> io::Result<()> {
     writeln!(out, "{addr}: circuit {} via {}, cpu {}, download class {}, upload class {}", l.circuit_id, l.prefix, l.cpu, l.download, l.upload)
+}
+
+fn mbps(bps: u64) -> String {
+    format!("{:.1} Mbit/s", bps as f64 / 1e6)
+}
+
+pub fn throughput(out: &mut impl Write, t: &ThroughputReport) -> io::Result<()> {
+    if t.sampled_unix == 0 {
+        return writeln!(out, "no sample yet (lqosd samples its counters every second)");
+    }
+    writeln!(out, "total: down {}, up {} ({} active hosts); unknown addresses: down {}, up {}", mbps(t.down_bps), mbps(t.up_bps), t.active_hosts, mbps(t.unknown_down_bps), mbps(t.unknown_up_bps))?;
+    let list = |out: &mut dyn Write, title: &str, v: &[Rate], down: bool| -> io::Result<()> {
+        writeln!(out, "{title}:")?;
+        for r in v {
+            let c = match (&r.circuit_id, r.name == r.circuit_id.clone().unwrap_or_default()) {
+                (Some(c), false) => format!(" (circuit {c})"),
+                _ => String::new(),
+            };
+            writeln!(out, "  {:>14}  {}{c}", mbps(if down { r.down_bps } else { r.up_bps }), r.name)?;
+        }
+        Ok(())
+    };
+    list(out, "top hosts by download", &t.top_hosts_down, true)?;
+    list(out, "top hosts by upload", &t.top_hosts_up, false)?;
+    list(out, "top circuits by download", &t.top_circuits_down, true)?;
+    list(out, "top circuits by upload", &t.top_circuits_up, false)
 }

@@ -1,11 +1,13 @@
 //! lqosd's side of the bus: answers pings and status, applies submitted plans one at a time on
 //! a blocking thread (an apply runs tc and map syscalls for up to seconds).
 
+use crate::prefix_index::PrefixIndex;
 use crate::reports::Reports;
+use crate::throughput::{self, Sample};
 use crate::shaper::{Outcome, Shaper};
 use lqos_bus::{Handler, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub struct BusHandler {
@@ -15,11 +17,23 @@ pub struct BusHandler {
     started: Instant,
     /// Milliseconds since `started` at which the running apply began; 0 when none runs.
     applying_since: Arc<AtomicU64>,
+    /// The live plan's prefixes, for look-ups and throughput, without the shaper's lock.
+    index: Arc<RwLock<Arc<PrefixIndex>>>,
+    /// The latest counter sample ([`crate::throughput`]).
+    pub sample: Arc<RwLock<Sample>>,
 }
 
 impl BusHandler {
     pub fn new(shaper: Shaper) -> Self {
-        Self { shaper: Arc::new(Mutex::new(shaper)), reports: Mutex::new(Reports::default()), started: Instant::now(), applying_since: Arc::new(AtomicU64::new(0)) }
+        let index = Arc::new(RwLock::new(Arc::new(PrefixIndex::new(shaper.mappings()))));
+        Self {
+            shaper: Arc::new(Mutex::new(shaper)),
+            reports: Mutex::new(Reports::default()),
+            started: Instant::now(),
+            applying_since: Arc::new(AtomicU64::new(0)),
+            index,
+            sample: Arc::new(RwLock::new(Sample::default())),
+        }
     }
 
     /// How long the running apply has taken so far, if one runs (for the watchdog).
@@ -60,11 +74,26 @@ impl Handler for BusHandler {
             Request::AckIssue { id } => {
                 return if reports().ack(id) { Response::Ack } else { Response::Error { message: format!("no urgent issue {id}") } };
             }
+            Request::LookupIp { addr } => {
+                let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
+                return Response::IpLookup(index.lookup(addr).map(|m| lqos_bus::IpLookup {
+                    prefix: m.prefix.to_string(),
+                    circuit_id: m.circuit_id.to_string(),
+                    cpu: m.cpu,
+                    download: m.download,
+                    upload: m.upload,
+                }));
+            }
+            Request::Throughput { top } => {
+                let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let sample = self.sample.read().unwrap_or_else(|p| p.into_inner());
+                return Response::Throughput(throughput::report(&sample, &index, usize::from(top)));
+            }
             other => other,
         };
         let shaper = self.shaper.clone();
         let uptime = self.started.elapsed().as_secs();
-        let (applying, started) = (self.applying_since.clone(), self.started);
+        let (applying, started, index) = (self.applying_since.clone(), self.started, self.index.clone());
         let answer = tokio::task::spawn_blocking(move || {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
@@ -72,11 +101,13 @@ impl Handler for BusHandler {
             match request {
                 Request::Ping => Response::Pong { version: env!("CARGO_PKG_VERSION").to_owned() },
                 Request::Status => Response::Status(shaper.status(uptime)),
-                Request::LookupIp { addr } => Response::IpLookup(shaper.lookup(addr)),
                 Request::SubmitPlan { generation, plan } => {
                     applying.store((started.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
                     let outcome = shaper.submit(generation, plan);
                     applying.store(0, Ordering::Relaxed);
+                    if matches!(outcome, Outcome::Applied(_)) {
+                        *index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(PrefixIndex::new(shaper.mappings()));
+                    }
                     let s = shaper.status(uptime);
                     let status = match &outcome {
                         Outcome::Rejected(reasons) => format!("last plan rejected: {}", reasons.join("; ")),
@@ -90,7 +121,13 @@ impl Handler for BusHandler {
                     }
                 }
                 // Answered above, without the shaper.
-                Request::SchedulerReport(_) | Request::SchedulerStatus | Request::RaiseIssue(_) | Request::ListIssues | Request::AckIssue { .. } => {
+                Request::SchedulerReport(_)
+                | Request::SchedulerStatus
+                | Request::RaiseIssue(_)
+                | Request::ListIssues
+                | Request::AckIssue { .. }
+                | Request::LookupIp { .. }
+                | Request::Throughput { .. } => {
                     Response::Error { message: "internal: misrouted request".into() }
                 }
             }

@@ -5,10 +5,12 @@
 pub mod apply;
 pub mod bus_handler;
 pub mod dataplane;
+pub mod prefix_index;
 pub mod reports;
 pub mod shaper;
 pub mod state;
 pub mod teardown;
+pub mod throughput;
 
 use anyhow::Context;
 use lqos_config::Config;
@@ -51,6 +53,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     info!(socket = %socket.display(), "lqosd ready");
     let handler = Arc::new(bus_handler::BusHandler::new(shaper));
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&handler.status_line())]);
+    tokio::spawn(throughput::run(config.lqosd.bpf_pin_dir.clone(), handler.sample.clone()));
     if let Some(period) = sd_notify::watchdog_enabled() {
         tokio::spawn(watchdog(handler.clone(), period));
     }

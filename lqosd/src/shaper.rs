@@ -157,15 +157,9 @@ impl Shaper {
         problems
     }
 
-    /// The longest live prefix that holds `addr`.
-    pub fn lookup(&self, addr: std::net::IpAddr) -> Option<lqos_bus::IpLookup> {
-        self.live
-            .plan
-            .mappings
-            .iter()
-            .filter(|m| m.prefix.contains(&addr))
-            .max_by_key(|m| m.prefix.prefix_len())
-            .map(|m| lqos_bus::IpLookup { prefix: m.prefix.to_string(), circuit_id: m.circuit_id.to_string(), cpu: m.cpu, download: m.download, upload: m.upload })
+    /// The live plan's mappings.
+    pub fn mappings(&self) -> &[lqos_plan::IpMapping] {
+        &self.live.plan.mappings
     }
 
     pub fn status(&self, uptime_secs: u64) -> StatusReport {

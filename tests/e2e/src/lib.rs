@@ -13,6 +13,7 @@
 //! CARGO_TARGET_DIR=/work/target-e2e cargo test -p lqos-e2e
 //! ```
 
+pub mod bed;
 pub mod dry_run;
 pub mod netns;
 pub mod shaped_csv;

@@ -1,0 +1,170 @@
+//! Live throughput: the data plane's per-host counters (`lqos_hosts`, per CPU) and the
+//! unknown-address counters (`lqos_unknown`), read every [`INTERVAL`] through their own handles
+//! on the pinned maps (so sampling never waits for an apply), turned into rates per host and
+//! per circuit.
+
+use crate::prefix_index::PrefixIndex;
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap};
+use lqos_bus::{Rate, ThroughputReport};
+use lqos_ebpf::{LqosHostCounters, LqosHostKey, MAP_HOSTS, MAP_UNKNOWN, UNKNOWN_TC};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often the counters are read.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Rates of the last interval, kept whole; the bus picks the top N from it.
+#[derive(Debug, Default)]
+pub struct Sample {
+    pub sampled_unix: u64,
+    pub interval_ms: u64,
+    pub hosts: Vec<(IpAddr, u64, u64)>,
+    pub unknown: (u64, u64),
+}
+
+/// Reads the counters and keeps the previous totals.
+pub struct Sampler {
+    hosts: PerCpuHashMap<MapData, LqosHostKey, LqosHostCounters>,
+    unknown: PerCpuArray<MapData, LqosHostCounters>,
+    previous: HashMap<IpAddr, (u64, u64)>,
+    previous_unknown: (u64, u64),
+    at: Option<Instant>,
+}
+
+fn total(values: &[LqosHostCounters]) -> LqosHostCounters {
+    let mut t = LqosHostCounters::default();
+    values.iter().for_each(|c| t.merge(c));
+    t
+}
+
+impl Sampler {
+    /// Opens the pinned maps of `pin_dir`.
+    pub fn open(pin_dir: &Path) -> Result<Self, aya::maps::MapError> {
+        let hosts = PerCpuHashMap::try_from(aya::maps::Map::PerCpuHashMap(MapData::from_pin(pin_dir.join(MAP_HOSTS))?))?;
+        let unknown = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(MapData::from_pin(pin_dir.join(MAP_UNKNOWN))?))?;
+        Ok(Self { hosts, unknown, previous: HashMap::new(), previous_unknown: (0, 0), at: None })
+    }
+
+    /// Reads every counter; rates since the last call (the first call only sets the baseline).
+    pub fn sample(&mut self) -> Option<Sample> {
+        let now = Instant::now();
+        let mut current = HashMap::with_capacity(self.previous.len());
+        for (key, values) in self.hosts.iter().flatten() {
+            let t = total(&values);
+            current.insert(key.to_addr(), (t.bytes_down, t.bytes_up));
+        }
+        // XDP and TC both count unknown traffic; TC's slot is what left the shaper.
+        let unknown = self.unknown.get(&UNKNOWN_TC, 0).map_or((0, 0), |values| {
+            let t = total(&values);
+            (t.bytes_down, t.bytes_up)
+        });
+        let elapsed = self.at.map(|at| now.duration_since(at));
+        self.at = Some(now);
+        let previous = std::mem::replace(&mut self.previous, current);
+        let previous_unknown = std::mem::replace(&mut self.previous_unknown, unknown);
+        let secs = elapsed?.as_secs_f64().max(0.001);
+        let rate = |now: u64, before: u64| (now.saturating_sub(before) as f64 * 8.0 / secs) as u64;
+        let hosts = self
+            .previous
+            .iter()
+            .filter_map(|(addr, &(d, u))| {
+                let (pd, pu) = previous.get(addr).copied().unwrap_or((d, u));
+                let (rd, ru) = (rate(d, pd), rate(u, pu));
+                (rd > 0 || ru > 0).then_some((*addr, rd, ru))
+            })
+            .collect();
+        Some(Sample {
+            sampled_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            interval_ms: (secs * 1e3) as u64,
+            hosts,
+            unknown: (rate(unknown.0, previous_unknown.0), rate(unknown.1, previous_unknown.1)),
+        })
+    }
+}
+
+/// The report for the bus: totals and the `top` busiest hosts and circuits each way.
+pub fn report(sample: &Sample, index: &PrefixIndex, top: usize) -> ThroughputReport {
+    let circuit_of = |a: IpAddr| index.lookup(a).map(|m| m.circuit_id.to_string());
+    let mut circuits: HashMap<String, (u64, u64)> = HashMap::new();
+    for &(addr, d, u) in &sample.hosts {
+        if let Some(c) = circuit_of(addr) {
+            let e = circuits.entry(c).or_default();
+            e.0 += d;
+            e.1 += u;
+        }
+    }
+    let pick = |mut v: Vec<Rate>, by_down: bool| {
+        v.sort_by(|a, b| if by_down { b.down_bps.cmp(&a.down_bps) } else { b.up_bps.cmp(&a.up_bps) });
+        v.truncate(top);
+        v
+    };
+    let hosts: Vec<Rate> = sample.hosts.iter().map(|&(a, d, u)| Rate { name: a.to_string(), circuit_id: circuit_of(a), down_bps: d, up_bps: u }).collect();
+    let circuits: Vec<Rate> = circuits.into_iter().map(|(c, (d, u))| Rate { name: c.clone(), circuit_id: Some(c), down_bps: d, up_bps: u }).collect();
+    ThroughputReport {
+        sampled_unix: sample.sampled_unix,
+        interval_ms: sample.interval_ms,
+        down_bps: sample.hosts.iter().map(|h| h.1).sum::<u64>() + sample.unknown.0,
+        up_bps: sample.hosts.iter().map(|h| h.2).sum::<u64>() + sample.unknown.1,
+        unknown_down_bps: sample.unknown.0,
+        unknown_up_bps: sample.unknown.1,
+        active_hosts: sample.hosts.len() as u64,
+        top_hosts_down: pick(hosts.clone(), true),
+        top_hosts_up: pick(hosts, false),
+        top_circuits_down: pick(circuits.clone(), true),
+        top_circuits_up: pick(circuits, false),
+    }
+}
+
+/// Samples every [`INTERVAL`] on a blocking thread, forever; the latest sample is in `out`.
+pub async fn run(pin_dir: std::path::PathBuf, out: Arc<RwLock<Sample>>) {
+    let opened = tokio::task::spawn_blocking(move || Sampler::open(&pin_dir)).await;
+    let mut sampler = match opened {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return tracing::error!(error = %e, "cannot open the counter maps: no live throughput"),
+        Err(e) => return tracing::error!(error = %e, "counter sampler failed to start"),
+    };
+    let mut tick = tokio::time::interval(INTERVAL);
+    loop {
+        tick.tick().await;
+        let (s, sample) = match tokio::task::spawn_blocking(move || {
+            let sample = sampler.sample();
+            (sampler, sample)
+        })
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => return tracing::error!(error = %e, "counter sampler stopped"),
+        };
+        sampler = s;
+        if let Some(sample) = sample {
+            *out.write().unwrap_or_else(|p| p.into_inner()) = sample;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lqos_plan::{ClassId, IpMapping};
+
+    #[test]
+    fn the_report_ranks_hosts_and_circuits_each_way() {
+        let mapping = |p: &str, id: &str| IpMapping { prefix: p.parse().expect("p"), cpu: 0, download: ClassId::new(1, 2), upload: ClassId::new(2, 2), circuit_id: id.into() };
+        let index = PrefixIndex::new(&[mapping("100.64.0.1/32", "A"), mapping("100.64.0.8/29", "B")]);
+        let sample = Sample {
+            sampled_unix: 1,
+            interval_ms: 1000,
+            hosts: vec![("100.64.0.1".parse().expect("a"), 5_000, 90), ("100.64.0.9".parse().expect("a"), 3_000, 10), ("100.64.0.10".parse().expect("a"), 3_000, 500)],
+            unknown: (7, 1),
+        };
+        let r = report(&sample, &index, 1);
+        assert_eq!((r.down_bps, r.up_bps, r.active_hosts), (11_007, 601, 3));
+        assert_eq!(r.top_hosts_down[0].name, "100.64.0.1");
+        assert_eq!(r.top_hosts_up[0].circuit_id.as_deref(), Some("B"));
+        assert_eq!((r.top_circuits_down[0].name.as_str(), r.top_circuits_down[0].down_bps), ("B", 6_000));
+        assert_eq!(r.top_circuits_up.len(), 1);
+    }
+}
