@@ -29,7 +29,7 @@ fn setup() -> tempfile::TempDir {
 
 fn start(dir: &Path, notify: Option<&Path>) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lqos-scheduler"));
-    cmd.arg("--config").arg(dir.join("lqos.conf")).arg("run").env_remove("LQOS_CONFIG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.arg("--config").arg(dir.join("lqos.conf")).arg("run").env_remove("LQOS_CONFIG").env("RUST_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     match notify {
         Some(p) => cmd.env("NOTIFY_SOCKET", p),
         None => cmd.env_remove("NOTIFY_SOCKET"),
@@ -131,4 +131,29 @@ fn a_broken_edit_is_reported_and_the_service_goes_on() {
     assert!(after.iter().any(|m| m.contains("WATCHDOG=1")), "still alive");
     signal(&child, "-TERM");
     assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn sighup_reloads_lqos_conf_and_an_invalid_one_is_kept_out() {
+    let dir = setup();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind");
+    let mut child = start(dir.path(), Some(&sock_path));
+    assert!(until(&sock, "READY=1", Duration::from_secs(20)).iter().any(|m| m.contains("READY=1")));
+    let conf = dir.path().join("lqos.conf");
+    let good = std::fs::read_to_string(&conf).expect("conf");
+    std::fs::write(&conf, "this is [not toml").expect("break");
+    signal(&child, "-HUP");
+    let after_bad = messages(&sock, Duration::from_secs(3));
+    assert!(!after_bad.iter().any(|m| m.contains("STATUS=")), "an invalid lqos.conf does not trigger a refresh: {after_bad:?}");
+    assert!(after_bad.iter().any(|m| m.contains("WATCHDOG=1")), "and the service goes on: {after_bad:?}");
+    std::fs::write(&conf, good.replace("downlink_bandwidth_mbps = 10000", "downlink_bandwidth_mbps = 9000")).expect("fix");
+    signal(&child, "-HUP");
+    let after_good = until(&sock, "STATUS=refresh ok", Duration::from_secs(10));
+    assert!(after_good.iter().any(|m| m.contains("STATUS=refresh ok")), "a valid reload refreshes: {after_good:?}");
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("SIGHUP: lqos.conf is invalid") && log.contains("SIGHUP: lqos.conf reloaded"), "{log}");
 }
