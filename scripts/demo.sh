@@ -50,12 +50,14 @@ if ! ip netns exec $shaper tc qdisc add dev lo root cake 2>/dev/null; then leaf=
 ip netns exec $shaper tc qdisc del dev lo root 2>/dev/null || true
 echo "== leaf qdisc: $leaf"
 
-cp etc/network.json etc/lqos_overrides.json "$out/"
+cp etc/network.json "$out/"
 if [ "$leaf" = pfifo ]; then
-    # Per-circuit cake/fq_codel requests need qdiscs this kernel lacks: use the default.
-    sed -E 's/,(cake|fq_codel)$/,/' etc/ShapedDevices.csv > "$out/ShapedDevices.csv"
+    # Per-circuit cake/fq_codel requests need qdiscs this kernel lacks: the default for
+    # ShapedDevices.csv's sqm column, no leaf for the override's.
+    sed -E 's#,[a-z_/]*(cake|fq_codel)[a-z_/]*$#,#' etc/ShapedDevices.csv > "$out/ShapedDevices.csv"
+    sed -E 's#"sqm_override": "[a-z_/]+"#"sqm_override": "none"#' etc/lqos_overrides.json > "$out/lqos_overrides.json"
 else
-    cp etc/ShapedDevices.csv "$out/"
+    cp etc/ShapedDevices.csv etc/lqos_overrides.json "$out/"
 fi
 sed -e "s|^lqos_directory = .*|lqos_directory = \"$out\"|" \
     -e "s|^state_directory = .*|state_directory = \"$out/state\"|" \
@@ -80,10 +82,10 @@ measure() { # addr, -R for upload
 }
 echo
 echo "== iperf3 through the shaper (Mbit/s of TCP payload; HTB meters frames, ~4.5% more)"
-printf '%-10s %-18s %12s %12s\n' circuit plan download upload
-for c in "1001 100.64.1.10 100/20" "1004 100.64.1.40 12.5/2.5" "1005 100.64.1.50 200/40"; do
+printf '%-10s %-30s %12s %12s\n' circuit plan download upload
+for c in "1001 100.64.1.10 100/20" "1004 100.64.1.40 12.5/2.5" "1005 100.64.1.50 300/60_(lqos_overrides.json)"; do
     set -- $c
-    printf '%-10s %-18s %12s %12s\n' "$1" "$3" "$(measure "$2")" "$(measure "$2" -R)"
+    printf '%-10s %-30s %12s %12s\n' "$1" "${3//_/ }" "$(measure "$2")" "$(measure "$2" -R)"
 done
 echo
 echo "lqosd is shaping $(grep -c '^[0-9]' "$out/ShapedDevices.csv") devices of the bundled example. Look around:"
