@@ -8,7 +8,7 @@
 //! the extended form.) `tests` below pins the index of every variant.
 
 use crate::error::{BusError, MessageKind};
-use crate::report::{IpLookup, IssueEntry, SchedulerReport, ThroughputReport, UrgentIssue};
+use crate::report::{IpLookup, IssueEntry, Rate, SchedulerReport, ThroughputReport, UrgentIssue};
 use lqos_plan::QueuePlan;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -43,11 +43,13 @@ pub enum Request {
     /// Live throughput with the `top` busiest hosts and circuits each way.
     /// Answered with [`Response::Throughput`].
     Throughput { top: u16 },
+    /// One circuit's live rate. Answered with [`Response::CircuitRate`].
+    CircuitRate { circuit_id: String },
 }
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 10;
+    pub const KNOWN_VARIANTS: u32 = 11;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -62,6 +64,7 @@ impl Request {
             Request::AckIssue { .. } => 7,
             Request::LookupIp { .. } => 8,
             Request::Throughput { .. } => 9,
+            Request::CircuitRate { .. } => 10,
         }
     }
 
@@ -78,6 +81,7 @@ impl Request {
             Request::AckIssue { .. } => "ack-issue",
             Request::LookupIp { .. } => "lookup-ip",
             Request::Throughput { .. } => "throughput",
+            Request::CircuitRate { .. } => "circuit-rate",
         }
     }
 }
@@ -113,11 +117,13 @@ pub enum Response {
     IpLookup(Option<IpLookup>),
     /// Answer to [`Request::Throughput`].
     Throughput(ThroughputReport),
+    /// Answer to [`Request::CircuitRate`]; `None`: no such circuit in the live plan.
+    CircuitRate(Option<Rate>),
 }
 
 impl Response {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 11;
+    pub const KNOWN_VARIANTS: u32 = 12;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -133,6 +139,7 @@ impl Response {
             Response::Issues(_) => 8,
             Response::IpLookup(_) => 9,
             Response::Throughput(_) => 10,
+            Response::CircuitRate(_) => 11,
         }
     }
 }
@@ -247,6 +254,7 @@ mod tests {
             Request::AckIssue { id: 3 },
             Request::LookupIp { addr: "100.64.1.2".parse().expect("addr") },
             Request::Throughput { top: 10 },
+            Request::CircuitRate { circuit_id: "1001".into() },
         ]
     }
 
@@ -276,6 +284,7 @@ mod tests {
             Response::Issues(vec![IssueEntry { id: 1, issue: issue(), first_seen_unix: 1, last_seen_unix: 2, count: 3, acknowledged: false }]),
             Response::IpLookup(Some(IpLookup { prefix: "100.64.1.0/29".into(), circuit_id: "c".into(), cpu: 1, download: lqos_plan::ClassId::new(1, 5), upload: lqos_plan::ClassId::new(2, 5) })),
             Response::Throughput(ThroughputReport::default()),
+            Response::CircuitRate(Some(Rate { name: "1001".into(), circuit_id: Some("1001".into()), down_bps: 1, up_bps: 2 })),
         ]
     }
 
@@ -312,7 +321,7 @@ mod tests {
     fn a_newer_variant_is_told_apart_from_garbage() {
         let err = decode_request(&[12]).err();
         assert!(
-            matches!(err, Some(BusError::UnknownVariant { index: 12, known: 10, .. })),
+            matches!(err, Some(BusError::UnknownVariant { index: 12, known: 11, .. })),
             "{err:?}"
         );
         // SubmitPlan whose plan is cut short.

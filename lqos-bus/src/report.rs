@@ -20,6 +20,10 @@ pub struct SchedulerReport {
     pub last_duration_ms: Option<u64>,
     /// When the next interval refresh is due (edits may come first).
     pub next_run_unix: Option<u64>,
+    /// While refreshing: the step, e.g. "3/4 planning".
+    pub step: String,
+    /// While refreshing: how much of the refresh is done.
+    pub percent: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

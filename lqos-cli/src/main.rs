@@ -5,7 +5,7 @@
 //! lqos ... issues                                   # urgent issues, newest first
 //! lqos ... ack ID                                   # mark an issue as seen
 //! lqos ... lookup IP                                # which circuit and classes an address lands in
-//! lqos ... top [-n N]                               # live throughput, busiest hosts and circuits
+//! lqos ... top [-n N] [--circuit ID]               # live throughput, busiest hosts and circuits
 //! ```
 
 mod show;
@@ -45,6 +45,9 @@ enum Command {
         /// How many hosts and circuits to show each way.
         #[arg(short = 'n', long, default_value_t = 10)]
         count: u16,
+        /// Only this circuit's rate.
+        #[arg(long)]
+        circuit: Option<String>,
     },
 }
 
@@ -90,7 +93,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Response::Error { message } => bail!("{message}"),
             other => bail!("unexpected answer: {other:?}"),
         },
-        Command::Top { count } => match ask(Request::Throughput { top: count })? {
+        Command::Top { circuit: Some(circuit_id), .. } => match ask(Request::CircuitRate { circuit_id: circuit_id.clone() })? {
+            Response::CircuitRate(Some(r)) => show::circuit(out, &r)?,
+            Response::CircuitRate(None) => bail!("no circuit {circuit_id} in the live plan"),
+            other => bail!("unexpected answer: {other:?}"),
+        },
+        Command::Top { count, circuit: None } => match ask(Request::Throughput { top: count })? {
             Response::Throughput(t) => show::throughput(out, &t)?,
             other => bail!("unexpected answer: {other:?}"),
         },

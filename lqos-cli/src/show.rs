@@ -17,7 +17,8 @@ pub fn status(out: &mut impl Write, s: &StatusReport, scheduler: Option<&(Schedu
         None => writeln!(out, "scheduler: never reported (is lqos_scheduler running?)")?,
         Some((r, age)) => {
             let stale = if *age > 60 { " (STALE: no heartbeat for over a minute)" } else { "" };
-            writeln!(out, "scheduler: {} (reported {age} s ago){stale}", r.phase)?;
+            let step = if r.step.is_empty() { String::new() } else { format!(": step {}, {}% done", r.step, r.percent) };
+            writeln!(out, "scheduler: {}{step} (reported {age} s ago){stale}", r.phase)?;
             if let Some(e) = &r.last_error {
                 writeln!(out, "  last refresh FAILED ({} in a row): {e}", r.consecutive_failures)?;
             }
@@ -75,4 +76,8 @@ pub fn throughput(out: &mut impl Write, t: &ThroughputReport) -> io::Result<()> 
     list(out, "top hosts by upload", &t.top_hosts_up, false)?;
     list(out, "top circuits by download", &t.top_circuits_down, true)?;
     list(out, "top circuits by upload", &t.top_circuits_up, false)
+}
+
+pub fn circuit(out: &mut impl Write, r: &Rate) -> io::Result<()> {
+    writeln!(out, "circuit {}: down {}, up {}", r.name, mbps(r.down_bps), mbps(r.up_bps))
 }

@@ -58,11 +58,13 @@ fn load_and_plan(
     };
     let dry_run = dry_run || config.queues.dry_run;
     if integrations {
+        progress(1, "integrations");
         for f in lqos_scheduler::integrations::run_enabled(&config) {
             let log = f.log.map_or(String::new(), |p| format!("; full log: {}", p.display()));
             eprintln!("integration {} failed: {} (kept the last good inputs{log})", f.name, f.error);
         }
     }
+    progress(2, "validating inputs");
     let loaded = match load_inputs(&config) {
         Ok(l) => l,
         Err(rejected) => {
@@ -79,6 +81,7 @@ fn load_and_plan(
         binpacking: config.queues.use_binpacking,
         rebalance,
     };
+    progress(3, "planning");
     let planned = queue_layout(&config, machine, dry_run).and_then(|layout| {
         plan::plan(
             &loaded.inputs,
@@ -190,7 +193,17 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
 const APPLY_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Sends the plan to lqosd and reports what it did; saves the class ids once they are live.
+/// Steps of a refresh, for [`progress`].
+const STEPS: u8 = 4;
+
+/// `progress: N/STEPS what` on stderr: the service reads these lines while the refresh runs
+/// and reports them (step and percent) to lqosd.
+fn progress(step: u8, what: &str) {
+    eprintln!("{} {step}/{STEPS} {what}", lqos_scheduler::service::job::PROGRESS_PREFIX);
+}
+
 fn submit(run: &Run) -> anyhow::Result<ExitCode> {
+    progress(4, "applying through lqosd");
     let socket = &run.config.lqosd.bus_socket;
     // A generation that grows with every refresh, across scheduler restarts.
     let generation = std::time::SystemTime::now()

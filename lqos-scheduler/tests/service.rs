@@ -138,7 +138,7 @@ fn sighup_reloads_lqos_conf_and_an_invalid_one_is_kept_out() {
     let dir = setup();
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).expect("bind");
-    let mut child = start(dir.path(), Some(&sock_path));
+    let child = start(dir.path(), Some(&sock_path));
     assert!(until(&sock, "READY=1", Duration::from_secs(20)).iter().any(|m| m.contains("READY=1")));
     let conf = dir.path().join("lqos.conf");
     let good = std::fs::read_to_string(&conf).expect("conf");

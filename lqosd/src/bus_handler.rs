@@ -89,6 +89,11 @@ impl Handler for BusHandler {
                 let sample = self.sample.read().unwrap_or_else(|p| p.into_inner());
                 return Response::Throughput(throughput::report(&sample, &index, usize::from(top)));
             }
+            Request::CircuitRate { circuit_id } => {
+                let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let sample = self.sample.read().unwrap_or_else(|p| p.into_inner());
+                return Response::CircuitRate(throughput::circuit_rate(&sample, &index, &circuit_id));
+            }
             other => other,
         };
         let shaper = self.shaper.clone();
@@ -127,7 +132,8 @@ impl Handler for BusHandler {
                 | Request::ListIssues
                 | Request::AckIssue { .. }
                 | Request::LookupIp { .. }
-                | Request::Throughput { .. } => {
+                | Request::Throughput { .. }
+                | Request::CircuitRate { .. } => {
                     Response::Error { message: "internal: misrouted request".into() }
                 }
             }

@@ -26,6 +26,10 @@ impl PrefixIndex {
         Self { by_len, mappings: mappings.to_vec() }
     }
 
+    pub fn has_circuit(&self, circuit_id: &str) -> bool {
+        self.mappings.iter().any(|m| &*m.circuit_id == circuit_id)
+    }
+
     /// The mapping with the longest prefix that holds `addr`.
     pub fn lookup(&self, addr: IpAddr) -> Option<&IpMapping> {
         let v4 = addr.is_ipv4();

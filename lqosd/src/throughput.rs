@@ -118,6 +118,21 @@ pub fn report(sample: &Sample, index: &PrefixIndex, top: usize) -> ThroughputRep
     }
 }
 
+/// One circuit's rate over the last interval; `None` if the live plan has no such circuit.
+pub fn circuit_rate(sample: &Sample, index: &PrefixIndex, circuit_id: &str) -> Option<Rate> {
+    if !index.has_circuit(circuit_id) {
+        return None;
+    }
+    let (mut down_bps, mut up_bps) = (0, 0);
+    for &(addr, d, u) in &sample.hosts {
+        if index.lookup(addr).is_some_and(|m| &*m.circuit_id == circuit_id) {
+            down_bps += d;
+            up_bps += u;
+        }
+    }
+    Some(Rate { name: circuit_id.to_owned(), circuit_id: Some(circuit_id.to_owned()), down_bps, up_bps })
+}
+
 /// Samples every [`INTERVAL`] on a blocking thread, forever; the latest sample is in `out`.
 pub async fn run(pin_dir: std::path::PathBuf, out: Arc<RwLock<Sample>>) {
     let opened = tokio::task::spawn_blocking(move || Sampler::open(&pin_dir)).await;
@@ -166,5 +181,8 @@ mod tests {
         assert_eq!(r.top_hosts_up[0].circuit_id.as_deref(), Some("B"));
         assert_eq!((r.top_circuits_down[0].name.as_str(), r.top_circuits_down[0].down_bps), ("B", 6_000));
         assert_eq!(r.top_circuits_up.len(), 1);
+        let b = circuit_rate(&sample, &index, "B").expect("B");
+        assert_eq!((b.down_bps, b.up_bps), (6_000, 510));
+        assert!(circuit_rate(&sample, &index, "nope").is_none());
     }
 }

@@ -65,6 +65,14 @@ struct Progress {
 impl Progress {
     fn phase(&mut self, phase: &str) -> lqos_bus::Request {
         self.report.phase = phase.to_owned();
+        self.report.step = String::new();
+        self.report.percent = if phase == "idle" { 100 } else { 0 };
+        self.heartbeat()
+    }
+
+    fn step(&mut self, p: &job::Progress) -> lqos_bus::Request {
+        self.report.step = format!("{}/{} {}", p.step, p.of, p.what);
+        self.report.percent = p.percent();
         self.heartbeat()
     }
 
@@ -157,11 +165,15 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         // One refresh, with the watchdog fed while it runs (the job has its own hard timeout).
         let _ = tell(&config, progress.phase("refreshing")).await;
         let outcome = {
-            let job = job::refresh(&exe, config_path, &config.state_directory, job::JOB_TIMEOUT);
+            let (tx, mut steps) = tokio::sync::mpsc::unbounded_channel();
+            let job = job::refresh(&exe, config_path, &config.state_directory, job::JOB_TIMEOUT, tx);
             tokio::pin!(job);
             loop {
                 tokio::select! {
                     out = &mut job => break out,
+                    Some(p) = steps.recv() => {
+                        let _ = tell(&config, progress.step(&p)).await;
+                    }
                     _ = tick.tick() => notify(&[NotifyState::Watchdog]),
                     _ = term.recv() => return Ok(()),
                     _ = int.recv() => return Ok(()),

@@ -141,7 +141,10 @@ fn live_throughput_shows_the_busy_host_and_its_circuit() -> Result<()> {
     let flow = tb.start_flow("100.64.15.1", false, 6)?;
     std::thread::sleep(std::time::Duration::from_secs(4));
     let top = lqos(&tb, &["top", "-n", "3"])?;
+    let one = lqos(&tb, &["top", "--circuit", "T"])?;
     flow.finish()?;
+    let rate: f64 = one.split_whitespace().nth(3).context("circuit rate")?.parse()?;
+    ensure!(one.starts_with("circuit T: down") && (16.0..=22.0).contains(&rate), "{one}");
     eprintln!("{top}");
     let line = top.lines().skip_while(|l| !l.starts_with("top hosts by download")).nth(1).context("a busy host")?;
     ensure!(line.contains("100.64.15.1 (circuit T)"), "{top}");
