@@ -28,6 +28,8 @@ pub struct RefreshArgs {
 
 /// Everything a run found, loaded and planned, with timings.
 struct Run {
+    /// Held until the refresh is done (submitted, state saved).
+    _refresh_lock: Option<lqos_scheduler::service::lock::InstanceLock>,
     config: Config,
     loaded: Loaded,
     layout: QueueLayout,
@@ -57,6 +59,18 @@ fn load_and_plan(
         Err(e) => return Err(e).context("loading the configuration"),
     };
     let dry_run = dry_run || config.queues.dry_run;
+    // A refresh that applies waits for any other to finish first (a dry run changes no state).
+    let refresh_lock = if integrations && !dry_run {
+        match lqos_scheduler::service::lock::acquire_refresh(&config.state_directory, Duration::from_secs(30 * 60)) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Err(ExitCode::FAILURE));
+            }
+        }
+    } else {
+        None
+    };
     if integrations {
         progress(1, "integrations");
         for f in lqos_scheduler::integrations::run_enabled(&config) {
@@ -102,6 +116,7 @@ fn load_and_plan(
         }
     };
     Ok(Ok(Run {
+        _refresh_lock: refresh_lock,
         config,
         loaded,
         layout,

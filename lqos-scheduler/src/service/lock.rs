@@ -19,6 +19,25 @@ pub enum LockError {
     Held { path: PathBuf, holder: String },
 }
 
+/// Refreshes never overlap, whoever starts them (the service's child, an operator's manual
+/// `lqos-scheduler refresh`): each takes `state_directory/refresh.lock`, waiting up to
+/// `wait` for the one in progress.
+pub fn acquire_refresh(state_directory: &Path, wait: std::time::Duration) -> Result<InstanceLock, LockError> {
+    let path = state_directory.join("refresh.lock");
+    let open_err = |source| LockError::Open { path: path.clone(), source };
+    std::fs::create_dir_all(state_directory).map_err(open_err)?;
+    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(open_err)?;
+    let deadline = std::time::Instant::now() + wait;
+    // SAFETY: a valid open fd; flock only changes the lock state of the file.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if std::time::Instant::now() >= deadline {
+            return Err(LockError::Held { path, holder: "another refresh".into() });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(InstanceLock { _file: file })
+}
+
 /// Holds the lock until dropped.
 #[derive(Debug)]
 pub struct InstanceLock {
@@ -57,5 +76,21 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the lock is free once its holder is gone");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn refreshes_wait_for_each_other() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = super::acquire_refresh(dir.path(), std::time::Duration::ZERO).expect("first");
+        let started = std::time::Instant::now();
+        let e = super::acquire_refresh(dir.path(), std::time::Duration::from_millis(300)).expect_err("busy").to_string();
+        assert!(e.contains("another refresh") && started.elapsed() >= std::time::Duration::from_millis(300), "{e}");
+        let waiter = {
+            let path = dir.path().to_path_buf();
+            std::thread::spawn(move || super::acquire_refresh(&path, std::time::Duration::from_secs(5)).map(drop))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(first);
+        waiter.join().expect("join").expect("the waiting refresh goes next");
     }
 }
