@@ -60,6 +60,8 @@ impl Handler for BusHandler {
         // Reports and issues: quick, and never behind an apply.
         let reports = || self.reports.lock().unwrap_or_else(|p| p.into_inner());
         let request = match request {
+            // Answered without the shaper: the watchdog pings through the bus during applies.
+            Request::Ping => return Response::Pong { version: env!("CARGO_PKG_VERSION").to_owned() },
             Request::SchedulerReport(r) => {
                 reports().scheduler_report(r);
                 return Response::Ack;
@@ -104,7 +106,6 @@ impl Handler for BusHandler {
             // last consistent one (applies restore it before returning), so go on.
             let mut shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
             match request {
-                Request::Ping => Response::Pong { version: env!("CARGO_PKG_VERSION").to_owned() },
                 Request::Status => Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
                     applying.store((started.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
@@ -126,7 +127,8 @@ impl Handler for BusHandler {
                     }
                 }
                 // Answered above, without the shaper.
-                Request::SchedulerReport(_)
+                Request::Ping
+                | Request::SchedulerReport(_)
                 | Request::SchedulerStatus
                 | Request::RaiseIssue(_)
                 | Request::ListIssues

@@ -29,14 +29,22 @@ pub(crate) fn notify(states: &[sd_notify::NotifyState]) {
     }
 }
 
-/// Feeds systemd's watchdog at half its period while the runtime runs and no apply is stuck.
-async fn watchdog(handler: Arc<bus_handler::BusHandler>, period: std::time::Duration) {
+/// Feeds systemd's watchdog at half its period, but only while lqosd's main loop works: its
+/// own bus answers a ping (accept loop, connection tasks and runtime alive) and no apply has
+/// been running for more than [`MAX_APPLY`].
+async fn watchdog(handler: Arc<bus_handler::BusHandler>, socket: std::path::PathBuf, period: std::time::Duration) {
     let mut tick = tokio::time::interval(period / 2);
+    let wait = (period / 4).max(std::time::Duration::from_millis(100));
     loop {
         tick.tick().await;
-        match handler.applying_for() {
-            Some(t) if t > MAX_APPLY => tracing::error!(running = ?t, "an apply is stuck: no longer feeding the watchdog"),
-            _ => notify(&[sd_notify::NotifyState::Watchdog]),
+        let pong = async {
+            let mut c = lqos_bus::Client::connect(&socket, wait).await?;
+            c.request_with_timeout(&lqos_bus::Request::Ping, wait).await
+        };
+        match (pong.await, handler.applying_for()) {
+            (_, Some(t)) if t > MAX_APPLY => tracing::error!(running = ?t, "an apply is stuck: no longer feeding the watchdog"),
+            (Ok(lqos_bus::Response::Pong { .. }), _) => notify(&[sd_notify::NotifyState::Watchdog]),
+            (other, _) => tracing::error!(answer = ?other.map_err(|e| e.chain()), "the bus does not answer its own ping: no longer feeding the watchdog"),
         }
     }
 }
@@ -55,7 +63,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&handler.status_line())]);
     tokio::spawn(throughput::run(config.lqosd.bpf_pin_dir.clone(), handler.sample.clone()));
     if let Some(period) = sd_notify::watchdog_enabled() {
-        tokio::spawn(watchdog(handler.clone(), period));
+        tokio::spawn(watchdog(handler.clone(), socket.clone(), period));
     }
     lqos_bus::serve(listener, handler, lqos_bus::Limits::default(), shutdown).await;
     notify(&[sd_notify::NotifyState::Stopping]);

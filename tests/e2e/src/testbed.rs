@@ -210,6 +210,10 @@ impl Testbed {
         Ok(())
     }
 
+    pub fn lqosd_pid(&self) -> Option<u32> {
+        self.lqosd.as_ref().map(Child::id)
+    }
+
     pub fn lqosd_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("lqosd.log")).unwrap_or_default()
     }

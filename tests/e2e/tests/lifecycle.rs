@@ -91,6 +91,15 @@ fn lqosd_tells_systemd_it_is_ready_what_it_shapes_and_that_it_is_alive() -> Resu
         seen.push(next().with_context(|| format!("seen so far: {seen:?}"))?);
         ensure!(seen.len() < 50, "{seen:?}");
     }
+    // Wedged (stopped), it feeds nothing; running again, it does.
+    let pid = tb.lqosd_pid().context("lqosd pid")?.to_string();
+    std::process::Command::new("kill").args(["-STOP", &pid]).status()?;
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(300)))?;
+    while next().is_ok() {} // what was already queued
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    ensure!(next().is_err(), "no watchdog pings while lqosd is stopped");
+    std::process::Command::new("kill").args(["-CONT", &pid]).status()?;
+    ensure!(next()?.contains("WATCHDOG=1"), "pings resume");
     Ok(())
 }
 
