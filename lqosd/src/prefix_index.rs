@@ -22,7 +22,7 @@ impl PrefixIndex {
             by.entry((matches!(net, IpNet::V4(_)), net.prefix_len())).or_default().insert(net, i);
         }
         let mut by_len: Vec<_> = by.into_iter().collect();
-        by_len.sort_by(|a, b| b.0 .1.cmp(&a.0 .1));
+        by_len.sort_by_key(|((_, len), _)| std::cmp::Reverse(*len));
         Self { by_len, mappings: mappings.to_vec() }
     }
 

@@ -139,12 +139,16 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(500);
     let mut next_try = Instant::now();
     notify(&[NotifyState::Status("waiting for lqosd")]);
-    while !config.queues.dry_run {
+    let mut waiting = !config.queues.dry_run;
+    while waiting {
         tokio::select! {
             _ = tick.tick() => {
                 notify(&[NotifyState::Watchdog]);
                 if Instant::now() < next_try { continue; }
-                if lqosd_answers(&config).await { break; }
+                if lqosd_answers(&config).await {
+                    waiting = false;
+                    continue;
+                }
                 info!(socket = %config.lqosd.bus_socket.display(), retry_in = ?backoff, "lqosd does not answer yet");
                 next_try = Instant::now() + backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -211,7 +215,7 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                 _ = tick.tick() => {
                     notify(&[NotifyState::Watchdog]);
                     ticks += 1;
-                    if ticks % 5 == 0 {
+                    if ticks.is_multiple_of(5) {
                         let answered = tell(&config, progress.heartbeat()).await;
                         if !answered && lqosd_reachable {
                             warn!("lqosd does not answer; waiting for it");

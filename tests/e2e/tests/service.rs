@@ -78,7 +78,7 @@ fn export_server(tb: &Testbed, mode: std::sync::Arc<std::sync::atomic::AtomicU8>
             std::thread::spawn(move || {
                 let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
                 let mut line = String::new();
-                while reader.read_line(&mut line).map_or(false, |n| n > 0) && line != "\r\n" {
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
                     line.clear();
                 }
                 if mode == 1 {
