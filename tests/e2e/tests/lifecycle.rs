@@ -21,7 +21,10 @@ fn restarting_lqosd_keeps_a_running_flow_shaped() -> Result<()> {
     // 1 s windows (0.5 s ones alias with TCP's bursts); the first is still ramping up.
     let wire: Vec<f64> = t.intervals_bps.chunks_exact(2).skip(1).map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6).collect();
     eprintln!("flow across a restart, Mbit/s per 1 s: {wire:.1?}");
-    ensure!(wire.iter().all(|&w| w < 20.0 * 1.10), "never unshaped: {wire:.1?}");
+    // Unshaped, even for a tenth of a second, this veth path carries Gbit/s: a window would
+    // show hundreds of Mbit/s. HTB's burst and TCP make single windows wobble by ~15%.
+    ensure!(wire.iter().all(|&w| w < 20.0 * 1.5), "never unshaped: {wire:.1?}");
+    ensure!(within(t.wire_mbps(), 20.0, 0.05), "shaped to the plan across the restart: {:.2}", t.wire_mbps());
     ensure!(wire.iter().all(|&w| w > 20.0 * 0.7), "never stalled: {wire:.1?}");
     let log = tb.lqosd_log();
     ensure!(log.contains("adopted the live plan") && log.contains("swapped in place"), "the restarted lqosd adopted the live plan and swapped its programs in:\n{log}");
