@@ -87,8 +87,11 @@ fn re_rating_one_circuit_leaves_another_flow_alone() -> Result<()> {
     let out = tb.refresh()?;
     ensure!(out.contains("classes +0 ~"), "a re-rate adds no class: {out}");
     let b = flow.finish()?;
-    let slowest = b.intervals_bps.iter().cloned().fold(f64::MAX, f64::min) * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6;
-    eprintln!("B while A was re-rated: mean {:.2} Mbit/s, slowest 0.5 s interval {slowest:.2}", b.wire_mbps());
+    // 1 s windows: 0.5 s ones alias with TCP's bursts and with the refresh's CPU use on 2 cores.
+    // The first is still ramping up (the re-rate comes two seconds later).
+    let windows: Vec<f64> = b.intervals_bps.chunks_exact(2).skip(1).map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6).collect();
+    let slowest = windows.iter().cloned().fold(f64::MAX, f64::min);
+    eprintln!("B while A was re-rated: mean {:.2} Mbit/s, per second {windows:.1?}", b.wire_mbps());
     ensure!(within(b.wire_mbps(), 30.0, 0.05), "B kept its rate: {:.2}", b.wire_mbps());
     ensure!(slowest > 30.0 * 0.7, "B did not stall: slowest interval {slowest:.2} Mbit/s");
     ensure!(class_id_of(&tb, "B")? == b_id, "B keeps its class id");
