@@ -4,7 +4,7 @@
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd linux-libc-dev pkg-config)
+packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,8 @@ pub struct HttpImport {
     pub network_url: Option<String>,
     /// Sent as `Authorization: Bearer <token>`.
     pub bearer_token: Option<String>,
+    /// A PEM file of CA certificates trusted besides the public roots (an internal CA).
+    pub ca_file: Option<std::path::PathBuf>,
     /// Connecting may take this long. Default 5 s.
     pub connect_timeout: Duration,
     /// The whole request, body included, may take this long. Default 30 s.
@@ -25,6 +27,7 @@ pub(crate) struct RawHttpImport {
     shaped_devices_url: Option<String>,
     network_url: Option<String>,
     bearer_token: Option<String>,
+    ca_file: Option<std::path::PathBuf>,
     connect_timeout_secs: Option<u64>,
     timeout_secs: Option<u64>,
 }
@@ -60,5 +63,8 @@ pub(crate) fn build(raw: Option<RawHttpImport>, file: &str, diags: &mut Diagnost
     };
     let connect_timeout = secs("connect_timeout_secs", raw.connect_timeout_secs, 5, &mut reject);
     let timeout = secs("timeout_secs", raw.timeout_secs, 30, &mut reject);
-    Some(HttpImport { shaped_devices_url: shaped, network_url: raw.network_url, bearer_token: raw.bearer_token, connect_timeout, timeout })
+    if let Some(ca) = raw.ca_file.as_ref().filter(|p| !p.is_file()) {
+        reject("ca_file", ca.display().to_string(), "expected a readable PEM file of CA certificates");
+    }
+    Some(HttpImport { shaped_devices_url: shaped, network_url: raw.network_url, bearer_token: raw.bearer_token, ca_file: raw.ca_file, connect_timeout, timeout })
 }

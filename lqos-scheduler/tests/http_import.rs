@@ -147,3 +147,71 @@ fn a_slow_server_times_out() {
 fn a_server_that_never_answers_times_out() {
     assert_kept(Behaviour::Silent, GOOD, "timed out");
 }
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl command.
+fn certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (package openssl) must be installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=lqos test CA"]);
+    run(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("ext");
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+}
+
+/// `openssl s_server -WWW` serving `dir` over HTTPS (a real TLS server); killed on drop.
+struct TlsServer(std::process::Child, u16);
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tls_server(dir: &Path) -> TlsServer {
+    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-WWW", "-accept", &port.to_string(), "-cert", "server.pem", "-key", "server.key"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "s_server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    TlsServer(child, port)
+}
+
+#[test]
+fn https_with_the_operators_ca_and_without_it() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    certificates(certs.path());
+    std::fs::write(certs.path().join("ShapedDevices.csv"), GOOD).expect("export");
+    let server = tls_server(certs.path());
+    let url = format!("https://127.0.0.1:{}/ShapedDevices.csv", server.1);
+    let with_ca = |ca: Option<&Path>| {
+        let dir = setup(0, "");
+        let conf = std::fs::read_to_string(dir.path().join("lqos.conf")).expect("conf");
+        let mut conf = conf.replace("http://127.0.0.1:0/ShapedDevices.csv", &url);
+        if let Some(ca) = ca {
+            conf.push_str(&format!("ca_file = \"{}\"\n", ca.display()));
+        }
+        std::fs::write(dir.path().join("lqos.conf"), conf).expect("conf");
+        dir
+    };
+    let trusted = with_ca(Some(&certs.path().join("ca.pem")));
+    let out = refresh(trusted.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("100.64.50.1/32"), "fetched over TLS");
+    let untrusted = with_ca(None);
+    let out = refresh(untrusted.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("integration http_import failed") && stderr.to_lowercase().contains("certificate"), "an unknown CA is refused: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("100.64.60.1/32"), "the last good inputs");
+}

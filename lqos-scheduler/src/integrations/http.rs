@@ -9,12 +9,18 @@ const PREVIEW_BYTES: usize = 2048;
 
 /// The HTTP client: connect and whole-request timeouts from the settings. Built once per
 /// refresh and shared by every request.
-pub fn client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
-        .user_agent(concat!("lqos-scheduler/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("lqos-scheduler/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &settings.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("ca_file {}: {e}", path.display()))? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 pub struct HttpImport {

@@ -110,7 +110,7 @@ pub fn run_enabled(config: &Config) -> Vec<Failure> {
     };
     let client = match http::client(import) {
         Ok(c) => c,
-        Err(e) => return fail(IntegrationError::Request { url: import.shaped_devices_url.clone(), detail: e.to_string() }),
+        Err(detail) => return fail(IntegrationError::Request { url: import.shaped_devices_url.clone(), detail }),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
