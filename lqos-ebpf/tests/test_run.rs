@@ -5,7 +5,6 @@
 mod support;
 
 use std::{
-    mem::size_of,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     os::fd::{AsFd, AsRawFd},
 };
@@ -17,68 +16,15 @@ use support::{dataplane::*, TestNet};
 const XDP_PASS: u32 = 2;
 const XDP_REDIRECT: u32 = 4;
 const TC_ACT_OK: u32 = 0;
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const QINQ: u16 = 0x88a8;
 const DOT1Q: u16 = 0x8100;
 const INTERNET_VLAN: u16 = 100;
 const NETWORK_VLAN: u16 = 200;
 
-/// The `test` member of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    pad: u32,
-}
-
 /// Runs `prog_fd` once on `data` with context `ctx` (read and written back); returns the
 /// program's return value.
 fn test_run(prog_fd: i32, data: &[u8], ctx: &mut [u8]) -> u32 {
-    let mut out = vec![0u8; data.len() + 512];
-    let ctx_in = ctx.to_vec();
-    let mut attr = TestRunAttr {
-        prog_fd: prog_fd as u32,
-        data_size_in: data.len() as u32,
-        data_size_out: out.len() as u32,
-        data_in: data.as_ptr() as u64,
-        data_out: out.as_mut_ptr() as u64,
-        repeat: 1,
-        ctx_size_in: ctx_in.len() as u32,
-        ctx_size_out: ctx.len() as u32,
-        ctx_in: ctx_in.as_ptr() as u64,
-        ctx_out: ctx.as_mut_ptr() as u64,
-        ..TestRunAttr::default()
-    };
-    // SAFETY: every pointer in attr refers to a live buffer of the stated size.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut attr,
-            size_of::<TestRunAttr>(),
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "BPF_PROG_TEST_RUN: {}",
-        std::io::Error::last_os_error()
-    );
-    attr.retval
+    support::prog_test_run::test_run(prog_fd, data, ctx, 1).0
 }
 
 /// XDP verdict for `frame` arriving on `ifindex` (ctx = struct xdp_md).

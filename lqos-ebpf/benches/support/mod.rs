@@ -1,9 +1,7 @@
 //! Kernel plumbing of the per-packet bench: BPF_PROG_TEST_RUN, the root check, and guards
 //! for the network namespace and the bpffs pin directory (removed even on panic).
 
-use std::{fs::File, mem::size_of, os::fd::AsRawFd, path::PathBuf, process::Command};
-
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
+use std::{fs::File, os::fd::AsRawFd, path::PathBuf, process::Command};
 
 /// Panics (never skips) when not root: the bench needs CAP_BPF, CAP_NET_ADMIN and netns.
 pub fn require_root() {
@@ -16,63 +14,9 @@ pub fn require_root() {
     );
 }
 
-/// The `test` member of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    pad: u32,
-}
-
-/// Runs `fd` `repeat` times on `data` with context `ctx` (written back from ctx_out);
-/// returns (retval of the last run, mean ns per run).
-pub fn test_run(fd: i32, data: &[u8], ctx: &mut [u8], repeat: u32) -> (u32, u32) {
-    let mut out = vec![0u8; data.len() + 512];
-    let ctx_in = ctx.to_vec();
-    let mut attr = TestRunAttr {
-        prog_fd: fd as u32,
-        data_size_in: data.len() as u32,
-        data_size_out: out.len() as u32,
-        data_in: data.as_ptr() as u64,
-        data_out: out.as_mut_ptr() as u64,
-        repeat,
-        ctx_size_in: ctx_in.len() as u32,
-        ctx_size_out: ctx.len() as u32,
-        ctx_in: ctx_in.as_ptr() as u64,
-        ctx_out: ctx.as_mut_ptr() as u64,
-        ..TestRunAttr::default()
-    };
-    // SAFETY: every pointer in attr refers to a live buffer of the stated size.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut attr,
-            size_of::<TestRunAttr>(),
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "BPF_PROG_TEST_RUN: {}",
-        std::io::Error::last_os_error()
-    );
-    (attr.retval, attr.duration)
-}
+#[path = "../../tests/support/prog_test_run.rs"]
+mod prog_test_run;
+pub use prog_test_run::test_run;
 
 fn run(args: &[&str]) -> Result<(), String> {
     let out = Command::new(args[0])

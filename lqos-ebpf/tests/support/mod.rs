@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod dataplane;
+pub mod prog_test_run;
 pub mod traffic;
 
 use std::{
