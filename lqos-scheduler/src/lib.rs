@@ -2,6 +2,7 @@
 //! It never touches the kernel: lqosd applies what it plans.
 
 pub mod integrations;
+pub mod logs;
 pub mod plan;
 pub mod service;
 pub mod state;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How often the counters are read.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -77,7 +77,7 @@ impl Sampler {
             })
             .collect();
         Some(Sample {
-            sampled_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            sampled_unix: crate::reports::now_unix(),
             interval_ms: (secs * 1e3) as u64,
             hosts,
             unknown: (rate(unknown.0, previous_unknown.0), rate(unknown.1, previous_unknown.1)),

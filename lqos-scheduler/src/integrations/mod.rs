@@ -10,7 +10,6 @@ use lqos_config::{parse_inputs, Config, Diagnostics, InputTexts, Severity};
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What an integration produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,18 +85,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IntegrationError> {
 
 /// The full report of a failure in `state_directory/logs/integration-<name>-<unix time>.log`.
 pub fn write_log(config: &Config, name: &str, error: &IntegrationError) -> Option<PathBuf> {
-    let dir = config.state_directory.join("logs");
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let path = dir.join(format!("integration-{name}-{secs}.log"));
     let mut text = format!("{error}\n");
     match error {
         IntegrationError::Status { body_preview, .. } => text.push_str(&format!("body:\n{body_preview}\n")),
         IntegrationError::Invalid { diagnostics, .. } => text.push_str(&format!("{diagnostics}\n")),
         _ => {}
     }
-    std::fs::create_dir_all(&dir).ok()?;
-    std::fs::write(&path, text).ok()?;
-    Some(path)
+    crate::logs::keep(&config.state_directory, &format!("integration-{name}"), &text)
 }
 
 /// Runs every enabled integration (one HTTP client for all), in a runtime of its own.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::process::Command;
 
@@ -129,20 +129,9 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
         return JobOutcome { ok, summary, preview: Vec::new(), log: None, duration, integration_failures };
     }
     let preview: Vec<String> = lines.iter().rev().take(PREVIEW_LINES).rev().map(|l| (*l).to_owned()).collect();
-    let log = write_log(state_directory, &why, &output);
+    let log = crate::logs::keep(state_directory, "refresh", &format!("{why}\n{output}"));
     let first_error = lines.iter().find(|l| l.contains("error") || l.contains("rejected") || l.contains("cannot")).map_or(why.clone(), |l| format!("{why}: {l}"));
     JobOutcome { ok, summary: first_error, preview, log, duration, integration_failures }
-}
-
-/// `state_directory/logs/refresh-<unix seconds>.log` with the whole output; None if it cannot
-/// be written (the preview still says what happened).
-fn write_log(state_directory: &Path, why: &str, output: &str) -> Option<PathBuf> {
-    let dir = state_directory.join("logs");
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let path = dir.join(format!("refresh-{secs}.log"));
-    std::fs::create_dir_all(&dir).ok()?;
-    std::fs::write(&path, format!("{why}\n{output}")).ok()?;
-    Some(path)
 }
 
 #[cfg(test)]

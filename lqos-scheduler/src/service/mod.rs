@@ -36,10 +36,6 @@ fn inputs(config: &Config) -> Vec<PathBuf> {
     ["ShapedDevices.csv", "network.json", "lqos_overrides.json"].iter().map(|f| config.lqos_directory.join(f)).collect()
 }
 
-fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// Sends `request` to lqosd, best effort (a report that cannot be delivered is not worth
 /// stalling the loop for): 1 s to connect, 2 s for the answer. Whether lqosd answered.
 async fn tell(config: &Config, request: lqos_bus::Request) -> bool {
@@ -77,15 +73,15 @@ impl Progress {
     }
 
     fn heartbeat(&mut self) -> lqos_bus::Request {
-        self.report.sent_unix = now_unix();
+        self.report.sent_unix = crate::logs::unix_now();
         lqos_bus::Request::SchedulerReport(self.report.clone())
     }
 
     fn finished(&mut self, outcome: &job::JobOutcome, interval: Duration) {
         self.report.last_duration_ms = Some(outcome.duration.as_millis() as u64);
-        self.report.next_run_unix = Some(now_unix() + interval.as_secs());
+        self.report.next_run_unix = Some(crate::logs::unix_now() + interval.as_secs());
         if outcome.ok {
-            self.report.last_success_unix = Some(now_unix());
+            self.report.last_success_unix = Some(crate::logs::unix_now());
             self.report.last_error = None;
             self.report.consecutive_failures = 0;
         } else {
