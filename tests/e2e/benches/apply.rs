@@ -46,8 +46,7 @@ impl Drop for Bed {
 
 fn bed() -> Result<Bed> {
     let dir = TestDir::new("bench-apply")?;
-    let bpffs = dir.mkdir("bpf")?;
-    ensure!(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?.success(), "mount bpffs");
+    let bpffs = lqos_e2e::testbed::private_bpffs(&dir)?;
     let ns = NetNs::new()?;
     ns.add_veth("lqi", "lqn", u32::from(queues()))?;
     ns.set_up("lqi")?;

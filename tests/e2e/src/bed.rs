@@ -59,3 +59,17 @@ pub fn lqos(tb: &Testbed, args: &[&str]) -> Result<String> {
     ensure!(out.status.success() || out.status.code() == Some(3), "lqos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Polls `ready` every 200 ms until it says yes (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+pub fn wait_until(timeout: std::time::Duration, mut ready: impl FnMut() -> Result<bool>) -> Result<bool> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if ready()? {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

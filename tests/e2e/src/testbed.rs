@@ -40,9 +40,7 @@ impl Testbed {
     /// Builds the namespaces, links and bridge, and a private bpffs for lqosd's pins.
     pub fn new(label: &str) -> Result<Testbed> {
         let dir = TestDir::new(label)?;
-        let bpffs = dir.mkdir("bpf")?;
-        let mounted = Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?;
-        ensure!(mounted.success(), "cannot mount a bpffs at {}", bpffs.display());
+        let bpffs = private_bpffs(&dir)?;
         let (inet, shaper, subs) = (NetNs::new()?, NetNs::new()?, NetNs::new()?);
         shaper.add_veth_to("lqi", &inet, "eth0", 2)?;
         shaper.add_veth_to("lqn", &subs, "eth0", 2)?;
@@ -78,9 +76,7 @@ impl Testbed {
     /// ```
     pub fn on_a_stick(label: &str) -> Result<Testbed> {
         let dir = TestDir::new(label)?;
-        let bpffs = dir.mkdir("bpf")?;
-        let mounted = Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?;
-        ensure!(mounted.success(), "cannot mount a bpffs at {}", bpffs.display());
+        let bpffs = private_bpffs(&dir)?;
         let (inet, shaper, subs, switch) = (NetNs::new()?, NetNs::new()?, NetNs::new()?, NetNs::new()?);
         switch.add_veth_to("ti", &inet, "eth0", 1)?;
         switch.add_veth_to("ts", &subs, "eth0", 1)?;
@@ -202,11 +198,8 @@ impl Testbed {
 
     /// Waits until lqosd's log holds `n` "plan applied" lines.
     pub fn wait_for_applies(&self, n: usize, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        while self.lqosd_log().matches("plan applied").count() < n {
-            ensure!(Instant::now() < deadline, "lqosd applied fewer than {n} plans within {timeout:?}:\n{}\n--- scheduler ---\n{}", self.lqosd_log(), self.scheduler_log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let applied = crate::bed::wait_until(timeout, || Ok(self.lqosd_log().matches("plan applied").count() >= n))?;
+        ensure!(applied, "lqosd applied fewer than {n} plans within {timeout:?}:\n{}\n--- scheduler ---\n{}", self.lqosd_log(), self.scheduler_log());
         Ok(())
     }
 
@@ -279,6 +272,16 @@ impl Drop for Testbed {
         // The pinned links and maps go with the bpffs; the namespaces go with their own drops.
         let _ = Command::new("umount").arg("-l").arg(&self.bpffs).status();
     }
+}
+
+/// A bpffs of the test's own at `dir/bpf` (unmounted by the owner when it drops): pins made
+/// there are visible to every process of the test, whatever mount namespace `ip netns exec`
+/// gives it, and vanish with the test.
+pub fn private_bpffs(dir: &TestDir) -> Result<PathBuf> {
+    let bpffs = dir.mkdir("bpf")?;
+    let mounted = Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?;
+    ensure!(mounted.success(), "cannot mount a bpffs at {}", bpffs.display());
+    Ok(bpffs)
 }
 
 /// Loads the test switch in the current namespace, attaches it to `ti`, `ts` (access) and

@@ -42,15 +42,12 @@ fn a_broken_edit_keeps_shaping_and_raises_an_urgent_issue() -> Result<()> {
     tb.wait_for_applies(1, std::time::Duration::from_secs(20))?;
     ensure!(lqos(&tb, &["issues"])?.contains("no urgent issues"));
     tb.dir.write("network.json", "{ \"Site\": { \"downloadBandwidthMbps\": \"fast\" } }")?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let issues = loop {
-        let text = lqos(&tb, &["issues"])?;
-        if text.contains("scheduler/") {
-            break text;
-        }
-        ensure!(std::time::Instant::now() < deadline, "no urgent issue appeared:\n{text}\n{}", tb.scheduler_log());
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
+    let mut issues = String::new();
+    let appeared = wait_until(std::time::Duration::from_secs(15), || {
+        issues = lqos(&tb, &["issues"])?;
+        Ok(issues.contains("scheduler/"))
+    })?;
+    ensure!(appeared, "no urgent issue appeared:\n{issues}\n{}", tb.scheduler_log());
     eprintln!("{issues}");
     ensure!(issues.contains("ERROR") && issues.contains("network.json") && issues.contains("last good plan stays live"), "{issues}");
     let rate = tb.measure("100.64.11.1", false)?.wire_mbps();
@@ -106,11 +103,8 @@ fn a_broken_or_hung_integration_and_a_killed_scheduler_leave_shaping_alone() -> 
     tb.start_scheduler_service()?;
     // The export does not validate: the last good files are planned, and an issue says so.
     tb.wait_for_applies(1, std::time::Duration::from_secs(20))?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !lqos(&tb, &["issues"])?.contains("http_import/integration_failed") {
-        ensure!(std::time::Instant::now() < deadline, "no integration issue:\n{}", tb.scheduler_log());
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
+    let raised = wait_until(std::time::Duration::from_secs(15), || Ok(lqos(&tb, &["issues"])?.contains("http_import/integration_failed")))?;
+    ensure!(raised, "no integration issue:\n{}", tb.scheduler_log());
     let rate = tb.measure("100.64.12.1", false)?.wire_mbps();
     ensure!(within(rate, 20.0, 0.05), "shaped from the last good inputs: {rate:.2}");
     let before = live_tree(&tb)?;
@@ -118,11 +112,8 @@ fn a_broken_or_hung_integration_and_a_killed_scheduler_leave_shaping_alone() -> 
     // Now the export hangs; an edit starts a refresh, and the scheduler is killed in the middle.
     mode.store(1, std::sync::atomic::Ordering::Relaxed);
     tb.dir.write("ShapedDevices.csv", format!("{CSV_HEADER}{}", device_row("I", "Site", "100.64.12.1", "", 60.0, 5.0)))?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !lqos(&tb, &["status"])?.contains("scheduler: refreshing") {
-        ensure!(std::time::Instant::now() < deadline, "the refresh did not start:\n{}", tb.scheduler_log());
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let started = wait_until(std::time::Duration::from_secs(15), || Ok(lqos(&tb, &["status"])?.contains("scheduler: refreshing")))?;
+    ensure!(started, "the refresh did not start:\n{}", tb.scheduler_log());
     tb.kill_scheduler()?;
     std::thread::sleep(std::time::Duration::from_secs(1));
     let config = tb.config().display().to_string();
@@ -148,11 +139,11 @@ fn when_lqosd_restarts_the_scheduler_waits_and_submits_again() -> Result<()> {
     tb.stop_lqosd()?;
     std::thread::sleep(std::time::Duration::from_secs(6));
     tb.start_lqosd()?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !tb.scheduler_log().contains("lqosd is back: submitting the plan again") || tb.scheduler_log().matches("unchanged: generation").count() < 1 {
-        ensure!(std::time::Instant::now() < deadline, "no re-submission:\n{}", tb.scheduler_log());
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
+    let resubmitted = wait_until(std::time::Duration::from_secs(30), || {
+        let log = tb.scheduler_log();
+        Ok(log.contains("lqosd is back: submitting the plan again") && log.contains("unchanged: generation"))
+    })?;
+    ensure!(resubmitted, "no re-submission:\n{}", tb.scheduler_log());
     ensure!(tb.lqosd_log().contains("adopted the live plan"), "lqosd kept shaping across its restart");
     Ok(())
 }
