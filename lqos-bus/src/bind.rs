@@ -80,7 +80,10 @@ fn bind_privately(temporary: &Path, path: &Path) -> io::Result<UnixListener> {
         .and_then(|()| fs::rename(temporary, path));
     if let Err(e) = placed {
         let _ = fs::remove_file(temporary);
-        return Err(context(e, format!("cannot put the socket at {}", path.display())));
+        return Err(context(
+            e,
+            format!("cannot put the socket at {}", path.display()),
+        ));
     }
     Ok(listener)
 }

@@ -97,7 +97,9 @@ pub enum BusError {
         source: postcard::Error,
     },
     /// A well-framed message of a variant this side does not know: the peer is newer.
-    #[error("unknown {what} variant {index} (this side knows variants 0..{known}; is the peer newer?)")]
+    #[error(
+        "unknown {what} variant {index} (this side knows variants 0..{known}; is the peer newer?)"
+    )]
     UnknownVariant {
         what: MessageKind,
         index: u32,

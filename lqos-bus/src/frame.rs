@@ -115,7 +115,10 @@ pub(crate) async fn read_start<R: AsyncRead + Unpin>(
     reader: &mut R,
     header: &mut [u8; HEADER_LEN],
 ) -> Result<usize, BusError> {
-    reader.read(header).await.map_err(io_error(Stage::AwaitFrame))
+    reader
+        .read(header)
+        .await
+        .map_err(io_error(Stage::AwaitFrame))
 }
 
 /// Reads the rest of a frame whose first `have` header bytes are already in `header`, all of

@@ -43,10 +43,12 @@ pub use client::{Client, ClientOptions};
 pub use error::{BusError, MessageKind, Stage};
 pub use frame::{FrameHeader, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use message::{
-    decode_request, decode_response, encode_request, encode_response, ApplySummary,
-    QueueClasses, Request, Response, StatusReport,
+    decode_request, decode_response, encode_request, encode_response, ApplySummary, QueueClasses,
+    Request, Response, StatusReport,
 };
-pub use report::{IpLookup, IssueEntry, IssueSeverity, Rate, SchedulerReport, ThroughputReport, UrgentIssue};
+pub use report::{
+    IpLookup, IssueEntry, IssueSeverity, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
+};
 pub use server::{serve, Handler, Limits, DEFAULT_MAX_REQUEST_BYTES};
 
 /// The plan type carried by [`Request::SubmitPlan`], re-exported for convenience.

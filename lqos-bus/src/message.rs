@@ -224,7 +224,9 @@ fn decode<T: DeserializeOwned>(
         // The variant index is the payload's first varint; read it alone to tell "newer peer"
         // from "garbage".
         Err(source) => match postcard::take_from_bytes::<u32>(payload) {
-            Ok((index, _)) if index >= known => Err(BusError::UnknownVariant { what, index, known }),
+            Ok((index, _)) if index >= known => {
+                Err(BusError::UnknownVariant { what, index, known })
+            }
             _ => Err(BusError::Decode { what, source }),
         },
     }
@@ -247,19 +249,32 @@ mod tests {
                 plan,
             },
             Request::Status,
-            Request::SchedulerReport(SchedulerReport { phase: "idle".into(), ..SchedulerReport::default() }),
+            Request::SchedulerReport(SchedulerReport {
+                phase: "idle".into(),
+                ..SchedulerReport::default()
+            }),
             Request::SchedulerStatus,
             Request::RaiseIssue(issue()),
             Request::ListIssues,
             Request::AckIssue { id: 3 },
-            Request::LookupIp { addr: "100.64.1.2".parse().expect("addr") },
+            Request::LookupIp {
+                addr: "100.64.1.2".parse().expect("addr"),
+            },
             Request::Throughput { top: 10 },
-            Request::CircuitRate { circuit_id: "1001".into() },
+            Request::CircuitRate {
+                circuit_id: "1001".into(),
+            },
         ]
     }
 
     fn issue() -> UrgentIssue {
-        UrgentIssue { source: "scheduler".into(), severity: crate::report::IssueSeverity::Error, code: "refresh_failed".into(), message: "m".into(), context: "c".into() }
+        UrgentIssue {
+            source: "scheduler".into(),
+            severity: crate::report::IssueSeverity::Error,
+            code: "refresh_failed".into(),
+            message: "m".into(),
+            context: "c".into(),
+        }
     }
 
     fn sample_responses() -> Vec<Response> {
@@ -281,10 +296,28 @@ mod tests {
             },
             Response::Ack,
             Response::Scheduler(Some((SchedulerReport::default(), 4))),
-            Response::Issues(vec![IssueEntry { id: 1, issue: issue(), first_seen_unix: 1, last_seen_unix: 2, count: 3, acknowledged: false }]),
-            Response::IpLookup(Some(IpLookup { prefix: "100.64.1.0/29".into(), circuit_id: "c".into(), cpu: 1, download: lqos_plan::ClassId::new(1, 5), upload: lqos_plan::ClassId::new(2, 5) })),
+            Response::Issues(vec![IssueEntry {
+                id: 1,
+                issue: issue(),
+                first_seen_unix: 1,
+                last_seen_unix: 2,
+                count: 3,
+                acknowledged: false,
+            }]),
+            Response::IpLookup(Some(IpLookup {
+                prefix: "100.64.1.0/29".into(),
+                circuit_id: "c".into(),
+                cpu: 1,
+                download: lqos_plan::ClassId::new(1, 5),
+                upload: lqos_plan::ClassId::new(2, 5),
+            })),
             Response::Throughput(ThroughputReport::default()),
-            Response::CircuitRate(Some(Rate { name: "1001".into(), circuit_id: Some("1001".into()), down_bps: 1, up_bps: 2 })),
+            Response::CircuitRate(Some(Rate {
+                name: "1001".into(),
+                circuit_id: Some("1001".into()),
+                down_bps: 1,
+                up_bps: 2,
+            })),
         ]
     }
 
@@ -301,7 +334,11 @@ mod tests {
         assert_eq!(responses.len() as u32, Response::KNOWN_VARIANTS);
         for (i, r) in responses.iter().enumerate() {
             assert_eq!(r.wire_index(), i as u32);
-            assert_eq!(encode_response(r).ok().map(|b| b[0]), Some(i as u8), "{r:?}");
+            assert_eq!(
+                encode_response(r).ok().map(|b| b[0]),
+                Some(i as u8),
+                "{r:?}"
+            );
         }
     }
 
@@ -321,7 +358,14 @@ mod tests {
     fn a_newer_variant_is_told_apart_from_garbage() {
         let err = decode_request(&[12]).err();
         assert!(
-            matches!(err, Some(BusError::UnknownVariant { index: 12, known: 11, .. })),
+            matches!(
+                err,
+                Some(BusError::UnknownVariant {
+                    index: 12,
+                    known: 11,
+                    ..
+                })
+            ),
             "{err:?}"
         );
         // SubmitPlan whose plan is cut short.

@@ -233,9 +233,7 @@ impl<H: Handler> Connection<H> {
                 }
                 Err(e) => {
                     warn!(error = %e.chain(), "undecodable bus request; answering with an error");
-                    Response::Error {
-                        message: e.chain(),
-                    }
+                    Response::Error { message: e.chain() }
                 }
             };
             if !self.respond(&response).await {

@@ -64,15 +64,30 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let socket = match cli.socket {
         Some(s) => s,
-        None => lqos_config::Config::load(&cli.config).with_context(|| format!("reading {} (or pass --socket)", cli.config.display()))?.0.lqosd.bus_socket,
+        None => {
+            lqos_config::Config::load(&cli.config)
+                .with_context(|| format!("reading {} (or pass --socket)", cli.config.display()))?
+                .0
+                .lqosd
+                .bus_socket
+        }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let ask = |request: Request| -> anyhow::Result<Response> {
-        runtime.block_on(async {
-            let mut c = Client::connect(&socket, Duration::from_secs(3)).await?;
-            c.request(&request).await
-        })
-        .map_err(|e| anyhow::anyhow!("lqosd at {} does not answer (is it running?): {}", socket.display(), e.chain()))
+        runtime
+            .block_on(async {
+                let mut c = Client::connect(&socket, Duration::from_secs(3)).await?;
+                c.request(&request).await
+            })
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "lqosd at {} does not answer (is it running?): {}",
+                    socket.display(),
+                    e.chain()
+                )
+            })
     };
     let out = &mut std::io::stdout().lock();
     match cli.command {
@@ -93,12 +108,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Response::Error { message } => bail!("{message}"),
             other => bail!("unexpected answer: {other:?}"),
         },
-        Command::Top { circuit: Some(circuit_id), .. } => match ask(Request::CircuitRate { circuit_id: circuit_id.clone() })? {
+        Command::Top {
+            circuit: Some(circuit_id),
+            ..
+        } => match ask(Request::CircuitRate {
+            circuit_id: circuit_id.clone(),
+        })? {
             Response::CircuitRate(Some(r)) => show::circuit(out, &r)?,
             Response::CircuitRate(None) => bail!("no circuit {circuit_id} in the live plan"),
             other => bail!("unexpected answer: {other:?}"),
         },
-        Command::Top { count, circuit: None } => match ask(Request::Throughput { top: count })? {
+        Command::Top {
+            count,
+            circuit: None,
+        } => match ask(Request::Throughput { top: count })? {
             Response::Throughput(t) => show::throughput(out, &t)?,
             other => bail!("unexpected answer: {other:?}"),
         },

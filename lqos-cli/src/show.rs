@@ -1,26 +1,61 @@
 //! How answers are printed.
 
-use lqos_bus::{IpLookup, IssueEntry, IssueSeverity, Rate, SchedulerReport, StatusReport, ThroughputReport};
+use lqos_bus::{
+    IpLookup, IssueEntry, IssueSeverity, Rate, SchedulerReport, StatusReport, ThroughputReport,
+};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-pub fn status(out: &mut impl Write, s: &StatusReport, scheduler: Option<&(SchedulerReport, u64)>) -> io::Result<()> {
+pub fn status(
+    out: &mut impl Write,
+    s: &StatusReport,
+    scheduler: Option<&(SchedulerReport, u64)>,
+) -> io::Result<()> {
     match s.applied_generation {
-        Some(g) => writeln!(out, "shaper: {} circuits, {} prefixes mapped, generation {g} (hash {})", s.circuits, s.mapped_ips, s.plan_hash.as_deref().unwrap_or("?"))?,
+        Some(g) => writeln!(
+            out,
+            "shaper: {} circuits, {} prefixes mapped, generation {g} (hash {})",
+            s.circuits,
+            s.mapped_ips,
+            s.plan_hash.as_deref().unwrap_or("?")
+        )?,
         None => writeln!(out, "shaper: attached, no plan applied yet")?,
     }
     writeln!(out, "lqosd up {} s", s.uptime_secs)?;
     for q in &s.classes_per_queue {
-        writeln!(out, "  {} htb {:x}: {} classes", q.interface, q.major, q.classes)?;
+        writeln!(
+            out,
+            "  {} htb {:x}: {} classes",
+            q.interface, q.major, q.classes
+        )?;
     }
     match scheduler {
-        None => writeln!(out, "scheduler: never reported (is lqos_scheduler running?)")?,
+        None => writeln!(
+            out,
+            "scheduler: never reported (is lqos_scheduler running?)"
+        )?,
         Some((r, age)) => {
-            let stale = if *age > 60 { " (STALE: no heartbeat for over a minute)" } else { "" };
-            let step = if r.step.is_empty() { String::new() } else { format!(": step {}, {}% done", r.step, r.percent) };
-            writeln!(out, "scheduler: {}{step} (reported {age} s ago){stale}", r.phase)?;
+            let stale = if *age > 60 {
+                " (STALE: no heartbeat for over a minute)"
+            } else {
+                ""
+            };
+            let step = if r.step.is_empty() {
+                String::new()
+            } else {
+                format!(": step {}, {}% done", r.step, r.percent)
+            };
+            writeln!(
+                out,
+                "scheduler: {}{step} (reported {age} s ago){stale}",
+                r.phase
+            )?;
             if let Some(e) = &r.last_error {
-                writeln!(out, "  last refresh FAILED ({} in a row): {e}", r.consecutive_failures)?;
+                writeln!(
+                    out,
+                    "  last refresh FAILED ({} in a row): {e}",
+                    r.consecutive_failures
+                )?;
             }
             if let Some(ms) = r.last_duration_ms {
                 writeln!(out, "  last refresh took {ms} ms")?;
@@ -39,8 +74,16 @@ pub fn issues(out: &mut impl Write, list: &[IssueEntry]) -> io::Result<()> {
             IssueSeverity::Error => "ERROR",
             IssueSeverity::Warning => "warning",
         };
-        let acked = if e.acknowledged { " (acknowledged)" } else { "" };
-        writeln!(out, "#{} {sev} {}/{} x{}{acked}: {}", e.id, e.issue.source, e.issue.code, e.count, e.issue.message)?;
+        let acked = if e.acknowledged {
+            " (acknowledged)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "#{} {sev} {}/{} x{}{acked}: {}",
+            e.id, e.issue.source, e.issue.code, e.count, e.issue.message
+        )?;
         for line in e.issue.context.lines() {
             writeln!(out, "    {line}")?;
         }
@@ -49,7 +92,11 @@ pub fn issues(out: &mut impl Write, list: &[IssueEntry]) -> io::Result<()> {
 }
 
 pub fn lookup(out: &mut impl Write, addr: IpAddr, l: &IpLookup) -> io::Result<()> {
-    writeln!(out, "{addr}: circuit {} via {}, cpu {}, download class {}, upload class {}", l.circuit_id, l.prefix, l.cpu, l.download, l.upload)
+    writeln!(
+        out,
+        "{addr}: circuit {} via {}, cpu {}, download class {}, upload class {}",
+        l.circuit_id, l.prefix, l.cpu, l.download, l.upload
+    )
 }
 
 fn mbps(bps: u64) -> String {
@@ -58,17 +105,36 @@ fn mbps(bps: u64) -> String {
 
 pub fn throughput(out: &mut impl Write, t: &ThroughputReport) -> io::Result<()> {
     if t.sampled_unix == 0 {
-        return writeln!(out, "no sample yet (lqosd samples its counters every second)");
+        return writeln!(
+            out,
+            "no sample yet (lqosd samples its counters every second)"
+        );
     }
-    writeln!(out, "total: down {}, up {} ({} active hosts); unknown addresses: down {}, up {}", mbps(t.down_bps), mbps(t.up_bps), t.active_hosts, mbps(t.unknown_down_bps), mbps(t.unknown_up_bps))?;
+    writeln!(
+        out,
+        "total: down {}, up {} ({} active hosts); unknown addresses: down {}, up {}",
+        mbps(t.down_bps),
+        mbps(t.up_bps),
+        t.active_hosts,
+        mbps(t.unknown_down_bps),
+        mbps(t.unknown_up_bps)
+    )?;
     let list = |out: &mut dyn Write, title: &str, v: &[Rate], down: bool| -> io::Result<()> {
         writeln!(out, "{title}:")?;
         for r in v {
-            let c = match (&r.circuit_id, r.name == r.circuit_id.clone().unwrap_or_default()) {
+            let c = match (
+                &r.circuit_id,
+                r.name == r.circuit_id.clone().unwrap_or_default(),
+            ) {
                 (Some(c), false) => format!(" (circuit {c})"),
                 _ => String::new(),
             };
-            writeln!(out, "  {:>14}  {}{c}", mbps(if down { r.down_bps } else { r.up_bps }), r.name)?;
+            writeln!(
+                out,
+                "  {:>14}  {}{c}",
+                mbps(if down { r.down_bps } else { r.up_bps }),
+                r.name
+            )?;
         }
         Ok(())
     };
@@ -79,5 +145,11 @@ pub fn throughput(out: &mut impl Write, t: &ThroughputReport) -> io::Result<()> 
 }
 
 pub fn circuit(out: &mut impl Write, r: &Rate) -> io::Result<()> {
-    writeln!(out, "circuit {}: down {}, up {}", r.name, mbps(r.down_bps), mbps(r.up_bps))
+    writeln!(
+        out,
+        "circuit {}: down {}, up {}",
+        r.name,
+        mbps(r.down_bps),
+        mbps(r.up_bps)
+    )
 }

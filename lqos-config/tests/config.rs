@@ -162,15 +162,38 @@ fn http_import_is_parsed_and_its_mistakes_reported() {
     let base = "[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n";
     let (c, d) = parse(&format!("{base}[http_import]\nshaped_devices_url = \"https://crm.example/sd.csv\"\nbearer_token = \"t\"\n"));
     let h = c.expect("valid").http_import.expect("enabled");
-    assert_eq!((h.connect_timeout.as_secs(), h.timeout.as_secs()), (5, 30), "{d}");
+    assert_eq!(
+        (h.connect_timeout.as_secs(), h.timeout.as_secs()),
+        (5, 30),
+        "{d}"
+    );
     assert_eq!(h.bearer_token.as_deref(), Some("t"));
     let (c, _) = parse(&format!("{base}[http_import]\nenabled = false\n"));
-    assert!(c.expect("valid").http_import.is_none(), "enabled = false switches it off");
+    assert!(
+        c.expect("valid").http_import.is_none(),
+        "enabled = false switches it off"
+    );
     let (_, d) = parse(&format!("{base}[http_import]\nshaped_devices_url = \"ftp://x/sd.csv\"\nnetwork_url = \"file:///n.json\"\ntimeout_secs = 0\nca_file = \"/nonexistent/ca.pem\"\n"));
-    let keys: Vec<String> = d.iter().filter(|x| x.severity == Severity::Reject).map(|x| format!("{:?}", x.location)).collect();
-    for k in ["http_import.shaped_devices_url", "http_import.network_url", "http_import.timeout_secs", "http_import.ca_file"] {
-        assert!(keys.iter().any(|x| x.contains(k)), "{k} missing from {keys:?}");
+    let keys: Vec<String> = d
+        .iter()
+        .filter(|x| x.severity == Severity::Reject)
+        .map(|x| format!("{:?}", x.location))
+        .collect();
+    for k in [
+        "http_import.shaped_devices_url",
+        "http_import.network_url",
+        "http_import.timeout_secs",
+        "http_import.ca_file",
+    ] {
+        assert!(
+            keys.iter().any(|x| x.contains(k)),
+            "{k} missing from {keys:?}"
+        );
     }
     let (_, d) = parse(&format!("{base}[http_import]\nbearer_token = \"t\"\n"));
-    assert!(d.iter().any(|x| x.severity == Severity::Reject && x.to_string().contains("required")), "{d}");
+    assert!(
+        d.iter()
+            .any(|x| x.severity == Severity::Reject && x.to_string().contains("required")),
+        "{d}"
+    );
 }

@@ -109,7 +109,11 @@ fn programs_have_the_expected_sections() {
         tc.section
     );
     let stick = &obj.programs[PROG_TC_STICK];
-    assert!(matches!(stick.section, ProgramSection::SchedClassifier), "{:?}", stick.section);
+    assert!(
+        matches!(stick.section, ProgramSection::SchedClassifier),
+        "{:?}",
+        stick.section
+    );
     assert_eq!(obj.programs.len(), 3);
     for name in [PROG_XDP, PROG_TC_EGRESS, PROG_TC_STICK] {
         assert!(

@@ -39,20 +39,36 @@ impl PlanDiff {
 
     /// Class operations, counting a rebuilt interface's classes.
     pub fn class_operations(&self) -> usize {
-        let rebuilt: usize = self.rebuild.iter().flat_map(|i| &i.htbs).map(|q| q.classes.len()).sum();
-        rebuilt + self.remove_classes.len() + self.change_classes.len() + self.add_classes.len() + self.change_leaves.len()
+        let rebuilt: usize = self
+            .rebuild
+            .iter()
+            .flat_map(|i| &i.htbs)
+            .map(|q| q.classes.len())
+            .sum();
+        rebuilt
+            + self.remove_classes.len()
+            + self.change_classes.len()
+            + self.add_classes.len()
+            + self.change_leaves.len()
     }
 }
 
 /// The layout of an interface: which HTBs hang where. A change means a rebuild.
 fn layout(i: &InterfacePlan) -> Vec<(u16, u16, u32)> {
-    i.htbs.iter().map(|q| (q.major, q.mq_minor, q.cpu)).collect()
+    i.htbs
+        .iter()
+        .map(|q| (q.major, q.mq_minor, q.cpu))
+        .collect()
 }
 
 /// Computes the operations that turn `old` into `new`.
 pub fn diff(old: &QueuePlan, new: &QueuePlan) -> PlanDiff {
     let mut d = PlanDiff::default();
-    let old_ifaces: HashMap<&str, &InterfacePlan> = old.interfaces.iter().map(|i| (i.name.as_str(), i)).collect();
+    let old_ifaces: HashMap<&str, &InterfacePlan> = old
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
     let new_names: HashSet<&str> = new.interfaces.iter().map(|i| i.name.as_str()).collect();
     for o in &old.interfaces {
         if !new_names.contains(o.name.as_str()) {
@@ -71,8 +87,18 @@ pub fn diff(old: &QueuePlan, new: &QueuePlan) -> PlanDiff {
 
 fn diff_interface(old: &InterfacePlan, new: &InterfacePlan, d: &mut PlanDiff) {
     let dev = &old.name;
-    let old_classes: HashMap<ClassId, &HtbClass> = old.htbs.iter().flat_map(|q| &q.classes).map(|c| (c.id, c)).collect();
-    let new_classes: HashMap<ClassId, &HtbClass> = new.htbs.iter().flat_map(|q| &q.classes).map(|c| (c.id, c)).collect();
+    let old_classes: HashMap<ClassId, &HtbClass> = old
+        .htbs
+        .iter()
+        .flat_map(|q| &q.classes)
+        .map(|c| (c.id, c))
+        .collect();
+    let new_classes: HashMap<ClassId, &HtbClass> = new
+        .htbs
+        .iter()
+        .flat_map(|q| &q.classes)
+        .map(|c| (c.id, c))
+        .collect();
 
     // A class goes when it is gone, moved to another parent, or under a class that goes.
     let mut going: HashSet<ClassId> = HashSet::new();
@@ -95,7 +121,8 @@ fn diff_interface(old: &InterfacePlan, new: &InterfacePlan, d: &mut PlanDiff) {
         for c in &q.classes {
             match old_classes.get(&c.id) {
                 Some(o) if !going.contains(&c.id) => {
-                    let sized = |x: &HtbClass| (x.rate_bps, x.ceil_bps, x.burst, x.cburst, x.quantum);
+                    let sized =
+                        |x: &HtbClass| (x.rate_bps, x.ceil_bps, x.burst, x.cburst, x.quantum);
                     if sized(o) != sized(c) {
                         d.change_classes.push((dev.clone(), c.clone()));
                     }
@@ -126,5 +153,10 @@ fn diff_mappings(old: &[IpMapping], new: &[IpMapping], d: &mut PlanDiff) {
             None => d.upsert_mappings.push(m.clone()),
         }
     }
-    d.remove_mappings.extend(old.iter().zip(&kept).filter(|(_, k)| !**k).map(|(m, _)| m.prefix));
+    d.remove_mappings.extend(
+        old.iter()
+            .zip(&kept)
+            .filter(|(_, k)| !**k)
+            .map(|(m, _)| m.prefix),
+    );
 }

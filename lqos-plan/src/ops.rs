@@ -11,23 +11,53 @@ use std::sync::Arc;
 pub enum TcOp {
     /// Removes the root qdisc and everything below it. Finding no root qdisc (the device's
     /// default) is not an error: the executor runs it on its own and ignores that case.
-    ClearRoot { dev: String },
+    ClearRoot {
+        dev: String,
+    },
     /// The `mq` root.
-    AddRoot { dev: String },
+    AddRoot {
+        dev: String,
+    },
     /// One HTB qdisc under an `mq` class.
-    AddHtb { dev: String, mq_minor: u16, major: u16 },
-    AddClass { dev: String, class: HtbClass },
+    AddHtb {
+        dev: String,
+        mq_minor: u16,
+        major: u16,
+    },
+    AddClass {
+        dev: String,
+        class: HtbClass,
+    },
     /// New rates, burst or quantum for an existing class (same parent).
-    ChangeClass { dev: String, class: HtbClass },
-    DelClass { dev: String, id: ClassId },
+    ChangeClass {
+        dev: String,
+        class: HtbClass,
+    },
+    DelClass {
+        dev: String,
+        id: ClassId,
+    },
     /// Attaches a leaf qdisc to a class that has HTB's default one. `handle`: its major, chosen
     /// by whoever runs the op (lqosd); `None` lets the kernel number it (at most 32,767 per
     /// interface).
-    AddLeaf { dev: String, parent: ClassId, spec: Arc<str>, handle: Option<u16> },
+    AddLeaf {
+        dev: String,
+        parent: ClassId,
+        spec: Arc<str>,
+        handle: Option<u16>,
+    },
     /// Swaps a class's leaf qdisc for another (the new one needs a handle the old one lacks).
-    ReplaceLeaf { dev: String, parent: ClassId, spec: Arc<str>, handle: Option<u16> },
+    ReplaceLeaf {
+        dev: String,
+        parent: ClassId,
+        spec: Arc<str>,
+        handle: Option<u16>,
+    },
     /// Removes a class's leaf qdisc (HTB's default comes back).
-    DelLeaf { dev: String, parent: ClassId },
+    DelLeaf {
+        dev: String,
+        parent: ClassId,
+    },
 }
 
 impl fmt::Display for TcOp {
@@ -35,18 +65,45 @@ impl fmt::Display for TcOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TcOp::ClearRoot { dev } => write!(f, "qdisc del dev {dev} root"),
-            TcOp::AddRoot { dev } => write!(f, "qdisc replace dev {dev} root handle {MQ_MAJOR:x}: mq"),
-            TcOp::AddHtb { dev, mq_minor, major } => {
-                write!(f, "qdisc add dev {dev} parent {MQ_MAJOR:x}:{mq_minor:x} handle {major:x}: htb")
+            TcOp::AddRoot { dev } => {
+                write!(f, "qdisc replace dev {dev} root handle {MQ_MAJOR:x}: mq")
+            }
+            TcOp::AddHtb {
+                dev,
+                mq_minor,
+                major,
+            } => {
+                write!(
+                    f,
+                    "qdisc add dev {dev} parent {MQ_MAJOR:x}:{mq_minor:x} handle {major:x}: htb"
+                )
             }
             TcOp::AddClass { dev, class } => write_class(f, "add", dev, class),
             TcOp::ChangeClass { dev, class } => write_class(f, "change", dev, class),
             TcOp::DelClass { dev, id } => write!(f, "class del dev {dev} classid {id}"),
-            TcOp::AddLeaf { dev, parent, spec, handle } => {
-                write!(f, "qdisc add dev {dev} parent {parent}{} {spec}", Handle(*handle))
+            TcOp::AddLeaf {
+                dev,
+                parent,
+                spec,
+                handle,
+            } => {
+                write!(
+                    f,
+                    "qdisc add dev {dev} parent {parent}{} {spec}",
+                    Handle(*handle)
+                )
             }
-            TcOp::ReplaceLeaf { dev, parent, spec, handle } => {
-                write!(f, "qdisc replace dev {dev} parent {parent}{} {spec}", Handle(*handle))
+            TcOp::ReplaceLeaf {
+                dev,
+                parent,
+                spec,
+                handle,
+            } => {
+                write!(
+                    f,
+                    "qdisc replace dev {dev} parent {parent}{} {spec}",
+                    Handle(*handle)
+                )
             }
             TcOp::DelLeaf { dev, parent } => write!(f, "qdisc del dev {dev} parent {parent}"),
         }
@@ -89,13 +146,28 @@ pub struct Step {
 /// Every operation that builds `iface` from nothing.
 pub fn build_interface(iface: &InterfacePlan) -> Vec<TcOp> {
     let dev = &iface.name;
-    let mut ops = vec![TcOp::ClearRoot { dev: dev.clone() }, TcOp::AddRoot { dev: dev.clone() }];
+    let mut ops = vec![
+        TcOp::ClearRoot { dev: dev.clone() },
+        TcOp::AddRoot { dev: dev.clone() },
+    ];
     for q in &iface.htbs {
-        ops.push(TcOp::AddHtb { dev: dev.clone(), mq_minor: q.mq_minor, major: q.major });
+        ops.push(TcOp::AddHtb {
+            dev: dev.clone(),
+            mq_minor: q.mq_minor,
+            major: q.major,
+        });
         for c in &q.classes {
-            ops.push(TcOp::AddClass { dev: dev.clone(), class: c.clone() });
+            ops.push(TcOp::AddClass {
+                dev: dev.clone(),
+                class: c.clone(),
+            });
             if let Some(spec) = &c.leaf {
-                ops.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone(), handle: None });
+                ops.push(TcOp::AddLeaf {
+                    dev: dev.clone(),
+                    parent: c.id,
+                    spec: spec.clone(),
+                    handle: None,
+                });
             }
         }
     }
@@ -106,68 +178,144 @@ pub fn build_interface(iface: &InterfacePlan) -> Vec<TcOp> {
 /// dropped interfaces, rebuilt interfaces, deletions (children first), changes, additions
 /// (parents first), leaf qdisc swaps. Each inverse restores what `old` had.
 pub fn steps(diff: &PlanDiff, old: &QueuePlan) -> Vec<Step> {
-    let old_ifaces: HashMap<&str, &InterfacePlan> = old.interfaces.iter().map(|i| (i.name.as_str(), i)).collect();
+    let old_ifaces: HashMap<&str, &InterfacePlan> = old
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
     // Only the classes that are removed, changed or get another leaf need their old version
     // (for the inverses): look those few up in one pass instead of indexing every class.
     let wanted: std::collections::HashSet<(&str, ClassId)> = diff
         .remove_classes
         .iter()
         .map(|(dev, id)| (dev.as_str(), *id))
-        .chain(diff.change_classes.iter().map(|(dev, c)| (dev.as_str(), c.id)))
-        .chain(diff.change_leaves.iter().map(|(dev, id, _)| (dev.as_str(), *id)))
+        .chain(
+            diff.change_classes
+                .iter()
+                .map(|(dev, c)| (dev.as_str(), c.id)),
+        )
+        .chain(
+            diff.change_leaves
+                .iter()
+                .map(|(dev, id, _)| (dev.as_str(), *id)),
+        )
         .collect();
     let old_classes: HashMap<(&str, ClassId), &HtbClass> = if wanted.is_empty() {
         HashMap::new()
     } else {
         old.interfaces
             .iter()
-            .flat_map(|i| i.htbs.iter().flat_map(move |q| q.classes.iter().map(move |c| ((i.name.as_str(), c.id), c))))
+            .flat_map(|i| {
+                i.htbs
+                    .iter()
+                    .flat_map(move |q| q.classes.iter().map(move |c| ((i.name.as_str(), c.id), c)))
+            })
             .filter(|(k, _)| wanted.contains(k))
             .collect()
     };
     let restore_iface = |dev: &str| match old_ifaces.get(dev) {
         Some(i) => build_interface(i),
-        None => vec![TcOp::ClearRoot { dev: dev.to_owned() }],
+        None => vec![TcOp::ClearRoot {
+            dev: dev.to_owned(),
+        }],
     };
     let mut out = Vec::new();
     for dev in &diff.remove_interfaces {
-        out.push(Step { forward: vec![TcOp::ClearRoot { dev: dev.clone() }], inverse: restore_iface(dev) });
+        out.push(Step {
+            forward: vec![TcOp::ClearRoot { dev: dev.clone() }],
+            inverse: restore_iface(dev),
+        });
     }
     for iface in &diff.rebuild {
-        out.push(Step { forward: build_interface(iface), inverse: restore_iface(&iface.name) });
+        out.push(Step {
+            forward: build_interface(iface),
+            inverse: restore_iface(&iface.name),
+        });
     }
     for (dev, id) in &diff.remove_classes {
         let mut inverse = Vec::new();
         if let Some(c) = old_classes.get(&(dev.as_str(), *id)) {
-            inverse.push(TcOp::AddClass { dev: dev.clone(), class: (*c).clone() });
+            inverse.push(TcOp::AddClass {
+                dev: dev.clone(),
+                class: (*c).clone(),
+            });
             if let Some(spec) = &c.leaf {
-                inverse.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone(), handle: None });
+                inverse.push(TcOp::AddLeaf {
+                    dev: dev.clone(),
+                    parent: c.id,
+                    spec: spec.clone(),
+                    handle: None,
+                });
             }
         }
-        out.push(Step { forward: vec![TcOp::DelClass { dev: dev.clone(), id: *id }], inverse });
+        out.push(Step {
+            forward: vec![TcOp::DelClass {
+                dev: dev.clone(),
+                id: *id,
+            }],
+            inverse,
+        });
     }
     for (dev, c) in &diff.change_classes {
         let inverse = old_classes
             .get(&(dev.as_str(), c.id))
-            .map(|o| vec![TcOp::ChangeClass { dev: dev.clone(), class: (*o).clone() }])
+            .map(|o| {
+                vec![TcOp::ChangeClass {
+                    dev: dev.clone(),
+                    class: (*o).clone(),
+                }]
+            })
             .unwrap_or_default();
-        out.push(Step { forward: vec![TcOp::ChangeClass { dev: dev.clone(), class: c.clone() }], inverse });
+        out.push(Step {
+            forward: vec![TcOp::ChangeClass {
+                dev: dev.clone(),
+                class: c.clone(),
+            }],
+            inverse,
+        });
     }
     for (dev, c) in &diff.add_classes {
-        let mut forward = vec![TcOp::AddClass { dev: dev.clone(), class: c.clone() }];
+        let mut forward = vec![TcOp::AddClass {
+            dev: dev.clone(),
+            class: c.clone(),
+        }];
         if let Some(spec) = &c.leaf {
-            forward.push(TcOp::AddLeaf { dev: dev.clone(), parent: c.id, spec: spec.clone(), handle: None });
+            forward.push(TcOp::AddLeaf {
+                dev: dev.clone(),
+                parent: c.id,
+                spec: spec.clone(),
+                handle: None,
+            });
         }
         // Deleting the class takes its leaf qdisc with it.
-        out.push(Step { forward, inverse: vec![TcOp::DelClass { dev: dev.clone(), id: c.id }] });
+        out.push(Step {
+            forward,
+            inverse: vec![TcOp::DelClass {
+                dev: dev.clone(),
+                id: c.id,
+            }],
+        });
     }
     for (dev, id, leaf) in &diff.change_leaves {
-        let old_leaf = old_classes.get(&(dev.as_str(), *id)).and_then(|c| c.leaf.clone());
+        let old_leaf = old_classes
+            .get(&(dev.as_str(), *id))
+            .and_then(|c| c.leaf.clone());
         let set = |spec: &Option<Arc<str>>| match spec {
-            Some(spec) => TcOp::ReplaceLeaf { dev: dev.clone(), parent: *id, spec: spec.clone(), handle: None },
-            None => TcOp::DelLeaf { dev: dev.clone(), parent: *id },
+            Some(spec) => TcOp::ReplaceLeaf {
+                dev: dev.clone(),
+                parent: *id,
+                spec: spec.clone(),
+                handle: None,
+            },
+            None => TcOp::DelLeaf {
+                dev: dev.clone(),
+                parent: *id,
+            },
         };
-        out.push(Step { forward: vec![set(leaf)], inverse: vec![set(&old_leaf)] });
+        out.push(Step {
+            forward: vec![set(leaf)],
+            inverse: vec![set(&old_leaf)],
+        });
     }
     out
 }
@@ -184,5 +332,9 @@ pub fn rollback(steps: &[Step], done: usize) -> Vec<TcOp> {
         touched.push(s);
         seen += s.forward.len();
     }
-    touched.iter().rev().flat_map(|s| s.inverse.iter().cloned()).collect()
+    touched
+        .iter()
+        .rev()
+        .flat_map(|s| s.inverse.iter().cloned())
+        .collect()
 }

@@ -1,6 +1,9 @@
 //! Rendering a plan as `tc -batch` text and as IP mapping lines, streamed to any writer.
 
-use crate::{steps, ClassOwner, HtbClass, InterfacePlan, PlanDiff, QueuePlan, TcOp, FIRST_LEAF_HANDLE, MQ_MAJOR};
+use crate::{
+    steps, ClassOwner, HtbClass, InterfacePlan, PlanDiff, QueuePlan, TcOp, FIRST_LEAF_HANDLE,
+    MQ_MAJOR,
+};
 use std::io::{self, Write};
 
 /// The line that separates the `tc -batch` text from the IP mappings in `--dry-run` output.
@@ -22,8 +25,16 @@ fn write_interface(iface: &InterfacePlan, out: &mut impl Write) -> io::Result<()
     // Leaves are numbered explicitly from FIRST_LEAF_HANDLE (the kernel numbers only 32,767).
     let mut next_leaf = FIRST_LEAF_HANDLE;
     for q in &iface.htbs {
-        writeln!(out, "# {dev} queue {} ({}, cpu {})", q.mq_minor, q.direction, q.cpu)?;
-        writeln!(out, "qdisc add dev {dev} parent {MQ_MAJOR:x}:{:x} handle {:x}: htb", q.mq_minor, q.major)?;
+        writeln!(
+            out,
+            "# {dev} queue {} ({}, cpu {})",
+            q.mq_minor, q.direction, q.cpu
+        )?;
+        writeln!(
+            out,
+            "qdisc add dev {dev} parent {MQ_MAJOR:x}:{:x} handle {:x}: htb",
+            q.mq_minor, q.major
+        )?;
         for c in &q.classes {
             write_class(dev, c, &mut next_leaf, out)?;
         }
@@ -32,19 +43,35 @@ fn write_interface(iface: &InterfacePlan, out: &mut impl Write) -> io::Result<()
 }
 
 /// `class add` for one class and its leaf qdisc, after a comment naming its owner.
-fn write_class(dev: &str, c: &HtbClass, next_leaf: &mut u16, out: &mut impl Write) -> io::Result<()> {
+fn write_class(
+    dev: &str,
+    c: &HtbClass,
+    next_leaf: &mut u16,
+    out: &mut impl Write,
+) -> io::Result<()> {
     match &c.owner {
         ClassOwner::QueueRoot => {}
         ClassOwner::Node(n) => writeln!(out, "# node {}", n.replace('\n', " "))?,
         ClassOwner::Circuit(id) => writeln!(out, "# circuit {}", id.replace('\n', " "))?,
     }
-    writeln!(out, "{}", TcOp::AddClass { dev: dev.to_owned(), class: c.clone() })?;
+    writeln!(
+        out,
+        "{}",
+        TcOp::AddClass {
+            dev: dev.to_owned(),
+            class: c.clone()
+        }
+    )?;
     if let Some(leaf) = &c.leaf {
         if *next_leaf == MQ_MAJOR {
             *next_leaf += 1;
         }
         // The planner refuses more than MAX_LEAF_QDISCS leaves per interface.
-        writeln!(out, "qdisc add dev {dev} parent {} handle {:x}: {leaf}", c.id, *next_leaf)?;
+        writeln!(
+            out,
+            "qdisc add dev {dev} parent {} handle {:x}: {leaf}",
+            c.id, *next_leaf
+        )?;
         *next_leaf = next_leaf.saturating_add(1);
     }
     Ok(())
@@ -53,7 +80,11 @@ fn write_class(dev: &str, c: &HtbClass, next_leaf: &mut u16, out: &mut impl Writ
 /// Writes the operations of a diff as `tc -batch` input, one line each, in the order lqosd
 /// applies them (see [`crate::steps`]): a rebuilt interface starts with `qdisc del ... root`.
 pub fn write_diff(diff: &PlanDiff, out: &mut impl Write) -> io::Result<()> {
-    let none = QueuePlan { queues: 0, interfaces: Vec::new(), mappings: Vec::new() };
+    let none = QueuePlan {
+        queues: 0,
+        interfaces: Vec::new(),
+        mappings: Vec::new(),
+    };
     for step in steps(diff, &none) {
         for op in &step.forward {
             writeln!(out, "{op}")?;

@@ -61,7 +61,10 @@ fn load_and_plan(
     let dry_run = dry_run || config.queues.dry_run;
     // A refresh that applies waits for any other to finish first (a dry run changes no state).
     let refresh_lock = if integrations && !dry_run {
-        match lqos_scheduler::service::lock::acquire_refresh(&config.state_directory, Duration::from_secs(30 * 60)) {
+        match lqos_scheduler::service::lock::acquire_refresh(
+            &config.state_directory,
+            Duration::from_secs(30 * 60),
+        ) {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -74,8 +77,13 @@ fn load_and_plan(
     if integrations {
         progress(1, "integrations");
         for f in lqos_scheduler::integrations::run_enabled(&config) {
-            let log = f.log.map_or(String::new(), |p| format!("; full log: {}", p.display()));
-            eprintln!("integration {} failed: {} (kept the last good inputs{log})", f.name, f.error);
+            let log = f
+                .log
+                .map_or(String::new(), |p| format!("; full log: {}", p.display()));
+            eprintln!(
+                "integration {} failed: {} (kept the last good inputs{log})",
+                f.name, f.error
+            );
         }
     }
     progress(2, "validating inputs");
@@ -214,7 +222,10 @@ const STEPS: u8 = 4;
 /// `progress: N/STEPS what` on stderr: the service reads these lines while the refresh runs
 /// and reports them (step and percent) to lqosd.
 fn progress(step: u8, what: &str) {
-    eprintln!("{} {step}/{STEPS} {what}", lqos_scheduler::service::job::PROGRESS_PREFIX);
+    eprintln!(
+        "{} {step}/{STEPS} {what}",
+        lqos_scheduler::service::job::PROGRESS_PREFIX
+    );
 }
 
 fn submit(run: &Run) -> anyhow::Result<ExitCode> {
@@ -246,7 +257,10 @@ fn submit(run: &Run) -> anyhow::Result<ExitCode> {
     })?;
     let took = started.elapsed().as_secs_f64() * 1e3;
     match response {
-        lqos_bus::Response::Applied { generation, summary: s } => {
+        lqos_bus::Response::Applied {
+            generation,
+            summary: s,
+        } => {
             save_state(run);
             eprintln!(
                 "applied generation {generation} in {took:.0} ms (lqosd {} ms): classes +{} ~{} -{}, IP mappings +{} ~{} -{}",

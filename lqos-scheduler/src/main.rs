@@ -37,11 +37,15 @@ enum Command {
 
 fn run_service(config_path: &std::path::Path) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    let (config, notes) = lqos_config::Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
+    let (config, notes) = lqos_config::Config::load(config_path)
+        .with_context(|| format!("loading {}", config_path.display()))?;
     for n in notes.iter() {
         tracing::warn!("{n}");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
     runtime.block_on(lqos_scheduler::service::run(config_path, config))?;
     Ok(ExitCode::SUCCESS)
 }

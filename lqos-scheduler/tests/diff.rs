@@ -27,25 +27,57 @@ struct Model {
 }
 
 fn iface_model(i: &lqos_plan::InterfacePlan) -> (Vec<(u16, u16, u32)>, BTreeMap<ClassId, Class>) {
-    let layout = i.htbs.iter().map(|q| (q.major, q.mq_minor, q.cpu)).collect();
-    let classes = i.htbs.iter().flat_map(|q| &q.classes).map(|c| (c.id, Class { parent: c.parent, sized: (c.rate_bps, c.ceil_bps, c.burst, c.cburst, c.quantum), leaf: c.leaf.clone() })).collect();
+    let layout = i
+        .htbs
+        .iter()
+        .map(|q| (q.major, q.mq_minor, q.cpu))
+        .collect();
+    let classes = i
+        .htbs
+        .iter()
+        .flat_map(|q| &q.classes)
+        .map(|c| {
+            (
+                c.id,
+                Class {
+                    parent: c.parent,
+                    sized: (c.rate_bps, c.ceil_bps, c.burst, c.cburst, c.quantum),
+                    leaf: c.leaf.clone(),
+                },
+            )
+        })
+        .collect();
     (layout, classes)
 }
 
 impl Model {
     fn of(p: &QueuePlan) -> Model {
-        Model { ifaces: p.interfaces.iter().map(|i| (i.name.clone(), iface_model(i))).collect(), ip_map: p.mappings.iter().map(|m| (m.prefix, m.clone())).collect() }
+        Model {
+            ifaces: p
+                .interfaces
+                .iter()
+                .map(|i| (i.name.clone(), iface_model(i)))
+                .collect(),
+            ip_map: p.mappings.iter().map(|m| (m.prefix, m.clone())).collect(),
+        }
     }
 
     /// Applies the diff in the order lqosd (and `write_diff`) does, failing on what HTB refuses.
     fn apply(&mut self, d: &PlanDiff) -> Result<(), String> {
         for dev in &d.remove_interfaces {
-            self.ifaces.remove(dev).ok_or(format!("remove absent interface {dev}"))?;
+            self.ifaces
+                .remove(dev)
+                .ok_or(format!("remove absent interface {dev}"))?;
         }
         for i in &d.rebuild {
             self.ifaces.insert(i.name.clone(), iface_model(i));
         }
-        let classes = |m: &mut Model, dev: &str| -> Result<*mut BTreeMap<ClassId, Class>, String> { m.ifaces.get_mut(dev).map(|(_, c)| c as *mut _).ok_or(format!("no interface {dev}")) };
+        let classes = |m: &mut Model, dev: &str| -> Result<*mut BTreeMap<ClassId, Class>, String> {
+            m.ifaces
+                .get_mut(dev)
+                .map(|(_, c)| c as *mut _)
+                .ok_or(format!("no interface {dev}"))
+        };
         for (dev, id) in &d.remove_classes {
             // SAFETY (test): the pointer is used before any other borrow of the model.
             let c = unsafe { &mut *classes(self, dev)? };
@@ -56,11 +88,19 @@ impl Model {
         }
         for (dev, new) in &d.change_classes {
             let c = unsafe { &mut *classes(self, dev)? };
-            let x = c.get_mut(&new.id).ok_or(format!("change absent {} on {dev}", new.id))?;
+            let x = c
+                .get_mut(&new.id)
+                .ok_or(format!("change absent {} on {dev}", new.id))?;
             if x.parent != new.parent {
                 return Err(format!("change would re-parent {}", new.id));
             }
-            x.sized = (new.rate_bps, new.ceil_bps, new.burst, new.cburst, new.quantum);
+            x.sized = (
+                new.rate_bps,
+                new.ceil_bps,
+                new.burst,
+                new.cburst,
+                new.quantum,
+            );
         }
         for (dev, new) in &d.add_classes {
             let c = unsafe { &mut *classes(self, dev)? };
@@ -72,14 +112,29 @@ impl Model {
                     return Err(format!("add {} under absent {p} on {dev}", new.id));
                 }
             }
-            c.insert(new.id, Class { parent: new.parent, sized: (new.rate_bps, new.ceil_bps, new.burst, new.cburst, new.quantum), leaf: new.leaf.clone() });
+            c.insert(
+                new.id,
+                Class {
+                    parent: new.parent,
+                    sized: (
+                        new.rate_bps,
+                        new.ceil_bps,
+                        new.burst,
+                        new.cburst,
+                        new.quantum,
+                    ),
+                    leaf: new.leaf.clone(),
+                },
+            );
         }
         for (dev, id, leaf) in &d.change_leaves {
             let c = unsafe { &mut *classes(self, dev)? };
             c.get_mut(id).ok_or(format!("leaf of absent {id}"))?.leaf = leaf.clone();
         }
         for prefix in &d.remove_mappings {
-            self.ip_map.remove(prefix).ok_or(format!("unmap absent {prefix}"))?;
+            self.ip_map
+                .remove(prefix)
+                .ok_or(format!("unmap absent {prefix}"))?;
         }
         for m in &d.upsert_mappings {
             self.ip_map.insert(m.prefix, m.clone());
@@ -93,8 +148,15 @@ fn config() -> Config {
 }
 
 fn generated(circuits: usize, seed: u64) -> Inputs {
-    let g = lqos_gen::generate(&lqos_gen::GenSpec { seed, ..lqos_gen::GenSpec::new(circuits) });
-    let texts = InputTexts { shaped_devices: g.shaped_devices_csv.as_bytes(), network: &g.network_json, overrides: None };
+    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+        seed,
+        ..lqos_gen::GenSpec::new(circuits)
+    });
+    let texts = InputTexts {
+        shaped_devices: g.shaped_devices_csv.as_bytes(),
+        network: &g.network_json,
+        overrides: None,
+    };
     parse_inputs(&texts, &Default::default()).0.unwrap()
 }
 
@@ -143,7 +205,12 @@ fn apply_edit(i: &mut Inputs, e: &Edit, n: usize) {
         Edit::Reparent(k, p) if nodes > 0 => i.circuits[k % c].parent = Some(p % nodes),
         Edit::NodeRate(k, f) if nodes > 0 => i.network.nodes[k % nodes].download_mbps *= f,
         Edit::NodeVirtual(k) if nodes > 0 => i.network.nodes[k % nodes].is_virtual ^= true,
-        Edit::Sqm(k) => i.circuits[k % c].sqm = Some(SqmOverride { download: Some(SqmKind::FqCodel), upload: None }),
+        Edit::Sqm(k) => {
+            i.circuits[k % c].sqm = Some(SqmOverride {
+                download: Some(SqmKind::FqCodel),
+                upload: None,
+            })
+        }
         _ => {}
     }
 }
@@ -191,5 +258,11 @@ fn no_change_is_an_empty_diff_and_one_rerate_is_two_changes() {
     assert_eq!(d.class_operations(), 2);
     assert!(d.upsert_mappings.is_empty() && d.remove_mappings.is_empty());
     let text = lqos_plan::render_diff(&d);
-    assert_eq!(text.lines().filter(|l| l.starts_with("class change dev ")).count(), 2, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("class change dev "))
+            .count(),
+        2,
+        "{text}"
+    );
 }

@@ -41,10 +41,16 @@ fn answer(mut stream: TcpStream, behaviour: Behaviour, body: &str) {
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
             break;
         }
-        auth |= line.to_ascii_lowercase().starts_with("authorization: bearer s3cret");
+        auth |= line
+            .to_ascii_lowercase()
+            .starts_with("authorization: bearer s3cret");
     }
     let reply = |s: &mut TcpStream, status: &str, body: &str| {
-        let _ = write!(s, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        let _ = write!(
+            s,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
     };
     match behaviour {
         Behaviour::Ok => reply(&mut stream, "200 OK", body),
@@ -52,7 +58,12 @@ fn answer(mut stream: TcpStream, behaviour: Behaviour, body: &str) {
         Behaviour::NeedsToken => reply(&mut stream, "401 Unauthorized", "token required"),
         Behaviour::Status500 => reply(&mut stream, "500 Internal Server Error", "database is down"),
         Behaviour::Truncated => {
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}", body.len() + 500, &body[..body.len() / 2]);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                body.len() + 500,
+                &body[..body.len() / 2]
+            );
         }
         Behaviour::Slow => {
             std::thread::sleep(Duration::from_secs(4));
@@ -72,7 +83,11 @@ const NET: &str = "{}";
 
 fn setup(port: u16, extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("ShapedDevices.csv"), format!("{HEADER}LOCAL,Local,L-1,L-1,,,100.64.60.1,,5,1,20,5,\n")).expect("csv");
+    std::fs::write(
+        dir.path().join("ShapedDevices.csv"),
+        format!("{HEADER}LOCAL,Local,L-1,L-1,,,100.64.60.1,,5,1,20,5,\n"),
+    )
+    .expect("csv");
     std::fs::write(dir.path().join("network.json"), NET).expect("net");
     let conf = format!(
         "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n[bridge]\nto_internet = \"lqt-absent0\"\nto_network = \"lqt-absent1\"\n\
@@ -85,21 +100,42 @@ fn setup(port: u16, extra: &str) -> tempfile::TempDir {
 }
 
 fn refresh(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lqos-scheduler")).arg("--config").arg(dir.join("lqos.conf")).args(["refresh", "--dry-run"]).env_remove("LQOS_CONFIG").output().expect("run")
+    Command::new(env!("CARGO_BIN_EXE_lqos-scheduler"))
+        .arg("--config")
+        .arg(dir.join("lqos.conf"))
+        .args(["refresh", "--dry-run"])
+        .env_remove("LQOS_CONFIG")
+        .output()
+        .expect("run")
 }
 
 fn logs(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir.join("state/logs")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+    std::fs::read_dir(dir.join("state/logs"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn a_good_export_is_validated_written_and_planned() {
-    let dir = setup(serve(Behaviour::NeedsToken, GOOD), "bearer_token = \"s3cret\"\n");
+    let dir = setup(
+        serve(Behaviour::NeedsToken, GOOD),
+        "bearer_token = \"s3cret\"\n",
+    );
     let out = refresh(dir.path());
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("100.64.50.1/32") && !stdout.contains("100.64.60.1/32"), "the plan is the fetched one:\n{stdout}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("ShapedDevices.csv")).expect("csv"), GOOD, "written for the operator to read");
+    assert!(
+        stdout.contains("100.64.50.1/32") && !stdout.contains("100.64.60.1/32"),
+        "the plan is the fetched one:\n{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ShapedDevices.csv")).expect("csv"),
+        GOOD,
+        "written for the operator to read"
+    );
 }
 
 fn assert_kept(behaviour: Behaviour, body: &'static str, why: &str) {
@@ -107,15 +143,38 @@ fn assert_kept(behaviour: Behaviour, body: &'static str, why: &str) {
     let before = std::fs::read_to_string(dir.path().join("ShapedDevices.csv")).expect("csv");
     let started = Instant::now();
     let out = refresh(dir.path());
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(started.elapsed() < Duration::from_secs(10), "bounded by the timeouts");
-    assert!(out.status.success(), "the refresh goes on with the last good inputs: {stderr}");
-    assert!(stderr.contains("integration http_import failed") && stderr.contains(why) && stderr.contains("kept the last good inputs"), "{why}: {stderr}");
-    assert!(stdout.contains("100.64.60.1/32"), "planned from the last good file");
-    assert_eq!(std::fs::read_to_string(dir.path().join("ShapedDevices.csv")).expect("csv"), before, "untouched");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by the timeouts"
+    );
+    assert!(
+        out.status.success(),
+        "the refresh goes on with the last good inputs: {stderr}"
+    );
+    assert!(
+        stderr.contains("integration http_import failed")
+            && stderr.contains(why)
+            && stderr.contains("kept the last good inputs"),
+        "{why}: {stderr}"
+    );
+    assert!(
+        stdout.contains("100.64.60.1/32"),
+        "planned from the last good file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ShapedDevices.csv")).expect("csv"),
+        before,
+        "untouched"
+    );
     let logs = logs(dir.path());
     assert_eq!(logs.len(), 1, "one full report");
-    assert!(std::fs::read_to_string(&logs[0]).expect("log").contains(why));
+    assert!(std::fs::read_to_string(&logs[0])
+        .expect("log")
+        .contains(why));
 }
 
 #[test]
@@ -151,13 +210,67 @@ fn a_server_that_never_answers_times_out() {
 /// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl command.
 fn certificates(dir: &Path) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (package openssl) must be installed");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (package openssl) must be installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=lqos test CA"]);
-    run(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("ext");
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=lqos test CA",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
 }
 
 /// `openssl s_server -WWW` serving `dir` over HTTPS (a real TLS server); killed on drop.
@@ -171,9 +284,23 @@ impl Drop for TlsServer {
 }
 
 fn tls_server(dir: &Path) -> TlsServer {
-    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let child = Command::new("openssl")
-        .args(["s_server", "-quiet", "-WWW", "-accept", &port.to_string(), "-cert", "server.pem", "-key", "server.key"])
+        .args([
+            "s_server",
+            "-quiet",
+            "-WWW",
+            "-accept",
+            &port.to_string(),
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
+        ])
         .current_dir(dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -207,11 +334,25 @@ fn https_with_the_operators_ca_and_without_it() {
     };
     let trusted = with_ca(Some(&certs.path().join("ca.pem")));
     let out = refresh(trusted.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("100.64.50.1/32"), "fetched over TLS");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("100.64.50.1/32"),
+        "fetched over TLS"
+    );
     let untrusted = with_ca(None);
     let out = refresh(untrusted.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("integration http_import failed") && stderr.to_lowercase().contains("certificate"), "an unknown CA is refused: {stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("100.64.60.1/32"), "the last good inputs");
+    assert!(
+        stderr.contains("integration http_import failed")
+            && stderr.to_lowercase().contains("certificate"),
+        "an unknown CA is refused: {stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("100.64.60.1/32"),
+        "the last good inputs"
+    );
 }

@@ -290,7 +290,10 @@ fn class_and_ip_map_limits_are_checked_before_anything_is_applied() {
         let text = "[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"none\"\ndownlink_bandwidth_mbps = 1000\nuplink_bandwidth_mbps = 500\ngenerated_pn_download_mbps = 200\ngenerated_pn_upload_mbps = 100\n";
         Config::parse(text, "lqos.conf", Path::new("/")).0.unwrap()
     };
-    assert!(plan(&i, &bare, 2, None, AssignOptions::default()).is_ok(), "two queues hold them without leaves");
+    assert!(
+        plan(&i, &bare, 2, None, AssignOptions::default()).is_ok(),
+        "two queues hold them without leaves"
+    );
     let mut small = bare.clone();
     small.lqosd.ip_map_capacity = 1000;
     let err = plan(&i, &small, 2, None, AssignOptions::default()).unwrap_err();

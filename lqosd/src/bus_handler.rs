@@ -3,8 +3,8 @@
 
 use crate::prefix_index::PrefixIndex;
 use crate::reports::Reports;
-use crate::throughput::{self, Sample};
 use crate::shaper::{Outcome, Shaper};
+use crate::throughput::{self, Sample};
 use lqos_bus::{Handler, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -40,7 +40,11 @@ impl BusHandler {
     pub fn applying_for(&self) -> Option<Duration> {
         match self.applying_since.load(Ordering::Relaxed) {
             0 => None,
-            since => Some(self.started.elapsed().saturating_sub(Duration::from_millis(since))),
+            since => Some(
+                self.started
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(since)),
+            ),
         }
     }
 
@@ -49,7 +53,10 @@ impl BusHandler {
         let shaper = self.shaper.lock().unwrap_or_else(|p| p.into_inner());
         let s = shaper.status(0);
         match s.applied_generation {
-            Some(g) => format!("shaping {} circuits, {} prefixes (generation {g})", s.circuits, s.mapped_ips),
+            Some(g) => format!(
+                "shaping {} circuits, {} prefixes (generation {g})",
+                s.circuits, s.mapped_ips
+            ),
             None => "attached; waiting for the first plan".to_owned(),
         }
     }
@@ -61,7 +68,11 @@ impl Handler for BusHandler {
         let reports = || self.reports.lock().unwrap_or_else(|p| p.into_inner());
         let request = match request {
             // Answered without the shaper: the watchdog pings through the bus during applies.
-            Request::Ping => return Response::Pong { version: env!("CARGO_PKG_VERSION").to_owned() },
+            Request::Ping => {
+                return Response::Pong {
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                }
+            }
             Request::SchedulerReport(r) => {
                 reports().scheduler_report(r);
                 return Response::Ack;
@@ -74,7 +85,13 @@ impl Handler for BusHandler {
             }
             Request::ListIssues => return Response::Issues(reports().list()),
             Request::AckIssue { id } => {
-                return if reports().ack(id) { Response::Ack } else { Response::Error { message: format!("no urgent issue {id}") } };
+                return if reports().ack(id) {
+                    Response::Ack
+                } else {
+                    Response::Error {
+                        message: format!("no urgent issue {id}"),
+                    }
+                };
             }
             Request::LookupIp { addr } => {
                 let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -94,13 +111,21 @@ impl Handler for BusHandler {
             Request::CircuitRate { circuit_id } => {
                 let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
                 let sample = self.sample.read().unwrap_or_else(|p| p.into_inner());
-                return Response::CircuitRate(throughput::circuit_rate(&sample, &index, &circuit_id));
+                return Response::CircuitRate(throughput::circuit_rate(
+                    &sample,
+                    &index,
+                    &circuit_id,
+                ));
             }
             other => other,
         };
         let shaper = self.shaper.clone();
         let uptime = self.started.elapsed().as_secs();
-        let (applying, started, index) = (self.applying_since.clone(), self.started, self.index.clone());
+        let (applying, started, index) = (
+            self.applying_since.clone(),
+            self.started,
+            self.index.clone(),
+        );
         let answer = tokio::task::spawn_blocking(move || {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
@@ -108,20 +133,34 @@ impl Handler for BusHandler {
             match request {
                 Request::Status => Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
-                    applying.store((started.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
+                    applying.store(
+                        (started.elapsed().as_millis() as u64).max(1),
+                        Ordering::Relaxed,
+                    );
                     let outcome = shaper.submit(generation, plan);
                     applying.store(0, Ordering::Relaxed);
                     if matches!(outcome, Outcome::Applied(_)) {
-                        *index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(PrefixIndex::new(shaper.mappings()));
+                        *index.write().unwrap_or_else(|p| p.into_inner()) =
+                            Arc::new(PrefixIndex::new(shaper.mappings()));
                     }
                     let s = shaper.status(uptime);
                     let status = match &outcome {
-                        Outcome::Rejected(reasons) => format!("last plan rejected: {}", reasons.join("; ")),
-                        _ => format!("shaping {} circuits, {} prefixes (generation {})", s.circuits, s.mapped_ips, s.applied_generation.unwrap_or(0)),
+                        Outcome::Rejected(reasons) => {
+                            format!("last plan rejected: {}", reasons.join("; "))
+                        }
+                        _ => format!(
+                            "shaping {} circuits, {} prefixes (generation {})",
+                            s.circuits,
+                            s.mapped_ips,
+                            s.applied_generation.unwrap_or(0)
+                        ),
                     };
                     crate::notify(&[sd_notify::NotifyState::Status(&status)]);
                     match outcome {
-                        Outcome::Applied(summary) => Response::Applied { generation, summary },
+                        Outcome::Applied(summary) => Response::Applied {
+                            generation,
+                            summary,
+                        },
                         Outcome::Unchanged(generation) => Response::Unchanged { generation },
                         Outcome::Rejected(reasons) => Response::Rejected { reasons },
                     }
@@ -135,12 +174,14 @@ impl Handler for BusHandler {
                 | Request::AckIssue { .. }
                 | Request::LookupIp { .. }
                 | Request::Throughput { .. }
-                | Request::CircuitRate { .. } => {
-                    Response::Error { message: "internal: misrouted request".into() }
-                }
+                | Request::CircuitRate { .. } => Response::Error {
+                    message: "internal: misrouted request".into(),
+                },
             }
         })
         .await;
-        answer.unwrap_or_else(|e| Response::Error { message: format!("lqosd failed while handling the request: {e}") })
+        answer.unwrap_or_else(|e| Response::Error {
+            message: format!("lqosd failed while handling the request: {e}"),
+        })
     }
 }

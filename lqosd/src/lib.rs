@@ -32,7 +32,11 @@ pub(crate) fn notify(states: &[sd_notify::NotifyState]) {
 /// Feeds systemd's watchdog at half its period, but only while lqosd's main loop works: its
 /// own bus answers a ping (accept loop, connection tasks and runtime alive) and no apply has
 /// been running for more than [`MAX_APPLY`].
-async fn watchdog(handler: Arc<bus_handler::BusHandler>, socket: std::path::PathBuf, period: std::time::Duration) {
+async fn watchdog(
+    handler: Arc<bus_handler::BusHandler>,
+    socket: std::path::PathBuf,
+    period: std::time::Duration,
+) {
     let mut tick = tokio::time::interval(period / 2);
     let wait = (period / 4).max(std::time::Duration::from_millis(100));
     loop {
@@ -42,9 +46,13 @@ async fn watchdog(handler: Arc<bus_handler::BusHandler>, socket: std::path::Path
             c.request_with_timeout(&lqos_bus::Request::Ping, wait).await
         };
         match (pong.await, handler.applying_for()) {
-            (_, Some(t)) if t > MAX_APPLY => tracing::error!(running = ?t, "an apply is stuck: no longer feeding the watchdog"),
+            (_, Some(t)) if t > MAX_APPLY => {
+                tracing::error!(running = ?t, "an apply is stuck: no longer feeding the watchdog")
+            }
             (Ok(lqos_bus::Response::Pong { .. }), _) => notify(&[sd_notify::NotifyState::Watchdog]),
-            (other, _) => tracing::error!(answer = ?other.map_err(|e| e.chain()), "the bus does not answer its own ping: no longer feeding the watchdog"),
+            (other, _) => {
+                tracing::error!(answer = ?other.map_err(|e| e.chain()), "the bus does not answer its own ping: no longer feeding the watchdog")
+            }
         }
     }
 }
@@ -57,11 +65,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .context("startup task")?
         .context("starting the data plane")?;
     let socket = &config.lqosd.bus_socket;
-    let listener = lqos_bus::bind(socket).with_context(|| format!("binding the bus socket {}", socket.display()))?;
+    let listener = lqos_bus::bind(socket)
+        .with_context(|| format!("binding the bus socket {}", socket.display()))?;
     info!(socket = %socket.display(), "lqosd ready");
     let handler = Arc::new(bus_handler::BusHandler::new(shaper));
-    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&handler.status_line())]);
-    tokio::spawn(throughput::run(config.lqosd.bpf_pin_dir.clone(), handler.sample.clone()));
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&handler.status_line()),
+    ]);
+    tokio::spawn(throughput::run(
+        config.lqosd.bpf_pin_dir.clone(),
+        handler.sample.clone(),
+    ));
     if let Some(period) = sd_notify::watchdog_enabled() {
         tokio::spawn(watchdog(handler.clone(), socket.clone(), period));
     }

@@ -10,7 +10,10 @@ use std::process::ExitCode;
 use tracing::{info, warn};
 
 #[derive(Parser)]
-#[command(version, about = "The lqos daemon: attaches the data plane and applies queue plans")]
+#[command(
+    version,
+    about = "The lqos daemon: attaches the data plane and applies queue plans"
+)]
 struct Cli {
     /// Path of lqos.conf.
     #[arg(long, env = "LQOS_CONFIG", default_value = DEFAULT_CONFIG_PATH, global = true)]
@@ -31,7 +34,9 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -45,20 +50,28 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let (config, notes) = Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+    let (config, notes) =
+        Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
     for n in notes.iter() {
         warn!("{n}");
     }
     if let Some(Command::Teardown) = cli.command {
         if std::os::unix::net::UnixStream::connect(&config.lqosd.bus_socket).is_ok() {
-            anyhow::bail!("lqosd is running (its bus {} answers): stop it first", config.lqosd.bus_socket.display());
+            anyhow::bail!(
+                "lqosd is running (its bus {} answers): stop it first",
+                config.lqosd.bus_socket.display()
+            );
         }
         for line in lqosd::teardown::teardown(&config) {
             println!("{line}");
         }
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
     let detach = cli.detach_on_exit;
     runtime.block_on(lqosd::run(config.clone(), shutdown_signal()))?;
     if detach {
@@ -73,7 +86,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Completes on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         warn!("cannot install signal handlers; stop lqosd with SIGKILL");
         return std::future::pending().await;
     };

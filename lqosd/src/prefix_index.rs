@@ -19,11 +19,16 @@ impl PrefixIndex {
         let mut by: HashMap<(bool, u8), HashMap<IpNet, usize>> = HashMap::new();
         for (i, m) in mappings.iter().enumerate() {
             let net = m.prefix.trunc();
-            by.entry((matches!(net, IpNet::V4(_)), net.prefix_len())).or_default().insert(net, i);
+            by.entry((matches!(net, IpNet::V4(_)), net.prefix_len()))
+                .or_default()
+                .insert(net, i);
         }
         let mut by_len: Vec<_> = by.into_iter().collect();
         by_len.sort_by_key(|((_, len), _)| std::cmp::Reverse(*len));
-        Self { by_len, mappings: mappings.to_vec() }
+        Self {
+            by_len,
+            mappings: mappings.to_vec(),
+        }
     }
 
     pub fn has_circuit(&self, circuit_id: &str) -> bool {
@@ -33,10 +38,13 @@ impl PrefixIndex {
     /// The mapping with the longest prefix that holds `addr`.
     pub fn lookup(&self, addr: IpAddr) -> Option<&IpMapping> {
         let v4 = addr.is_ipv4();
-        self.by_len.iter().filter(|((f, _), _)| *f == v4).find_map(|((_, len), nets)| {
-            let net = IpNet::new(addr, *len).ok()?.trunc();
-            nets.get(&net).map(|&i| &self.mappings[i])
-        })
+        self.by_len
+            .iter()
+            .filter(|((f, _), _)| *f == v4)
+            .find_map(|((_, len), nets)| {
+                let net = IpNet::new(addr, *len).ok()?.trunc();
+                nets.get(&net).map(|&i| &self.mappings[i])
+            })
     }
 }
 
@@ -46,13 +54,27 @@ mod tests {
     use lqos_plan::ClassId;
 
     fn m(prefix: &str, id: &str) -> IpMapping {
-        IpMapping { prefix: prefix.parse().expect("prefix"), cpu: 0, download: ClassId::new(1, 2), upload: ClassId::new(2, 2), circuit_id: id.into() }
+        IpMapping {
+            prefix: prefix.parse().expect("prefix"),
+            cpu: 0,
+            download: ClassId::new(1, 2),
+            upload: ClassId::new(2, 2),
+            circuit_id: id.into(),
+        }
     }
 
     #[test]
     fn the_longest_prefix_wins_in_both_families() {
-        let idx = PrefixIndex::new(&[m("100.64.0.0/16", "wide"), m("100.64.1.0/29", "block"), m("100.64.1.5/32", "host"), m("2001:db8::/56", "v6")]);
-        let at = |a: &str| idx.lookup(a.parse().expect("addr")).map(|m| m.circuit_id.to_string());
+        let idx = PrefixIndex::new(&[
+            m("100.64.0.0/16", "wide"),
+            m("100.64.1.0/29", "block"),
+            m("100.64.1.5/32", "host"),
+            m("2001:db8::/56", "v6"),
+        ]);
+        let at = |a: &str| {
+            idx.lookup(a.parse().expect("addr"))
+                .map(|m| m.circuit_id.to_string())
+        };
         assert_eq!(at("100.64.1.5").as_deref(), Some("host"));
         assert_eq!(at("100.64.1.6").as_deref(), Some("block"));
         assert_eq!(at("100.64.9.9").as_deref(), Some("wide"));

@@ -9,7 +9,9 @@ pub const MAX_ISSUES: usize = 500;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub(crate) fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Debug, Default)]
@@ -26,14 +28,20 @@ impl Reports {
 
     /// The last report and its age in seconds.
     pub fn scheduler(&self) -> Option<(SchedulerReport, u64)> {
-        self.scheduler.as_ref().map(|(r, at)| (r.clone(), at.elapsed().as_secs()))
+        self.scheduler
+            .as_ref()
+            .map(|(r, at)| (r.clone(), at.elapsed().as_secs()))
     }
 
     /// Raises `issue`; the same source, code and message again counts up (and is shown again
     /// if it had been acknowledged).
     pub fn raise(&mut self, issue: UrgentIssue) {
         let now = now_unix();
-        if let Some(e) = self.issues.iter_mut().find(|e| e.issue.source == issue.source && e.issue.code == issue.code && e.issue.message == issue.message) {
+        if let Some(e) = self.issues.iter_mut().find(|e| {
+            e.issue.source == issue.source
+                && e.issue.code == issue.code
+                && e.issue.message == issue.message
+        }) {
             e.count = e.count.saturating_add(1);
             e.last_seen_unix = now;
             e.acknowledged = false;
@@ -45,13 +53,24 @@ impl Reports {
             self.issues.remove(victim);
         }
         self.next_id += 1;
-        self.issues.push(IssueEntry { id: self.next_id, issue, first_seen_unix: now, last_seen_unix: now, count: 1, acknowledged: false });
+        self.issues.push(IssueEntry {
+            id: self.next_id,
+            issue,
+            first_seen_unix: now,
+            last_seen_unix: now,
+            count: 1,
+            acknowledged: false,
+        });
     }
 
     /// Newest first.
     pub fn list(&self) -> Vec<IssueEntry> {
         let mut v = self.issues.clone();
-        v.sort_by(|a, b| b.last_seen_unix.cmp(&a.last_seen_unix).then(b.id.cmp(&a.id)));
+        v.sort_by(|a, b| {
+            b.last_seen_unix
+                .cmp(&a.last_seen_unix)
+                .then(b.id.cmp(&a.id))
+        });
         v
     }
 
@@ -73,7 +92,13 @@ mod tests {
     use lqos_bus::IssueSeverity;
 
     fn issue(code: &str, message: &str) -> UrgentIssue {
-        UrgentIssue { source: "scheduler".into(), severity: IssueSeverity::Error, code: code.into(), message: message.into(), context: String::new() }
+        UrgentIssue {
+            source: "scheduler".into(),
+            severity: IssueSeverity::Error,
+            code: code.into(),
+            message: message.into(),
+            context: String::new(),
+        }
     }
 
     #[test]
@@ -84,12 +109,20 @@ mod tests {
         r.raise(issue("refresh_failed", "other"));
         let l = r.list();
         assert_eq!(l.len(), 2);
-        let first = l.iter().find(|e| e.issue.message == "bad row").expect("kept");
+        let first = l
+            .iter()
+            .find(|e| e.issue.message == "bad row")
+            .expect("kept");
         assert_eq!(first.count, 2);
         assert!(r.ack(first.id) && !r.ack(999));
         assert!(r.list().iter().any(|e| e.id == first.id && e.acknowledged));
         r.raise(issue("refresh_failed", "bad row"));
-        assert!(r.list().iter().any(|e| e.id == first.id && !e.acknowledged && e.count == 3), "raised again: shown again");
+        assert!(
+            r.list()
+                .iter()
+                .any(|e| e.id == first.id && !e.acknowledged && e.count == 3),
+            "raised again: shown again"
+        );
         for n in 0..MAX_ISSUES + 10 {
             r.raise(issue("x", &n.to_string()));
         }

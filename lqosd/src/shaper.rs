@@ -2,7 +2,7 @@
 //! lqosd left in the kernel (or rebuilds it from the saved plan); every submitted plan is
 //! checked, applied as a difference, and saved.
 
-use crate::apply::{apply, LeafHandles, empty_plan, plan_hash, ApplyError, Live};
+use crate::apply::{apply, empty_plan, plan_hash, ApplyError, LeafHandles, Live};
 use crate::dataplane::{self, Dataplane, DataplaneError, Shaped};
 use crate::state::StateDir;
 use lqos_bus::{ApplySummary, QueueClasses, StatusReport};
@@ -46,14 +46,20 @@ impl Shaper {
         if saved.is_none() && dataplane.maps_reused {
             // Entries of a plan nobody remembers: start clean.
             match dataplane.clear_ip_map() {
-                Ok(n) if n > 0 => warn!(entries = n, "cleared a pinned IP map without a saved plan"),
+                Ok(n) if n > 0 => {
+                    warn!(entries = n, "cleared a pinned IP map without a saved plan")
+                }
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "cannot clear the pinned IP map"),
             }
         }
         let interrupted = state.was_applying();
         let mut shaper = Shaper {
-            live: Live { generation: 0, hash: plan_hash(&empty_plan()), plan: empty_plan() },
+            live: Live {
+                generation: 0,
+                hash: plan_hash(&empty_plan()),
+                plan: empty_plan(),
+            },
             needs_rebuild: false,
             handles: LeafHandles::default(),
             ip_map_capacity: config.lqosd.ip_map_capacity,
@@ -63,18 +69,31 @@ impl Shaper {
         };
         if let Some(saved) = saved {
             if shaper.dataplane.maps_reused && !interrupted && kernel_has(&saved.plan) {
-                info!(generation = saved.generation, circuits = circuits(&saved.plan), "adopted the live plan left by the previous lqosd: nothing re-applied");
+                info!(
+                    generation = saved.generation,
+                    circuits = circuits(&saved.plan),
+                    "adopted the live plan left by the previous lqosd: nothing re-applied"
+                );
                 shaper.dataplane.set_xps(&saved.plan);
                 for iface in &saved.plan.interfaces {
-                    shaper.handles.read_tc_text(&iface.name, &tc_text(&["qdisc", "show", "dev", &iface.name]).unwrap_or_default());
+                    shaper.handles.read_tc_text(
+                        &iface.name,
+                        &tc_text(&["qdisc", "show", "dev", &iface.name]).unwrap_or_default(),
+                    );
                 }
                 shaper.live = saved;
             } else {
-                info!(generation = saved.generation, interrupted, "rebuilding the saved plan");
+                info!(
+                    generation = saved.generation,
+                    interrupted, "rebuilding the saved plan"
+                );
                 shaper.needs_rebuild = true;
                 match shaper.apply_plan(saved.generation, saved.hash, saved.plan) {
                     Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
-                    other => error!(?other, "cannot rebuild the saved plan; waiting for the scheduler"),
+                    other => error!(
+                        ?other,
+                        "cannot rebuild the saved plan; waiting for the scheduler"
+                    ),
                 }
             }
         }
@@ -103,9 +122,19 @@ impl Shaper {
                 return Outcome::Rejected(vec![e.to_string()]);
             }
         }
-        let old = if self.needs_rebuild { empty_plan() } else { std::mem::replace(&mut self.live.plan, empty_plan()) };
+        let old = if self.needs_rebuild {
+            empty_plan()
+        } else {
+            std::mem::replace(&mut self.live.plan, empty_plan())
+        };
         let started = std::time::Instant::now();
-        let result = apply(&mut self.dataplane, &old, &plan, self.ip_map_capacity, &mut self.handles);
+        let result = apply(
+            &mut self.dataplane,
+            &old,
+            &plan,
+            self.ip_map_capacity,
+            &mut self.handles,
+        );
         if result.is_err() {
             self.live.plan = old;
         }
@@ -115,17 +144,31 @@ impl Shaper {
                     error!(error = %e, "cannot update the data-plane config");
                 }
                 self.dataplane.set_xps(&plan);
-                self.live = Live { generation, hash, plan };
+                self.live = Live {
+                    generation,
+                    hash,
+                    plan,
+                };
                 self.needs_rebuild = false;
                 let applied = started.elapsed();
                 match self.state.save(&self.live) {
                     Ok(()) => self.state.clear_applying(),
-                    Err(e) => error!(error = %e, "plan applied but not saved: a restart rebuilds it"),
+                    Err(e) => {
+                        error!(error = %e, "plan applied but not saved: a restart rebuilds it")
+                    }
                 }
-                debug!(apply_ms = applied.as_millis() as u64, save_ms = (started.elapsed() - applied).as_millis() as u64, "plan live and saved");
+                debug!(
+                    apply_ms = applied.as_millis() as u64,
+                    save_ms = (started.elapsed() - applied).as_millis() as u64,
+                    "plan live and saved"
+                );
                 Outcome::Applied(summary)
             }
-            Err(e @ (ApplyError::MapTooSmall { .. } | ApplyError::NoHandle(_) | ApplyError::RolledBack { .. })) => {
+            Err(
+                e @ (ApplyError::MapTooSmall { .. }
+                | ApplyError::NoHandle(_)
+                | ApplyError::RolledBack { .. }),
+            ) => {
                 self.state.clear_applying();
                 Outcome::Rejected(vec![e.to_string()])
             }
@@ -150,7 +193,10 @@ impl Shaper {
             };
             for q in &iface.htbs {
                 if u64::from(q.mq_minor) > link.tx_queues {
-                    problems.push(format!("{}: the plan uses tx queue {} but the interface has {}", iface.name, q.mq_minor, link.tx_queues));
+                    problems.push(format!(
+                        "{}: the plan uses tx queue {} but the interface has {}",
+                        iface.name, q.mq_minor, link.tx_queues
+                    ));
                 }
             }
         }
@@ -172,7 +218,13 @@ impl Shaper {
             classes_per_queue: p
                 .interfaces
                 .iter()
-                .flat_map(|i| i.htbs.iter().map(move |q| QueueClasses { interface: i.name.clone(), major: q.major, classes: q.classes.len() as u64 }))
+                .flat_map(|i| {
+                    i.htbs.iter().map(move |q| QueueClasses {
+                        interface: i.name.clone(),
+                        major: q.major,
+                        classes: q.classes.len() as u64,
+                    })
+                })
                 .collect(),
             uptime_secs,
         }
@@ -180,7 +232,11 @@ impl Shaper {
 }
 
 fn circuits(p: &QueuePlan) -> usize {
-    p.mappings.iter().map(|m| &m.circuit_id).collect::<HashSet<_>>().len()
+    p.mappings
+        .iter()
+        .map(|m| &m.circuit_id)
+        .collect::<HashSet<_>>()
+        .len()
 }
 
 /// Whether the kernel holds exactly the plan's classes on every interface.
@@ -205,14 +261,18 @@ fn live_classids(dev: &str) -> Option<HashSet<String>> {
 /// The text `tc <args>` prints, if it succeeds.
 fn tc_text(args: &[&str]) -> Option<String> {
     let out = Command::new("tc").args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn parse_htb_classids(text: &str) -> HashSet<String> {
     text.lines()
         .filter_map(|l| {
             let mut t = l.split_whitespace();
-            (t.next() == Some("class") && t.next() == Some("htb")).then(|| t.next().map(str::to_owned)).flatten()
+            (t.next() == Some("class") && t.next() == Some("htb"))
+                .then(|| t.next().map(str::to_owned))
+                .flatten()
         })
         .collect()
 }

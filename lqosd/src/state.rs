@@ -43,7 +43,9 @@ pub struct StateDir {
 
 impl StateDir {
     pub fn new(state_directory: &Path) -> Self {
-        Self { dir: state_directory.join("lqosd") }
+        Self {
+            dir: state_directory.join("lqosd"),
+        }
     }
 
     fn plan_path(&self) -> PathBuf {
@@ -62,14 +64,22 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(StateError::Read { path, source }),
         };
-        let saved: Saved = postcard::from_bytes(&bytes).map_err(|source| StateError::Corrupt { path, source })?;
+        let saved: Saved =
+            postcard::from_bytes(&bytes).map_err(|source| StateError::Corrupt { path, source })?;
         let hash = crate::apply::plan_hash(&saved.plan);
-        Ok(Some(Live { generation: saved.generation, hash, plan: saved.plan }))
+        Ok(Some(Live {
+            generation: saved.generation,
+            hash,
+            plan: saved.plan,
+        }))
     }
 
     /// Saves the live plan atomically (temp file, fsync, rename).
     pub fn save(&self, live: &Live) -> Result<(), StateError> {
-        let saved = Saved { generation: live.generation, plan: live.plan.clone() };
+        let saved = Saved {
+            generation: live.generation,
+            plan: live.plan.clone(),
+        };
         let bytes = postcard::to_stdvec(&saved).unwrap_or_default();
         self.write_atomic(&self.plan_path(), &bytes)
     }
@@ -95,11 +105,16 @@ impl StateDir {
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         use std::io::Write;
-        let err = |source| StateError::Write { path: path.to_path_buf(), source };
+        let err = |source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(&self.dir).map_err(err)?;
         let tmp = path.with_extension("tmp");
         let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(err)?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(err)?;
         std::fs::rename(&tmp, path).map_err(err)
     }
 }
@@ -114,7 +129,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = StateDir::new(dir.path());
         assert!(s.load().expect("none yet").is_none());
-        let live = Live { generation: 9, hash: plan_hash(&empty_plan()), plan: empty_plan() };
+        let live = Live {
+            generation: 9,
+            hash: plan_hash(&empty_plan()),
+            plan: empty_plan(),
+        };
         s.save(&live).expect("save");
         assert_eq!(s.load().expect("load"), Some(live));
         s.mark_applying().expect("mark");

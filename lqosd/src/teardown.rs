@@ -23,11 +23,16 @@ pub fn teardown(config: &Config) -> Vec<String> {
         }
     }
     let devs: Vec<&str> = match &config.interfaces {
-        Interfaces::Bridge { to_internet, to_network } => vec![to_internet, to_network],
+        Interfaces::Bridge {
+            to_internet,
+            to_network,
+        } => vec![to_internet, to_network],
         Interfaces::OnAStick { interface, .. } => vec![interface],
     };
     for dev in devs {
-        let out = Command::new("tc").args(["qdisc", "del", "dev", dev, "root"]).output();
+        let out = Command::new("tc")
+            .args(["qdisc", "del", "dev", dev, "root"])
+            .output();
         if matches!(&out, Ok(o) if o.status.success()) {
             done.push(format!("removed the root qdisc of {dev}"));
         }

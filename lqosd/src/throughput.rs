@@ -43,9 +43,19 @@ fn total(values: &[LqosHostCounters]) -> LqosHostCounters {
 impl Sampler {
     /// Opens the pinned maps of `pin_dir`.
     pub fn open(pin_dir: &Path) -> Result<Self, aya::maps::MapError> {
-        let hosts = PerCpuHashMap::try_from(aya::maps::Map::PerCpuHashMap(MapData::from_pin(pin_dir.join(MAP_HOSTS))?))?;
-        let unknown = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(MapData::from_pin(pin_dir.join(MAP_UNKNOWN))?))?;
-        Ok(Self { hosts, unknown, previous: HashMap::new(), previous_unknown: (0, 0), at: None })
+        let hosts = PerCpuHashMap::try_from(aya::maps::Map::PerCpuHashMap(MapData::from_pin(
+            pin_dir.join(MAP_HOSTS),
+        )?))?;
+        let unknown = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(MapData::from_pin(
+            pin_dir.join(MAP_UNKNOWN),
+        )?))?;
+        Ok(Self {
+            hosts,
+            unknown,
+            previous: HashMap::new(),
+            previous_unknown: (0, 0),
+            at: None,
+        })
     }
 
     /// Reads every counter; rates since the last call (the first call only sets the baseline).
@@ -80,7 +90,10 @@ impl Sampler {
             sampled_unix: crate::reports::now_unix(),
             interval_ms: (secs * 1e3) as u64,
             hosts,
-            unknown: (rate(unknown.0, previous_unknown.0), rate(unknown.1, previous_unknown.1)),
+            unknown: (
+                rate(unknown.0, previous_unknown.0),
+                rate(unknown.1, previous_unknown.1),
+            ),
         })
     }
 }
@@ -97,12 +110,35 @@ pub fn report(sample: &Sample, index: &PrefixIndex, top: usize) -> ThroughputRep
         }
     }
     let pick = |mut v: Vec<Rate>, by_down: bool| {
-        v.sort_by(|a, b| if by_down { b.down_bps.cmp(&a.down_bps) } else { b.up_bps.cmp(&a.up_bps) });
+        v.sort_by(|a, b| {
+            if by_down {
+                b.down_bps.cmp(&a.down_bps)
+            } else {
+                b.up_bps.cmp(&a.up_bps)
+            }
+        });
         v.truncate(top);
         v
     };
-    let hosts: Vec<Rate> = sample.hosts.iter().map(|&(a, d, u)| Rate { name: a.to_string(), circuit_id: circuit_of(a), down_bps: d, up_bps: u }).collect();
-    let circuits: Vec<Rate> = circuits.into_iter().map(|(c, (d, u))| Rate { name: c.clone(), circuit_id: Some(c), down_bps: d, up_bps: u }).collect();
+    let hosts: Vec<Rate> = sample
+        .hosts
+        .iter()
+        .map(|&(a, d, u)| Rate {
+            name: a.to_string(),
+            circuit_id: circuit_of(a),
+            down_bps: d,
+            up_bps: u,
+        })
+        .collect();
+    let circuits: Vec<Rate> = circuits
+        .into_iter()
+        .map(|(c, (d, u))| Rate {
+            name: c.clone(),
+            circuit_id: Some(c),
+            down_bps: d,
+            up_bps: u,
+        })
+        .collect();
     ThroughputReport {
         sampled_unix: sample.sampled_unix,
         interval_ms: sample.interval_ms,
@@ -125,12 +161,20 @@ pub fn circuit_rate(sample: &Sample, index: &PrefixIndex, circuit_id: &str) -> O
     }
     let (mut down_bps, mut up_bps) = (0, 0);
     for &(addr, d, u) in &sample.hosts {
-        if index.lookup(addr).is_some_and(|m| &*m.circuit_id == circuit_id) {
+        if index
+            .lookup(addr)
+            .is_some_and(|m| &*m.circuit_id == circuit_id)
+        {
             down_bps += d;
             up_bps += u;
         }
     }
-    Some(Rate { name: circuit_id.to_owned(), circuit_id: Some(circuit_id.to_owned()), down_bps, up_bps })
+    Some(Rate {
+        name: circuit_id.to_owned(),
+        circuit_id: Some(circuit_id.to_owned()),
+        down_bps,
+        up_bps,
+    })
 }
 
 /// Samples every [`INTERVAL`] on a blocking thread, forever; the latest sample is in `out`.
@@ -138,7 +182,9 @@ pub async fn run(pin_dir: std::path::PathBuf, out: Arc<RwLock<Sample>>) {
     let opened = tokio::task::spawn_blocking(move || Sampler::open(&pin_dir)).await;
     let mut sampler = match opened {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return tracing::error!(error = %e, "cannot open the counter maps: no live throughput"),
+        Ok(Err(e)) => {
+            return tracing::error!(error = %e, "cannot open the counter maps: no live throughput")
+        }
         Err(e) => return tracing::error!(error = %e, "counter sampler failed to start"),
     };
     let mut tick = tokio::time::interval(INTERVAL);
@@ -167,19 +213,36 @@ mod tests {
 
     #[test]
     fn the_report_ranks_hosts_and_circuits_each_way() {
-        let mapping = |p: &str, id: &str| IpMapping { prefix: p.parse().expect("p"), cpu: 0, download: ClassId::new(1, 2), upload: ClassId::new(2, 2), circuit_id: id.into() };
-        let index = PrefixIndex::new(&[mapping("100.64.0.1/32", "A"), mapping("100.64.0.8/29", "B")]);
+        let mapping = |p: &str, id: &str| IpMapping {
+            prefix: p.parse().expect("p"),
+            cpu: 0,
+            download: ClassId::new(1, 2),
+            upload: ClassId::new(2, 2),
+            circuit_id: id.into(),
+        };
+        let index =
+            PrefixIndex::new(&[mapping("100.64.0.1/32", "A"), mapping("100.64.0.8/29", "B")]);
         let sample = Sample {
             sampled_unix: 1,
             interval_ms: 1000,
-            hosts: vec![("100.64.0.1".parse().expect("a"), 5_000, 90), ("100.64.0.9".parse().expect("a"), 3_000, 10), ("100.64.0.10".parse().expect("a"), 3_000, 500)],
+            hosts: vec![
+                ("100.64.0.1".parse().expect("a"), 5_000, 90),
+                ("100.64.0.9".parse().expect("a"), 3_000, 10),
+                ("100.64.0.10".parse().expect("a"), 3_000, 500),
+            ],
             unknown: (7, 1),
         };
         let r = report(&sample, &index, 1);
         assert_eq!((r.down_bps, r.up_bps, r.active_hosts), (11_007, 601, 3));
         assert_eq!(r.top_hosts_down[0].name, "100.64.0.1");
         assert_eq!(r.top_hosts_up[0].circuit_id.as_deref(), Some("B"));
-        assert_eq!((r.top_circuits_down[0].name.as_str(), r.top_circuits_down[0].down_bps), ("B", 6_000));
+        assert_eq!(
+            (
+                r.top_circuits_down[0].name.as_str(),
+                r.top_circuits_down[0].down_bps
+            ),
+            ("B", 6_000)
+        );
         assert_eq!(r.top_circuits_up.len(), 1);
         let b = circuit_rate(&sample, &index, "B").expect("B");
         assert_eq!((b.down_bps, b.up_bps), (6_000, 510));

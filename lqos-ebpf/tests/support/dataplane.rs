@@ -29,7 +29,8 @@ pub fn ifindex(dev: &str) -> u32 {
 pub fn load_ready(config: LqosDpConfig) -> Ebpf {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let pin_dir = std::path::PathBuf::from(format!("/sys/fs/bpf/lqos-test-{}-{n}", std::process::id()));
+    let pin_dir =
+        std::path::PathBuf::from(format!("/sys/fs/bpf/lqos-test-{}-{n}", std::process::id()));
     let sizes = MapSizes::for_this_machine().expect("map sizes");
     let mut ebpf = load(&sizes, &pin_dir).expect("load the object");
     // Private maps: the pins go, the maps live on through the Ebpf's fds.

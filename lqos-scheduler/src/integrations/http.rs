@@ -15,8 +15,11 @@ pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
         .timeout(settings.timeout)
         .user_agent(concat!("lqos-scheduler/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &settings.ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("ca_file {}: {e}", path.display()))? {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("ca_file {}: {e}", path.display()))?
+        {
             builder = builder.add_root_certificate(cert);
         }
     }
@@ -33,7 +36,10 @@ impl HttpImport {
     }
 
     async fn get(&self, http: &reqwest::Client, url: &str) -> Result<Vec<u8>, IntegrationError> {
-        let request_err = |e: reqwest::Error| IntegrationError::Request { url: url.to_owned(), detail: describe(&e) };
+        let request_err = |e: reqwest::Error| IntegrationError::Request {
+            url: url.to_owned(),
+            detail: describe(&e),
+        };
         let mut req = http.get(url);
         if let Some(token) = &self.settings.bearer_token {
             req = req.bearer_auth(token);
@@ -43,8 +49,13 @@ impl HttpImport {
         // A body shorter than its Content-Length, or cut by a timeout, is an error here.
         let body = resp.bytes().await.map_err(request_err)?;
         if !status.is_success() {
-            let body_preview = String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)]).into_owned();
-            return Err(IntegrationError::Status { url: url.to_owned(), status: status.as_u16(), body_preview });
+            let body_preview =
+                String::from_utf8_lossy(&body[..body.len().min(PREVIEW_BYTES)]).into_owned();
+            return Err(IntegrationError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                body_preview,
+            });
         }
         Ok(body.to_vec())
     }
@@ -75,10 +86,18 @@ impl Integration for HttpImport {
         let network_json = match &self.settings.network_url {
             Some(url) => {
                 let bytes = self.get(http, url).await?;
-                Some(String::from_utf8(bytes).map_err(|_| IntegrationError::Request { url: url.clone(), detail: "the body is not UTF-8".into() })?)
+                Some(
+                    String::from_utf8(bytes).map_err(|_| IntegrationError::Request {
+                        url: url.clone(),
+                        detail: "the body is not UTF-8".into(),
+                    })?,
+                )
             }
             None => None,
         };
-        Ok(Fetched { shaped_devices_csv, network_json })
+        Ok(Fetched {
+            shaped_devices_csv,
+            network_json,
+        })
     }
 }

@@ -123,7 +123,14 @@ pub fn queue_layout(
         // On a stick each direction has its own CPUs too: upload runs on CPU queues..2*queues.
         (None, Some(avail)) => QueueLayout {
             queues: avail.min((cpus / per_direction_divisor).max(1)),
-            how: format!("min(tx queues {avail}, CPUs {cpus}{})", if per_direction_divisor == 2 { " / 2" } else { "" }),
+            how: format!(
+                "min(tx queues {avail}, CPUs {cpus}{})",
+                if per_direction_divisor == 2 {
+                    " / 2"
+                } else {
+                    ""
+                }
+            ),
         },
         (None, None) => QueueLayout {
             queues: (cpus / per_direction_divisor).max(1),
@@ -189,8 +196,18 @@ mod tests {
     fn a_stick_splits_its_cpus_between_directions_too() {
         // Upload runs on CPUs queues..2*queues: 4 CPUs carry 2 queues per direction.
         let c = config(STICK);
-        assert_eq!(queue_layout(&c, &machine(&[("s", 8)], 4), false).unwrap().queues, 2);
-        assert_eq!(queue_layout(&c, &machine(&[("s", 8)], 1), false).unwrap().queues, 1);
+        assert_eq!(
+            queue_layout(&c, &machine(&[("s", 8)], 4), false)
+                .unwrap()
+                .queues,
+            2
+        );
+        assert_eq!(
+            queue_layout(&c, &machine(&[("s", 8)], 1), false)
+                .unwrap()
+                .queues,
+            1
+        );
     }
 
     #[test]

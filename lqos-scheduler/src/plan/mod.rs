@@ -49,7 +49,6 @@ pub enum PlanError {
     },
 }
 
-
 /// A plan, the class ids to remember for the next one, and what the planner adjusted.
 #[derive(Debug)]
 pub struct Planned {
@@ -131,7 +130,12 @@ pub fn plan(
         }
     }
     for iface in &interfaces {
-        let leaves = iface.htbs.iter().flat_map(|q| &q.classes).filter(|c| c.leaf.is_some()).count();
+        let leaves = iface
+            .htbs
+            .iter()
+            .flat_map(|q| &q.classes)
+            .filter(|c| c.leaf.is_some())
+            .count();
         if leaves > lqos_plan::MAX_LEAF_QDISCS {
             return Err(PlanError::TooManyLeafQdiscs {
                 interface: iface.name.clone(),
@@ -232,12 +236,18 @@ impl Context<'_> {
             }
             // On a stick, upload runs on the upper half of the CPUs (the data plane adds the
             // queue count to a mapping's CPU for upload).
-            let stick_upload = dir == Direction::Upload && matches!(self.config.interfaces, Interfaces::OnAStick { .. });
+            let stick_upload = dir == Direction::Upload
+                && matches!(self.config.interfaces, Interfaces::OnAStick { .. });
             htbs.push(HtbQueue {
                 major: maj,
                 mq_minor: maj,
                 direction: dir,
-                cpu: u32::from(qi) + if stick_upload { u32::from(self.queues) } else { 0 },
+                cpu: u32::from(qi)
+                    + if stick_upload {
+                        u32::from(self.queues)
+                    } else {
+                        0
+                    },
                 classes,
             });
         }

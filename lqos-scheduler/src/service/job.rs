@@ -29,7 +29,11 @@ impl Progress {
         let rest = line.strip_prefix(PROGRESS_PREFIX)?.trim();
         let (frac, what) = rest.split_once(' ').unwrap_or((rest, ""));
         let (n, m) = frac.split_once('/')?;
-        Some(Progress { step: n.parse().ok()?, of: m.parse().ok()?, what: what.to_owned() })
+        Some(Progress {
+            step: n.parse().ok()?,
+            of: m.parse().ok()?,
+            what: what.to_owned(),
+        })
     }
 
     /// Done before this step, in percent.
@@ -58,10 +62,22 @@ pub struct JobOutcome {
 
 /// Runs one refresh of `config` and waits for it (at most `timeout`); each progress line it
 /// prints goes to `on_progress` as it comes.
-pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout: Duration, on_progress: tokio::sync::mpsc::UnboundedSender<Progress>) -> JobOutcome {
+pub async fn refresh(
+    exe: &Path,
+    config: &Path,
+    state_directory: &Path,
+    timeout: Duration,
+    on_progress: tokio::sync::mpsc::UnboundedSender<Progress>,
+) -> JobOutcome {
     let started = std::time::Instant::now();
     let mut cmd = Command::new(exe);
-    cmd.arg("--config").arg(config).arg("refresh").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.arg("--config")
+        .arg(config)
+        .arg("refresh")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when the
     // service dies, so a killed service never leaves a refresh running on its own.
     unsafe {
@@ -73,7 +89,11 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
         });
     }
     let (ok, output, why) = match cmd.spawn() {
-        Err(e) => (false, String::new(), format!("cannot start {}: {e}", exe.display())),
+        Err(e) => (
+            false,
+            String::new(),
+            format!("cannot start {}: {e}", exe.display()),
+        ),
         Ok(mut child) => {
             let stderr = child.stderr.take();
             let stdout = child.stdout.take();
@@ -106,10 +126,25 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
             };
             match tokio::time::timeout(timeout, run).await {
                 // The child is killed when the timed-out future drops it (kill_on_drop).
-                Err(_) => (false, String::new(), format!("refresh did not finish within {} s and was killed", timeout.as_secs())),
-                Ok((Err(e), _)) => (false, String::new(), format!("waiting for the refresh failed: {e}")),
+                Err(_) => (
+                    false,
+                    String::new(),
+                    format!(
+                        "refresh did not finish within {} s and was killed",
+                        timeout.as_secs()
+                    ),
+                ),
+                Ok((Err(e), _)) => (
+                    false,
+                    String::new(),
+                    format!("waiting for the refresh failed: {e}"),
+                ),
                 Ok((Ok(status), text)) => {
-                    let why = if status.success() { String::new() } else { format!("refresh failed ({status})") };
+                    let why = if status.success() {
+                        String::new()
+                    } else {
+                        format!("refresh failed ({status})")
+                    };
                     (status.success(), text, why)
                 }
             }
@@ -117,21 +152,52 @@ pub async fn refresh(exe: &Path, config: &Path, state_directory: &Path, timeout:
     };
     let duration = started.elapsed();
     let lines: Vec<&str> = output.lines().collect();
-    let integration_failures: Vec<String> = lines.iter().filter(|l| l.starts_with("integration ")).map(|l| (*l).to_owned()).collect();
+    let integration_failures: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with("integration "))
+        .map(|l| (*l).to_owned())
+        .collect();
     if ok {
-        let mut summary = lines.iter().rev().find(|l| l.starts_with("applied ") || l.starts_with("unchanged")).map_or("refresh ok".to_owned(), |l| (*l).to_owned());
+        let mut summary = lines
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("applied ") || l.starts_with("unchanged"))
+            .map_or("refresh ok".to_owned(), |l| (*l).to_owned());
         // An integration that failed does not fail the refresh (the last good inputs were
         // used), but the status says so.
         for l in lines.iter().filter(|l| l.starts_with("integration ")) {
             summary.push_str("; ");
             summary.push_str(l);
         }
-        return JobOutcome { ok, summary, preview: Vec::new(), log: None, duration, integration_failures };
+        return JobOutcome {
+            ok,
+            summary,
+            preview: Vec::new(),
+            log: None,
+            duration,
+            integration_failures,
+        };
     }
-    let preview: Vec<String> = lines.iter().rev().take(PREVIEW_LINES).rev().map(|l| (*l).to_owned()).collect();
+    let preview: Vec<String> = lines
+        .iter()
+        .rev()
+        .take(PREVIEW_LINES)
+        .rev()
+        .map(|l| (*l).to_owned())
+        .collect();
     let log = crate::logs::keep(state_directory, "refresh", &format!("{why}\n{output}"));
-    let first_error = lines.iter().find(|l| l.contains("error") || l.contains("rejected") || l.contains("cannot")).map_or(why.clone(), |l| format!("{why}: {l}"));
-    JobOutcome { ok, summary: first_error, preview, log, duration, integration_failures }
+    let first_error = lines
+        .iter()
+        .find(|l| l.contains("error") || l.contains("rejected") || l.contains("cannot"))
+        .map_or(why.clone(), |l| format!("{why}: {l}"));
+    JobOutcome {
+        ok,
+        summary: first_error,
+        preview,
+        log,
+        duration,
+        integration_failures,
+    }
 }
 
 #[cfg(test)]
@@ -153,20 +219,38 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let ok = script(dir.path(), "echo 'progress: 1/4 integrations' >&2; echo 'plan: 3 circuits' >&2; echo 'progress: 4/4 applying' >&2; echo 'applied generation 7 in 12 ms' >&2");
         let out = refresh(&ok, &conf, dir.path(), Duration::from_secs(10), tx.clone()).await;
-        assert!(out.ok && out.summary == "applied generation 7 in 12 ms" && out.log.is_none(), "{out:?}");
+        assert!(
+            out.ok && out.summary == "applied generation 7 in 12 ms" && out.log.is_none(),
+            "{out:?}"
+        );
         let seen: Vec<Progress> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(seen.iter().map(|p| (p.step, p.percent())).collect::<Vec<_>>(), vec![(1, 0), (4, 75)], "{seen:?}");
+        assert_eq!(
+            seen.iter()
+                .map(|p| (p.step, p.percent()))
+                .collect::<Vec<_>>(),
+            vec![(1, 0), (4, 75)],
+            "{seen:?}"
+        );
 
-        let bad = script(dir.path(), "echo 'ShapedDevices.csv:4: error: bad IPv4' >&2; exit 1");
+        let bad = script(
+            dir.path(),
+            "echo 'ShapedDevices.csv:4: error: bad IPv4' >&2; exit 1",
+        );
         let out = refresh(&bad, &conf, dir.path(), Duration::from_secs(10), tx.clone()).await;
         assert!(!out.ok && out.summary.contains("bad IPv4"), "{out:?}");
         let log = std::fs::read_to_string(out.log.as_ref().expect("a log")).expect("log");
-        assert!(log.contains("bad IPv4") && out.preview.iter().any(|l| l.contains("bad IPv4")), "{log}");
+        assert!(
+            log.contains("bad IPv4") && out.preview.iter().any(|l| l.contains("bad IPv4")),
+            "{log}"
+        );
 
         let hung = script(dir.path(), "sleep 30");
         let started = std::time::Instant::now();
         let out = refresh(&hung, &conf, dir.path(), Duration::from_millis(300), tx).await;
         assert!(!out.ok && out.summary.contains("killed"), "{out:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "the timeout is hard");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the timeout is hard"
+        );
     }
 }

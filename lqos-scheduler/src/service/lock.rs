@@ -22,16 +22,31 @@ pub enum LockError {
 /// Refreshes never overlap, whoever starts them (the service's child, an operator's manual
 /// `lqos-scheduler refresh`): each takes `state_directory/refresh.lock`, waiting up to
 /// `wait` for the one in progress.
-pub fn acquire_refresh(state_directory: &Path, wait: std::time::Duration) -> Result<InstanceLock, LockError> {
+pub fn acquire_refresh(
+    state_directory: &Path,
+    wait: std::time::Duration,
+) -> Result<InstanceLock, LockError> {
     let path = state_directory.join("refresh.lock");
-    let open_err = |source| LockError::Open { path: path.clone(), source };
+    let open_err = |source| LockError::Open {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(state_directory).map_err(open_err)?;
-    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(open_err)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(open_err)?;
     let deadline = std::time::Instant::now() + wait;
     // SAFETY: a valid open fd; flock only changes the lock state of the file.
     while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         if std::time::Instant::now() >= deadline {
-            return Err(LockError::Held { path, holder: "another refresh".into() });
+            return Err(LockError::Held {
+                path,
+                holder: "another refresh".into(),
+            });
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -47,16 +62,37 @@ pub struct InstanceLock {
 /// Takes the lock or says who holds it.
 pub fn acquire(state_directory: &Path) -> Result<InstanceLock, LockError> {
     let path = state_directory.join("lqos-scheduler.lock");
-    let open_err = |source| LockError::Open { path: path.clone(), source };
+    let open_err = |source| LockError::Open {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(state_directory).map_err(open_err)?;
-    let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(open_err)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(open_err)?;
     // SAFETY: a valid open fd; flock only changes the lock state of the file.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_owned();
-        return Err(LockError::Held { path, holder: if holder.is_empty() { "unknown".into() } else { holder } });
+        let holder = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        return Err(LockError::Held {
+            path,
+            holder: if holder.is_empty() {
+                "unknown".into()
+            } else {
+                holder
+            },
+        });
     }
     // The pid is for the operator's eyes only; the lock is the flock.
-    let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
+    let _ = file
+        .set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()));
     Ok(InstanceLock { _file: file })
 }
 
@@ -67,13 +103,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = super::acquire(dir.path()).expect("first");
         let e = super::acquire(dir.path()).expect_err("second").to_string();
-        assert!(e.contains(&format!("pid {}", std::process::id())) && e.contains("only one"), "{e}");
+        assert!(
+            e.contains(&format!("pid {}", std::process::id())) && e.contains("only one"),
+            "{e}"
+        );
         drop(first);
         // Another test of this binary may be forking a child that, until it execs, shares the
         // lock's open file (flock locks belong to it): allow that moment to pass.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while super::acquire(dir.path()).is_err() {
-            assert!(std::time::Instant::now() < deadline, "the lock is free once its holder is gone");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock is free once its holder is gone"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
@@ -83,14 +125,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = super::acquire_refresh(dir.path(), std::time::Duration::ZERO).expect("first");
         let started = std::time::Instant::now();
-        let e = super::acquire_refresh(dir.path(), std::time::Duration::from_millis(300)).expect_err("busy").to_string();
-        assert!(e.contains("another refresh") && started.elapsed() >= std::time::Duration::from_millis(300), "{e}");
+        let e = super::acquire_refresh(dir.path(), std::time::Duration::from_millis(300))
+            .expect_err("busy")
+            .to_string();
+        assert!(
+            e.contains("another refresh")
+                && started.elapsed() >= std::time::Duration::from_millis(300),
+            "{e}"
+        );
         let waiter = {
             let path = dir.path().to_path_buf();
-            std::thread::spawn(move || super::acquire_refresh(&path, std::time::Duration::from_secs(5)).map(drop))
+            std::thread::spawn(move || {
+                super::acquire_refresh(&path, std::time::Duration::from_secs(5)).map(drop)
+            })
         };
         std::thread::sleep(std::time::Duration::from_millis(200));
         drop(first);
-        waiter.join().expect("join").expect("the waiting refresh goes next");
+        waiter
+            .join()
+            .expect("join")
+            .expect("the waiting refresh goes next");
     }
 }

@@ -33,15 +33,20 @@ fn notify(states: &[NotifyState]) {
 }
 
 fn inputs(config: &Config) -> Vec<PathBuf> {
-    ["ShapedDevices.csv", "network.json", "lqos_overrides.json"].iter().map(|f| config.lqos_directory.join(f)).collect()
+    ["ShapedDevices.csv", "network.json", "lqos_overrides.json"]
+        .iter()
+        .map(|f| config.lqos_directory.join(f))
+        .collect()
 }
 
 /// Sends `request` to lqosd, best effort (a report that cannot be delivered is not worth
 /// stalling the loop for): 1 s to connect, 2 s for the answer. Whether lqosd answered.
 async fn tell(config: &Config, request: lqos_bus::Request) -> bool {
     let sent = async {
-        let mut c = lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(1)).await?;
-        c.request_with_timeout(&request, Duration::from_secs(2)).await
+        let mut c =
+            lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(1)).await?;
+        c.request_with_timeout(&request, Duration::from_secs(2))
+            .await
     };
     match sent.await {
         Ok(_) => true,
@@ -98,15 +103,30 @@ fn issue_for(outcome: &job::JobOutcome) -> lqos_bus::Request {
     lqos_bus::Request::RaiseIssue(lqos_bus::UrgentIssue {
         source: "scheduler".into(),
         severity: lqos_bus::IssueSeverity::Error,
-        code: if rejected { "inputs_rejected" } else { "refresh_failed" }.into(),
+        code: if rejected {
+            "inputs_rejected"
+        } else {
+            "refresh_failed"
+        }
+        .into(),
         message: format!("{}; the last good plan stays live", outcome.summary),
-        context: format!("{}{}", outcome.preview.join("\n"), outcome.log.as_ref().map_or(String::new(), |l| format!("\nfull log: {}", l.display()))),
+        context: format!(
+            "{}{}",
+            outcome.preview.join("\n"),
+            outcome
+                .log
+                .as_ref()
+                .map_or(String::new(), |l| format!("\nfull log: {}", l.display()))
+        ),
     })
 }
 
 /// An integration failed (the refresh went on with the last good inputs).
 fn integration_issue(line: &str) -> lqos_bus::Request {
-    let name = line.strip_prefix("integration ").and_then(|r| r.split_whitespace().next()).unwrap_or("integration");
+    let name = line
+        .strip_prefix("integration ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("integration");
     lqos_bus::Request::RaiseIssue(lqos_bus::UrgentIssue {
         source: name.to_owned(),
         severity: lqos_bus::IssueSeverity::Error,
@@ -119,7 +139,10 @@ fn integration_issue(line: &str) -> lqos_bus::Request {
 /// Whether lqosd's bus answers a ping.
 async fn lqosd_answers(config: &Config) -> bool {
     match lqos_bus::Client::connect(&config.lqosd.bus_socket, Duration::from_secs(2)).await {
-        Ok(mut c) => matches!(c.request(&lqos_bus::Request::Ping).await, Ok(lqos_bus::Response::Pong { .. })),
+        Ok(mut c) => matches!(
+            c.request(&lqos_bus::Request::Ping).await,
+            Ok(lqos_bus::Response::Pong { .. })
+        ),
         Err(_) => false,
     }
 }
@@ -128,7 +151,11 @@ async fn lqosd_answers(config: &Config) -> bool {
 pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
     let _lock = lock::acquire(&config.state_directory)?;
     let exe = std::env::current_exe()?;
-    let (mut term, mut int, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?);
+    let (mut term, mut int, mut hup) = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::hangup())?,
+    );
     let mut tick = tokio::time::interval(Duration::from_secs(1));
 
     // Wait for lqosd (a dry-run configuration needs none).
@@ -166,7 +193,13 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         let _ = tell(&config, progress.phase("refreshing")).await;
         let outcome = {
             let (tx, mut steps) = tokio::sync::mpsc::unbounded_channel();
-            let job = job::refresh(&exe, config_path, &config.state_directory, job::JOB_TIMEOUT, tx);
+            let job = job::refresh(
+                &exe,
+                config_path,
+                &config.state_directory,
+                job::JOB_TIMEOUT,
+                tx,
+            );
             tokio::pin!(job);
             loop {
                 tokio::select! {
@@ -182,7 +215,8 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         };
         last_run = Instant::now();
         watch.covered();
-        let interval = Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
+        let interval =
+            Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
         progress.finished(&outcome, interval);
         if outcome.ok {
             failures = 0;
@@ -197,7 +231,14 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
             let _ = tell(&config, integration_issue(line)).await;
         }
         lqosd_reachable = tell(&config, progress.phase("idle")).await || config.queues.dry_run;
-        let status = if outcome.ok { outcome.summary.clone() } else { format!("last refresh failed ({failures} in a row): {}", outcome.summary) };
+        let status = if outcome.ok {
+            outcome.summary.clone()
+        } else {
+            format!(
+                "last refresh failed ({failures} in a row): {}",
+                outcome.summary
+            )
+        };
         if first {
             notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
             first = false;

@@ -33,7 +33,10 @@ impl InputWatch {
             let s = stamp(&f);
             (f, s)
         });
-        Self { files: files.collect(), pending: None }
+        Self {
+            files: files.collect(),
+            pending: None,
+        }
     }
 
     /// Looks at the files (call it about once a second); true when a change has settled and a
@@ -85,6 +88,9 @@ mod tests {
         std::fs::write(dir.path().join("absent.json"), "{}").expect("a file appears");
         assert!(!w.poll(t0 + Duration::from_secs(11)));
         w.covered();
-        assert!(!w.poll(t0 + Duration::from_secs(20)), "a refresh for another reason covered it");
+        assert!(
+            !w.poll(t0 + Duration::from_secs(20)),
+            "a refresh for another reason covered it"
+        );
     }
 }

@@ -37,7 +37,11 @@ pub struct FakeKernel {
 }
 
 fn class(c: &HtbClass) -> Class {
-    Class { parent: c.parent, sized: (c.rate_bps, c.ceil_bps, c.burst, c.cburst, c.quantum), leaf: None }
+    Class {
+        parent: c.parent,
+        sized: (c.rate_bps, c.ceil_bps, c.burst, c.cburst, c.quantum),
+        leaf: None,
+    }
 }
 
 impl FakeKernel {
@@ -58,8 +62,22 @@ impl FakeKernel {
                 self.devices.entry(dev.clone()).or_default();
                 Ok(())
             }
-            TcOp::AddLeaf { dev, parent, handle, .. } | TcOp::ReplaceLeaf { dev, parent, handle, .. }
-                if handle.is_some_and(|h| self.leaf_handles.get(&(dev.clone(), h)).is_some_and(|c| c != parent)) =>
+            TcOp::AddLeaf {
+                dev,
+                parent,
+                handle,
+                ..
+            }
+            | TcOp::ReplaceLeaf {
+                dev,
+                parent,
+                handle,
+                ..
+            } if handle.is_some_and(|h| {
+                self.leaf_handles
+                    .get(&(dev.clone(), h))
+                    .is_some_and(|c| c != parent)
+            }) =>
             {
                 Err(format!("{dev}: handle {handle:?} is taken"))
             }
@@ -80,15 +98,30 @@ impl FakeKernel {
 impl FakeKernel {
     /// Which leaf holds which handle after `op` succeeded.
     fn track_handles(&mut self, op: &TcOp) {
-        let drop_class = |m: &mut BTreeMap<(String, u16), ClassId>, dev: &str, class: ClassId| m.retain(|(d, _), c| !(d == dev && *c == class));
+        let drop_class = |m: &mut BTreeMap<(String, u16), ClassId>, dev: &str, class: ClassId| {
+            m.retain(|(d, _), c| !(d == dev && *c == class))
+        };
         match op {
-            TcOp::AddLeaf { dev, parent, handle, .. } | TcOp::ReplaceLeaf { dev, parent, handle, .. } => {
+            TcOp::AddLeaf {
+                dev,
+                parent,
+                handle,
+                ..
+            }
+            | TcOp::ReplaceLeaf {
+                dev,
+                parent,
+                handle,
+                ..
+            } => {
                 drop_class(&mut self.leaf_handles, dev, *parent);
                 if let Some(h) = handle {
                     self.leaf_handles.insert((dev.clone(), *h), *parent);
                 }
             }
-            TcOp::DelLeaf { dev, parent } | TcOp::DelClass { dev, id: parent } => drop_class(&mut self.leaf_handles, dev, *parent),
+            TcOp::DelLeaf { dev, parent } | TcOp::DelClass { dev, id: parent } => {
+                drop_class(&mut self.leaf_handles, dev, *parent)
+            }
             _ => {}
         }
     }
@@ -97,7 +130,9 @@ impl FakeKernel {
 fn device_op(d: &mut Device, op: &TcOp) -> Result<(), String> {
     let has_children = |d: &Device, id: ClassId| d.classes.values().any(|c| c.parent == Some(id));
     match op {
-        TcOp::AddHtb { mq_minor, major, .. } => {
+        TcOp::AddHtb {
+            mq_minor, major, ..
+        } => {
             if d.htbs.iter().any(|(m, q)| m == mq_minor || q == major) {
                 return Err(format!("htb {major:x}: or mq class {mq_minor} taken"));
             }
@@ -149,9 +184,17 @@ impl Kernel for FakeKernel {
         for (index, op) in ops.iter().enumerate() {
             let n = self.tc_ops_run;
             self.tc_ops_run += 1;
-            let result = if self.fail_tc_at == Some(n) { Err("injected failure".to_owned()) } else { self.op(op) };
+            let result = if self.fail_tc_at == Some(n) {
+                Err("injected failure".to_owned())
+            } else {
+                self.op(op)
+            };
             if let Err(message) = result {
-                return Err(TcFailure { index, op: op.to_string(), message });
+                return Err(TcFailure {
+                    index,
+                    op: op.to_string(),
+                    message,
+                });
             }
         }
         Ok(())
@@ -161,7 +204,10 @@ impl Kernel for FakeKernel {
         for m in mappings {
             if self.fail_upsert == Some(m.prefix) {
                 self.fail_upsert = None;
-                return Err(MapFailure { prefix: m.prefix, message: "injected failure".into() });
+                return Err(MapFailure {
+                    prefix: m.prefix,
+                    message: "injected failure".into(),
+                });
             }
             self.ip_map.insert(m.prefix, m.clone());
         }

@@ -20,7 +20,11 @@ struct Device {
 
 impl Default for Device {
     fn default() -> Self {
-        let mut d = Device { by_class: HashMap::new(), used: vec![0; WORDS], cursor: FIRST_LEAF_HANDLE };
+        let mut d = Device {
+            by_class: HashMap::new(),
+            used: vec![0; WORDS],
+            cursor: FIRST_LEAF_HANDLE,
+        };
         d.mark(MQ_MAJOR, true);
         d
     }
@@ -45,9 +49,14 @@ impl Device {
     fn allocate(&mut self) -> Option<u16> {
         let span = (u16::MAX - FIRST_LEAF_HANDLE) as usize + 1;
         for i in 0..span {
-            let h = FIRST_LEAF_HANDLE + ((self.cursor - FIRST_LEAF_HANDLE) as usize + i) as u16 % span as u16;
+            let h = FIRST_LEAF_HANDLE
+                + ((self.cursor - FIRST_LEAF_HANDLE) as usize + i) as u16 % span as u16;
             if !self.is_used(h) {
-                self.cursor = if h == u16::MAX { FIRST_LEAF_HANDLE } else { h + 1 };
+                self.cursor = if h == u16::MAX {
+                    FIRST_LEAF_HANDLE
+                } else {
+                    h + 1
+                };
                 return Some(h);
             }
         }
@@ -84,11 +93,16 @@ pub struct NoHandle {
 impl LeafHandles {
     /// Records a leaf the kernel holds (after a restart).
     pub fn insert(&mut self, dev: &str, class: ClassId, handle: u16) {
-        self.devices.entry(dev.to_owned()).or_default().set(class, handle);
+        self.devices
+            .entry(dev.to_owned())
+            .or_default()
+            .set(class, handle);
     }
 
     pub fn get(&self, dev: &str, class: ClassId) -> Option<u16> {
-        self.devices.get(dev).and_then(|d| d.by_class.get(&class).copied())
+        self.devices
+            .get(dev)
+            .and_then(|d| d.by_class.get(&class).copied())
     }
 
     /// `op` with a fresh handle where it adds or replaces a leaf, recorded here as if it ran.
@@ -108,8 +122,22 @@ impl LeafHandles {
             TcOp::ClearRoot { dev } => {
                 self.devices.remove(dev);
             }
-            TcOp::AddLeaf { dev, parent, handle: Some(h), .. } | TcOp::ReplaceLeaf { dev, parent, handle: Some(h), .. } => {
-                self.devices.entry(dev.clone()).or_default().set(*parent, *h);
+            TcOp::AddLeaf {
+                dev,
+                parent,
+                handle: Some(h),
+                ..
+            }
+            | TcOp::ReplaceLeaf {
+                dev,
+                parent,
+                handle: Some(h),
+                ..
+            } => {
+                self.devices
+                    .entry(dev.clone())
+                    .or_default()
+                    .set(*parent, *h);
             }
             TcOp::DelLeaf { dev, parent } | TcOp::DelClass { dev, id: parent } => {
                 if let Some(d) = self.devices.get_mut(dev) {
@@ -126,12 +154,27 @@ impl LeafHandles {
     pub fn read_tc_text(&mut self, dev: &str, text: &str) {
         for line in text.lines() {
             let t: Vec<&str> = line.split_whitespace().collect();
-            let (Some(handle), Some(parent)) = (t.get(2), t.iter().position(|w| *w == "parent").and_then(|i| t.get(i + 1))) else {
+            let (Some(handle), Some(parent)) = (
+                t.get(2),
+                t.iter()
+                    .position(|w| *w == "parent")
+                    .and_then(|i| t.get(i + 1)),
+            ) else {
                 continue;
             };
-            let Some(handle) = handle.strip_suffix(':').and_then(|h| u16::from_str_radix(h, 16).ok()) else { continue };
-            let Some((maj, min)) = parent.split_once(':') else { continue };
-            let (Ok(maj), Ok(min)) = (u16::from_str_radix(maj, 16), u16::from_str_radix(min, 16)) else { continue };
+            let Some(handle) = handle
+                .strip_suffix(':')
+                .and_then(|h| u16::from_str_radix(h, 16).ok())
+            else {
+                continue;
+            };
+            let Some((maj, min)) = parent.split_once(':') else {
+                continue;
+            };
+            let (Ok(maj), Ok(min)) = (u16::from_str_radix(maj, 16), u16::from_str_radix(min, 16))
+            else {
+                continue;
+            };
             if maj != MQ_MAJOR {
                 self.insert(dev, ClassId::new(maj, min), handle);
             }
@@ -145,7 +188,12 @@ mod tests {
     use std::sync::Arc;
 
     fn add(dev: &str, minor: u16) -> TcOp {
-        TcOp::AddLeaf { dev: dev.into(), parent: ClassId::new(1, minor), spec: Arc::from("pfifo"), handle: None }
+        TcOp::AddLeaf {
+            dev: dev.into(),
+            parent: ClassId::new(1, minor),
+            spec: Arc::from("pfifo"),
+            handle: None,
+        }
     }
 
     #[test]
@@ -155,16 +203,42 @@ mod tests {
         let b = h.annotate(&add("e0", 3)).expect("b");
         let c = h.annotate(&add("e1", 2)).expect("c");
         let handle = |op: &TcOp| match op {
-            TcOp::AddLeaf { handle: Some(x), .. } | TcOp::ReplaceLeaf { handle: Some(x), .. } => *x,
+            TcOp::AddLeaf {
+                handle: Some(x), ..
+            }
+            | TcOp::ReplaceLeaf {
+                handle: Some(x), ..
+            } => *x,
             other => panic!("{other:?}"),
         };
         assert_ne!(handle(&a), handle(&b));
-        assert_eq!(handle(&a), handle(&c), "devices number their leaves independently");
-        assert!(a.to_string().contains(&format!("handle {:x}:", handle(&a))), "{a}");
-        h.record(&TcOp::DelClass { dev: "e0".into(), id: ClassId::new(1, 2) });
+        assert_eq!(
+            handle(&a),
+            handle(&c),
+            "devices number their leaves independently"
+        );
+        assert!(
+            a.to_string().contains(&format!("handle {:x}:", handle(&a))),
+            "{a}"
+        );
+        h.record(&TcOp::DelClass {
+            dev: "e0".into(),
+            id: ClassId::new(1, 2),
+        });
         assert_eq!(h.get("e0", ClassId::new(1, 2)), None);
-        let replaced = h.annotate(&TcOp::ReplaceLeaf { dev: "e0".into(), parent: ClassId::new(1, 3), spec: Arc::from("bfifo"), handle: None }).expect("r");
-        assert_ne!(handle(&replaced), handle(&b), "a new kind gets a new handle");
+        let replaced = h
+            .annotate(&TcOp::ReplaceLeaf {
+                dev: "e0".into(),
+                parent: ClassId::new(1, 3),
+                spec: Arc::from("bfifo"),
+                handle: None,
+            })
+            .expect("r");
+        assert_ne!(
+            handle(&replaced),
+            handle(&b),
+            "a new kind gets a new handle"
+        );
         assert_eq!(h.get("e0", ClassId::new(1, 3)), Some(handle(&replaced)));
     }
 
@@ -173,8 +247,20 @@ mod tests {
         let mut h = LeafHandles::default();
         let mut seen = std::collections::HashSet::new();
         for n in 0..MAX_LEAF_QDISCS {
-            let op = h.annotate(&TcOp::AddLeaf { dev: "e0".into(), parent: ClassId::new(1 + (n / 60_000) as u16, (n % 60_000) as u16 + 2), spec: Arc::from("pfifo"), handle: None }).expect("free");
-            let TcOp::AddLeaf { handle: Some(x), .. } = op else { panic!() };
+            let op = h
+                .annotate(&TcOp::AddLeaf {
+                    dev: "e0".into(),
+                    parent: ClassId::new(1 + (n / 60_000) as u16, (n % 60_000) as u16 + 2),
+                    spec: Arc::from("pfifo"),
+                    handle: None,
+                })
+                .expect("free");
+            let TcOp::AddLeaf {
+                handle: Some(x), ..
+            } = op
+            else {
+                panic!()
+            };
             assert!(x >= FIRST_LEAF_HANDLE && x != MQ_MAJOR, "{x:x}");
             assert!(seen.insert(x), "{x:x} twice");
         }

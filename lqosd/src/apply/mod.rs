@@ -99,7 +99,11 @@ pub fn plan_hash(plan: &QueuePlan) -> u64 {
 
 /// An empty plan: nothing shaped.
 pub fn empty_plan() -> QueuePlan {
-    QueuePlan { queues: 0, interfaces: Vec::new(), mappings: Vec::new() }
+    QueuePlan {
+        queues: 0,
+        interfaces: Vec::new(),
+        mappings: Vec::new(),
+    }
 }
 
 /// Applies `new` over `old` (what the kernel holds now). On failure the kernel is put back
@@ -113,7 +117,10 @@ pub fn apply(
     handles: &mut LeafHandles,
 ) -> Result<ApplySummary, ApplyError> {
     if new.mappings.len() > ip_map_capacity as usize {
-        return Err(ApplyError::MapTooSmall { needed: new.mappings.len(), capacity: ip_map_capacity });
+        return Err(ApplyError::MapTooSmall {
+            needed: new.mappings.len(),
+            capacity: ip_map_capacity,
+        });
     }
     let started = Instant::now();
     let d = diff(old, new);
@@ -126,16 +133,24 @@ pub fn apply(
         .collect::<Result<Vec<TcOp>, NoHandle>>()?;
     let planned = started.elapsed();
     // Only prefixes that change need their old mapping (to count moves and to undo).
-    let old_maps: HashMap<IpNet, &IpMapping> = if d.upsert_mappings.is_empty() && d.remove_mappings.is_empty() {
-        HashMap::new()
-    } else {
-        old.mappings.iter().map(|m| (m.prefix, m)).collect()
-    };
+    let old_maps: HashMap<IpNet, &IpMapping> =
+        if d.upsert_mappings.is_empty() && d.remove_mappings.is_empty() {
+            HashMap::new()
+        } else {
+            old.mappings.iter().map(|m| (m.prefix, m)).collect()
+        };
 
     // Prefixes that go are unmapped first (they pass unshaped from now on); then the classes
     // change; then prefixes point at their (now existing) new classes.
-    let mut undo = Undo { removed: &d.remove_mappings, upserted: &[], old_maps: &old_maps, tc_done: 0 };
-    let mut result = kernel.remove_mappings(&d.remove_mappings).map_err(ApplyFailure::from);
+    let mut undo = Undo {
+        removed: &d.remove_mappings,
+        upserted: &[],
+        old_maps: &old_maps,
+        tc_done: 0,
+    };
+    let mut result = kernel
+        .remove_mappings(&d.remove_mappings)
+        .map_err(ApplyFailure::from);
     if result.is_ok() {
         result = match kernel.run_tc(&ops) {
             Ok(()) => {
@@ -154,7 +169,9 @@ pub fn apply(
     }
     if result.is_ok() {
         undo.upserted = &d.upsert_mappings;
-        result = kernel.upsert_mappings(&d.upsert_mappings).map_err(ApplyFailure::from);
+        result = kernel
+            .upsert_mappings(&d.upsert_mappings)
+            .map_err(ApplyFailure::from);
     }
     if let Err(cause) = result {
         warn!(error = %cause, "apply failed; restoring the previous plan");
@@ -163,11 +180,18 @@ pub fn apply(
             Err(restore) => Err(ApplyError::Inconsistent { cause, restore }),
         };
     }
-    let moved = d.upsert_mappings.iter().filter(|m| old_maps.contains_key(&m.prefix)).count();
+    let moved = d
+        .upsert_mappings
+        .iter()
+        .filter(|m| old_maps.contains_key(&m.prefix))
+        .count();
     let summary = ApplySummary {
         classes_added: count(&ops, |o| matches!(o, TcOp::AddClass { .. })),
         classes_changed: count(&ops, |o| {
-            matches!(o, TcOp::ChangeClass { .. } | TcOp::ReplaceLeaf { .. } | TcOp::DelLeaf { .. })
+            matches!(
+                o,
+                TcOp::ChangeClass { .. } | TcOp::ReplaceLeaf { .. } | TcOp::DelLeaf { .. }
+            )
         }),
         classes_removed: d.remove_classes.len() as u64,
         mappings_added: (d.upsert_mappings.len() - moved) as u64,
@@ -175,7 +199,12 @@ pub fn apply(
         mappings_removed: d.remove_mappings.len() as u64,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    info!(?summary, tc_ops = ops.len(), diff_ms = planned.as_secs_f64() * 1e3, "plan applied");
+    info!(
+        ?summary,
+        tc_ops = ops.len(),
+        diff_ms = planned.as_secs_f64() * 1e3,
+        "plan applied"
+    );
     Ok(summary)
 }
 
@@ -195,17 +224,22 @@ struct Undo<'a> {
 impl Undo<'_> {
     /// Mappings first back to their old classes (which still exist until the tc rollback,
     /// or exist again after it), then the tc steps in reverse, then removed prefixes back.
-    fn run(&self, kernel: &mut dyn Kernel, plan_steps: &[lqos_plan::Step], handles: &mut LeafHandles) -> Result<(), ApplyFailure> {
-        let (restore, drop): (Vec<IpMapping>, Vec<IpNet>) = self.upserted.iter().fold(
-            (Vec::new(), Vec::new()),
-            |(mut restore, mut drop), m| {
-                match self.old_maps.get(&m.prefix) {
-                    Some(old) => restore.push((*old).clone()),
-                    None => drop.push(m.prefix),
-                }
-                (restore, drop)
-            },
-        );
+    fn run(
+        &self,
+        kernel: &mut dyn Kernel,
+        plan_steps: &[lqos_plan::Step],
+        handles: &mut LeafHandles,
+    ) -> Result<(), ApplyFailure> {
+        let (restore, drop): (Vec<IpMapping>, Vec<IpNet>) =
+            self.upserted
+                .iter()
+                .fold((Vec::new(), Vec::new()), |(mut restore, mut drop), m| {
+                    match self.old_maps.get(&m.prefix) {
+                        Some(old) => restore.push((*old).clone()),
+                        None => drop.push(m.prefix),
+                    }
+                    (restore, drop)
+                });
         kernel.remove_mappings(&drop)?;
         // Leaves put back get fresh handles. Should this fail, the next apply rebuilds
         // everything (ClearRoot resets the handles), so `handles` may run ahead of the kernel.
@@ -213,10 +247,18 @@ impl Undo<'_> {
             .iter()
             .map(|op| handles.annotate(op))
             .collect::<Result<Vec<TcOp>, NoHandle>>()
-            .map_err(|e| TcFailure { index: 0, op: String::new(), message: e.to_string() })?;
+            .map_err(|e| TcFailure {
+                index: 0,
+                op: String::new(),
+                message: e.to_string(),
+            })?;
         kernel.run_tc(&back_ops)?;
         kernel.upsert_mappings(&restore)?;
-        let back: Vec<IpMapping> = self.removed.iter().filter_map(|p| self.old_maps.get(p).map(|m| (*m).clone())).collect();
+        let back: Vec<IpMapping> = self
+            .removed
+            .iter()
+            .filter_map(|p| self.old_maps.get(p).map(|m| (*m).clone()))
+            .collect();
         kernel.upsert_mappings(&back)?;
         Ok(())
     }

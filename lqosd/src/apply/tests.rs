@@ -9,12 +9,21 @@ use std::path::Path;
 
 fn config() -> Config {
     let text = "[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"pfifo\"\n";
-    Config::parse(text, "lqos.conf", Path::new("/")).0.expect("config")
+    Config::parse(text, "lqos.conf", Path::new("/"))
+        .0
+        .expect("config")
 }
 
 fn generated(circuits: usize, seed: u64) -> Inputs {
-    let g = lqos_gen::generate(&lqos_gen::GenSpec { seed, ..lqos_gen::GenSpec::new(circuits) });
-    let texts = InputTexts { shaped_devices: g.shaped_devices_csv.as_bytes(), network: &g.network_json, overrides: None };
+    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+        seed,
+        ..lqos_gen::GenSpec::new(circuits)
+    });
+    let texts = InputTexts {
+        shaped_devices: g.shaped_devices_csv.as_bytes(),
+        network: &g.network_json,
+        overrides: None,
+    };
     parse_inputs(&texts, &Default::default()).0.expect("inputs")
 }
 
@@ -22,7 +31,10 @@ fn generated(circuits: usize, seed: u64) -> Inputs {
 /// (with `requeue`) changes the queue count so interfaces are rebuilt.
 fn pair(requeue: bool) -> (QueuePlan, QueuePlan) {
     let config = config();
-    let opts = AssignOptions { binpacking: true, rebalance: false };
+    let opts = AssignOptions {
+        binpacking: true,
+        rebalance: false,
+    };
     let before = generated(40, 3);
     let old = plan(&before, &config, 2, None, opts).expect("old plan");
     let mut after = before.clone();
@@ -35,9 +47,19 @@ fn pair(requeue: bool) -> (QueuePlan, QueuePlan) {
     after.circuits.push(added);
     let nodes = after.network.nodes.len();
     after.circuits[11].parent = Some((after.circuits[11].parent.unwrap_or(0) + 1) % nodes);
-    after.circuits[5].sqm = Some(SqmOverride { download: Some(SqmKind::FqCodel), upload: None });
+    after.circuits[5].sqm = Some(SqmOverride {
+        download: Some(SqmKind::FqCodel),
+        upload: None,
+    });
     after.network.nodes[0].download_mbps *= 0.5;
-    let new = plan(&after, &config, if requeue { 3 } else { 2 }, Some(&old.state), opts).expect("new plan");
+    let new = plan(
+        &after,
+        &config,
+        if requeue { 3 } else { 2 },
+        Some(&old.state),
+        opts,
+    )
+    .expect("new plan");
     (old.plan, new.plan)
 }
 
@@ -64,9 +86,17 @@ fn first_apply_then_diff_lands_on_the_new_plan() {
         let summary = apply(&mut k, &old, &new, u32::MAX, &mut h).expect("apply");
         assert_eq!(k.state(), kernel_on(&new).0.state(), "requeue {requeue}");
         handles_match(&k, &h);
-        assert!(summary.classes_added > 0 && summary.mappings_added >= 1 && summary.mappings_removed >= 1, "{summary:?}");
+        assert!(
+            summary.classes_added > 0
+                && summary.mappings_added >= 1
+                && summary.mappings_removed >= 1,
+            "{summary:?}"
+        );
         if !requeue {
-            assert!(summary.classes_removed > 0 && summary.classes_changed > 0, "{summary:?}");
+            assert!(
+                summary.classes_removed > 0 && summary.classes_changed > 0,
+                "{summary:?}"
+            );
         }
     }
 }
@@ -83,10 +113,16 @@ fn a_failure_at_any_tc_operation_restores_the_previous_plan() {
             let (mut k, mut h) = kernel_on(&old);
             k.fail_tc_at = Some(k.tc_ops_run + at);
             match apply(&mut k, &old, &new, u32::MAX, &mut h) {
-                Err(ApplyError::RolledBack { cause: ApplyFailure::Tc(f) }) => assert_eq!(f.message, "injected failure"),
+                Err(ApplyError::RolledBack {
+                    cause: ApplyFailure::Tc(f),
+                }) => assert_eq!(f.message, "injected failure"),
                 other => panic!("failure at op {at}: {other:?}"),
             }
-            assert_eq!(k.state(), before, "failure at op {at} of {total} (requeue {requeue})");
+            assert_eq!(
+                k.state(),
+                before,
+                "failure at op {at} of {total} (requeue {requeue})"
+            );
             handles_match(&k, &h);
         }
     }
@@ -101,7 +137,15 @@ fn a_failed_ip_map_update_restores_the_previous_plan() {
     let (mut k, mut h) = kernel_on(&old);
     k.fail_upsert = Some(victim);
     let err = apply(&mut k, &old, &new, u32::MAX, &mut h).expect_err("injected");
-    assert!(matches!(err, ApplyError::RolledBack { cause: ApplyFailure::Map(_) }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ApplyError::RolledBack {
+                cause: ApplyFailure::Map(_)
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(k.state(), before);
 }
 
@@ -122,7 +166,10 @@ fn an_unchanged_plan_runs_nothing() {
     let ran = k.tc_ops_run;
     let s = apply(&mut k, &old, &old.clone(), u32::MAX, &mut h).expect("apply");
     assert_eq!(k.tc_ops_run, ran);
-    assert_eq!(s.classes_added + s.classes_changed + s.classes_removed + s.mappings_added, 0);
+    assert_eq!(
+        s.classes_added + s.classes_changed + s.classes_removed + s.mappings_added,
+        0
+    );
 }
 
 #[test]
@@ -131,4 +178,3 @@ fn the_hash_tells_plans_apart() {
     assert_eq!(plan_hash(&old), plan_hash(&old.clone()));
     assert_ne!(plan_hash(&old), plan_hash(&new));
 }
-

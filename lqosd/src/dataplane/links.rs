@@ -45,34 +45,64 @@ pub fn link_pin(pin_dir: &Path, kind: &str, interface: &str) -> PathBuf {
 /// Verifies both programs and attaches them to every shaped interface.
 pub fn attach_all(ebpf: &mut Ebpf, shaped: &Shaped, pin_dir: &Path) -> Result<(), LinkError> {
     let prog_err = |program| move |source| LinkError::Program { program, source };
-    let xdp: &mut Xdp = ebpf.program_mut(PROG_XDP).ok_or(LinkError::NoProgram(PROG_XDP))?.try_into().map_err(prog_err(PROG_XDP))?;
+    let xdp: &mut Xdp = ebpf
+        .program_mut(PROG_XDP)
+        .ok_or(LinkError::NoProgram(PROG_XDP))?
+        .try_into()
+        .map_err(prog_err(PROG_XDP))?;
     xdp.load().map_err(prog_err(PROG_XDP))?;
     for link in shaped.interfaces() {
         attach_xdp(xdp, &link.name, pin_dir)?;
     }
-    let tc: &mut SchedClassifier =
-        ebpf.program_mut(PROG_TC_EGRESS).ok_or(LinkError::NoProgram(PROG_TC_EGRESS))?.try_into().map_err(prog_err(PROG_TC_EGRESS))?;
+    let tc: &mut SchedClassifier = ebpf
+        .program_mut(PROG_TC_EGRESS)
+        .ok_or(LinkError::NoProgram(PROG_TC_EGRESS))?
+        .try_into()
+        .map_err(prog_err(PROG_TC_EGRESS))?;
     tc.load().map_err(prog_err(PROG_TC_EGRESS))?;
     for link in shaped.interfaces() {
-        attach_tc(tc, PROG_TC_EGRESS, TcAttachType::Egress, &link.name, pin_dir)?;
+        attach_tc(
+            tc,
+            PROG_TC_EGRESS,
+            TcAttachType::Egress,
+            &link.name,
+            pin_dir,
+        )?;
     }
     if shaped.vlans.is_some() {
         // On a stick, frames go back out of the interface they came in on, VLAN swapped.
-        let stick: &mut SchedClassifier =
-            ebpf.program_mut(PROG_TC_STICK).ok_or(LinkError::NoProgram(PROG_TC_STICK))?.try_into().map_err(prog_err(PROG_TC_STICK))?;
+        let stick: &mut SchedClassifier = ebpf
+            .program_mut(PROG_TC_STICK)
+            .ok_or(LinkError::NoProgram(PROG_TC_STICK))?
+            .try_into()
+            .map_err(prog_err(PROG_TC_STICK))?;
         stick.load().map_err(prog_err(PROG_TC_STICK))?;
-        attach_tc(stick, PROG_TC_STICK, TcAttachType::Ingress, &shaped.to_internet.name, pin_dir)?;
+        attach_tc(
+            stick,
+            PROG_TC_STICK,
+            TcAttachType::Ingress,
+            &shaped.to_internet.name,
+            pin_dir,
+        )?;
     }
     Ok(())
 }
 
 /// Swaps the program into the link pinned at `path`, if there is one that still works
 /// (`swap` does the `attach_to_link`). A stale pin is removed. Whether it was swapped.
-fn swap_into_pinned(path: &Path, program: &'static str, interface: &str, swap: impl FnOnce(FdLink) -> Result<(), String>) -> bool {
+fn swap_into_pinned(
+    path: &Path,
+    program: &'static str,
+    interface: &str,
+    swap: impl FnOnce(FdLink) -> Result<(), String>,
+) -> bool {
     if !path.exists() {
         return false;
     }
-    match PinnedLink::from_pin(path).map_err(|e| e.to_string()).and_then(|p| swap(p.into())) {
+    match PinnedLink::from_pin(path)
+        .map_err(|e| e.to_string())
+        .and_then(|p| swap(p.into()))
+    {
         Ok(()) => {
             info!(interface, program, "program swapped in place");
             true
@@ -86,19 +116,30 @@ fn swap_into_pinned(path: &Path, program: &'static str, interface: &str, swap: i
 }
 
 fn pin(link: FdLink, path: &Path, program: &'static str, interface: &str) -> Result<(), LinkError> {
-    link.pin(path).map(drop).map_err(|e| LinkError::Pin { program, interface: interface.to_owned(), path: path.to_path_buf(), detail: e.to_string() })
+    link.pin(path).map(drop).map_err(|e| LinkError::Pin {
+        program,
+        interface: interface.to_owned(),
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), LinkError> {
     let path = link_pin(pin_dir, "xdp", interface);
     let swap = |link: FdLink| {
         let link = aya::programs::xdp::XdpLink::try_from(link).map_err(|e| e.to_string())?;
-        xdp.attach_to_link(link).map(drop).map_err(|e| e.to_string())
+        xdp.attach_to_link(link)
+            .map(drop)
+            .map_err(|e| e.to_string())
     };
     if swap_into_pinned(&path, PROG_XDP, interface, swap) {
         return Ok(());
     }
-    let err = |source| LinkError::Attach { program: PROG_XDP, interface: interface.to_owned(), source };
+    let err = |source| LinkError::Attach {
+        program: PROG_XDP,
+        interface: interface.to_owned(),
+        source,
+    };
     let id = match xdp.attach(interface, XdpFlags::DRV_MODE) {
         Ok(id) => id,
         Err(native) => {
@@ -107,7 +148,12 @@ fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), Link
         }
     };
     let link = xdp.take_link(id).map_err(err)?;
-    let fd = FdLink::try_from(link).map_err(|e| LinkError::Pin { program: PROG_XDP, interface: interface.to_owned(), path: path.clone(), detail: e.to_string() })?;
+    let fd = FdLink::try_from(link).map_err(|e| LinkError::Pin {
+        program: PROG_XDP,
+        interface: interface.to_owned(),
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
     pin(fd, &path, PROG_XDP, interface)
 }
 
@@ -118,16 +164,25 @@ fn attach_tc(
     interface: &str,
     pin_dir: &Path,
 ) -> Result<(), LinkError> {
-    let kind = if attach == TcAttachType::Ingress { "tc_ingress" } else { "tc" };
+    let kind = if attach == TcAttachType::Ingress {
+        "tc_ingress"
+    } else {
+        "tc"
+    };
     let path = link_pin(pin_dir, kind, interface);
     let swap = |link: FdLink| {
-        let link = aya::programs::tc::SchedClassifierLink::try_from(link).map_err(|e| e.to_string())?;
+        let link =
+            aya::programs::tc::SchedClassifierLink::try_from(link).map_err(|e| e.to_string())?;
         tc.attach_to_link(link).map(drop).map_err(|e| e.to_string())
     };
     if swap_into_pinned(&path, program, interface, swap) {
         return Ok(());
     }
-    let err = |source| LinkError::Attach { program, interface: interface.to_owned(), source };
+    let err = |source| LinkError::Attach {
+        program,
+        interface: interface.to_owned(),
+        source,
+    };
     let id = tc.attach(interface, attach).map_err(err)?;
     let link = tc.take_link(id).map_err(err)?;
     // A netlink filter (kernel < 6.6) is no bpf_link and would detach with lqosd: refuse it

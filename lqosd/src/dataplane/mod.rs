@@ -14,7 +14,10 @@ use aya::maps::{Array, CpuMap, LpmTrie, MapData};
 use aya::Ebpf;
 use ipnet::IpNet;
 use lqos_config::{Config, Interfaces, QueueMode};
-use lqos_ebpf::{LqosDpConfig, LqosIpInfo, LqosIpKey, MapSizes, CFG_ON_A_STICK, MAP_CONFIG, MAP_CPU, MAP_IP, MODE_OBSERVE, MODE_SHAPE};
+use lqos_ebpf::{
+    LqosDpConfig, LqosIpInfo, LqosIpKey, MapSizes, CFG_ON_A_STICK, MAP_CONFIG, MAP_CPU, MAP_IP,
+    MODE_OBSERVE, MODE_SHAPE,
+};
 use lqos_plan::{IpMapping, QueuePlan, TcOp};
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
@@ -72,14 +75,25 @@ impl Shaped {
 /// Preflights the interfaces of `config`.
 pub fn shaped_interfaces(config: &Config) -> Result<Shaped, PreflightError> {
     match &config.interfaces {
-        Interfaces::Bridge { to_internet, to_network } => Ok(Shaped {
+        Interfaces::Bridge {
+            to_internet,
+            to_network,
+        } => Ok(Shaped {
             to_internet: preflight::check(to_internet, 1)?,
             to_network: preflight::check(to_network, 1)?,
             vlans: None,
         }),
-        Interfaces::OnAStick { interface, internet_vlan, network_vlan } => {
+        Interfaces::OnAStick {
+            interface,
+            internet_vlan,
+            network_vlan,
+        } => {
             let link = preflight::check(interface, 2)?;
-            Ok(Shaped { to_internet: link.clone(), to_network: link, vlans: Some((*internet_vlan, *network_vlan)) })
+            Ok(Shaped {
+                to_internet: link.clone(),
+                to_network: link,
+                vlans: Some((*internet_vlan, *network_vlan)),
+            })
         }
     }
 }
@@ -100,18 +114,38 @@ impl Dataplane {
     pub fn start(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
         let pin_dir = config.lqosd.bpf_pin_dir.clone();
         let maps_reused = pin_dir.join(MAP_IP).exists();
-        let sizes = MapSizes { ip_map: config.lqosd.ip_map_capacity, ..MapSizes::for_this_machine()? };
+        let sizes = MapSizes {
+            ip_map: config.lqosd.ip_map_capacity,
+            ..MapSizes::for_this_machine()?
+        };
         let mut ebpf = lqos_ebpf::load(&sizes, &pin_dir)?;
-        let mut cpus = CpuMap::try_from(ebpf.map_mut(MAP_CPU).ok_or(DataplaneError::NoMap(MAP_CPU))?).map_err(map_err(MAP_CPU))?;
+        let mut cpus = CpuMap::try_from(
+            ebpf.map_mut(MAP_CPU)
+                .ok_or(DataplaneError::NoMap(MAP_CPU))?,
+        )
+        .map_err(map_err(MAP_CPU))?;
         for cpu in 0..sizes.cpus {
             // Rewriting an entry restarts that CPU's kthread and drops the frames queued on
             // it: a restarted lqosd leaves entries that are already right alone.
-            if cpus.get(cpu, 0).is_ok_and(|v| v.queue_size == CPUMAP_QUEUE_SIZE && v.prog_id.is_none()) {
+            if cpus
+                .get(cpu, 0)
+                .is_ok_and(|v| v.queue_size == CPUMAP_QUEUE_SIZE && v.prog_id.is_none())
+            {
                 continue;
             }
-            cpus.set(cpu, CPUMAP_QUEUE_SIZE, None, 0).map_err(|e| DataplaneError::Cpumap { cpu, detail: e.to_string() })?;
+            cpus.set(cpu, CPUMAP_QUEUE_SIZE, None, 0)
+                .map_err(|e| DataplaneError::Cpumap {
+                    cpu,
+                    detail: e.to_string(),
+                })?;
         }
-        let mut dp = Dataplane { ebpf, shaped, mode: config.queues.queue_mode, maps_reused, pin_dir };
+        let mut dp = Dataplane {
+            ebpf,
+            shaped,
+            mode: config.queues.queue_mode,
+            maps_reused,
+            pin_dir,
+        };
         dp.write_config(queues)?;
         attach_all(&mut dp.ebpf, &dp.shaped, &dp.pin_dir)?;
         info!(reused_maps = maps_reused, pin_dir = %dp.pin_dir.display(), "data plane attached");
@@ -137,14 +171,24 @@ impl Dataplane {
             stick_offset: u32::from(queues),
             reserved: [0; 2],
         };
-        let mut map: Array<_, LqosDpConfig> =
-            Array::try_from(self.ebpf.map_mut(MAP_CONFIG).ok_or(DataplaneError::NoMap(MAP_CONFIG))?).map_err(map_err(MAP_CONFIG))?;
+        let mut map: Array<_, LqosDpConfig> = Array::try_from(
+            self.ebpf
+                .map_mut(MAP_CONFIG)
+                .ok_or(DataplaneError::NoMap(MAP_CONFIG))?,
+        )
+        .map_err(map_err(MAP_CONFIG))?;
         map.set(0, cfg, 0).map_err(map_err(MAP_CONFIG))
     }
 
     fn ip_map(&mut self) -> Result<LpmTrie<&mut MapData, [u8; 16], LqosIpInfo>, MapFailure> {
-        let fail = |message: String| MapFailure { prefix: IpNet::default(), message };
-        let map = self.ebpf.map_mut(MAP_IP).ok_or_else(|| fail(format!("no map {MAP_IP}")))?;
+        let fail = |message: String| MapFailure {
+            prefix: IpNet::default(),
+            message,
+        };
+        let map = self
+            .ebpf
+            .map_mut(MAP_IP)
+            .ok_or_else(|| fail(format!("no map {MAP_IP}")))?;
         LpmTrie::try_from(map).map_err(|e| fail(e.to_string()))
     }
 
@@ -164,7 +208,10 @@ impl Dataplane {
     pub fn set_xps(&self, plan: &QueuePlan) {
         for iface in &plan.interfaces {
             for q in &iface.htbs {
-                let path = Path::new("/sys/class/net").join(&iface.name).join(format!("queues/tx-{}/xps_cpus", q.mq_minor.saturating_sub(1)));
+                let path = Path::new("/sys/class/net").join(&iface.name).join(format!(
+                    "queues/tx-{}/xps_cpus",
+                    q.mq_minor.saturating_sub(1)
+                ));
                 let mask = cpu_mask(q.cpu);
                 if let Err(e) = std::fs::write(&path, &mask) {
                     warn!(path = %path.display(), error = %e, "cannot set XPS; packets may use another CPU's queue");
@@ -190,9 +237,17 @@ impl Kernel for Dataplane {
     fn upsert_mappings(&mut self, mappings: &[IpMapping]) -> Result<(), MapFailure> {
         let mut trie = self.ip_map()?;
         for m in mappings {
-            let info = LqosIpInfo { cpu: m.cpu, classid_down: m.download.as_u32(), classid_up: m.upload.as_u32(), flags: 0 };
+            let info = LqosIpInfo {
+                cpu: m.cpu,
+                classid_down: m.download.as_u32(),
+                classid_up: m.upload.as_u32(),
+                flags: 0,
+            };
             trie.insert(&LqosIpKey::from_net(m.prefix).into(), info, 0)
-                .map_err(|e| MapFailure { prefix: m.prefix, message: e.to_string() })?;
+                .map_err(|e| MapFailure {
+                    prefix: m.prefix,
+                    message: e.to_string(),
+                })?;
         }
         Ok(())
     }
@@ -203,7 +258,12 @@ impl Kernel for Dataplane {
             match trie.remove(&LqosIpKey::from_net(*p).into()) {
                 Ok(()) => {}
                 Err(aya::maps::MapError::KeyNotFound) => {}
-                Err(e) => return Err(MapFailure { prefix: *p, message: e.to_string() }),
+                Err(e) => {
+                    return Err(MapFailure {
+                        prefix: *p,
+                        message: e.to_string(),
+                    })
+                }
             }
         }
         Ok(())

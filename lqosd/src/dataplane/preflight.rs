@@ -19,7 +19,11 @@ pub enum PreflightError {
     #[error("interface {interface} is down (operstate {state}): bring it up with `ip link set {interface} up`")]
     Down { interface: String, state: String },
     #[error("interface {interface} has {queues} tx queue(s); lqos needs a multi-queue interface (mq) with at least {needed}")]
-    TooFewQueues { interface: String, queues: u64, needed: u64 },
+    TooFewQueues {
+        interface: String,
+        queues: u64,
+        needed: u64,
+    },
 }
 
 /// What lqosd needs to know of a shaped interface.
@@ -35,7 +39,10 @@ pub fn check(interface: &str, min_queues: u64) -> Result<LinkInfo, PreflightErro
     let out = Command::new("ip")
         .args(["-j", "-d", "link", "show", "dev", interface])
         .output()
-        .map_err(|source| PreflightError::Spawn { interface: interface.to_owned(), source })?;
+        .map_err(|source| PreflightError::Spawn {
+            interface: interface.to_owned(),
+            source,
+        })?;
     if !out.status.success() {
         return Err(PreflightError::Missing {
             interface: interface.to_owned(),
@@ -46,23 +53,47 @@ pub fn check(interface: &str, min_queues: u64) -> Result<LinkInfo, PreflightErro
 }
 
 fn parse(interface: &str, json: &[u8], min_queues: u64) -> Result<LinkInfo, PreflightError> {
-    let bad = |detail: String| PreflightError::Output { interface: interface.to_owned(), detail };
+    let bad = |detail: String| PreflightError::Output {
+        interface: interface.to_owned(),
+        detail,
+    };
     let v: serde_json::Value = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
     let link = v.get(0).ok_or_else(|| bad("empty list".into()))?;
-    let ifindex = link.get("ifindex").and_then(|x| x.as_u64()).ok_or_else(|| bad("no ifindex".into()))?;
-    let tx_queues = link.get("num_tx_queues").and_then(|x| x.as_u64()).ok_or_else(|| bad("no num_tx_queues".into()))?;
+    let ifindex = link
+        .get("ifindex")
+        .and_then(|x| x.as_u64())
+        .ok_or_else(|| bad("no ifindex".into()))?;
+    let tx_queues = link
+        .get("num_tx_queues")
+        .and_then(|x| x.as_u64())
+        .ok_or_else(|| bad("no num_tx_queues".into()))?;
     let up = link
         .get("flags")
         .and_then(|f| f.as_array())
         .is_some_and(|f| f.iter().any(|x| x.as_str() == Some("UP")));
     if !up {
-        let state = link.get("operstate").and_then(|s| s.as_str()).unwrap_or("unknown").to_owned();
-        return Err(PreflightError::Down { interface: interface.to_owned(), state });
+        let state = link
+            .get("operstate")
+            .and_then(|s| s.as_str())
+            .unwrap_or("unknown")
+            .to_owned();
+        return Err(PreflightError::Down {
+            interface: interface.to_owned(),
+            state,
+        });
     }
     if tx_queues < min_queues {
-        return Err(PreflightError::TooFewQueues { interface: interface.to_owned(), queues: tx_queues, needed: min_queues });
+        return Err(PreflightError::TooFewQueues {
+            interface: interface.to_owned(),
+            queues: tx_queues,
+            needed: min_queues,
+        });
     }
-    Ok(LinkInfo { name: interface.to_owned(), ifindex: ifindex as u32, tx_queues })
+    Ok(LinkInfo {
+        name: interface.to_owned(),
+        ifindex: ifindex as u32,
+        tx_queues,
+    })
 }
 
 #[cfg(test)]
@@ -73,16 +104,32 @@ mod tests {
 
     #[test]
     fn reads_index_and_queues() {
-        assert_eq!(parse("eth1", UP.as_bytes(), 2).expect("ok"), LinkInfo { name: "eth1".into(), ifindex: 7, tx_queues: 4 });
+        assert_eq!(
+            parse("eth1", UP.as_bytes(), 2).expect("ok"),
+            LinkInfo {
+                name: "eth1".into(),
+                ifindex: 7,
+                tx_queues: 4
+            }
+        );
     }
 
     #[test]
     fn down_and_single_queue_interfaces_are_refused_with_the_fix() {
-        let down = UP.replace("\"UP\",\"LOWER_UP\"", "\"NO-CARRIER\"").replace("operstate\":\"UP", "operstate\":\"DOWN");
-        let e = parse("eth1", down.as_bytes(), 2).expect_err("down").to_string();
+        let down = UP
+            .replace("\"UP\",\"LOWER_UP\"", "\"NO-CARRIER\"")
+            .replace("operstate\":\"UP", "operstate\":\"DOWN");
+        let e = parse("eth1", down.as_bytes(), 2)
+            .expect_err("down")
+            .to_string();
         assert!(e.contains("ip link set eth1 up"), "{e}");
-        let e = parse("eth1", UP.as_bytes(), 8).expect_err("queues").to_string();
-        assert!(e.contains("4 tx queue(s)") && e.contains("at least 8"), "{e}");
+        let e = parse("eth1", UP.as_bytes(), 8)
+            .expect_err("queues")
+            .to_string();
+        assert!(
+            e.contains("4 tx queue(s)") && e.contains("at least 8"),
+            "{e}"
+        );
         let e = parse("eth1", b"[]", 2).expect_err("empty").to_string();
         assert!(e.contains("empty list"), "{e}");
     }

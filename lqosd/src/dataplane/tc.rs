@@ -16,12 +16,23 @@ pub fn run(ops: &[TcOp]) -> Result<(), TcFailure> {
     let mut start = 0;
     while start < ops.len() {
         if let TcOp::ClearRoot { dev } = &ops[start] {
-            clear_root(dev).map_err(|message| TcFailure { index: start, op: ops[start].to_string(), message })?;
+            clear_root(dev).map_err(|message| TcFailure {
+                index: start,
+                op: ops[start].to_string(),
+                message,
+            })?;
             start += 1;
             continue;
         }
-        let end = ops[start..].iter().position(|o| matches!(o, TcOp::ClearRoot { .. })).map_or(ops.len(), |p| start + p);
-        batch(&ops[start..end]).map_err(|(i, message)| TcFailure { index: start + i, op: ops[start + i].to_string(), message })?;
+        let end = ops[start..]
+            .iter()
+            .position(|o| matches!(o, TcOp::ClearRoot { .. }))
+            .map_or(ops.len(), |p| start + p);
+        batch(&ops[start..end]).map_err(|(i, message)| TcFailure {
+            index: start + i,
+            op: ops[start + i].to_string(),
+            message,
+        })?;
         start = end;
     }
     Ok(())
@@ -29,7 +40,10 @@ pub fn run(ops: &[TcOp]) -> Result<(), TcFailure> {
 
 /// `tc qdisc del dev X root`, where a device on its default qdisc is fine.
 fn clear_root(dev: &str) -> Result<(), String> {
-    let out = Command::new("tc").args(["qdisc", "del", "dev", dev, "root"]).output().map_err(|e| format!("cannot run tc: {e}"))?;
+    let out = Command::new("tc")
+        .args(["qdisc", "del", "dev", dev, "root"])
+        .output()
+        .map_err(|e| format!("cannot run tc: {e}"))?;
     let err = String::from_utf8_lossy(&out.stderr);
     // The kernel's words for "nothing to delete" on a device with its default qdisc.
     if out.status.success() || err.contains("handle of zero") || err.contains("No such file") {
@@ -40,15 +54,20 @@ fn clear_root(dev: &str) -> Result<(), String> {
 
 /// One `tc -batch` run; Err((index in `ops`, message)).
 fn batch(ops: &[TcOp]) -> Result<(), (usize, String)> {
-    let mut file = tempfile::NamedTempFile::new().map_err(|e| (0, format!("cannot create the batch file: {e}")))?;
+    let mut file = tempfile::NamedTempFile::new()
+        .map_err(|e| (0, format!("cannot create the batch file: {e}")))?;
     let mut text = String::with_capacity(ops.len() * 120);
     for op in ops {
         text.push_str(&op.to_string());
         text.push('\n');
     }
-    file.write_all(text.as_bytes()).map_err(|e| (0, format!("cannot write the batch file: {e}")))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| (0, format!("cannot write the batch file: {e}")))?;
     let path = file.path().to_string_lossy().into_owned();
-    let out = Command::new("tc").args(["-batch", &path]).output().map_err(|e| (0, format!("cannot run tc: {e}")))?;
+    let out = Command::new("tc")
+        .args(["-batch", &path])
+        .output()
+        .map_err(|e| (0, format!("cannot run tc: {e}")))?;
     if out.status.success() {
         return Ok(());
     }
@@ -56,9 +75,17 @@ fn batch(ops: &[TcOp]) -> Result<(), (usize, String)> {
     // tc stops at the first failure and says "Command failed <file>:<line>" (1-based).
     let line = err
         .lines()
-        .find_map(|l| l.strip_prefix("Command failed ").and_then(|rest| rest.rsplit(':').next()).and_then(|n| n.trim().parse::<usize>().ok()))
+        .find_map(|l| {
+            l.strip_prefix("Command failed ")
+                .and_then(|rest| rest.rsplit(':').next())
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        })
         .unwrap_or(1);
     let index = line.saturating_sub(1).min(ops.len().saturating_sub(1));
-    let message = err.lines().filter(|l| !l.starts_with("Command failed") && !l.contains("quantum of class")).collect::<Vec<_>>().join("; ");
+    let message = err
+        .lines()
+        .filter(|l| !l.starts_with("Command failed") && !l.contains("quantum of class"))
+        .collect::<Vec<_>>()
+        .join("; ");
     Err((index, message))
 }

@@ -40,7 +40,10 @@ impl Drop for Bed {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = Command::new("umount").arg("-l").arg(self.dir.join("bpf")).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.join("bpf"))
+            .status();
     }
 }
 
@@ -52,16 +55,36 @@ fn bed() -> Result<Bed> {
     ns.set_up("lqi")?;
     ns.set_up("lqn")?;
     dir.write("lqos.conf", config_text(dir.path(), &bpffs))?;
-    Ok(Bed { ns, dir, lqosd: None })
+    Ok(Bed {
+        ns,
+        dir,
+        lqosd: None,
+    })
 }
 
-fn plan_for(circuits: usize, seed: u64, rerate: Option<usize>, previous: Option<&lqos_plan::ClassIdState>) -> Result<(QueuePlan, lqos_plan::ClassIdState)> {
+fn plan_for(
+    circuits: usize,
+    seed: u64,
+    rerate: Option<usize>,
+    previous: Option<&lqos_plan::ClassIdState>,
+) -> Result<(QueuePlan, lqos_plan::ClassIdState)> {
     let sqm = std::env::var("LQOS_BENCH_SQM").unwrap_or_else(|_| "pfifo".into());
     let text = format!("[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n[queues]\ndefault_sqm = \"{sqm}\"\ndownlink_bandwidth_mbps = 100000\nuplink_bandwidth_mbps = 100000\n");
-    let config = Config::parse(&text, "lqos.conf", Path::new("/")).0.context("config")?;
-    let g = lqos_gen::generate(&lqos_gen::GenSpec { seed, ..lqos_gen::GenSpec::new(circuits) });
-    let texts = InputTexts { shaped_devices: g.shaped_devices_csv.as_bytes(), network: &g.network_json, overrides: None };
-    let mut inputs = parse_inputs(&texts, &Default::default()).0.context("inputs")?;
+    let config = Config::parse(&text, "lqos.conf", Path::new("/"))
+        .0
+        .context("config")?;
+    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+        seed,
+        ..lqos_gen::GenSpec::new(circuits)
+    });
+    let texts = InputTexts {
+        shaped_devices: g.shaped_devices_csv.as_bytes(),
+        network: &g.network_json,
+        overrides: None,
+    };
+    let mut inputs = parse_inputs(&texts, &Default::default())
+        .0
+        .context("inputs")?;
     for c in &mut inputs.circuits {
         c.sqm = None;
     }
@@ -71,13 +94,26 @@ fn plan_for(circuits: usize, seed: u64, rerate: Option<usize>, previous: Option<
         c.download_max *= 0.5;
         c.download_min = c.download_min.min(c.download_max);
     }
-    let p = plan(&inputs, &config, queues(), previous, AssignOptions { binpacking: true, rebalance: false }).context("plan")?;
+    let p = plan(
+        &inputs,
+        &config,
+        queues(),
+        previous,
+        AssignOptions {
+            binpacking: true,
+            rebalance: false,
+        },
+    )
+    .context("plan")?;
     Ok((p.plan, p.state))
 }
 
 /// CPU queues per direction (`LQOS_BENCH_QUEUES`, default 2: this machine's CPUs).
 fn queues() -> u16 {
-    std::env::var("LQOS_BENCH_QUEUES").ok().and_then(|q| q.parse().ok()).unwrap_or(2)
+    std::env::var("LQOS_BENCH_QUEUES")
+        .ok()
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(2)
 }
 
 fn tc_batch(ns: &NetNs, dir: &TestDir, text: &str) -> Result<Duration> {
@@ -85,7 +121,11 @@ fn tc_batch(ns: &NetNs, dir: &TestDir, text: &str) -> Result<Duration> {
     let started = Instant::now();
     let out = ns.exec("tc", &["-batch", path.to_str().context("path")?])?;
     let took = started.elapsed();
-    ensure!(out.status.success(), "tc -batch: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "tc -batch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for dev in ["lqi", "lqn"] {
         ns.exec("tc", &["qdisc", "del", "dev", dev, "root"])?;
     }
@@ -95,8 +135,16 @@ fn tc_batch(ns: &NetNs, dir: &TestDir, text: &str) -> Result<Duration> {
 fn start_lqosd(bed: &mut Bed) -> Result<()> {
     let conf = bed.dir.join("lqos.conf");
     let log = std::fs::File::create(bed.dir.join("lqosd.log"))?;
-    let mut cmd = bed.ns.command(bin_path("lqosd").to_str().context("path")?, &["--config", conf.to_str().context("path")?]);
-    cmd.env("RUST_LOG", std::env::var("LQOS_BENCH_LOG").unwrap_or_else(|_| "warn".into())).stdout(Stdio::null()).stderr(log);
+    let mut cmd = bed.ns.command(
+        bin_path("lqosd").to_str().context("path")?,
+        &["--config", conf.to_str().context("path")?],
+    );
+    cmd.env(
+        "RUST_LOG",
+        std::env::var("LQOS_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+    )
+    .stdout(Stdio::null())
+    .stderr(log);
     bed.lqosd = Some(cmd.spawn()?);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::os::unix::net::UnixStream::connect(bed.dir.join("bus")).is_err() {
@@ -107,11 +155,23 @@ fn start_lqosd(bed: &mut Bed) -> Result<()> {
 }
 
 /// Round trip of one submission, and lqosd's own apply time (ms) from its answer.
-fn submit(rt: &tokio::runtime::Runtime, bed: &Bed, generation: u64, plan: &QueuePlan) -> Result<(Duration, u64)> {
+fn submit(
+    rt: &tokio::runtime::Runtime,
+    bed: &Bed,
+    generation: u64,
+    plan: &QueuePlan,
+) -> Result<(Duration, u64)> {
     let started = Instant::now();
     let resp = rt.block_on(async {
         let mut c = lqos_bus::Client::connect(bed.dir.join("bus"), Duration::from_secs(5)).await?;
-        c.request_with_timeout(&lqos_bus::Request::SubmitPlan { generation, plan: plan.clone() }, Duration::from_secs(1800)).await
+        c.request_with_timeout(
+            &lqos_bus::Request::SubmitPlan {
+                generation,
+                plan: plan.clone(),
+            },
+            Duration::from_secs(1800),
+        )
+        .await
     })?;
     let took = started.elapsed();
     match resp {
@@ -121,8 +181,13 @@ fn submit(rt: &tokio::runtime::Runtime, bed: &Bed, generation: u64, plan: &Queue
 }
 
 fn rss_mib(child: &Child) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok()).map_or(f64::NAN, |kb| kb / 1024.0)
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -132,14 +197,29 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() -> Result<()> {
     require_root();
-    let sizes: Vec<usize> = std::env::var("LQOS_BENCH_SIZES").unwrap_or_else(|_| "1000,10000".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    println!("queues per direction: {}, leaf qdisc: {}", queues(), std::env::var("LQOS_BENCH_SQM").unwrap_or_else(|_| "pfifo".into()));
+    let sizes: Vec<usize> = std::env::var("LQOS_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "queues per direction: {}, leaf qdisc: {}",
+        queues(),
+        std::env::var("LQOS_BENCH_SQM").unwrap_or_else(|_| "pfifo".into())
+    );
     println!("| circuits | classes | prefixes | tc -batch | lqosd full apply | ratio | 1-circuit change: round trip | of which lqosd's apply | lqosd RSS |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let (full, state) = plan_for(n, 1, None, None)?;
-        let classes: usize = full.interfaces.iter().flat_map(|i| &i.htbs).map(|q| q.classes.len()).sum();
+        let classes: usize = full
+            .interfaces
+            .iter()
+            .flat_map(|i| &i.htbs)
+            .map(|q| q.classes.len())
+            .sum();
         let mut bed = bed()?;
         let baseline = tc_batch(&bed.ns, &bed.dir, &render_tc(&full))?;
         start_lqosd(&mut bed)?;
@@ -175,7 +255,9 @@ fn rss_with_mapped_ips(rt: &tokio::runtime::Runtime, ips: usize) -> Result<()> {
     let mut i = 0u32;
     while p.mappings.len() < ips {
         let mut m = base[i as usize % base.len()].clone();
-        m.prefix = ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
+        m.prefix = ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(
+            0x0a00_0000 + i,
+        )));
         p.mappings.push(m);
         i += 1;
     }

@@ -44,7 +44,11 @@ pub fn live_tree(tb: &Testbed) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     for dev in ["lqi", "lqn"] {
         let out = tb.shaper.run("tc", &["class", "show", "dev", dev])?;
-        lines.extend(out.lines().filter(|l| l.starts_with("class htb")).map(|l| format!("{dev} {}", l.trim())));
+        lines.extend(
+            out.lines()
+                .filter(|l| l.starts_with("class htb"))
+                .map(|l| format!("{dev} {}", l.trim())),
+        );
     }
     lines.sort();
     Ok(lines)
@@ -55,13 +59,22 @@ pub fn lqos(tb: &Testbed, args: &[&str]) -> Result<String> {
     let config = tb.config();
     let mut full = vec!["--config", config.to_str().unwrap_or("")];
     full.extend_from_slice(args);
-    let out = tb.shaper.exec(crate::bin_path("lqos").to_str().unwrap_or("lqos"), &full)?;
-    ensure!(out.status.success() || out.status.code() == Some(3), "lqos {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = tb
+        .shaper
+        .exec(crate::bin_path("lqos").to_str().unwrap_or("lqos"), &full)?;
+    ensure!(
+        out.status.success() || out.status.code() == Some(3),
+        "lqos {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Polls `ready` every 200 ms until it says yes (`Ok(true)`) or `timeout` passes (`Ok(false)`).
-pub fn wait_until(timeout: std::time::Duration, mut ready: impl FnMut() -> Result<bool>) -> Result<bool> {
+pub fn wait_until(
+    timeout: std::time::Duration,
+    mut ready: impl FnMut() -> Result<bool>,
+) -> Result<bool> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         if ready()? {

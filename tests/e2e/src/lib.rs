@@ -233,9 +233,13 @@ pub fn check_output(shown: &str, out: &Output) -> Result<()> {
 
 /// Runs `f` on a thread that has entered the network namespace `name` (`/run/netns/<name>`);
 /// for aya, which attaches in the caller's namespace.
-pub fn in_namespace<T: Send + 'static>(name: &str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub fn in_namespace<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     use std::os::fd::AsRawFd;
-    let file = std::fs::File::open(Path::new("/run/netns").join(name)).with_context(|| format!("open namespace {name}"))?;
+    let file = std::fs::File::open(Path::new("/run/netns").join(name))
+        .with_context(|| format!("open namespace {name}"))?;
     std::thread::spawn(move || {
         // SAFETY: a valid namespace fd; setns changes only this (new) thread's namespace.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {

@@ -50,7 +50,10 @@ impl Testbed {
             shaper.set_up(dev)?;
         }
         shaper.set_up("br0")?;
-        for (ns, v4, v6) in [(&inet, "100.64.0.1/16", "fd00:64::1/64"), (&subs, "100.64.0.2/16", "fd00:64::2/64")] {
+        for (ns, v4, v6) in [
+            (&inet, "100.64.0.1/16", "fd00:64::1/64"),
+            (&subs, "100.64.0.2/16", "fd00:64::2/64"),
+        ] {
             // Software checksums on the senders: native XDP into a cpumap drops veth's
             // CHECKSUM_PARTIAL state (see lqos-ebpf's crate docs); real NICs don't need this.
             ns.run("ethtool", &["-K", "eth0", "tx", "off"])?;
@@ -62,7 +65,19 @@ impl Testbed {
         inet.run("ip", &["-6", "route", "add", "fd00:65::/64", "dev", "eth0"])?;
         subs.run("ip", &["-6", "route", "add", "fd00:64::/64", "dev", "eth0"])?;
         let interfaces = "[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n".to_owned();
-        Ok(Testbed { inet, shaper, subs, switch: None, interfaces, dir, bpffs, lqosd: None, scheduler: None, notify_socket: None, port: std::sync::atomic::AtomicU16::new(0) })
+        Ok(Testbed {
+            inet,
+            shaper,
+            subs,
+            switch: None,
+            interfaces,
+            dir,
+            bpffs,
+            lqosd: None,
+            scheduler: None,
+            notify_socket: None,
+            port: std::sync::atomic::AtomicU16::new(0),
+        })
     }
 
     /// The on-a-stick variant: the shaper has one interface `lqs` (2 tx queues: one per
@@ -77,7 +92,8 @@ impl Testbed {
     pub fn on_a_stick(label: &str) -> Result<Testbed> {
         let dir = TestDir::new(label)?;
         let bpffs = private_bpffs(&dir)?;
-        let (inet, shaper, subs, switch) = (NetNs::new()?, NetNs::new()?, NetNs::new()?, NetNs::new()?);
+        let (inet, shaper, subs, switch) =
+            (NetNs::new()?, NetNs::new()?, NetNs::new()?, NetNs::new()?);
         switch.add_veth_to("ti", &inet, "eth0", 1)?;
         switch.add_veth_to("ts", &subs, "eth0", 1)?;
         switch.add_veth_to("tt", &shaper, "lqs", 2)?;
@@ -97,8 +113,22 @@ impl Testbed {
         let pins = bpffs.join("switch");
         let ns_name = switch.name().to_owned();
         crate::in_namespace(&ns_name, move || attach_switch(&pins))?;
-        let interfaces = "[single_interface]\ninterface = \"lqs\"\ninternet_vlan = 100\nnetwork_vlan = 200\n".to_owned();
-        Ok(Testbed { inet, shaper, subs, switch: Some(switch), interfaces, dir, bpffs, lqosd: None, scheduler: None, notify_socket: None, port: std::sync::atomic::AtomicU16::new(0) })
+        let interfaces =
+            "[single_interface]\ninterface = \"lqs\"\ninternet_vlan = 100\nnetwork_vlan = 200\n"
+                .to_owned();
+        Ok(Testbed {
+            inet,
+            shaper,
+            subs,
+            switch: Some(switch),
+            interfaces,
+            dir,
+            bpffs,
+            lqosd: None,
+            scheduler: None,
+            notify_socket: None,
+            port: std::sync::atomic::AtomicU16::new(0),
+        })
     }
 
     /// Gives the subscriber host one more address (`100.64.1.7/16` style or IPv6 `/64`).
@@ -112,7 +142,12 @@ impl Testbed {
 
     /// Writes lqos.conf (bridge lqi/lqn, pfifo leaves: this kernel has no CAKE), network.json
     /// and ShapedDevices.csv; `extra` is appended to lqos.conf.
-    pub fn write_inputs(&self, network_json: &str, shaped_devices_csv: &str, extra: &str) -> Result<PathBuf> {
+    pub fn write_inputs(
+        &self,
+        network_json: &str,
+        shaped_devices_csv: &str,
+        extra: &str,
+    ) -> Result<PathBuf> {
         let d = self.dir.path().display();
         let conf = format!(
             "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n\
@@ -135,11 +170,22 @@ impl Testbed {
     /// Starts lqosd in the shaper namespace and waits until its bus answers.
     pub fn start_lqosd(&mut self) -> Result<()> {
         ensure!(self.lqosd.is_none(), "lqosd already running");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("lqosd.log"))?;
-        let mut cmd = self.shaper.command(bin_path("lqosd").to_str().context("path")?, &["--config", self.config().to_str().context("path")?]);
-        cmd.env("RUST_LOG", "info").env_remove("NOTIFY_SOCKET").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("lqosd.log"))?;
+        let mut cmd = self.shaper.command(
+            bin_path("lqosd").to_str().context("path")?,
+            &["--config", self.config().to_str().context("path")?],
+        );
+        cmd.env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
         if let Some(sock) = &self.notify_socket {
-            cmd.env("NOTIFY_SOCKET", sock).env("WATCHDOG_USEC", "1000000");
+            cmd.env("NOTIFY_SOCKET", sock)
+                .env("WATCHDOG_USEC", "1000000");
         }
         self.lqosd = Some(cmd.spawn().context("cannot start lqosd")?);
         let socket = self.dir.join("bus");
@@ -151,7 +197,11 @@ impl Testbed {
                     bail!("lqosd exited at startup ({status}):\n{}", self.lqosd_log());
                 }
             }
-            ensure!(Instant::now() < deadline, "lqosd's bus did not answer within 20 s:\n{}", self.lqosd_log());
+            ensure!(
+                Instant::now() < deadline,
+                "lqosd's bus did not answer within 20 s:\n{}",
+                self.lqosd_log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(())
@@ -165,10 +215,17 @@ impl Testbed {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait()? {
-                ensure!(status.success(), "lqosd exited with {status}:\n{}", self.lqosd_log());
+                ensure!(
+                    status.success(),
+                    "lqosd exited with {status}:\n{}",
+                    self.lqosd_log()
+                );
                 return Ok(());
             }
-            ensure!(Instant::now() < deadline, "lqosd did not stop within 20 s of SIGTERM");
+            ensure!(
+                Instant::now() < deadline,
+                "lqosd did not stop within 20 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -178,15 +235,25 @@ impl Testbed {
     pub fn start_scheduler_service(&mut self) -> Result<()> {
         let log = std::fs::File::create(self.dir.join("scheduler.log"))?;
         let config = self.config();
-        let mut cmd = self.shaper.command(bin_path("lqos-scheduler").to_str().context("path")?, &["--config", config.to_str().context("path")?, "run"]);
-        cmd.env("RUST_LOG", "info").env_remove("NOTIFY_SOCKET").stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        let mut cmd = self.shaper.command(
+            bin_path("lqos-scheduler").to_str().context("path")?,
+            &["--config", config.to_str().context("path")?, "run"],
+        );
+        cmd.env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
         self.scheduler = Some(cmd.spawn().context("cannot start lqos-scheduler run")?);
         Ok(())
     }
 
     /// SIGKILL for the scheduler service (a crash).
     pub fn kill_scheduler(&mut self) -> Result<()> {
-        let mut child = self.scheduler.take().context("the scheduler is not running")?;
+        let mut child = self
+            .scheduler
+            .take()
+            .context("the scheduler is not running")?;
         child.kill()?;
         child.wait()?;
         Ok(())
@@ -198,8 +265,15 @@ impl Testbed {
 
     /// Waits until lqosd's log holds `n` "plan applied" lines.
     pub fn wait_for_applies(&self, n: usize, timeout: Duration) -> Result<()> {
-        let applied = crate::bed::wait_until(timeout, || Ok(self.lqosd_log().matches("plan applied").count() >= n))?;
-        ensure!(applied, "lqosd applied fewer than {n} plans within {timeout:?}:\n{}\n--- scheduler ---\n{}", self.lqosd_log(), self.scheduler_log());
+        let applied = crate::bed::wait_until(timeout, || {
+            Ok(self.lqosd_log().matches("plan applied").count() >= n)
+        })?;
+        ensure!(
+            applied,
+            "lqosd applied fewer than {n} plans within {timeout:?}:\n{}\n--- scheduler ---\n{}",
+            self.lqosd_log(),
+            self.scheduler_log()
+        );
         Ok(())
     }
 
@@ -214,7 +288,12 @@ impl Testbed {
     /// `lqos-scheduler refresh` in the shaper namespace; fails unless it succeeds. Returns stderr.
     pub fn refresh(&self) -> Result<String> {
         let out = self.scheduler(&["refresh"])?;
-        ensure!(out.status.success(), "refresh failed:\n{}\n--- lqosd ---\n{}", String::from_utf8_lossy(&out.stderr), self.lqosd_log());
+        ensure!(
+            out.status.success(),
+            "refresh failed:\n{}\n--- lqosd ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.lqosd_log()
+        );
         Ok(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
@@ -222,7 +301,12 @@ impl Testbed {
         let config = self.config();
         let mut full = vec!["--config", config.to_str().context("path")?];
         full.extend_from_slice(args);
-        run_output(&mut self.shaper.command(bin_path("lqos-scheduler").to_str().context("path")?, &full), None)
+        run_output(
+            &mut self
+                .shaper
+                .command(bin_path("lqos-scheduler").to_str().context("path")?, &full),
+            None,
+        )
     }
 
     fn next_port(&self) -> u16 {
@@ -233,25 +317,46 @@ impl Testbed {
     /// download (Internet -> subscriber) or, with `upload`, subscriber -> Internet.
     pub fn start_flow(&self, sub_addr: &str, upload: bool, secs: u32) -> Result<Flow> {
         let port = self.next_port().to_string();
-        let server = self.subs.command("iperf3", &["-s", "-1", "-B", sub_addr, "-p", &port]).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+        let server = self
+            .subs
+            .command("iperf3", &["-s", "-1", "-B", sub_addr, "-p", &port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
         // Wait for the server to listen.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let ss = self.subs.run("ss", &["-Hltn", "sport", "=", &format!(":{port}")])?;
+            let ss = self
+                .subs
+                .run("ss", &["-Hltn", "sport", "=", &format!(":{port}")])?;
             if !ss.trim().is_empty() {
                 break;
             }
-            ensure!(Instant::now() < deadline, "iperf3 server on {sub_addr}:{port} did not start");
+            ensure!(
+                Instant::now() < deadline,
+                "iperf3 server on {sub_addr}:{port} did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let t = secs.to_string();
-        let mut args = vec!["-c", sub_addr, "-p", &port, "-t", &t, "-O", "1", "-J", "-i", "0.5"];
+        let mut args = vec![
+            "-c", sub_addr, "-p", &port, "-t", &t, "-O", "1", "-J", "-i", "0.5",
+        ];
         if upload {
             // The server (the subscriber) sends.
             args.push("-R");
         }
-        let client = self.inet.command("iperf3", &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-        Ok(Flow { server, client: Some(client), what: format!("{} {sub_addr}", if upload { "upload" } else { "download" }) })
+        let client = self
+            .inet
+            .command("iperf3", &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        Ok(Flow {
+            server,
+            client: Some(client),
+            what: format!("{} {sub_addr}", if upload { "upload" } else { "download" }),
+        })
     }
 
     /// One flow of 4 s (after a 1 s warm-up); its throughput.
@@ -262,7 +367,10 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        for mut child in [self.scheduler.take(), self.lqosd.take()].into_iter().flatten() {
+        for mut child in [self.scheduler.take(), self.lqosd.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -279,8 +387,15 @@ impl Drop for Testbed {
 /// gives it, and vanish with the test.
 pub fn private_bpffs(dir: &TestDir) -> Result<PathBuf> {
     let bpffs = dir.mkdir("bpf")?;
-    let mounted = Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs).status()?;
-    ensure!(mounted.success(), "cannot mount a bpffs at {}", bpffs.display());
+    let mounted = Command::new("mount")
+        .args(["-t", "bpf", "bpf"])
+        .arg(&bpffs)
+        .status()?;
+    ensure!(
+        mounted.success(),
+        "cannot mount a bpffs at {}",
+        bpffs.display()
+    );
     Ok(bpffs)
 }
 
@@ -288,7 +403,8 @@ pub fn private_bpffs(dir: &TestDir) -> Result<PathBuf> {
 /// `tt` (trunk), and pins its links under `pins` so it outlives this thread.
 fn attach_switch(pins: &std::path::Path) -> Result<()> {
     use aya::programs::{links::FdLink, SchedClassifier, TcAttachType};
-    let mut ebpf = aya::Ebpf::load(lqos_ebpf::TEST_SWITCH_OBJECT).context("load the test switch")?;
+    let mut ebpf =
+        aya::Ebpf::load(lqos_ebpf::TEST_SWITCH_OBJECT).context("load the test switch")?;
     let cfg = lqos_ebpf::LqosTestSwitchCfg {
         ifindex_trunk: crate::ifindex("tt")?,
         ifindex_internet: crate::ifindex("ti")?,
@@ -296,7 +412,8 @@ fn attach_switch(pins: &std::path::Path) -> Result<()> {
         internet_vlan: 100,
         network_vlan: 200,
     };
-    let mut map: aya::maps::Array<_, lqos_ebpf::LqosTestSwitchCfg> = aya::maps::Array::try_from(ebpf.map_mut("sw_cfg").context("sw_cfg")?)?;
+    let mut map: aya::maps::Array<_, lqos_ebpf::LqosTestSwitchCfg> =
+        aya::maps::Array::try_from(ebpf.map_mut("sw_cfg").context("sw_cfg")?)?;
     map.set(0, cfg, 0)?;
     std::fs::create_dir_all(pins)?;
     for (prog, devs) in [("sw_access", &["ti", "ts"][..]), ("sw_trunk", &["tt"][..])] {
@@ -338,12 +455,24 @@ impl Throughput {
 
 impl Flow {
     pub fn finish(mut self) -> Result<Throughput> {
-        let out = self.client.take().context("flow already finished")?.wait_with_output()?;
+        let out = self
+            .client
+            .take()
+            .context("flow already finished")?
+            .wait_with_output()?;
         let _ = self.server.kill();
         let _ = self.server.wait();
-        ensure!(out.status.success(), "iperf3 {} failed: {}{}", self.what, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        ensure!(
+            out.status.success(),
+            "iperf3 {} failed: {}{}",
+            self.what,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("iperf3 JSON")?;
-        let mean_bps = v["end"]["sum_received"]["bits_per_second"].as_f64().context("no end.sum_received")?;
+        let mean_bps = v["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .context("no end.sum_received")?;
         let intervals_bps = v["intervals"]
             .as_array()
             .context("no intervals")?
@@ -351,7 +480,10 @@ impl Flow {
             .filter(|i| i["sum"]["omitted"].as_bool() != Some(true))
             .filter_map(|i| i["sum"]["bits_per_second"].as_f64())
             .collect();
-        Ok(Throughput { mean_bps, intervals_bps })
+        Ok(Throughput {
+            mean_bps,
+            intervals_bps,
+        })
     }
 }
 
@@ -367,7 +499,14 @@ impl Drop for Flow {
 }
 
 /// A ShapedDevices.csv row (LibreQoS column order).
-pub fn device_row(circuit: &str, parent: &str, ipv4: &str, ipv6: &str, down_mbps: f64, up_mbps: f64) -> String {
+pub fn device_row(
+    circuit: &str,
+    parent: &str,
+    ipv4: &str,
+    ipv6: &str,
+    down_mbps: f64,
+    up_mbps: f64,
+) -> String {
     format!("{circuit},{circuit},{circuit}-dev,{circuit}-dev,{parent},,,,\"{ipv4}\",\"{ipv6}\",1,1,{down_mbps},{up_mbps},\n")
 }
 

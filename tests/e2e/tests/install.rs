@@ -17,12 +17,18 @@ fn units_verify_with_systemd_analyze() -> Result<()> {
         dir.write(unit, text)?;
     }
     let out = run_output(
-        Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(dir.join("lqosd.service")).arg(dir.join("lqos_scheduler.service")),
+        Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(dir.join("lqosd.service"))
+            .arg(dir.join("lqos_scheduler.service")),
         None,
     )
     .context("systemd-analyze (package systemd) must be installed")?;
     let err = String::from_utf8_lossy(&out.stderr);
-    ensure!(out.status.success() && err.trim().is_empty(), "systemd-analyze verify: {err}");
+    ensure!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify: {err}"
+    );
     Ok(())
 }
 
@@ -32,18 +38,61 @@ fn install_and_uninstall_into_a_destdir() -> Result<()> {
     let dest = root.path().to_str().context("path")?;
     let bins = bin_dir()?;
     root.write("etc/lqos.conf", "# the operator's own\n")?;
-    let script = |name: &str, args: &[&str]| run_output(Command::new(workspace_root().join("scripts").join(name)).args(args), None);
-    let out = script("install.sh", &["--destdir", dest, "--bin-dir", bins.to_str().context("path")?])?;
-    ensure!(out.status.success(), "install: {}", String::from_utf8_lossy(&out.stderr));
-    for f in ["usr/local/bin/lqosd", "usr/local/bin/lqos-scheduler", "etc/systemd/system/lqosd.service", "etc/systemd/system/lqos_scheduler.service", "opt/lqos/ShapedDevices.csv", "opt/lqos/network.json"] {
+    let script = |name: &str, args: &[&str]| {
+        run_output(
+            Command::new(workspace_root().join("scripts").join(name)).args(args),
+            None,
+        )
+    };
+    let out = script(
+        "install.sh",
+        &[
+            "--destdir",
+            dest,
+            "--bin-dir",
+            bins.to_str().context("path")?,
+        ],
+    )?;
+    ensure!(
+        out.status.success(),
+        "install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "usr/local/bin/lqosd",
+        "usr/local/bin/lqos-scheduler",
+        "etc/systemd/system/lqosd.service",
+        "etc/systemd/system/lqos_scheduler.service",
+        "opt/lqos/ShapedDevices.csv",
+        "opt/lqos/network.json",
+    ] {
         ensure!(root.join(f).exists(), "{f} installed");
     }
-    ensure!(std::fs::read_to_string(root.join("etc/lqos.conf"))? == "# the operator's own\n", "an existing lqos.conf is kept");
+    ensure!(
+        std::fs::read_to_string(root.join("etc/lqos.conf"))? == "# the operator's own\n",
+        "an existing lqos.conf is kept"
+    );
     let out = script("uninstall.sh", &["--destdir", dest])?;
-    ensure!(out.status.success(), "uninstall: {}", String::from_utf8_lossy(&out.stderr));
-    ensure!(!root.join("usr/local/bin/lqosd").exists() && !root.join("etc/systemd/system/lqosd.service").exists(), "removed");
-    ensure!(root.join("etc/lqos.conf").exists() && root.join("opt/lqos/ShapedDevices.csv").exists(), "configuration kept without --purge");
+    ensure!(
+        out.status.success(),
+        "uninstall: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        !root.join("usr/local/bin/lqosd").exists()
+            && !root.join("etc/systemd/system/lqosd.service").exists(),
+        "removed"
+    );
+    ensure!(
+        root.join("etc/lqos.conf").exists() && root.join("opt/lqos/ShapedDevices.csv").exists(),
+        "configuration kept without --purge"
+    );
     let out = script("uninstall.sh", &["--destdir", dest, "--purge"])?;
-    ensure!(out.status.success() && !root.join("etc/lqos.conf").exists() && !root.join("opt/lqos").exists(), "--purge removes the configuration");
+    ensure!(
+        out.status.success()
+            && !root.join("etc/lqos.conf").exists()
+            && !root.join("opt/lqos").exists(),
+        "--purge removes the configuration"
+    );
     Ok(())
 }

@@ -19,17 +19,38 @@ fn restarting_lqosd_keeps_a_running_flow_shaped() -> Result<()> {
     tb.start_lqosd()?;
     let t = flow.finish()?;
     // 1 s windows (0.5 s ones alias with TCP's bursts); the first is still ramping up.
-    let wire: Vec<f64> = t.intervals_bps.chunks_exact(2).skip(1).map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6).collect();
+    let wire: Vec<f64> = t
+        .intervals_bps
+        .chunks_exact(2)
+        .skip(1)
+        .map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6)
+        .collect();
     eprintln!("flow across a restart, Mbit/s per 1 s: {wire:.1?}");
     // Unshaped, even for a tenth of a second, this veth path carries Gbit/s: a window would
     // show hundreds of Mbit/s. HTB's burst and TCP make single windows wobble by ~15%.
-    ensure!(wire.iter().all(|&w| w < 20.0 * 1.5), "never unshaped: {wire:.1?}");
-    ensure!(within(t.wire_mbps(), 20.0, 0.05), "shaped to the plan across the restart: {:.2}", t.wire_mbps());
-    ensure!(wire.iter().all(|&w| w > 20.0 * 0.7), "never stalled: {wire:.1?}");
+    ensure!(
+        wire.iter().all(|&w| w < 20.0 * 1.5),
+        "never unshaped: {wire:.1?}"
+    );
+    ensure!(
+        within(t.wire_mbps(), 20.0, 0.05),
+        "shaped to the plan across the restart: {:.2}",
+        t.wire_mbps()
+    );
+    ensure!(
+        wire.iter().all(|&w| w > 20.0 * 0.7),
+        "never stalled: {wire:.1?}"
+    );
     let log = tb.lqosd_log();
-    ensure!(log.contains("adopted the live plan") && log.contains("swapped in place"), "the restarted lqosd adopted the live plan and swapped its programs in:\n{log}");
+    ensure!(
+        log.contains("adopted the live plan") && log.contains("swapped in place"),
+        "the restarted lqosd adopted the live plan and swapped its programs in:\n{log}"
+    );
     let out = tb.refresh()?;
-    ensure!(out.contains("unchanged"), "the same inputs are unchanged after a restart: {out}");
+    ensure!(
+        out.contains("unchanged"),
+        "the same inputs are unchanged after a restart: {out}"
+    );
     Ok(())
 }
 
@@ -38,24 +59,53 @@ fn a_plan_the_kernel_refuses_half_way_leaves_the_previous_plan_live() -> Result<
     require_root();
     let _one = serial();
     let header = CSV_HEADER.trim_end().to_owned() + ",sqm\n";
-    let row = |id: &str, ip: &str, down: f64, sqm: &str| format!("{id},{id},{id}-d,{id}-d,Site,,,,\"{ip}\",\"\",1,1,{down},5,,{sqm}\n");
+    let row = |id: &str, ip: &str, down: f64, sqm: &str| {
+        format!("{id},{id},{id}-d,{id}-d,Site,,,,\"{ip}\",\"\",1,1,{down},5,,{sqm}\n")
+    };
     let mut tb = Testbed::new("refused")?;
     tb.add_subscriber_addr("100.64.9.1/16")?;
     tb.add_subscriber_addr("100.64.9.2/16")?;
-    tb.write_inputs(NET, &format!("{header}{}{}", row("F", "100.64.9.1", 20.0, ""), row("G", "100.64.9.2", 30.0, "")), "")?;
+    tb.write_inputs(
+        NET,
+        &format!(
+            "{header}{}{}",
+            row("F", "100.64.9.1", 20.0, ""),
+            row("G", "100.64.9.2", 30.0, "")
+        ),
+        "",
+    )?;
     tb.start_lqosd()?;
     tb.refresh()?;
     let before = live_tree(&tb)?;
     // F re-rated (applied first), then G asks for CAKE, which this kernel does not have: tc
     // refuses the second change and lqosd must undo the first.
-    tb.dir.write("ShapedDevices.csv", format!("{header}{}{}", row("F", "100.64.9.1", 40.0, ""), row("G", "100.64.9.2", 30.0, "cake")))?;
+    tb.dir.write(
+        "ShapedDevices.csv",
+        format!(
+            "{header}{}{}",
+            row("F", "100.64.9.1", 40.0, ""),
+            row("G", "100.64.9.2", 30.0, "cake")
+        ),
+    )?;
     let out = tb.scheduler(&["refresh"])?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "the refresh must fail: {stderr}");
-    ensure!(stderr.contains("lqosd rejected the plan") && stderr.contains("cake") && stderr.contains("previous plan was restored"), "{stderr}");
-    ensure!(live_tree(&tb)? == before, "the live tree is the previous plan's:\nbefore {before:#?}\nafter {:#?}", live_tree(&tb)?);
+    ensure!(
+        stderr.contains("lqosd rejected the plan")
+            && stderr.contains("cake")
+            && stderr.contains("previous plan was restored"),
+        "{stderr}"
+    );
+    ensure!(
+        live_tree(&tb)? == before,
+        "the live tree is the previous plan's:\nbefore {before:#?}\nafter {:#?}",
+        live_tree(&tb)?
+    );
     let f = tb.measure("100.64.9.1", false)?.wire_mbps();
-    ensure!(within(f, 20.0, 0.05), "F still shaped at its old rate: {f:.2}");
+    ensure!(
+        within(f, 20.0, 0.05),
+        "F still shaped at its old rate: {f:.2}"
+    );
     Ok(())
 }
 
@@ -64,9 +114,13 @@ fn lqosd_refuses_to_start_on_a_missing_interface_and_says_which() -> Result<()> 
     require_root();
     let mut tb = Testbed::new("preflight")?;
     tb.write_inputs(NET, CSV_HEADER, "")?;
-    let conf = std::fs::read_to_string(tb.config())?.replace("to_network = \"lqn\"", "to_network = \"lqx9\"");
+    let conf = std::fs::read_to_string(tb.config())?
+        .replace("to_network = \"lqn\"", "to_network = \"lqx9\"");
     tb.dir.write("lqos.conf", conf)?;
-    let err = tb.start_lqosd().expect_err("lqosd must not start").to_string();
+    let err = tb
+        .start_lqosd()
+        .expect_err("lqosd must not start")
+        .to_string();
     ensure!(err.contains("interface lqx9 does not exist"), "{err}");
     Ok(())
 }
@@ -79,7 +133,14 @@ fn lqosd_tells_systemd_it_is_ready_what_it_shapes_and_that_it_is_alive() -> Resu
     let sock = std::os::unix::net::UnixDatagram::bind(&path)?;
     sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     tb.notify_socket = Some(path);
-    tb.write_inputs(NET, &format!("{CSV_HEADER}{}", device_row("N", "Site", "100.64.14.1", "", 20.0, 5.0)), "")?;
+    tb.write_inputs(
+        NET,
+        &format!(
+            "{CSV_HEADER}{}",
+            device_row("N", "Site", "100.64.14.1", "", 20.0, 5.0)
+        ),
+        "",
+    )?;
     tb.start_lqosd()?;
     let next = || -> Result<String> {
         let mut buf = [0u8; 4096];
@@ -87,21 +148,30 @@ fn lqosd_tells_systemd_it_is_ready_what_it_shapes_and_that_it_is_alive() -> Resu
         Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     };
     let ready = next()?;
-    ensure!(ready.contains("READY=1") && ready.contains("STATUS=attached; waiting for the first plan"), "{ready}");
+    ensure!(
+        ready.contains("READY=1") && ready.contains("STATUS=attached; waiting for the first plan"),
+        "{ready}"
+    );
     tb.refresh()?;
     let mut seen: Vec<String> = Vec::new();
-    while !seen.iter().any(|m| m.contains("STATUS=shaping 1 circuits")) || seen.iter().filter(|m| m.contains("WATCHDOG=1")).count() < 2 {
+    while !seen.iter().any(|m| m.contains("STATUS=shaping 1 circuits"))
+        || seen.iter().filter(|m| m.contains("WATCHDOG=1")).count() < 2
+    {
         seen.push(next().with_context(|| format!("seen so far: {seen:?}"))?);
         ensure!(seen.len() < 50, "{seen:?}");
     }
     // Wedged (stopped), it feeds nothing; running again, it does.
     let pid = tb.lqosd_pid().context("lqosd pid")?.to_string();
-    std::process::Command::new("kill").args(["-STOP", &pid]).status()?;
+    std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()?;
     sock.set_read_timeout(Some(std::time::Duration::from_millis(300)))?;
     while next().is_ok() {} // what was already queued
     sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
     ensure!(next().is_err(), "no watchdog pings while lqosd is stopped");
-    std::process::Command::new("kill").args(["-CONT", &pid]).status()?;
+    std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()?;
     ensure!(next()?.contains("WATCHDOG=1"), "pings resume");
     Ok(())
 }
@@ -112,23 +182,52 @@ fn teardown_removes_everything_lqosd_put_in_the_kernel() -> Result<()> {
     let rows = [device_row("T", "Site", "100.64.6.1", "", 20.0, 5.0)];
     let mut tb = shaped("teardown", &rows, &["100.64.6.1/16"])?;
     let pins = tb.bpffs.join("pins");
-    ensure!(std::fs::read_dir(&pins)?.count() >= 9, "5 maps and 4 links pinned");
-    let refused = tb.shaper.exec(lqos_e2e::bin_path("lqosd").to_str().unwrap_or("lqosd"), &["--config", tb.config().to_str().unwrap_or(""), "teardown"])?;
-    ensure!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("stop it first"), "teardown refuses while lqosd runs");
+    ensure!(
+        std::fs::read_dir(&pins)?.count() >= 9,
+        "5 maps and 4 links pinned"
+    );
+    let refused = tb.shaper.exec(
+        lqos_e2e::bin_path("lqosd").to_str().unwrap_or("lqosd"),
+        &["--config", tb.config().to_str().unwrap_or(""), "teardown"],
+    )?;
+    ensure!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("stop it first"),
+        "teardown refuses while lqosd runs"
+    );
     tb.stop_lqosd()?;
     let qdiscs = tb.shaper.run("tc", &["qdisc", "show", "dev", "lqn"])?;
-    ensure!(qdiscs.contains("mq 7fff:"), "shaping stays after SIGTERM: {qdiscs}");
+    ensure!(
+        qdiscs.contains("mq 7fff:"),
+        "shaping stays after SIGTERM: {qdiscs}"
+    );
     let link = tb.shaper.run("ip", &["link", "show", "dev", "lqn"])?;
-    ensure!(link.contains("xdp"), "XDP stays attached after SIGTERM: {link}");
-    let out = tb.shaper.exec(lqos_e2e::bin_path("lqosd").to_str().unwrap_or("lqosd"), &["--config", tb.config().to_str().unwrap_or(""), "teardown"])?;
-    ensure!(out.status.success(), "teardown: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        link.contains("xdp"),
+        "XDP stays attached after SIGTERM: {link}"
+    );
+    let out = tb.shaper.exec(
+        lqos_e2e::bin_path("lqosd").to_str().unwrap_or("lqosd"),
+        &["--config", tb.config().to_str().unwrap_or(""), "teardown"],
+    )?;
+    ensure!(
+        out.status.success(),
+        "teardown: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ensure!(!pins.exists(), "the pin directory is gone");
     for dev in ["lqi", "lqn"] {
         let q = tb.shaper.run("tc", &["qdisc", "show", "dev", dev])?;
-        ensure!(!q.contains("mq 7fff:") && !q.contains("htb"), "{dev} qdiscs: {q}");
+        ensure!(
+            !q.contains("mq 7fff:") && !q.contains("htb"),
+            "{dev} qdiscs: {q}"
+        );
         let link = tb.shaper.run("ip", &["link", "show", "dev", dev])?;
         ensure!(!link.contains("xdp"), "{dev} has no XDP program: {link}");
     }
-    ensure!(!tb.dir.join("state/lqosd/live-plan.bin").exists(), "the saved plan is forgotten");
+    ensure!(
+        !tb.dir.join("state/lqosd/live-plan.bin").exists(),
+        "the saved plan is forgotten"
+    );
     Ok(())
 }

@@ -13,7 +13,9 @@ use std::path::Path;
 
 fn config(sqm: &str) -> Config {
     let text = format!("[bridge]\nto_internet = \"lqd0\"\nto_network = \"lqd1\"\n[queues]\ndefault_sqm = \"{sqm}\"\ndownlink_bandwidth_mbps = 10000\nuplink_bandwidth_mbps = 10000\n");
-    Config::parse(&text, "lqos.conf", Path::new("/")).0.expect("config")
+    Config::parse(&text, "lqos.conf", Path::new("/"))
+        .0
+        .expect("config")
 }
 
 fn apply(ns: &NetNs, text: &str) -> Result<()> {
@@ -21,26 +23,72 @@ fn apply(ns: &NetNs, text: &str) -> Result<()> {
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), text)?;
     let out = ns.exec("tc", &["-batch", file.path().to_str().context("path")?])?;
-    ensure!(out.status.success(), "tc -batch failed: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "tc -batch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
 
 /// The live tree of every interface equals the plan: same classes, parents, rates, leaves.
 fn check_live(ns: &NetNs, p: &QueuePlan) -> Result<()> {
     for iface in &p.interfaces {
-        let live: HashMap<String, _> = live_classes(ns, &iface.name)?.into_iter().filter(|c| c.kind == "htb").map(|c| (c.classid.to_string(), c)).collect();
-        let qdiscs: HashMap<String, String> = live_qdiscs(ns, &iface.name)?.into_iter().filter_map(|q| Some((q.parent?.to_string(), q.kind))).collect();
+        let live: HashMap<String, _> = live_classes(ns, &iface.name)?
+            .into_iter()
+            .filter(|c| c.kind == "htb")
+            .map(|c| (c.classid.to_string(), c))
+            .collect();
+        let qdiscs: HashMap<String, String> = live_qdiscs(ns, &iface.name)?
+            .into_iter()
+            .filter_map(|q| Some((q.parent?.to_string(), q.kind)))
+            .collect();
         let planned: Vec<_> = iface.htbs.iter().flat_map(|q| &q.classes).collect();
-        ensure!(live.len() == planned.len(), "{}: {} live classes, {} planned", iface.name, live.len(), planned.len());
+        ensure!(
+            live.len() == planned.len(),
+            "{}: {} live classes, {} planned",
+            iface.name,
+            live.len(),
+            planned.len()
+        );
         for c in planned {
-            let l = live.get(&c.id.to_string()).with_context(|| format!("{} {} missing", iface.name, c.id))?;
-            ensure!(l.parent.map(|x| x.to_string()) == c.parent.map(|x| x.to_string()) || c.parent.is_none(), "{}: parent {:?} vs {:?}", c.id, l.parent, c.parent);
-            ensure!(rate_matches(c.rate_bps, l.rate_bits.unwrap_or(0)), "{}: rate {:?} vs {}", c.id, l.rate_bits, c.rate_bps);
-            ensure!(rate_matches(c.ceil_bps, l.ceil_bits.unwrap_or(l.rate_bits.unwrap_or(0))), "{}: ceil {:?} vs {}", c.id, l.ceil_bits, c.ceil_bps);
+            let l = live
+                .get(&c.id.to_string())
+                .with_context(|| format!("{} {} missing", iface.name, c.id))?;
+            ensure!(
+                l.parent.map(|x| x.to_string()) == c.parent.map(|x| x.to_string())
+                    || c.parent.is_none(),
+                "{}: parent {:?} vs {:?}",
+                c.id,
+                l.parent,
+                c.parent
+            );
+            ensure!(
+                rate_matches(c.rate_bps, l.rate_bits.unwrap_or(0)),
+                "{}: rate {:?} vs {}",
+                c.id,
+                l.rate_bits,
+                c.rate_bps
+            );
+            ensure!(
+                rate_matches(c.ceil_bps, l.ceil_bits.unwrap_or(l.rate_bits.unwrap_or(0))),
+                "{}: ceil {:?} vs {}",
+                c.id,
+                l.ceil_bits,
+                c.ceil_bps
+            );
             let leaf = qdiscs.get(&c.id.to_string());
             match &c.leaf {
-                Some(spec) => ensure!(leaf.map(String::as_str) == Some(&**spec), "{}: leaf {leaf:?}, planned {spec}", c.id),
-                None => ensure!(leaf.is_none_or(|k| k == "pfifo"), "{}: leaf {leaf:?}, planned HTB's default", c.id),
+                Some(spec) => ensure!(
+                    leaf.map(String::as_str) == Some(&**spec),
+                    "{}: leaf {leaf:?}, planned {spec}",
+                    c.id
+                ),
+                None => ensure!(
+                    leaf.is_none_or(|k| k == "pfifo"),
+                    "{}: leaf {leaf:?}, planned HTB's default",
+                    c.id
+                ),
             }
         }
     }
@@ -52,14 +100,26 @@ fn applying_only_the_difference_yields_the_new_plan() -> Result<()> {
     require_root();
     let ns = NetNs::new()?;
     ns.add_veth("lqd0", "lqd1", 2)?;
-    let g = lqos_gen::generate(&lqos_gen::GenSpec { seed: 11, ..lqos_gen::GenSpec::new(400) });
-    let texts = InputTexts { shaped_devices: g.shaped_devices_csv.as_bytes(), network: &g.network_json, overrides: None };
-    let mut before = parse_inputs(&texts, &Default::default()).0.context("inputs")?;
+    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+        seed: 11,
+        ..lqos_gen::GenSpec::new(400)
+    });
+    let texts = InputTexts {
+        shaped_devices: g.shaped_devices_csv.as_bytes(),
+        network: &g.network_json,
+        overrides: None,
+    };
+    let mut before = parse_inputs(&texts, &Default::default())
+        .0
+        .context("inputs")?;
     // This kernel has neither cake nor fq_codel: leaves come from default_sqm only.
     for c in &mut before.circuits {
         c.sqm = None;
     }
-    let opts = AssignOptions { binpacking: true, rebalance: false };
+    let opts = AssignOptions {
+        binpacking: true,
+        rebalance: false,
+    };
     let old = plan(&before, &config("pfifo"), 2, None, opts)?;
     apply(&ns, &render_tc(&old.plan))?;
     check_live(&ns, &old.plan).context("plan A applied in full")?;
@@ -76,15 +136,33 @@ fn applying_only_the_difference_yields_the_new_plan() -> Result<()> {
     after.circuits.push(added);
     after.circuits[10].parent = after.circuits[200].parent;
     for c in after.circuits.iter_mut().skip(50).take(5) {
-        c.sqm = Some(SqmOverride { download: Some(SqmKind::None), upload: None });
+        c.sqm = Some(SqmOverride {
+            download: Some(SqmKind::None),
+            upload: None,
+        });
     }
-    let site = after.network.nodes.iter().position(|n| !n.is_virtual).context("a node")?;
+    let site = after
+        .network
+        .nodes
+        .iter()
+        .position(|n| !n.is_virtual)
+        .context("a node")?;
     after.network.nodes[site].download_mbps *= 0.8;
     // A new default leaf everywhere: every other circuit's leaf is replaced in place.
     let new = plan(&after, &config("bfifo"), 2, Some(&old.state), opts)?;
     let d = diff(&old.plan, &new.plan);
     ensure!(d.rebuild.is_empty(), "same queues: nothing rebuilt");
-    ensure!(!d.remove_classes.is_empty() && !d.add_classes.is_empty() && !d.change_classes.is_empty() && !d.change_leaves.is_empty(), "every kind of operation exercised: {} removed, {} added, {} changed, {} leaves", d.remove_classes.len(), d.add_classes.len(), d.change_classes.len(), d.change_leaves.len());
+    ensure!(
+        !d.remove_classes.is_empty()
+            && !d.add_classes.is_empty()
+            && !d.change_classes.is_empty()
+            && !d.change_leaves.is_empty(),
+        "every kind of operation exercised: {} removed, {} added, {} changed, {} leaves",
+        d.remove_classes.len(),
+        d.add_classes.len(),
+        d.change_classes.len(),
+        d.change_leaves.len()
+    );
     apply(&ns, &render_diff(&d)).context("the diff")?;
     check_live(&ns, &new.plan).context("plan B after applying only the diff")
 }
