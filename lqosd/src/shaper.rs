@@ -231,12 +231,15 @@ impl Shaper {
     }
 }
 
+/// Circuits in a plan: one download class each (a count, no set of ids to build).
 fn circuits(p: &QueuePlan) -> usize {
-    p.mappings
+    p.interfaces
         .iter()
-        .map(|m| &m.circuit_id)
-        .collect::<HashSet<_>>()
-        .len()
+        .flat_map(|i| &i.htbs)
+        .filter(|q| q.direction == lqos_plan::Direction::Download)
+        .flat_map(|q| &q.classes)
+        .filter(|c| matches!(c.owner, lqos_plan::ClassOwner::Circuit(_)))
+        .count()
 }
 
 /// Whether the kernel holds exactly the plan's classes on every interface.
