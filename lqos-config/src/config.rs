@@ -534,4 +534,12 @@ impl Config {
     pub fn overrides_path(&self) -> PathBuf {
         self.lqos_directory.join("lqos_overrides.json")
     }
+    /// Created by lqosd (the WebUI's "refresh now"); lqos-scheduler removes it and refreshes.
+    pub fn refresh_request_path(&self) -> PathBuf {
+        self.state_directory.join("refresh.request")
+    }
+    /// The WebUI's users (lqosd).
+    pub fn web_users_path(&self) -> PathBuf {
+        self.state_directory.join("webusers.toml")
+    }
 }

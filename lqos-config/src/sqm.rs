@@ -50,9 +50,39 @@ impl SqmOverride {
     }
 }
 
+impl SqmKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SqmKind::Cake => "cake",
+            SqmKind::FqCodel => "fq_codel",
+            SqmKind::None => "none",
+        }
+    }
+}
+
+/// The cell syntax: `cake`, or `down/up` when the directions differ (an empty side: default).
+impl std::fmt::Display for SqmOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let side = |k: Option<SqmKind>| k.map_or("", SqmKind::label);
+        if self.download == self.upload {
+            f.write_str(side(self.download))
+        } else {
+            write!(f, "{}/{}", side(self.download), side(self.upload))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_is_the_cell_syntax() {
+        for cell in ["cake", "fq_codel/cake", "none", "/cake"] {
+            let parsed = SqmOverride::parse(cell).unwrap().unwrap();
+            assert_eq!(parsed.to_string(), cell);
+        }
+    }
 
     #[test]
     fn forms() {

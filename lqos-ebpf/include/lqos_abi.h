@@ -20,12 +20,15 @@
 #define LQOS_MAP_HOSTS "lqos_hosts"
 #define LQOS_MAP_UNKNOWN "lqos_unknown"
 #define LQOS_MAP_CONFIG "lqos_config"
+#define LQOS_MAP_UNKNOWN_HOSTS "lqos_unk_hosts"
 
 /* Default sizes compiled into the object; user space overrides them before load. */
 #define LQOS_IP_MAP_DEFAULT_ENTRIES 1048576
 /* Must never exceed the kernel's NR_CPUS; user space sets it to the number of possible CPUs. */
 #define LQOS_CPU_MAP_DEFAULT_ENTRIES 64
 #define LQOS_HOSTS_DEFAULT_ENTRIES 65536
+/* Unknown addresses tracked one by one (LRU: the least recently seen make room). */
+#define LQOS_UNKNOWN_HOSTS_ENTRIES 4096
 
 /*
  * LPM trie key. Both families share one trie: IPv4 is stored IPv4-mapped (::ffff:a.b.c.d)

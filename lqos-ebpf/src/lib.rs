@@ -54,8 +54,18 @@ pub const MAP_HOSTS: &str = "lqos_hosts";
 pub const MAP_UNKNOWN: &str = "lqos_unknown";
 /// ARRAY with one [`LqosDpConfig`] at index 0.
 pub const MAP_CONFIG: &str = "lqos_config";
+/// LRU_PERCPU_HASH ([`LqosHostKey`] -> [`LqosHostCounters`]): traffic of unmapped addresses,
+/// one entry per address, [`UNKNOWN_HOSTS_ENTRIES`] at most (least recently seen evicted).
+pub const MAP_UNKNOWN_HOSTS: &str = "lqos_unk_hosts";
 /// Every map of [`OBJECT`].
-pub const MAP_NAMES: [&str; 5] = [MAP_IP, MAP_CPU, MAP_HOSTS, MAP_UNKNOWN, MAP_CONFIG];
+pub const MAP_NAMES: [&str; 6] = [
+    MAP_IP,
+    MAP_CPU,
+    MAP_HOSTS,
+    MAP_UNKNOWN,
+    MAP_CONFIG,
+    MAP_UNKNOWN_HOSTS,
+];
 
 /// The XDP program (attach to the ingress of every shaped interface).
 pub const PROG_XDP: &str = "lqos_xdp";
@@ -69,6 +79,8 @@ pub const PROG_TC_STICK: &str = "lqos_tc_stick";
 pub const IP_MAP_DEFAULT_ENTRIES: u32 = 1_048_576;
 /// `max_entries` of [`MAP_HOSTS`] compiled into the object.
 pub const HOSTS_DEFAULT_ENTRIES: u32 = 65_536;
+/// `max_entries` of [`MAP_UNKNOWN_HOSTS`].
+pub const UNKNOWN_HOSTS_ENTRIES: u32 = 4096;
 /// `max_entries` of [`MAP_CPU`] compiled into the object (always overridden by [`load`]).
 pub const CPU_MAP_DEFAULT_ENTRIES: u32 = 64;
 

@@ -56,6 +56,14 @@ fn maps_match_rust_types() {
             flags: 0,
         },
         Expected {
+            name: MAP_UNKNOWN_HOSTS,
+            kind: T::BPF_MAP_TYPE_LRU_PERCPU_HASH,
+            key: size_of::<LqosHostKey>(),
+            value: size_of::<LqosHostCounters>(),
+            max_entries: UNKNOWN_HOSTS_ENTRIES,
+            flags: 0,
+        },
+        Expected {
             name: MAP_UNKNOWN,
             kind: T::BPF_MAP_TYPE_PERCPU_ARRAY,
             key: size_of::<u32>(),

@@ -2,37 +2,29 @@
 //! a blocking thread (an apply runs tc and map syscalls for up to seconds).
 
 use crate::prefix_index::PrefixIndex;
-use crate::reports::Reports;
 use crate::shaper::{Outcome, Shaper};
-use crate::throughput::{self, Sample};
+use crate::shared::Shared;
+use crate::throughput;
 use lqos_bus::{Handler, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub struct BusHandler {
     shaper: Arc<Mutex<Shaper>>,
-    /// Separate from the shaper, so reports and issues are served during a long apply.
-    reports: Mutex<Reports>,
-    started: Instant,
-    /// Milliseconds since `started` at which the running apply began; 0 when none runs.
+    /// Reports, prefixes and counters: served without the shaper's lock, during applies too.
+    pub shared: Arc<Shared>,
+    /// Milliseconds since `shared.started` at which the running apply began; 0 when none runs.
     applying_since: Arc<AtomicU64>,
-    /// The live plan's prefixes, for look-ups and throughput, without the shaper's lock.
-    index: Arc<RwLock<Arc<PrefixIndex>>>,
-    /// The latest counter sample ([`crate::throughput`]).
-    pub sample: Arc<RwLock<Sample>>,
 }
 
 impl BusHandler {
     pub fn new(shaper: Shaper) -> Self {
-        let index = Arc::new(RwLock::new(Arc::new(PrefixIndex::new(shaper.mappings()))));
+        let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0));
         Self {
             shaper: Arc::new(Mutex::new(shaper)),
-            reports: Mutex::new(Reports::default()),
-            started: Instant::now(),
+            shared: Arc::new(shared),
             applying_since: Arc::new(AtomicU64::new(0)),
-            index,
-            sample: Arc::new(RwLock::new(Sample::default())),
         }
     }
 
@@ -41,7 +33,8 @@ impl BusHandler {
         match self.applying_since.load(Ordering::Relaxed) {
             0 => None,
             since => Some(
-                self.started
+                self.shared
+                    .started
                     .elapsed()
                     .saturating_sub(Duration::from_millis(since)),
             ),
@@ -50,8 +43,7 @@ impl BusHandler {
 
     /// One line for systemd's `STATUS=`.
     pub fn status_line(&self) -> String {
-        let shaper = self.shaper.lock().unwrap_or_else(|p| p.into_inner());
-        let s = shaper.status(0);
+        let s = &self.shared.applied().status;
         match s.applied_generation {
             Some(g) => format!(
                 "shaping {} circuits, {} prefixes (generation {g})",
@@ -65,7 +57,8 @@ impl BusHandler {
 impl Handler for BusHandler {
     async fn handle(&self, request: Request) -> Response {
         // Reports and issues: quick, and never behind an apply.
-        let reports = || self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        let shared = &self.shared;
+        let reports = || shared.reports();
         let request = match request {
             // Answered without the shaper: the watchdog pings through the bus during applies.
             Request::Ping => {
@@ -94,38 +87,35 @@ impl Handler for BusHandler {
                 };
             }
             Request::LookupIp { addr } => {
-                let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
-                return Response::IpLookup(index.lookup(addr).map(|m| lqos_bus::IpLookup {
-                    prefix: m.prefix.to_string(),
-                    circuit_id: m.circuit_id.to_string(),
-                    cpu: m.cpu,
-                    download: m.download,
-                    upload: m.upload,
+                return Response::IpLookup(shared.index().lookup(addr).map(|m| {
+                    lqos_bus::IpLookup {
+                        prefix: m.prefix.to_string(),
+                        circuit_id: m.circuit_id.to_string(),
+                        cpu: m.cpu,
+                        download: m.download,
+                        upload: m.upload,
+                    }
                 }));
             }
             Request::Throughput { top } => {
-                let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
-                let sample = self.sample.read().unwrap_or_else(|p| p.into_inner());
-                return Response::Throughput(throughput::report(&sample, &index, usize::from(top)));
+                return Response::Throughput(throughput::report(
+                    &shared.sample(),
+                    &shared.index(),
+                    usize::from(top),
+                ));
             }
             Request::CircuitRate { circuit_id } => {
-                let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
-                let sample = self.sample.read().unwrap_or_else(|p| p.into_inner());
                 return Response::CircuitRate(throughput::circuit_rate(
-                    &sample,
-                    &index,
+                    &shared.sample(),
+                    &shared.index(),
                     &circuit_id,
                 ));
             }
             other => other,
         };
         let shaper = self.shaper.clone();
-        let uptime = self.started.elapsed().as_secs();
-        let (applying, started, index) = (
-            self.applying_since.clone(),
-            self.started,
-            self.index.clone(),
-        );
+        let uptime = self.shared.uptime_secs();
+        let (applying, shared) = (self.applying_since.clone(), self.shared.clone());
         let answer = tokio::task::spawn_blocking(move || {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
@@ -134,16 +124,19 @@ impl Handler for BusHandler {
                 Request::Status => Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
                     applying.store(
-                        (started.elapsed().as_millis() as u64).max(1),
+                        (shared.started.elapsed().as_millis() as u64).max(1),
                         Ordering::Relaxed,
                     );
                     let outcome = shaper.submit(generation, plan);
                     applying.store(0, Ordering::Relaxed);
-                    if matches!(outcome, Outcome::Applied(_)) {
-                        *index.write().unwrap_or_else(|p| p.into_inner()) =
-                            Arc::new(PrefixIndex::new(shaper.mappings()));
-                    }
                     let s = shaper.status(uptime);
+                    if let Outcome::Applied(summary) = &outcome {
+                        shared.plan_applied(
+                            PrefixIndex::new(shaper.mappings()),
+                            s.clone(),
+                            Some(summary.duration_ms),
+                        );
+                    }
                     let status = match &outcome {
                         Outcome::Rejected(reasons) => {
                             format!("last plan rejected: {}", reasons.join("; "))

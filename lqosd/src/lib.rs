@@ -8,9 +8,11 @@ pub mod dataplane;
 pub mod prefix_index;
 pub mod reports;
 pub mod shaper;
+pub mod shared;
 pub mod state;
 pub mod teardown;
 pub mod throughput;
+pub mod web;
 
 use anyhow::Context;
 use lqos_config::Config;
@@ -58,7 +60,11 @@ async fn watchdog(
 }
 
 /// Runs lqosd until `shutdown` completes: attach, recover, serve the bus.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    config_path: std::path::PathBuf,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let startup = config.clone();
     let shaper = tokio::task::spawn_blocking(move || shaper::Shaper::start(&startup))
         .await
@@ -75,12 +81,34 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     ]);
     tokio::spawn(throughput::run(
         config.lqosd.bpf_pin_dir.clone(),
-        handler.sample.clone(),
+        handler.shared.clone(),
     ));
     if let Some(period) = sd_notify::watchdog_enabled() {
         tokio::spawn(watchdog(handler.clone(), socket.clone(), period));
     }
-    lqos_bus::serve(listener, handler, lqos_bus::Limits::default(), shutdown).await;
+    // One shutdown for the bus and the WebUI.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if config.webserver_listen.trim().is_empty() {
+        info!("webserver_listen is empty: no WebUI");
+    } else {
+        let listen = config.webserver_listen.clone();
+        let state = web::WebState::new(handler.shared.clone(), config.clone(), config_path);
+        let mut stop = stop_rx.clone();
+        let web = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        // A WebUI that cannot start (port taken) is reported; shaping goes on without it.
+        tokio::spawn(async move {
+            if let Err(e) = web::serve(state, &listen, web).await {
+                tracing::error!(error = format!("{e:#}"), "the WebUI is not available");
+            }
+        });
+    }
+    let bus_stop = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    lqos_bus::serve(listener, handler, lqos_bus::Limits::default(), bus_stop).await;
     notify(&[sd_notify::NotifyState::Stopping]);
     info!("lqosd stopped; programs, maps and queues stay in place (lqosd teardown removes them)");
     Ok(())

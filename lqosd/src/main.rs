@@ -1,5 +1,6 @@
 //! `lqosd [--config PATH]`: the lqos daemon (foreground; logs to stderr). `lqosd teardown`
-//! removes everything it put in the kernel.
+//! removes everything it put in the kernel; `lqosd user add|remove|list` manages the WebUI's
+//! users.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -30,6 +31,65 @@ struct Cli {
 enum Command {
     /// Remove the programs, pinned maps and queues lqosd put in the kernel (lqosd must be stopped).
     Teardown,
+    /// Manage the WebUI's users (state_directory/webusers.toml).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from stdin (asked twice, hidden, on a terminal).
+    Add {
+        name: String,
+        /// admin (may change things) or read-only.
+        #[arg(long, default_value = "admin")]
+        role: lqosd::web::users::Role,
+    },
+    /// Remove a user (their sessions end at their next request).
+    Remove { name: String },
+    /// List the users and their roles.
+    List,
+}
+
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ").context("reading the password")?;
+        let again = rpassword::prompt_password("again: ").context("reading the password")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn user_command(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    use lqosd::web::users;
+    let path = config.web_users_path();
+    match command {
+        UserCommand::Add { name, role } => {
+            users::add(&path, &name, &read_password()?, role)?;
+            println!("added {name} ({role:?}) to {}", path.display());
+        }
+        UserCommand::Remove { name } => {
+            users::remove(&path, &name)?;
+            println!("removed {name} from {}", path.display());
+        }
+        UserCommand::List => {
+            for u in users::read(&path)? {
+                let role = match u.role {
+                    users::Role::Admin => "admin",
+                    users::Role::ReadOnly => "read-only",
+                };
+                println!("{}\t{role}", u.username);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -55,6 +115,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     for n in notes.iter() {
         warn!("{n}");
     }
+    if let Some(Command::User(command)) = cli.command {
+        return user_command(&config, command);
+    }
     if let Some(Command::Teardown) = cli.command {
         if std::os::unix::net::UnixStream::connect(&config.lqosd.bus_socket).is_ok() {
             anyhow::bail!(
@@ -73,7 +136,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("tokio runtime")?;
     let detach = cli.detach_on_exit;
-    runtime.block_on(lqosd::run(config.clone(), shutdown_signal()))?;
+    runtime.block_on(lqosd::run(
+        config.clone(),
+        cli.config.clone(),
+        shutdown_signal(),
+    ))?;
     if detach {
         info!("--detach-on-exit: removing everything from the kernel");
         for line in lqosd::teardown::teardown(&config) {

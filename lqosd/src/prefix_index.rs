@@ -31,6 +31,10 @@ impl PrefixIndex {
         }
     }
 
+    pub fn mappings(&self) -> &[IpMapping] {
+        &self.mappings
+    }
+
     pub fn has_circuit(&self, circuit_id: &str) -> bool {
         self.mappings.iter().any(|m| &*m.circuit_id == circuit_id)
     }

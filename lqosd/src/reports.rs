@@ -14,16 +14,40 @@ pub(crate) fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Scheduler runs remembered (the newest; for the WebUI).
+pub const MAX_RUNS: usize = 50;
+
+/// A finished scheduler run, as its reports showed it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Run {
+    pub finished_unix: u64,
+    pub ok: bool,
+    pub duration_ms: Option<u64>,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Reports {
     scheduler: Option<(SchedulerReport, Instant)>,
+    runs: std::collections::VecDeque<Run>,
     issues: Vec<IssueEntry>,
     next_id: u64,
 }
 
 impl Reports {
     pub fn scheduler_report(&mut self, report: SchedulerReport) {
+        if let Some(run) = finished_run(self.scheduler.as_ref().map(|(r, _)| r), &report) {
+            if self.runs.len() >= MAX_RUNS {
+                self.runs.pop_front();
+            }
+            self.runs.push_back(run);
+        }
         self.scheduler = Some((report, Instant::now()));
+    }
+
+    /// Finished runs, newest first.
+    pub fn runs(&self) -> Vec<Run> {
+        self.runs.iter().rev().cloned().collect()
     }
 
     /// The last report and its age in seconds.
@@ -86,6 +110,28 @@ impl Reports {
     }
 }
 
+/// The run that `now` reports as finished since `before`: a newer success, or one more
+/// consecutive failure.
+fn finished_run(before: Option<&SchedulerReport>, now: &SchedulerReport) -> Option<Run> {
+    let succeeded = now.last_success_unix.is_some()
+        && before.is_none_or(|b| b.last_success_unix != now.last_success_unix);
+    let failed = now.consecutive_failures > before.map_or(0, |b| b.consecutive_failures);
+    (succeeded || failed).then(|| Run {
+        finished_unix: if succeeded {
+            now.last_success_unix.unwrap_or(now.sent_unix)
+        } else {
+            now.sent_unix
+        },
+        ok: succeeded,
+        duration_ms: now.last_duration_ms,
+        error: if succeeded {
+            None
+        } else {
+            now.last_error.clone()
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +145,35 @@ mod tests {
             message: message.into(),
             context: String::new(),
         }
+    }
+
+    #[test]
+    fn finished_runs_are_told_from_the_reports() {
+        let mut r = Reports::default();
+        let mut rep = SchedulerReport {
+            phase: "refreshing".into(),
+            sent_unix: 10,
+            ..SchedulerReport::default()
+        };
+        r.scheduler_report(rep.clone());
+        assert!(r.runs().is_empty(), "nothing finished yet");
+        rep.last_success_unix = Some(12);
+        rep.last_duration_ms = Some(800);
+        r.scheduler_report(rep.clone());
+        r.scheduler_report(rep.clone());
+        assert_eq!(
+            r.runs().len(),
+            1,
+            "a heartbeat repeating the same success is no new run"
+        );
+        rep.consecutive_failures = 1;
+        rep.last_error = Some("ShapedDevices.csv:3: bad rate".into());
+        rep.sent_unix = 20;
+        r.scheduler_report(rep);
+        let runs = r.runs();
+        assert_eq!(runs.len(), 2);
+        assert!(!runs[0].ok && runs[0].error.as_deref() == Some("ShapedDevices.csv:3: bad rate"));
+        assert!(runs[1].ok && runs[1].finished_unix == 12 && runs[1].duration_ms == Some(800));
     }
 
     #[test]

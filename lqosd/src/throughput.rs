@@ -6,11 +6,13 @@
 use crate::prefix_index::PrefixIndex;
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap};
 use lqos_bus::{Rate, ThroughputReport};
-use lqos_ebpf::{LqosHostCounters, LqosHostKey, MAP_HOSTS, MAP_UNKNOWN, UNKNOWN_TC};
+use lqos_ebpf::{
+    LqosHostCounters, LqosHostKey, MAP_HOSTS, MAP_UNKNOWN, MAP_UNKNOWN_HOSTS, UNKNOWN_TC,
+};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the counters are read.
@@ -23,13 +25,32 @@ pub struct Sample {
     pub interval_ms: u64,
     pub hosts: Vec<(IpAddr, u64, u64)>,
     pub unknown: (u64, u64),
+    /// Addresses in no circuit that the data plane has seen (at most
+    /// [`lqos_ebpf::UNKNOWN_HOSTS_ENTRIES`]).
+    pub unknown_hosts: Vec<UnknownHost>,
+}
+
+/// One address in no circuit: its rates over the interval and its totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownHost {
+    pub addr: IpAddr,
+    pub down_bps: u64,
+    pub up_bps: u64,
+    pub bytes_down: u64,
+    pub bytes_up: u64,
+    /// When its counters last moved (its first sighting, if they never did since).
+    pub last_seen_unix: u64,
 }
 
 /// Reads the counters and keeps the previous totals.
 pub struct Sampler {
     hosts: PerCpuHashMap<MapData, LqosHostKey, LqosHostCounters>,
     unknown: PerCpuArray<MapData, LqosHostCounters>,
+    /// `None` when the pinned maps predate it (an older lqosd's; the next restart adds it).
+    unknown_hosts: Option<PerCpuHashMap<MapData, LqosHostKey, LqosHostCounters>>,
     previous: HashMap<IpAddr, (u64, u64)>,
+    /// Unknown addresses: last totals and when they last moved.
+    previous_unknown_hosts: HashMap<IpAddr, (u64, u64, u64)>,
     previous_unknown: (u64, u64),
     at: Option<Instant>,
 }
@@ -49,10 +70,16 @@ impl Sampler {
         let unknown = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(MapData::from_pin(
             pin_dir.join(MAP_UNKNOWN),
         )?))?;
+        let unknown_hosts = MapData::from_pin(pin_dir.join(MAP_UNKNOWN_HOSTS))
+            .and_then(|m| PerCpuHashMap::try_from(aya::maps::Map::PerCpuLruHashMap(m)))
+            .map_err(|e| tracing::warn!(error = %e, "no per-address unknown traffic"))
+            .ok();
         Ok(Self {
             hosts,
             unknown,
+            unknown_hosts,
             previous: HashMap::new(),
+            previous_unknown_hosts: HashMap::new(),
             previous_unknown: (0, 0),
             at: None,
         })
@@ -71,6 +98,7 @@ impl Sampler {
             let t = total(&values);
             (t.bytes_down, t.bytes_up)
         });
+        let unknown_hosts = self.unknown_hosts_now();
         let elapsed = self.at.map(|at| now.duration_since(at));
         self.at = Some(now);
         let previous = std::mem::replace(&mut self.previous, current);
@@ -86,15 +114,56 @@ impl Sampler {
                 (rd > 0 || ru > 0).then_some((*addr, rd, ru))
             })
             .collect();
+        let now_unix = crate::reports::now_unix();
+        let mut unknown_list = Vec::with_capacity(unknown_hosts.len());
+        let mut seen = HashMap::with_capacity(unknown_hosts.len());
+        for (addr, (d, u)) in unknown_hosts {
+            let (pd, pu, last) = self
+                .previous_unknown_hosts
+                .get(&addr)
+                .copied()
+                .unwrap_or((d, u, now_unix));
+            let moved = d != pd || u != pu;
+            let last_seen_unix = if moved { now_unix } else { last };
+            seen.insert(addr, (d, u, last_seen_unix));
+            unknown_list.push(UnknownHost {
+                addr,
+                down_bps: rate(d, pd),
+                up_bps: rate(u, pu),
+                bytes_down: d,
+                bytes_up: u,
+                last_seen_unix,
+            });
+        }
+        self.previous_unknown_hosts = seen;
+        unknown_list.sort_by(|a, b| {
+            (b.down_bps + b.up_bps, b.last_seen_unix)
+                .cmp(&(a.down_bps + a.up_bps, a.last_seen_unix))
+        });
         Some(Sample {
-            sampled_unix: crate::reports::now_unix(),
+            sampled_unix: now_unix,
             interval_ms: (secs * 1e3) as u64,
             hosts,
             unknown: (
                 rate(unknown.0, previous_unknown.0),
                 rate(unknown.1, previous_unknown.1),
             ),
+            unknown_hosts: unknown_list,
         })
+    }
+
+    /// Totals of every unknown address in the LRU map.
+    fn unknown_hosts_now(&self) -> Vec<(IpAddr, (u64, u64))> {
+        let Some(map) = &self.unknown_hosts else {
+            return Vec::new();
+        };
+        map.iter()
+            .flatten()
+            .map(|(key, values)| {
+                let t = total(&values);
+                (key.to_addr(), (t.bytes_down, t.bytes_up))
+            })
+            .collect()
     }
 }
 
@@ -178,7 +247,7 @@ pub fn circuit_rate(sample: &Sample, index: &PrefixIndex, circuit_id: &str) -> O
 }
 
 /// Samples every [`INTERVAL`] on a blocking thread, forever; the latest sample is in `out`.
-pub async fn run(pin_dir: std::path::PathBuf, out: Arc<RwLock<Sample>>) {
+pub async fn run(pin_dir: std::path::PathBuf, out: Arc<crate::shared::Shared>) {
     let opened = tokio::task::spawn_blocking(move || Sampler::open(&pin_dir)).await;
     let mut sampler = match opened {
         Ok(Ok(s)) => s,
@@ -201,7 +270,7 @@ pub async fn run(pin_dir: std::path::PathBuf, out: Arc<RwLock<Sample>>) {
         };
         sampler = s;
         if let Some(sample) = sample {
-            *out.write().unwrap_or_else(|p| p.into_inner()) = sample;
+            out.set_sample(sample);
         }
     }
 }
@@ -231,6 +300,7 @@ mod tests {
                 ("100.64.0.10".parse().expect("a"), 3_000, 500),
             ],
             unknown: (7, 1),
+            unknown_hosts: Vec::new(),
         };
         let r = report(&sample, &index, 1);
         assert_eq!((r.down_bps, r.up_bps, r.active_hosts), (11_007, 601, 3));

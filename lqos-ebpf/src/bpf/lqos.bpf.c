@@ -78,6 +78,25 @@ static __always_inline void lqos_count_host(const struct lqos_ip_key *key, enum 
 		lqos_count_unknown(LQOS_UNKNOWN_HOSTS_FULL, dir, bytes, packets);
 }
 
+/* The same, per unknown address, in the LRU map (an update never fails for lack of room). */
+static __always_inline void lqos_count_unknown_host(const struct lqos_ip_key *key,
+						    enum lqos_dir dir, __u64 bytes, __u64 packets)
+{
+	const struct lqos_host_key *host = (const void *)key->addr;
+	struct lqos_host_counters *c = bpf_map_lookup_elem(&lqos_unk_hosts, host);
+	__u64 now = bpf_ktime_get_ns();
+	struct lqos_host_counters init = {};
+
+	if (c) {
+		lqos_add(c, dir, bytes, packets, now);
+		return;
+	}
+	lqos_add(&init, dir, bytes, packets, now);
+	/* BPF_NOEXIST: another CPU may just have created it; then this packet goes uncounted
+	 * per address (the lqos_unknown totals still have it). */
+	bpf_map_update_elem(&lqos_unk_hosts, host, &init, BPF_NOEXIST);
+}
+
 SEC("xdp")
 int lqos_xdp(struct xdp_md *ctx)
 {
@@ -150,6 +169,7 @@ int lqos_tc_egress(struct __sk_buff *skb)
 	info = bpf_map_lookup_elem(&lqos_ip_map, key);
 	if (!info) {
 		lqos_count_unknown(LQOS_UNKNOWN_TC, dir, skb->len, packets);
+		lqos_count_unknown_host(key, dir, skb->len, packets);
 		return TC_ACT_OK;
 	}
 	lqos_count_host(key, dir, skb->len, packets);

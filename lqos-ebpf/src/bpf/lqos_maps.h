@@ -56,6 +56,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_unknown SEC(".maps");
 
+/* Unmapped address -> per-CPU counters, for the WebUI's "unknown IPs" (addresses that send
+ * or receive traffic but are in no circuit). LRU, so an address scan cannot fill it: the
+ * least recently seen addresses are evicted. Written at TC egress only, like lqos_hosts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, LQOS_UNKNOWN_HOSTS_ENTRIES);
+	__type(key, struct lqos_host_key);
+	__type(value, struct lqos_host_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lqos_unk_hosts SEC(".maps");
+
 /* The single struct lqos_dp_config entry (index 0). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -268,6 +268,10 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                         info!("an input file changed: refreshing");
                         break;
                     }
+                    if std::fs::remove_file(config.refresh_request_path()).is_ok() {
+                        info!("a refresh was requested (WebUI): refreshing");
+                        break;
+                    }
                     if last_run.elapsed() >= interval {
                         break;
                     }

@@ -1,0 +1,83 @@
+//! What lqosd's bus and its WebUI both read: reports and issues, the live plan's prefixes, the
+//! latest counter sample and what the last apply did. None of it sits behind the shaper's
+//! lock, so the WebUI and the bus answer during a long apply.
+
+use crate::prefix_index::PrefixIndex;
+use crate::reports::Reports;
+use crate::throughput::Sample;
+use lqos_bus::StatusReport;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+/// The live plan as the WebUI and metrics see it, updated after every apply.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub status: StatusReport,
+    /// Plans applied since lqosd started (unchanged and rejected ones not counted).
+    pub applies: u64,
+    pub last_apply_ms: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub started: Instant,
+    reports: Mutex<Reports>,
+    index: RwLock<Arc<PrefixIndex>>,
+    sample: RwLock<Arc<Sample>>,
+    applied: RwLock<Applied>,
+}
+
+impl Shared {
+    pub fn new(index: PrefixIndex, status: StatusReport) -> Self {
+        Self {
+            started: Instant::now(),
+            reports: Mutex::new(Reports::default()),
+            index: RwLock::new(Arc::new(index)),
+            sample: RwLock::new(Arc::new(Sample::default())),
+            applied: RwLock::new(Applied {
+                status,
+                ..Applied::default()
+            }),
+        }
+    }
+
+    /// The reports; a panic elsewhere while holding them leaves them consistent (every method
+    /// of [`Reports`] is a single update), so a poisoned lock is taken over.
+    pub fn reports(&self) -> MutexGuard<'_, Reports> {
+        self.reports.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn index(&self) -> Arc<PrefixIndex> {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn sample(&self) -> Arc<Sample> {
+        self.sample
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_sample(&self, sample: Sample) {
+        *self.sample.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sample);
+    }
+
+    pub fn applied(&self) -> RwLockReadGuard<'_, Applied> {
+        self.applied.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After an apply: the new prefixes and status; `apply_ms` when the kernel was changed.
+    pub fn plan_applied(&self, index: PrefixIndex, status: StatusReport, apply_ms: Option<u64>) {
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
+        let mut a = self.applied.write().unwrap_or_else(|p| p.into_inner());
+        a.status = status;
+        if let Some(ms) = apply_ms {
+            a.applies += 1;
+            a.last_apply_ms = Some(ms);
+        }
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}

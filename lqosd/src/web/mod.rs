@@ -1,0 +1,271 @@
+//! The WebUI on `webserver_listen` (default `:::9123`): the page (embedded from `webui/`), a
+//! JSON API under `/api/`, live updates as Server-Sent Events, `/health` and `/metrics`.
+//! [`router`] builds it from a [`WebState`], so it is tested without a socket; docs/webui.md
+//! is the contract.
+
+mod api;
+mod assets;
+mod auth;
+pub mod catalog;
+mod edit;
+mod error;
+pub mod live;
+mod metrics;
+pub mod sessions;
+pub mod users;
+
+use crate::shared::Shared;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use catalog::Catalog;
+use live::{History, LiveView};
+use lqos_config::Config;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+pub use error::ApiError;
+
+/// Everything the handlers read; cheap to clone.
+#[derive(Clone)]
+pub struct WebState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    config: Config,
+    config_path: PathBuf,
+    catalog: RwLock<Arc<Catalog>>,
+    live: RwLock<Arc<LiveView>>,
+    history: History,
+    users: users::UserStore,
+    sessions: sessions::Sessions,
+    limiter: sessions::LoginLimiter,
+    /// One circuit edit at a time (read, check, write of ShapedDevices.csv).
+    edits: tokio::sync::Mutex<()>,
+}
+
+impl WebState {
+    /// Loads the catalog from the operator's files (empty, with the reason logged, when they
+    /// are rejected: the WebUI still shows status and issues).
+    pub fn new(shared: Arc<Shared>, config: Config, config_path: PathBuf) -> Self {
+        let catalog = Catalog::load(&config).unwrap_or_else(|e| {
+            tracing::warn!(
+                "WebUI: {e}; circuits and the tree stay empty until the files are fixed"
+            );
+            Catalog::default()
+        });
+        let users = users::UserStore::new(config.web_users_path());
+        let state = WebState {
+            inner: Arc::new(Inner {
+                shared,
+                config,
+                config_path,
+                catalog: RwLock::new(Arc::new(catalog)),
+                live: RwLock::new(Arc::new(LiveView::default())),
+                history: History::default(),
+                users,
+                sessions: sessions::Sessions::default(),
+                limiter: sessions::LoginLimiter::default(),
+                edits: tokio::sync::Mutex::new(()),
+            }),
+        };
+        state.refresh_live();
+        state
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_catalog(&self, c: Catalog) {
+        *self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(c);
+    }
+
+    fn live(&self) -> Arc<LiveView> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Recomputes the live picture from the latest sample (every second, and in tests).
+    pub fn refresh_live(&self) {
+        let shared = &self.inner.shared;
+        let view = LiveView::compute(self.catalog(), &shared.index(), shared.sample());
+        self.inner.history.record(&view);
+        *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+    }
+
+    /// Rereads the operator's files if they changed since `seen`; the new stamps.
+    fn reload_if_changed(&self, seen: &mut Vec<Option<(u64, SystemTime)>>) {
+        let stamps = input_stamps(&self.inner.config);
+        if *seen == stamps {
+            return;
+        }
+        *seen = stamps;
+        match Catalog::load(&self.inner.config) {
+            Ok(c) => {
+                tracing::info!(circuits = c.circuits.len(), "WebUI: inputs reloaded");
+                self.set_catalog(c);
+            }
+            Err(e) => tracing::warn!("WebUI: {e}; showing the last good inputs"),
+        }
+    }
+}
+
+fn input_stamps(config: &Config) -> Vec<Option<(u64, SystemTime)>> {
+    [
+        config.shaped_devices_path(),
+        config.network_json_path(),
+        config.overrides_path(),
+    ]
+    .iter()
+    .map(|p| {
+        let m = std::fs::metadata(p).ok()?;
+        Some((m.len(), m.modified().ok()?))
+    })
+    .collect()
+}
+
+/// The whole site.
+pub fn router(state: WebState) -> Router {
+    let api = Router::new()
+        .route("/session", get(auth::session))
+        .route("/setup", post(auth::setup))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/dashboard", get(api::dashboard))
+        .route("/live", get(api::live))
+        .route("/tree", get(api::tree))
+        .route("/circuits", get(api::circuits).post(edit::create))
+        .route(
+            "/circuits/{id}",
+            get(api::circuit).put(edit::replace).delete(edit::remove),
+        )
+        .route("/unknown", get(api::unknown))
+        .route("/unknown.csv", get(api::unknown_csv))
+        .route("/scheduler", get(api::scheduler))
+        .route("/scheduler/refresh", post(api::refresh))
+        .route("/issues", get(api::issues))
+        .route("/issues/{id}/ack", post(api::ack))
+        .route("/config/{file}", get(api::config_file))
+        .fallback(|| async {
+            ApiError::NotFound("no such API route (docs/webui.md lists them)".into())
+        });
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/assets/{*path}", get(assets::file))
+        .route("/health", get(api::health))
+        .route("/metrics", get(metrics::metrics))
+        .nest("/api", api)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    let set = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    for (k, v) in set {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    r
+}
+
+/// Serves the WebUI on `listen` until `shutdown`, with the background tasks that keep its
+/// picture live (every second) and its inputs current (every 2 s).
+pub async fn serve(
+    state: WebState,
+    listen: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let addr = parse_listen(listen)?;
+    let listener = bind(addr).with_context(|| format!("WebUI: cannot listen on {listen}"))?;
+    tracing::info!(%addr, "WebUI listening");
+    let ticker = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::throughput::INTERVAL);
+        let mut stamps = input_stamps(&ticker.inner.config);
+        let mut n = 0u64;
+        loop {
+            tick.tick().await;
+            n += 1;
+            let s = ticker.clone();
+            let check = n % 2 == 0;
+            let mut seen = std::mem::take(&mut stamps);
+            match tokio::task::spawn_blocking(move || {
+                if check {
+                    s.reload_if_changed(&mut seen);
+                }
+                s.refresh_live();
+                seen
+            })
+            .await
+            {
+                Ok(seen) => stamps = seen,
+                Err(e) => tracing::error!(error = %e, "WebUI: refreshing the live picture failed"),
+            }
+        }
+    });
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("WebUI server")
+}
+
+/// `:::9123`, `0.0.0.0:9123`, `[::1]:9123`, `127.0.0.1:9123`.
+fn parse_listen(listen: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let l = listen.trim();
+    let fixed = match l.rsplit_once(':') {
+        Some((host, port)) if host.contains(':') && !host.starts_with('[') => {
+            format!("[{host}]:{port}")
+        }
+        _ => l.to_owned(),
+    };
+    let fixed = fixed.replace("[]", "[::]");
+    fixed.parse().map_err(|_| {
+        anyhow::anyhow!("webserver_listen = {listen:?}: expected address:port such as :::9123 or 127.0.0.1:9123")
+    })
+}
+
+/// A listener; on `[::]` it takes IPv4 too (dual stack), whatever the sysctl says.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv6() {
+        let s = tokio::net::TcpSocket::new_v6()?;
+        socket2::SockRef::from(&s).set_only_v6(false)?;
+        s
+    } else {
+        tokio::net::TcpSocket::new_v4()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+#[cfg(test)]
+mod tests;
