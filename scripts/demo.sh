@@ -1,32 +1,67 @@
 #!/usr/bin/env bash
-# The live demo: installs what lqos needs, builds it, and shapes the bundled example network
-# (etc/) for real: network namespaces with an Internet host, the shaper (a bridge of two veths
-# running lqosd) and a subscribers' host; lqos-scheduler applies the plan through lqosd, then
-# iperf3 measures a few circuits against their plans. Needs root. Ctrl-C removes everything.
-# (The WebUI on :9123 arrives in a later release.)
+# The live demo: installs what lqos needs, builds it, and runs the bundled example network
+# (etc/) for real in network namespaces: an Internet host, the shaper (a bridge of two veths
+# running lqosd and lqos-scheduler) and a subscribers' host. iperf3 first measures a few
+# circuits against their plans, then keeps traffic flowing through several circuits (some at
+# their plan, some below, one address in no circuit) while the WebUI shows it live.
+# Needs root. Ctrl-C (or SIGTERM) removes everything it created.
+#
+#   scripts/demo.sh [--first-run] [--quick] [--keep]
+#     --first-run  create no WebUI user: the page asks for the first admin
+#     --quick      skip the iperf3 measurements (start the traffic at once)
+#     --keep       stay up until Ctrl-C/SIGTERM even without a terminal (for tests)
+#   LQOS_BIN_DIR=target/debug  use already built binaries instead of building release ones
+#   LQOS_DEMO_PORT=9123        the WebUI's port on this host's loopback
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+first_run=0 quick=0 keep=0
+for a in "$@"; do
+    case $a in
+        --first-run) first_run=1 ;;
+        --quick) quick=1 ;;
+        --keep) keep=1 ;;
+        *) echo "demo: unknown option $a (see the top of $0)" >&2; exit 2 ;;
+    esac
+done
 if [ "$(id -u)" != 0 ]; then
     echo "demo: needs root (network namespaces, eBPF, tc): run with sudo" >&2
     exit 1
 fi
-cargo build --release --locked -p lqosd -p lqos-scheduler
-bin=$PWD/target/release
+./scripts/setup.sh
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if [ -n "${LQOS_BIN_DIR:-}" ]; then
+    bin=$(cd "$LQOS_BIN_DIR" && pwd)
+else
+    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli
+    bin=$PWD/target/release
+fi
 out=$PWD/target/demo
+port=${LQOS_DEMO_PORT:-9123}
 inet=lqdemo-inet shaper=lqdemo-shaper subs=lqdemo-subs
-lqosd_pid=
+host_ip=10.123.0.1 shaper_ip=10.123.0.2
+forward_pid=
 
 cleanup() {
-    [ -n "$lqosd_pid" ] && kill "$lqosd_pid" 2>/dev/null && wait "$lqosd_pid" 2>/dev/null
-    for ns in $inet $shaper $subs; do ip netns del "$ns" 2>/dev/null || true; done
+    set +e # remove everything, whatever is already gone
+    [ -n "$forward_pid" ] && kill "$forward_pid" 2>/dev/null
+    for ns in $inet $subs $shaper; do
+        # Deleting a namespace does not stop its processes: stop them first.
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        [ -n "$pids" ] && kill $pids 2>/dev/null
+    done
+    sleep 0.5
+    for ns in $inet $subs $shaper; do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    ip link del lqdemo-mgmt 2>/dev/null || true
     umount -l "$out/bpf" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cleanup
-rm -rf "$out" && mkdir -p "$out/bpf"
+rm -rf "$out" && mkdir -p "$out/bpf" "$out/state"
 mount -t bpf bpf "$out/bpf"
 
 echo "== network namespaces: $inet <-> $shaper (bridge lqi|lqn, lqosd) <-> $subs"
@@ -37,12 +72,20 @@ ip -n $shaper link add br0 type bridge
 for dev in lqi lqn; do ip -n $shaper link set $dev master br0 up; done
 ip -n $shaper link set br0 up
 ip -n $inet addr add 100.127.255.254/10 dev eth0
-for addr in 100.64.1.10 100.64.1.40 100.64.1.50; do ip -n $subs addr add $addr/10 dev eth0; done
+# Six subscribers of the example, and 100.64.99.7, which is in no circuit (an "unknown IP").
+subscribers="100.64.1.10 100.64.1.40 100.64.4.10 100.64.5.20 100.64.6.20 100.64.8.20 100.64.1.50"
+for addr in $subscribers 100.64.99.7; do ip -n $subs addr add $addr/10 dev eth0; done
 for ns in $inet $subs; do
     # Software checksums on the senders (veth + native XDP into a cpumap; see docs/dataplane.md).
     ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
     ip -n "$ns" link set eth0 up
 done
+# A management link from this host to the shaper, for the WebUI.
+ip link add lqdemo-mgmt type veth peer name mgmt netns $shaper
+ip addr add $host_ip/30 dev lqdemo-mgmt
+ip link set lqdemo-mgmt up
+ip -n $shaper addr add $shaper_ip/30 dev mgmt
+ip -n $shaper link set mgmt up
 
 # The leaf qdisc: CAKE where the kernel has it, else pfifo (HTB still shapes).
 leaf="cake diffserv4"
@@ -61,37 +104,87 @@ else
 fi
 sed -e "s|^lqos_directory = .*|lqos_directory = \"$out\"|" \
     -e "s|^state_directory = .*|state_directory = \"$out/state\"|" \
+    -e "s|^webserver_listen = .*|webserver_listen = \":::9123\"|" \
     -e "s|^to_internet = .*|to_internet = \"lqi\"|" \
     -e "s|^to_network = .*|to_network = \"lqn\"|" \
     -e "s|^default_sqm = .*|default_sqm = \"$leaf\"|" \
     -e "s|^bus_socket = .*|bus_socket = \"$out/bus\"|" \
     -e "s|^bpf_pin_dir = .*|bpf_pin_dir = \"$out/bpf/lqos\"|" etc/lqos.conf > "$out/lqos.conf"
+conf=$out/lqos.conf
 
 echo "== lqosd (log: $out/lqosd.log)"
-ip netns exec $shaper "$bin/lqosd" --config "$out/lqos.conf" 2> "$out/lqosd.log" &
-lqosd_pid=$!
+ip netns exec $shaper "$bin/lqosd" --config "$conf" 2> "$out/lqosd.log" &
 for _ in $(seq 100); do [ -S "$out/bus" ] && break; sleep 0.1; done
-echo "== lqos-scheduler refresh"
-ip netns exec $shaper "$bin/lqos-scheduler" --config "$out/lqos.conf" refresh
+[ -S "$out/bus" ] || { echo "demo: lqosd did not start:" >&2; tail -20 "$out/lqosd.log" >&2; exit 1; }
+echo "== lqos-scheduler run (log: $out/scheduler.log)"
+ip netns exec $shaper "$bin/lqos-scheduler" --config "$conf" run 2> "$out/scheduler.log" &
+for _ in $(seq 300); do
+    "$bin/lqos" --config "$conf" status 2>/dev/null | grep -q "generation" && break
+    sleep 0.1
+done
+"$bin/lqos" --config "$conf" status | head -3
 
 measure() { # addr, -R for upload
     ip netns exec $subs iperf3 -s -1 -B "$1" -p 5299 >/dev/null 2>&1 &
     sleep 0.3
     ip netns exec $inet iperf3 -c "$1" -p 5299 -t 4 -O 1 -f m ${2:-} | awk '/receiver/ { print $7 }'
-    wait
+    wait $!
 }
-echo
-echo "== iperf3 through the shaper (Mbit/s of TCP payload; HTB meters frames, ~4.5% more)"
-printf '%-10s %-30s %12s %12s\n' circuit plan download upload
-for c in "1001 100.64.1.10 100/20" "1004 100.64.1.40 12.5/2.5" "1005 100.64.1.50 300/60_(lqos_overrides.json)"; do
-    set -- $c
-    printf '%-10s %-30s %12s %12s\n' "$1" "${3//_/ }" "$(measure "$2")" "$(measure "$2" -R)"
+if [ $quick = 0 ]; then
+    echo
+    echo "== iperf3 through the shaper (Mbit/s of TCP payload; HTB meters frames, ~4.5% more)"
+    printf '%-10s %-30s %12s %12s\n' circuit plan download upload
+    for c in "1001 100.64.1.10 100/20" "1004 100.64.1.40 12.5/2.5" "1005 100.64.1.50 300/60_(lqos_overrides.json)"; do
+        set -- $c
+        printf '%-10s %-30s %12s %12s\n' "$1" "${3//_/ }" "$(measure "$2")" "$(measure "$2" -R)"
+    done
+fi
+
+# Traffic that keeps flowing: address, port, direction (-R: upload), rate (0: as fast as the
+# plan allows).
+flows="100.64.1.10:5301::0 100.64.1.10:5302:-R:0 100.64.1.40:5303::0 100.64.4.10:5304::60M
+100.64.5.20:5305::0 100.64.6.20:5306::120M 100.64.8.20:5307::40M 100.64.8.20:5308:-R:0
+100.64.99.7:5309::2M"
+for f in $flows; do
+    IFS=: read -r addr p dir rate <<< "$f"
+    ip netns exec $subs iperf3 -s -B "$addr" -p "$p" >/dev/null 2>&1 &
+done
+sleep 0.5
+for f in $flows; do
+    IFS=: read -r addr p dir rate <<< "$f"
+    # A client that comes back if its flow ever ends.
+    ip netns exec $inet bash -c "while true; do iperf3 -c $addr -p $p -t 3600 -b $rate $dir >/dev/null 2>&1; sleep 1; done" &
+done
+
+user_note="the page asks you to create the first admin"
+if [ $first_run = 0 ]; then
+    password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 12)
+    printf '%s\n' "$password" | "$bin/lqosd" --config "$conf" user add admin --role admin >/dev/null
+    user_note="user admin, password $password"
+fi
+# The WebUI listens inside the shaper's namespace; forward this host's loopback to it.
+if command -v socat >/dev/null; then
+    socat TCP-LISTEN:"$port",bind=127.0.0.1,fork,reuseaddr TCP:$shaper_ip:9123 2>/dev/null &
+    forward_pid=$!
+    sleep 0.2
+    if ! kill -0 $forward_pid 2>/dev/null; then
+        echo "demo: 127.0.0.1:$port is taken (LQOS_DEMO_PORT picks another); the WebUI is at http://$shaper_ip:9123/ only" >&2
+        forward_pid=
+    fi
+fi
+for _ in $(seq 100); do
+    curl -fs "http://$shaper_ip:9123/health" >/dev/null 2>&1 && break
+    sleep 0.1
 done
 echo
-echo "lqosd is shaping $(grep -c '^[0-9]' "$out/ShapedDevices.csv") devices of the bundled example. Look around:"
+echo "== lqos is shaping $(grep -c '^[0-9B]' "$out/ShapedDevices.csv") devices of the bundled example, with traffic flowing."
+echo "WebUI: http://127.0.0.1:$port/ (or http://$shaper_ip:9123/); $user_note"
+echo "  from another machine: ssh -L $port:127.0.0.1:$port root@this-host, then open http://127.0.0.1:$port/"
+echo "Look around:"
+echo "  $bin/lqos --config $conf top"
 echo "  ip netns exec $shaper tc -s class show dev lqn | head -20"
-echo "  edit $out/ShapedDevices.csv, then: ip netns exec $shaper $bin/lqos-scheduler --config $out/lqos.conf refresh"
-if [ -t 0 ]; then
+echo "  edit $out/ShapedDevices.csv: lqos-scheduler applies it within seconds"
+if [ -t 0 ] || [ $keep = 1 ]; then
     echo "Ctrl-C stops the demo and removes everything it created."
-    wait "$lqosd_pid"
+    while true; do sleep 3600 & wait $!; done
 fi

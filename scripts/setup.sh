@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything lqos needs to build and test on Debian/Ubuntu: the eBPF toolchain (clang,
-# llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic.
+# llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic,
+# socat and curl for the demo's WebUI, Chromium and Node.js for the browser tests (with
+# playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark.
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config)
+packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config
+    socat curl chromium wrk)
+# Node.js: Debian's, unless the machine has one already.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,5 +31,11 @@ fi
 if ! command -v cargo >/dev/null; then
     echo "setup: no Rust toolchain: install one with rustup (https://rustup.rs), then run this again" >&2
     exit 1
+fi
+# The browser tests' driver, pinned by webui/package-lock.json (no browser download: they
+# use Debian's Chromium).
+webui=$(cd "$(dirname "$0")/../webui" && pwd)
+if [ ! -d "$webui/node_modules/playwright-core" ] || [ "$webui/package-lock.json" -nt "$webui/node_modules" ]; then
+    (cd "$webui" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: ready ($(cargo --version), $(clang --version | head -n1))"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and property tests, the CLI against fixtures, and the privileged
-# end-to-end tests (network namespaces, real tc, real eBPF programs), which need root.
+# The whole test suite: unit and property tests, the CLI against fixtures, the privileged
+# end-to-end tests (network namespaces, real tc, real eBPF programs), which need root, and the
+# WebUI's browser tests (headless Chromium against the live demo; scripts/browser-test.sh).
 # Every privileged test cleans up its own namespaces, even when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ set +e
 # No doc tests exist; --lib --bins --tests keeps the benches (which print figures) out.
 cargo test --workspace --locked --no-fail-fast --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+LQOS_BIN_DIR=$PWD/target/debug ./scripts/browser-test.sh 2>&1 | tee -a "$log"
+browser=${PIPESTATUS[0]}
 set -e
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
-exit "$status"
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "Rust tests: %d passed, %d failed\n", passed, failed }' "$log"
+awk '/^# pass / { passed = $3 } /^# fail / { failed = $3 } END { printf "browser tests: %d passed, %d failed\n", passed, failed }' "$log"
+[ "$status" = 0 ] && [ "$browser" = 0 ]

@@ -163,7 +163,22 @@ impl Sampler {
                 let t = total(&values);
                 (key.to_addr(), (t.bytes_down, t.bytes_up))
             })
+            .filter(|(addr, _)| is_host_address(*addr))
             .collect()
+    }
+}
+
+/// Whether `addr` can be a subscriber's: not multicast, broadcast, link-local, loopback or
+/// unspecified (neighbour discovery, DHCP and IGMP traffic has those, and no operator needs a
+/// circuit for them).
+fn is_host_address(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => {
+            !(a.is_multicast() || a.is_broadcast() || a.is_link_local() || a.is_loopback() || a.is_unspecified())
+        }
+        IpAddr::V6(a) => {
+            !(a.is_multicast() || a.is_unicast_link_local() || a.is_loopback() || a.is_unspecified())
+        }
     }
 }
 
@@ -279,6 +294,16 @@ pub async fn run(pin_dir: std::path::PathBuf, out: Arc<crate::shared::Shared>) {
 mod tests {
     use super::*;
     use lqos_plan::{ClassId, IpMapping};
+
+    #[test]
+    fn unknown_addresses_leave_out_what_no_subscriber_has() {
+        for a in ["100.64.99.7", "2001:db8::7", "198.51.100.9"] {
+            assert!(is_host_address(a.parse().unwrap()), "{a}");
+        }
+        for a in ["0.0.0.0", "224.0.0.22", "255.255.255.255", "169.254.1.1", "::", "ff02::2", "fe80::1", "::1"] {
+            assert!(!is_host_address(a.parse().unwrap()), "{a}");
+        }
+    }
 
     #[test]
     fn the_report_ranks_hosts_and_circuits_each_way() {

@@ -71,7 +71,8 @@ fn host_rates(live: &LiveView, hosts: &[HostRate]) -> Vec<Value> {
         .collect()
 }
 
-fn dashboard_value(s: &WebState) -> Value {
+/// The dashboard; `history` only for the first paint (live events append one point each).
+fn dashboard_value(s: &WebState, with_history: bool) -> Value {
     let live = s.live();
     let shared = &s.inner.shared;
     let applied = shared.applied().status.clone();
@@ -106,12 +107,12 @@ fn dashboard_value(s: &WebState) -> Value {
         "queues": live.queues.iter().map(|&(cpu, d, u)| json!({"cpu": cpu, "down_bps": d, "up_bps": u})).collect::<Vec<_>>(),
         "scheduler": scheduler,
         "issues": {"total": issues.len(), "unacknowledged": unack, "urgent": unack},
-        "history": s.inner.history.total(),
+        "history": if with_history { s.inner.history.total() } else { Vec::new() },
     })
 }
 
 pub async fn dashboard(State(s): State<WebState>, _v: Viewer) -> Json<Value> {
-    Json(dashboard_value(&s))
+    Json(dashboard_value(&s, true))
 }
 
 #[derive(Deserialize)]
@@ -128,13 +129,13 @@ fn circuit_point(s: &WebState, id: &str) -> Value {
     json!({"circuit_id": id, "t_unix": live.sample.sampled_unix, "down_bps": d, "up_bps": u})
 }
 
-/// `GET /api/live`: one `dashboard` event per second (and a `circuit` one when asked).
+/// `GET /api/live`: one `dashboard` event per second; with `?circuit=ID`, one `circuit`
+/// event per second instead.
 pub async fn live(
     State(s): State<WebState>,
     _v: Viewer,
     QueryArgs(args): QueryArgs<LiveArgs>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
-    use futures_util::StreamExt;
     if let Some(id) = &args.circuit {
         s.inner.history.watch(id);
     }
@@ -143,22 +144,20 @@ pub async fn live(
         (s, tick, args.circuit),
         |(s, mut tick, circuit)| async move {
             tick.tick().await;
-            let mut events = vec![Event::default()
-                .event("dashboard")
-                .json_data(dashboard_value(&s))];
-            if let Some(id) = &circuit {
-                s.inner.history.watch(id);
-                events.push(
-                    Event::default()
-                        .event("circuit")
-                        .json_data(circuit_point(&s, id)),
-                );
-            }
-            let events: Vec<_> = events.into_iter().filter_map(Result::ok).map(Ok).collect();
-            Some((futures_util::stream::iter(events), (s, tick, circuit)))
+            let event = match &circuit {
+                Some(id) => {
+                    s.inner.history.watch(id);
+                    Event::default().event("circuit").json_data(circuit_point(&s, id))
+                }
+                None => Event::default()
+                    .event("dashboard")
+                    .json_data(dashboard_value(&s, false)),
+            };
+            // json_data fails only for values serde cannot write; none of these.
+            let event = event.unwrap_or_else(|_| Event::default().comment("unavailable"));
+            Some((Ok(event), (s, tick, circuit)))
         },
-    )
-    .flatten();
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -483,5 +482,33 @@ pub async fn config_file(
     };
     let text = std::fs::read(&path)
         .map_err(|e| ApiError::NotFound(format!("cannot read {}: {e}", path.display())))?;
+    let text = if file == "lqos.conf" {
+        redact_secrets(&String::from_utf8_lossy(&text)).into_bytes()
+    } else {
+        text
+    };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// lqos.conf with the values of secret keys (tokens, passwords, keys) replaced, so that a
+/// read-only user never sees an integration's credentials.
+fn redact_secrets(conf: &str) -> String {
+    let secret = |key: &str| {
+        let k = key.trim().to_ascii_lowercase();
+        ["token", "password", "secret", "api_key", "apikey"].iter().any(|s| k.contains(s))
+    };
+    let mut out = String::with_capacity(conf.len());
+    for line in conf.split_inclusive('\n') {
+        match line.split_once('=') {
+            Some((key, _)) if !key.trim_start().starts_with('#') && secret(key) => {
+                out.push_str(key);
+                out.push_str("= \"(hidden in the WebUI)\"");
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }

@@ -19,6 +19,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Debug, Serialize)]
 pub struct SessionInfo {
     setup_required: bool,
+    /// lqos.conf's `node_name` and lqosd's version, for the top bar.
+    node_name: String,
+    version: &'static str,
     user: Option<UserInfo>,
     csrf: Option<String>,
 }
@@ -130,6 +133,8 @@ impl FromRequestParts<WebState> for Admin {
 fn info(state: &WebState, user: Option<&User>, csrf: Option<String>) -> SessionInfo {
     SessionInfo {
         setup_required: state.inner.users.users().is_empty(),
+        node_name: state.inner.config.node_name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
         user: user.map(|u| UserInfo {
             username: u.username.clone(),
             role: u.role,

@@ -464,19 +464,17 @@ async fn the_dashboard_shows_live_rates_queues_and_the_busiest() {
     assert_eq!(d["history"][0]["down_bps"], d["down_bps"]);
 }
 
-#[tokio::test]
-async fn live_events_stream_the_dashboard() {
-    let s = site();
-    let who = admin(&s).await;
-    let req = Request::get("/api/live?circuit=1001")
-        .header(header::COOKIE, who.cookie.unwrap())
+/// The first complete event of `uri`'s stream.
+async fn first_event(s: &Site, uri: &str, who: &Who) -> String {
+    let req = Request::get(uri)
+        .header(header::COOKIE, who.cookie.clone().unwrap())
         .body(Body::empty())
         .unwrap();
     let resp = s.app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = resp.into_body();
     let mut text = String::new();
-    while !text.contains("event: circuit") {
+    while !text.contains("\n\n") {
         let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
             .await
             .expect("an event within a second or so")
@@ -486,14 +484,19 @@ async fn live_events_stream_the_dashboard() {
             text.push_str(&String::from_utf8_lossy(&data));
         }
     }
-    assert!(
-        text.contains("event: dashboard") && text.contains("\"down_bps\":102005000"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\"circuit_id\":\"1001\"") && text.contains("\"down_bps\":90000000"),
-        "{text}"
-    );
+    text
+}
+
+#[tokio::test]
+async fn live_events_stream_the_dashboard_or_one_circuit() {
+    let s = site();
+    let who = admin(&s).await;
+    let d = first_event(&s, "/api/live", &who).await;
+    assert!(d.starts_with("event: dashboard\n") && d.contains("\"down_bps\":102005000"), "{d}");
+    assert!(d.contains("\"history\":[]"), "live events carry no history: {d}");
+    let c = first_event(&s, "/api/live?circuit=1001", &who).await;
+    assert!(c.starts_with("event: circuit\n"), "a circuit's page gets its circuit only: {c}");
+    assert!(c.contains("\"circuit_id\":\"1001\"") && c.contains("\"down_bps\":90000000"), "{c}");
 }
 
 #[tokio::test]
@@ -635,8 +638,14 @@ async fn admins_acknowledge_issues_and_request_refreshes() {
 async fn the_input_files_are_shown_and_nothing_else() {
     let s = site();
     let who = admin(&s).await;
+    let conf_path = s.dir.path().join("lqos.conf");
+    let mut conf = std::fs::read_to_string(&conf_path).unwrap();
+    conf.push_str("[http_import]\nurl = \"https://crm.example/export\"\nbearer_token = \"s3cr3t\"\n# token = \"in a comment\"\n");
+    std::fs::write(&conf_path, conf).unwrap();
     let conf = get(&s, "/api/config/lqos.conf", &who).await;
     assert!(conf.text.contains("to_internet = \"inet\""));
+    assert!(!conf.text.contains("s3cr3t") && conf.text.contains("bearer_token = \"(hidden in the WebUI)\""), "{}", conf.text);
+    assert!(conf.text.contains("https://crm.example/export"));
     let net = get(&s, "/api/config/network.json", &who).await;
     assert!(net.text.contains("Hilltop Tower"));
     for bad in ["/api/config/webusers.toml", "/api/config/..%2Fetc%2Fshadow"] {

@@ -1,0 +1,98 @@
+// Scheduler: lqos-scheduler's last report, its recent runs, and (admins) "Refresh now".
+
+import { h, patch, table, card, errorBox } from '../dom.js';
+import { get, post, poll } from '../api.js';
+import { fmtWhen, fmtMs, fmtSecs, fmtCount } from '../format.js';
+import { scrub } from '../privacy.js';
+
+const dl = (pairs) => h('dl', { class: 'kv' }, pairs.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+
+function progress(percent) {
+  const p = Math.max(0, Math.min(100, Number(percent) || 0));
+  const fill = h('span', { class: 'bar-fill', style: { width: `${p}%` } });
+  return h('span', { class: 'progress', role: 'progressbar', 'aria-valuenow': String(p),
+    'aria-valuemin': '0', 'aria-valuemax': '100', testid: 'scheduler-progress' },
+  h('span', { class: 'bar' }, fill), h('span', { class: 'bar-label' }, `${p}%`));
+}
+
+function report(d) {
+  const r = d.report;
+  if (!r) {
+    return h('p', { class: 'warn-text' }, 'No report from lqos-scheduler yet. Is the lqos_scheduler service running?');
+  }
+  const stale = d.report_age_secs > 60;
+  return h('div', null,
+    stale ? h('p', { class: 'warn-text' }, `The last report is ${fmtSecs(d.report_age_secs)} old: lqos-scheduler may have stopped.`) : null,
+    dl([
+      ['Phase', h('span', { class: `phase phase-${(r.phase ?? '').replace(/\W+/g, '-')}` }, r.phase || '—')],
+      ['Step', r.step || '—'],
+      ['Progress', progress(r.percent)],
+      ['Last success', fmtWhen(r.last_success_unix)],
+      ['Last duration', fmtMs(r.last_duration_ms)],
+      ['Next run', fmtWhen(r.next_run_unix)],
+      ['Consecutive failures', h('span', { class: r.consecutive_failures ? 'error-text' : '' }, fmtCount(r.consecutive_failures ?? 0))],
+      ['Report age', d.report_age_secs == null ? '—' : fmtSecs(d.report_age_secs)],
+    ]),
+    h('h3', null, 'Last error'),
+    r.last_error ? h('pre', { class: 'error-pre', testid: 'scheduler-last-error' }, scrub(r.last_error)) : h('p', { class: 'muted' }, 'None.'));
+}
+
+function runs(list) {
+  return table({
+    testid: 'scheduler-runs',
+    rows: list,
+    empty: 'No runs yet.',
+    columns: [
+      { label: 'Finished', cell: (r) => fmtWhen(r.finished_unix) },
+      { label: 'Result', cell: (r) => h('span', { class: r.ok ? 'ok-text' : 'error-text' }, r.ok ? 'ok' : 'failed') },
+      { label: 'Duration', cls: 'num', cell: (r) => fmtMs(r.duration_ms) },
+      { label: 'Error', cls: 'wrap', cell: (r) => scrub(r.error ?? '') },
+    ],
+  });
+}
+
+export function mount(root, _params, ctx) {
+  const slot = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
+  const message = h('div', { class: 'notice', testid: 'scheduler-message', hidden: true, role: 'status' });
+  const refresh = ctx.isAdmin ? h('button', { type: 'button', class: 'primary', testid: 'scheduler-refresh', onclick: async () => {
+    refresh.disabled = true;
+    try {
+      const answer = await post('/api/scheduler/refresh');
+      message.textContent = answer?.message ?? 'Refresh requested.';
+      message.className = 'notice';
+    } catch (e) {
+      message.textContent = e.message;
+      message.className = 'notice error-box';
+    } finally {
+      message.hidden = false;
+      refresh.disabled = false;
+      load();
+    }
+  } }, 'Refresh now') : null;
+  const page = h('div', { class: 'page', testid: 'page-scheduler' },
+    h('div', { class: 'page-head' }, h('h1', null, 'Scheduler'), h('span', { class: 'grow' }), refresh),
+    message, slot);
+  root.append(page);
+  let data = null;
+  let error = null;
+
+  const render = () => {
+    if (!data) { if (error) slot.replaceChildren(errorBox(error)); return; }
+    const fresh = h('div', null,
+      data.refresh_requested ? h('p', { class: 'notice' }, 'A refresh has been requested and is about to start.') : null,
+      card('Status', h('div', { testid: 'scheduler-report' }, report(data))),
+      card('Recent runs', runs(data.runs ?? [])),
+      error ? errorBox({ message: `Refresh failed: ${error.message}` }) : null);
+    if (slot.querySelector('dl, .warn-text')) patch(slot, fresh); else slot.replaceChildren(...fresh.childNodes);
+  };
+
+  async function load() {
+    try {
+      data = await get('/api/scheduler');
+      error = null;
+    } catch (e) { error = e; }
+    render();
+  }
+  const stop = poll(load, 2000);
+  return { destroy: stop, rerender: render };
+}

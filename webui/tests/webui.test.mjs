@@ -1,0 +1,304 @@
+// The WebUI in a real headless Chromium against lqosd on the demo topology (started by
+// scripts/browser-test.sh): traffic flows through the shaper while these tests look at it.
+// The tests run in order: the first creates the first admin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const URL = process.env.LQOS_URL;
+const DEMO = process.env.LQOS_DEMO_DIR;
+const BIN = process.env.LQOS_BIN_DIR;
+const ART = process.env.LQOS_ARTIFACTS;
+if (!URL || !DEMO || !BIN || !ART) {
+  throw new Error('run through scripts/browser-test.sh (LQOS_URL, LQOS_DEMO_DIR, LQOS_BIN_DIR, LQOS_ARTIFACTS)');
+}
+const ADMIN = { username: 'ops', password: 'first admin pw' };
+const VIEWER = { username: 'viewer', password: 'read only pw' };
+
+let browser;
+const consoleErrors = [];
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  // The tests provoke 401, 403 and 422 answers on purpose: the browser logs those loads.
+  const expected = /Failed to load resource: the server responded with a status of 4\d\d/;
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !expected.test(m.text())) consoleErrors.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  return page;
+}
+
+const tid = (page, id) => page.getByTestId(id);
+const shot = (page, name) => page.screenshot({ path: `${ART}/${name}.png`, fullPage: true });
+
+async function login(page, who) {
+  await page.goto(URL);
+  await tid(page, 'login-form').waitFor();
+  await tid(page, 'username').fill(who.username);
+  await tid(page, 'password').fill(who.password);
+  await tid(page, 'submit').click();
+  await tid(page, 'page-dashboard').waitFor();
+}
+
+/** Polls `probe` until it returns a truthy value (or fails after `ms`). */
+async function eventually(probe, what, ms = 20000) {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`${what} (last seen: ${JSON.stringify(last)})`);
+}
+
+let admin; // the admin's page, logged in by the first test
+
+test('first run: the page asks for the first admin and logs them in', async () => {
+  admin = await newPage();
+  await admin.goto(URL);
+  await tid(admin, 'setup-form').waitFor();
+  await shot(admin, '01-first-run');
+  await tid(admin, 'username').fill(ADMIN.username);
+  await tid(admin, 'password').fill(ADMIN.password);
+  await tid(admin, 'password-confirm').fill(ADMIN.password);
+  await tid(admin, 'submit').click();
+  await tid(admin, 'page-dashboard').waitFor();
+  assert.match(await tid(admin, 'user-menu').innerText(), /ops/);
+});
+
+test('login refuses a wrong password and accepts the right one', async () => {
+  const page = await newPage();
+  await page.goto(URL);
+  await tid(page, 'login-form').waitFor();
+  await tid(page, 'username').fill(ADMIN.username);
+  await tid(page, 'password').fill('not the password');
+  await tid(page, 'submit').click();
+  await tid(page, 'login-error').waitFor();
+  assert.match(await tid(page, 'login-error').innerText(), /wrong user name or password/);
+  await shot(page, '02-login-error');
+  await tid(page, 'password').fill(ADMIN.password);
+  await tid(page, 'submit').click();
+  await tid(page, 'page-dashboard').waitFor();
+  await page.context().close();
+});
+
+test('the dashboard shows live, non-zero throughput while traffic flows', async () => {
+  await admin.goto(`${URL}/#/`);
+  await tid(admin, 'page-dashboard').waitFor();
+  const first = await eventually(async () => {
+    const bps = Number(await tid(admin, 'total-down').getAttribute('data-bps'));
+    return bps > 50e6 ? bps : 0;
+  }, 'download throughput above 50 Mbit/s');
+  // Live: the figure changes from one second to the next.
+  await eventually(async () => Number(await tid(admin, 'total-down').getAttribute('data-bps')) !== first,
+    'the download figure updates');
+  assert.ok(Number(await tid(admin, 'total-up').getAttribute('data-bps')) > 1e6);
+  assert.match(await tid(admin, 'total-down').innerText(), /bit\/s/);
+  await eventually(async () => /Johansson|Garcia|Tanaka|O'Brien|Hernandez|Lakeview/.test(
+    await tid(admin, 'top-circuits-down').innerText()), 'busy circuits in the top list');
+  assert.match(await tid(admin, 'top-hosts-down').innerText(), /100\.64\./);
+  assert.match(await tid(admin, 'queue-load').innerText(), /0/);
+  assert.match(await tid(admin, 'counts').innerText(), /36/);
+  assert.match(await tid(admin, 'scheduler-status').innerText(), /idle|refreshing|waiting/i);
+  await eventually(async () => Number(await tid(admin, 'throughput-chart').getAttribute('data-points')) >= 5,
+    'the chart holds the last seconds');
+  await admin.reload();
+  await tid(admin, 'page-dashboard').waitFor();
+  await eventually(async () => Number(await tid(admin, 'throughput-chart').getAttribute('data-points')) >= 5,
+    'a fresh page starts from the history');
+  await shot(admin, '03-dashboard');
+});
+
+test('the network tree drills down to the circuits of an access point', async () => {
+  await tid(admin, 'nav-tree').click();
+  await tid(admin, 'page-tree').waitFor();
+  await eventually(async () => (await tid(admin, 'tree-children').innerText()).includes('North Region'),
+    'top-level nodes');
+  await shot(admin, '04-tree');
+  for (const node of ['North Region', 'Hilltop Tower', 'Hilltop AP North']) {
+    await tid(admin, 'tree-children').getByText(node, { exact: true }).click();
+    await eventually(async () => (await tid(admin, 'breadcrumb').innerText()).includes(node), `breadcrumb ${node}`);
+  }
+  await eventually(async () => (await tid(admin, 'tree-circuits').innerText()).includes('Garcia, Maria'),
+    'the AP lists its circuits');
+  await shot(admin, '05-tree-ap');
+});
+
+test('circuit search runs on the server and leads to the circuit page', async () => {
+  await tid(admin, 'nav-circuits').click();
+  await tid(admin, 'page-circuits').waitFor();
+  await eventually(async () => /36/.test(await tid(admin, 'circuits-total').innerText()), 'all 36 circuits counted');
+  const searched = admin.waitForResponse((r) => r.url().includes('/api/circuits?') && r.url().includes('q=Garcia'));
+  await tid(admin, 'circuit-search').fill('Garcia');
+  await searched;
+  await eventually(async () => {
+    const rows = await tid(admin, 'circuits-table').locator('tbody tr').count();
+    return rows === 1 && (await tid(admin, 'circuits-total').innerText()).match(/\b1\b/);
+  }, 'one match');
+  await shot(admin, '06-circuits-search');
+  await tid(admin, 'circuits-table').getByText('Garcia, Maria').click();
+  await tid(admin, 'page-circuit').waitFor();
+  assert.match(await tid(admin, 'circuit-name').innerText(), /Garcia, Maria/);
+  assert.match(await tid(admin, 'circuit-devices').innerText(), /100\.64\.1\.10/);
+  await eventually(async () => Number(await tid(admin, 'circuit-chart').getAttribute('data-points')) >= 3,
+    'the circuit chart fills live');
+  await eventually(async () => /Mbit\/s/.test(await tid(admin, 'page-circuit').innerText()), 'live rates');
+  await shot(admin, '07-circuit');
+});
+
+test('privacy mode hides names and addresses, and is remembered', async () => {
+  await admin.goto(`${URL}/#/circuit/1001`);
+  await tid(admin, 'circuit-name').waitFor();
+  assert.match(await admin.locator('body').innerText(), /Garcia/);
+  await tid(admin, 'privacy-toggle').click();
+  await eventually(async () => !(await admin.locator('body').innerText()).includes('Garcia'), 'name hidden');
+  let text = await admin.locator('body').innerText();
+  assert.ok(!text.includes('100.64.1.10'), 'addresses hidden');
+  assert.ok(!text.includes('74:83:c2'), 'MACs hidden');
+  assert.ok(!(await admin.content()).includes('Garcia'), 'not in the DOM either');
+  await shot(admin, '08-privacy-circuit');
+  await admin.reload();
+  await tid(admin, 'page-circuit').waitFor();
+  await tid(admin, 'circuit-devices').waitFor();
+  text = await admin.locator('body').innerText();
+  assert.ok(!text.includes('Garcia'), 'still on after a reload');
+  await tid(admin, 'nav-dashboard').click();
+  await tid(admin, 'page-dashboard').waitFor();
+  await eventually(async () => (await tid(admin, 'top-hosts-down').innerText()).length > 0, 'dashboard rendered');
+  assert.ok(!(await admin.locator('body').innerText()).match(/Garcia|Johansson|100\.64\.1\./), 'dashboard redacted');
+  await shot(admin, '09-privacy-dashboard');
+  await tid(admin, 'privacy-toggle').click();
+  await admin.goto(`${URL}/#/circuit/1001`);
+  await eventually(async () => (await admin.locator('body').innerText()).includes('Garcia'), 'shown again');
+});
+
+test('unknown IPs list traffic from addresses in no circuit, exportable as CSV', async () => {
+  await tid(admin, 'nav-unknown').click();
+  await tid(admin, 'page-unknown').waitFor();
+  await eventually(async () => (await tid(admin, 'unknown-table').innerText()).includes('100.64.99.7'),
+    'the demo\'s unknown address');
+  await shot(admin, '10-unknown');
+  const href = await tid(admin, 'unknown-csv').getAttribute('href');
+  const csv = await admin.evaluate(async (h) => (await fetch(h)).text(), href);
+  assert.match(csv.split('\n')[0], /^ip,down_bps,up_bps/);
+  assert.match(csv, /100\.64\.99\.7,/);
+});
+
+test('an urgent issue is shown and acknowledged', async () => {
+  // A broken network.json makes the scheduler's refresh fail: it keeps the last good plan
+  // and raises an urgent issue.
+  const path = `${DEMO}/network.json`;
+  const good = readFileSync(path, 'utf8');
+  writeFileSync(path, good.replace('"North Region": {', '"North Region": {,'));
+  try {
+    await admin.goto(`${URL}/#/issues`);
+    await tid(admin, 'page-issues').waitFor();
+    await eventually(async () => {
+      await admin.reload();
+      await tid(admin, 'issues-table').waitFor();
+      return (await tid(admin, 'issue-ack').count()) > 0;
+    }, 'an unacknowledged issue', 40000);
+    assert.match(await tid(admin, 'issues-table').innerText(), /network\.json/);
+    assert.match(await tid(admin, 'issues-badge').innerText(), /[1-9]/);
+    await shot(admin, '11-issues');
+    const acks = await tid(admin, 'issue-ack').count();
+    await tid(admin, 'issue-ack').first().click();
+    await eventually(async () => (await tid(admin, 'issue-ack').count()) === acks - 1, 'acknowledged');
+    await shot(admin, '12-issue-acknowledged');
+  } finally {
+    writeFileSync(path, good);
+  }
+});
+
+test('the scheduler page shows its runs, and an admin can ask for a refresh', async () => {
+  await tid(admin, 'nav-scheduler').click();
+  await tid(admin, 'page-scheduler').waitFor();
+  await eventually(async () => /idle|refreshing/i.test(await tid(admin, 'page-scheduler').innerText()), 'phase');
+  await tid(admin, 'scheduler-refresh').click();
+  await eventually(async () => /refresh requested/i.test(await tid(admin, 'scheduler-message').innerText()),
+    'the request is confirmed');
+  await shot(admin, '13-scheduler');
+});
+
+test('the configuration page shows the three files', async () => {
+  await tid(admin, 'nav-config').click();
+  await tid(admin, 'page-config').waitFor();
+  await eventually(async () => (await tid(admin, 'page-config').innerText()).includes('to_internet'), 'lqos.conf');
+  await shot(admin, '14-config');
+  const page = await admin.evaluate(async () => {
+    const r = await Promise.all(['network.json', 'ShapedDevices.csv'].map((f) => fetch(`/api/config/${f}`)));
+    return Promise.all(r.map((x) => x.text()));
+  });
+  assert.match(page[0], /Hilltop Tower/);
+  assert.match(page[1], /Garcia, Maria/);
+});
+
+test('an admin edits a circuit: bad values are refused with the reason, good ones are written', async () => {
+  await admin.goto(`${URL}/#/circuit/1004`);
+  await tid(admin, 'circuit-edit').click();
+  const form = tid(admin, 'edit-form');
+  await form.waitFor();
+  await tid(admin, 'edit-download_min_mbps').fill('99');
+  await form.locator('[type="submit"]').click();
+  await tid(admin, 'edit-error').waitFor();
+  assert.match(await tid(admin, 'edit-error').innerText(), /ShapedDevices\.csv/);
+  await shot(admin, '15-edit-refused');
+  await tid(admin, 'edit-download_min_mbps').fill('5');
+  await tid(admin, 'edit-name').fill('Johansson, Erik (edited)');
+  await form.locator('[type="submit"]').click();
+  await eventually(async () => (await tid(admin, 'circuit-name').innerText()).includes('(edited)'), 'saved');
+  assert.match(readFileSync(`${DEMO}/ShapedDevices.csv`, 'utf8'), /1004,"Johansson, Erik \(edited\)",/);
+});
+
+test('a read-only user sees the pages but cannot change anything', async () => {
+  execFileSync(`${BIN}/lqosd`, ['--config', `${DEMO}/lqos.conf`, 'user', 'add', VIEWER.username, '--role', 'read-only'],
+    { input: `${VIEWER.password}\n` });
+  const page = await newPage();
+  await login(page, VIEWER);
+  await page.goto(`${URL}/#/circuit/1001`);
+  await tid(page, 'circuit-name').waitFor();
+  assert.equal(await tid(page, 'circuit-edit').count(), 0, 'no edit button');
+  assert.equal(await tid(page, 'circuit-delete').count(), 0, 'no delete button');
+  await page.goto(`${URL}/#/circuits`);
+  await tid(page, 'circuits-table').waitFor();
+  assert.equal(await tid(page, 'circuit-add').count(), 0, 'no add button');
+  await page.goto(`${URL}/#/scheduler`);
+  await tid(page, 'page-scheduler').waitFor();
+  assert.equal(await tid(page, 'scheduler-refresh').count(), 0, 'no refresh button');
+  await page.goto(`${URL}/#/issues`);
+  await tid(page, 'issues-table').waitFor();
+  assert.equal(await tid(page, 'issue-ack').count(), 0, 'no acknowledge button');
+  await shot(page, '16-read-only');
+  // The server refuses too, even with the session's CSRF token.
+  const status = await page.evaluate(async () => {
+    const s = await (await fetch('/api/session')).json();
+    const r = await fetch('/api/circuits/1001', {
+      method: 'DELETE', headers: { 'X-CSRF-Token': s.csrf },
+    });
+    return [r.status, (await r.json()).error];
+  });
+  assert.deepEqual(status, [403, 'read-only users cannot change anything']);
+  await page.context().close();
+});
+
+test('no page logged a JavaScript error', () => {
+  assert.deepEqual(consoleErrors, []);
+});
