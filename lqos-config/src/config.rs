@@ -465,6 +465,10 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             "expected a capacity of at least 1",
         );
     }
+    let webserver_listen = raw.webserver_listen.unwrap_or_else(|| ":::9123".into());
+    if let Err(e) = parse_listen(&webserver_listen) {
+        reject("webserver_listen", webserver_listen.clone(), e);
+    }
     let http_import = crate::http_import::build(raw.http_import, file, diags);
     let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
     let interfaces = interfaces?;
@@ -475,7 +479,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
                 .unwrap_or_else(|| "/var/lib/lqos".into()),
         ),
         node_name: raw.node_name.unwrap_or_else(|| "lqos".into()),
-        webserver_listen: raw.webserver_listen.unwrap_or_else(|| ":::9123".into()),
+        webserver_listen,
         interfaces,
         queues: Queues {
             default_sqm,
@@ -522,6 +526,26 @@ fn check_ifname(name: &str) -> Result<(), &'static str> {
         return Err("expected an interface name without '/', ':' or spaces");
     }
     Ok(())
+}
+
+/// `webserver_listen` as an address: `:::9123` (every address, IPv6 and IPv4),
+/// `0.0.0.0:9123`, `[::1]:9123`, `127.0.0.1:9123`; `None` for an empty value (no WebUI).
+pub fn parse_listen(listen: &str) -> Result<Option<std::net::SocketAddr>, &'static str> {
+    let l = listen.trim();
+    if l.is_empty() {
+        return Ok(None);
+    }
+    let fixed = match l.rsplit_once(':') {
+        Some((host, port)) if host.contains(':') && !host.starts_with('[') => {
+            format!("[{host}]:{port}")
+        }
+        _ => l.to_owned(),
+    };
+    fixed
+        .replace("[]", "[::]")
+        .parse()
+        .map(Some)
+        .map_err(|_| "expected address:port such as :::9123 or 127.0.0.1:9123 (empty: no WebUI)")
 }
 
 impl Config {

@@ -146,6 +146,18 @@ fn notify_watchdog_edits_single_instance_and_sigterm() {
     );
     assert!(edited.elapsed() < Duration::from_secs(9));
 
+    // The WebUI's "refresh now" leaves a request file: it is taken and a refresh runs at once.
+    let request = dir.path().join("state/refresh.request");
+    std::fs::write(&request, "requested by ops\n").expect("request");
+    let asked = Instant::now();
+    let after = until(&sock, "STATUS=refresh ok", Duration::from_secs(5));
+    assert!(
+        after.iter().any(|m| m.contains("STATUS=refresh ok")),
+        "a requested refresh runs: {after:?}"
+    );
+    assert!(!request.exists(), "the request is taken");
+    assert!(asked.elapsed() < Duration::from_secs(5));
+
     signal(&child, "-TERM");
     let status = child.wait().expect("wait");
     assert!(status.success(), "SIGTERM stops it cleanly: {status}");

@@ -174,10 +174,17 @@ impl Sampler {
 fn is_host_address(addr: IpAddr) -> bool {
     match addr {
         IpAddr::V4(a) => {
-            !(a.is_multicast() || a.is_broadcast() || a.is_link_local() || a.is_loopback() || a.is_unspecified())
+            !(a.is_multicast()
+                || a.is_broadcast()
+                || a.is_link_local()
+                || a.is_loopback()
+                || a.is_unspecified())
         }
         IpAddr::V6(a) => {
-            !(a.is_multicast() || a.is_unicast_link_local() || a.is_loopback() || a.is_unspecified())
+            !(a.is_multicast()
+                || a.is_unicast_link_local()
+                || a.is_loopback()
+                || a.is_unspecified())
         }
     }
 }
@@ -300,7 +307,16 @@ mod tests {
         for a in ["100.64.99.7", "2001:db8::7", "198.51.100.9"] {
             assert!(is_host_address(a.parse().unwrap()), "{a}");
         }
-        for a in ["0.0.0.0", "224.0.0.22", "255.255.255.255", "169.254.1.1", "::", "ff02::2", "fe80::1", "::1"] {
+        for a in [
+            "0.0.0.0",
+            "224.0.0.22",
+            "255.255.255.255",
+            "169.254.1.1",
+            "::",
+            "ff02::2",
+            "fe80::1",
+            "::1",
+        ] {
             assert!(!is_host_address(a.parse().unwrap()), "{a}");
         }
     }

@@ -1,11 +1,13 @@
 //! What the WebUI knows of the operator's inputs: circuits with their devices and plans, and
 //! the network tree, built from the validated inputs (the scheduler's own validation) and
-//! rebuilt when the files change. Search runs over one lower-cased text of every circuit, so
-//! a query over 100k circuits is one substring scan.
+//! rebuilt when the files change. Search runs over one lower-cased text of every circuit: a
+//! trigram index picks the candidates (a query of 3 bytes or more), a substring check confirms
+//! them; shorter queries scan the whole text.
 
 use lqos_config::{Config, Inputs};
 use memchr::memmem;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct CircuitEntry {
@@ -48,7 +50,14 @@ pub struct Catalog {
     /// circuit `i`'s begins.
     haystack: String,
     starts: Vec<usize>,
+    /// Every 3-byte sequence of the search text -> the circuits whose text has it, ascending.
+    trigrams: HashMap<[u8; 3], Vec<u32>>,
+    /// The last searches' results (an operator pages through one search's results).
+    recent: Mutex<VecDeque<(String, Arc<Vec<usize>>)>>,
 }
+
+/// Searches remembered per catalog (a reload starts afresh).
+const RECENT_SEARCHES: usize = 32;
 
 impl Catalog {
     pub fn new(inputs: &Inputs) -> Self {
@@ -99,6 +108,7 @@ impl Catalog {
             c.by_id.insert(entry.id.clone(), i);
             c.circuits.push(entry);
         }
+        c.index_trigrams();
         c.roots = inputs.network.roots().collect();
         c.by_node = nodes
             .iter()
@@ -140,10 +150,80 @@ impl Catalog {
 
     /// Circuits matching `query` (case-insensitive substring of id, name, parent node,
     /// device names and ids, MACs, IPs), in file order; all of them for an empty query.
-    pub fn search(&self, query: &str) -> Vec<usize> {
+    pub fn search(&self, query: &str) -> Arc<Vec<usize>> {
         let q = query.trim().to_lowercase();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = recent.iter().position(|(k, _)| *k == q) {
+            let hit = recent.remove(i).map(|(_, v)| v).unwrap_or_default();
+            recent.push_front((q, hit.clone()));
+            return hit;
+        }
+        drop(recent);
+        let found = Arc::new(self.scan(&q));
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.push_front((q, found.clone()));
+        recent.truncate(RECENT_SEARCHES);
+        found
+    }
+
+    fn text(&self, i: usize) -> &[u8] {
+        let end = self
+            .starts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.haystack.len());
+        &self.haystack.as_bytes()[self.starts[i]..end]
+    }
+
+    fn index_trigrams(&mut self) {
+        let mut t: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
+        for i in 0..self.starts.len() {
+            for w in self.text(i).windows(3) {
+                let list = t.entry([w[0], w[1], w[2]]).or_default();
+                // Circuits are visited in order: a repeat within one circuit is the last entry.
+                if list.last() != Some(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
+        t.values_mut().for_each(|v| v.shrink_to_fit());
+        self.trigrams = t;
+    }
+
+    /// Circuits that hold the two rarest trigrams of `q`: a superset of the matches, small
+    /// enough that the substring check of each is cheaper than intersecting every list.
+    fn candidates(&self, q: &[u8]) -> Vec<u32> {
+        let mut lists: Vec<&Vec<u32>> = Vec::new();
+        for w in q.windows(3) {
+            match self.trigrams.get(&[w[0], w[1], w[2]]) {
+                Some(l) => lists.push(l),
+                None => return Vec::new(),
+            }
+        }
+        lists.sort_by_key(|l| l.len());
+        match lists.as_slice() {
+            [] => Vec::new(),
+            [only] => only.to_vec(),
+            [rarest, next, ..] => rarest
+                .iter()
+                .copied()
+                .filter(|i| next.binary_search(i).is_ok())
+                .collect(),
+        }
+    }
+
+    fn scan(&self, q: &str) -> Vec<usize> {
         if q.is_empty() {
             return (0..self.circuits.len()).collect();
+        }
+        if q.len() >= 3 {
+            let finder = memmem::Finder::new(q.as_bytes());
+            return self
+                .candidates(q.as_bytes())
+                .into_iter()
+                .map(|i| i as usize)
+                .filter(|&i| finder.find(self.text(i)).is_some())
+                .collect();
         }
         let mut found: Vec<usize> = Vec::new();
         for at in memmem::find_iter(self.haystack.as_bytes(), q.as_bytes()) {
@@ -176,4 +256,47 @@ fn search_text(c: &CircuitEntry, nodes: &[NodeEntry]) -> String {
     }
     // A query never spans two circuits: no newline survives in the text.
     t.replace('\n', " ").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trigram_index_finds_what_a_full_scan_finds() {
+        let g = lqos_gen::generate(&lqos_gen::GenSpec::new(3000));
+        let texts = lqos_config::InputTexts {
+            shaped_devices: g.shaped_devices_csv.as_bytes(),
+            network: &g.network_json,
+            overrides: None,
+        };
+        let inputs = lqos_config::parse_inputs(&texts, &Default::default())
+            .0
+            .unwrap();
+        let c = Catalog::new(&inputs);
+        let name = &c.circuits[1234].name;
+        let queries = [
+            name.as_str(),
+            "smith",
+            "SMITH",
+            "100.64.",
+            "ap",
+            "a",
+            "",
+            "no such text",
+            "1234",
+            ":",
+            ", ",
+            "router",
+        ];
+        for q in queries {
+            let q = q.to_lowercase();
+            let full: Vec<usize> = (0..c.circuits.len())
+                .filter(|&i| memmem::find(c.text(i), q.as_bytes()).is_some())
+                .collect();
+            assert_eq!(*c.search(&q), full, "{q:?}");
+            assert_eq!(*c.search(&q), full, "{q:?} again, from the cache");
+        }
+        assert!(c.search(name).contains(&1234));
+    }
 }

@@ -308,7 +308,7 @@ pub async fn create(
     JsonBody(c): JsonBody<CircuitEdit>,
 ) -> Result<Response, ApiError> {
     change(&s, &v.user.username, Change::Add(&c)).await?;
-    let detail = super::api::circuit_detail(&s, &c.circuit_id).unwrap_or_default();
+    let detail = super::circuits::circuit_detail(&s, &c.circuit_id).unwrap_or_default();
     Ok((StatusCode::CREATED, Json(detail)).into_response())
 }
 
@@ -319,7 +319,7 @@ pub async fn replace(
     JsonBody(c): JsonBody<CircuitEdit>,
 ) -> Result<Response, ApiError> {
     change(&s, &v.user.username, Change::Replace(&id, &c)).await?;
-    let detail = super::api::circuit_detail(&s, &c.circuit_id).unwrap_or_default();
+    let detail = super::circuits::circuit_detail(&s, &c.circuit_id).unwrap_or_default();
     Ok(Json(detail).into_response())
 }
 

@@ -3,18 +3,21 @@
 //! [`router`] builds it from a [`WebState`], so it is tested without a socket; docs/webui.md
 //! is the contract.
 
-mod api;
 mod assets;
 mod auth;
 pub mod catalog;
+mod circuits;
+mod dashboard;
 mod edit;
 mod error;
 pub mod live;
 mod metrics;
+mod reports;
 pub mod sessions;
 pub mod users;
 
 use crate::shared::Shared;
+use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -41,6 +44,9 @@ struct Inner {
     config_path: PathBuf,
     catalog: RwLock<Arc<Catalog>>,
     live: RwLock<Arc<LiveView>>,
+    /// The dashboard's JSON, rendered once per second for every request and event: with the
+    /// history (the page's first load) and without (live events).
+    dashboard: RwLock<(Bytes, Bytes)>,
     history: History,
     users: users::UserStore,
     sessions: sessions::Sessions,
@@ -67,6 +73,7 @@ impl WebState {
                 config_path,
                 catalog: RwLock::new(Arc::new(catalog)),
                 live: RwLock::new(Arc::new(LiveView::default())),
+                dashboard: RwLock::new((Bytes::new(), Bytes::new())),
                 history: History::default(),
                 users,
                 sessions: sessions::Sessions::default(),
@@ -108,6 +115,29 @@ impl WebState {
         let view = LiveView::compute(self.catalog(), &shared.index(), shared.sample());
         self.inner.history.record(&view);
         *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        let rendered = (
+            dashboard::render_dashboard(self, true),
+            dashboard::render_dashboard(self, false),
+        );
+        *self
+            .inner
+            .dashboard
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = rendered;
+    }
+
+    /// The dashboard's JSON as of the last second (with or without the history).
+    fn dashboard(&self, with_history: bool) -> Bytes {
+        let d = self
+            .inner
+            .dashboard
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        if with_history {
+            d.0.clone()
+        } else {
+            d.1.clone()
+        }
     }
 
     /// Rereads the operator's files if they changed since `seen`; the new stamps.
@@ -148,28 +178,30 @@ pub fn router(state: WebState) -> Router {
         .route("/setup", post(auth::setup))
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
-        .route("/dashboard", get(api::dashboard))
-        .route("/live", get(api::live))
-        .route("/tree", get(api::tree))
-        .route("/circuits", get(api::circuits).post(edit::create))
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/live", get(dashboard::live))
+        .route("/tree", get(circuits::tree))
+        .route("/circuits", get(circuits::circuits).post(edit::create))
         .route(
             "/circuits/{id}",
-            get(api::circuit).put(edit::replace).delete(edit::remove),
+            get(circuits::circuit)
+                .put(edit::replace)
+                .delete(edit::remove),
         )
-        .route("/unknown", get(api::unknown))
-        .route("/unknown.csv", get(api::unknown_csv))
-        .route("/scheduler", get(api::scheduler))
-        .route("/scheduler/refresh", post(api::refresh))
-        .route("/issues", get(api::issues))
-        .route("/issues/{id}/ack", post(api::ack))
-        .route("/config/{file}", get(api::config_file))
+        .route("/unknown", get(reports::unknown))
+        .route("/unknown.csv", get(reports::unknown_csv))
+        .route("/scheduler", get(reports::scheduler))
+        .route("/scheduler/refresh", post(reports::refresh))
+        .route("/issues", get(reports::issues))
+        .route("/issues/{id}/ack", post(reports::ack))
+        .route("/config/{file}", get(reports::config_file))
         .fallback(|| async {
             ApiError::NotFound("no such API route (docs/webui.md lists them)".into())
         });
     Router::new()
         .route("/", get(assets::index))
         .route("/assets/{*path}", get(assets::file))
-        .route("/health", get(api::health))
+        .route("/health", get(dashboard::health))
         .route("/metrics", get(metrics::metrics))
         .nest("/api", api)
         .layer(axum::middleware::map_response(security_headers))
@@ -193,19 +225,31 @@ async fn security_headers(mut r: Response) -> Response {
     r
 }
 
-/// Serves the WebUI on `listen` until `shutdown`, with the background tasks that keep its
-/// picture live (every second) and its inputs current (every 2 s).
+/// Serves the WebUI on `listen` until `shutdown` (see [`serve_on`]).
 pub async fn serve(
     state: WebState,
     listen: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    let addr = parse_listen(listen)?;
+    let addr = lqos_config::config::parse_listen(listen)
+        .map_err(|e| anyhow::anyhow!("webserver_listen = {listen:?}: {e}"))?
+        .context("webserver_listen is empty: no WebUI")?;
     let listener = bind(addr).with_context(|| format!("WebUI: cannot listen on {listen}"))?;
     tracing::info!(%addr, "WebUI listening");
+    serve_on(state, listener, shutdown).await
+}
+
+/// Serves the WebUI on `listener` until `shutdown`, with the background task that keeps its
+/// picture live (every second) and its inputs current (looked at every 2 s).
+pub async fn serve_on(
+    state: WebState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
     let ticker = state.clone();
-    tokio::spawn(async move {
+    let live = tokio::spawn(async move {
         let mut tick = tokio::time::interval(crate::throughput::INTERVAL);
         let mut stamps = input_stamps(&ticker.inner.config);
         let mut n = 0u64;
@@ -213,7 +257,7 @@ pub async fn serve(
             tick.tick().await;
             n += 1;
             let s = ticker.clone();
-            let check = n % 2 == 0;
+            let check = n.is_multiple_of(2);
             let mut seen = std::mem::take(&mut stamps);
             match tokio::task::spawn_blocking(move || {
                 if check {
@@ -229,28 +273,15 @@ pub async fn serve(
             }
         }
     });
-    axum::serve(
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .context("WebUI server")
-}
-
-/// `:::9123`, `0.0.0.0:9123`, `[::1]:9123`, `127.0.0.1:9123`.
-fn parse_listen(listen: &str) -> anyhow::Result<std::net::SocketAddr> {
-    let l = listen.trim();
-    let fixed = match l.rsplit_once(':') {
-        Some((host, port)) if host.contains(':') && !host.starts_with('[') => {
-            format!("[{host}]:{port}")
-        }
-        _ => l.to_owned(),
-    };
-    let fixed = fixed.replace("[]", "[::]");
-    fixed.parse().map_err(|_| {
-        anyhow::anyhow!("webserver_listen = {listen:?}: expected address:port such as :::9123 or 127.0.0.1:9123")
-    })
+    .context("WebUI server");
+    live.abort();
+    served
 }
 
 /// A listener; on `[::]` it takes IPv4 too (dual stack), whatever the sysctl says.

@@ -1,0 +1,308 @@
+//! The WebUI under load: lqosd's real router and state with 100k circuits (generated inputs,
+//! a real plan, 20k active hosts), served on loopback; `wrk` in a second process measures
+//! latency at 200 connections, with `/health` (a constant JSON) as the baseline of the same
+//! run; then headless Chromium times the circuits page until it is usable.
+//!
+//! `cargo bench -p lqosd --bench webui` (needs wrk; Chromium and webui/node_modules for the
+//! page timing, all installed by scripts/setup.sh). Env: LQOS_BENCH_CIRCUITS (100000),
+//! LQOS_BENCH_SECS per wrk run (10), LQOS_BENCH_RUNS (3, the median is printed).
+//!
+//! The kernel side is not built: a full apply of 100k circuits takes many minutes on this
+//! kernel (docs/benchmarks.md) and changes nothing the API reads (the live plan, as data).
+
+use anyhow::Context;
+use lqos_bus::StatusReport;
+use lqosd::prefix_index::PrefixIndex;
+use lqosd::shared::Shared;
+use lqosd::throughput::{Sample, UnknownHost};
+use lqosd::web::{self, users, WebState};
+use std::io::{Read, Write};
+use std::net::{IpAddr, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Logs in over HTTP; the session cookie.
+fn login(port: u16, user: &str, password: &str) -> anyhow::Result<String> {
+    let body = format!("{{\"username\":\"{user}\",\"password\":\"{password}\"}}");
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        s,
+        "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+        .with_context(|| format!("no session cookie in {answer}"))
+}
+
+/// What wrk asks for: one path, or a different search each time (a Lua script).
+enum Load {
+    Path(String),
+    Searches(std::path::PathBuf),
+}
+
+/// wrk's latency percentiles and rate: (p50 ms, p99 ms, requests/s).
+fn wrk(base: &str, load: &Load, cookie: &str, secs: usize) -> anyhow::Result<(f64, f64, f64)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c200", &format!("-d{secs}s"), "--latency", "-H"])
+        .arg(format!("Cookie: {cookie}"));
+    let url = match load {
+        Load::Path(p) => format!("{base}{p}"),
+        Load::Searches(script) => {
+            cmd.arg("-s").arg(script);
+            format!("{base}/")
+        }
+    };
+    let out = cmd
+        .arg(&url)
+        .output()
+        .context("running wrk (scripts/setup.sh installs it)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ms = |v: &str| -> Option<f64> {
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_alphabetic())?);
+        let n: f64 = num.parse().ok()?;
+        Some(match unit {
+            "us" => n / 1e3,
+            "ms" => n,
+            "s" => n * 1e3,
+            _ => return None,
+        })
+    };
+    let pct = |p: &str| {
+        text.lines().map(str::split_whitespace).find_map(|mut w| {
+            (w.next() == Some(p))
+                .then(|| w.next().and_then(ms))
+                .flatten()
+        })
+    };
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok());
+    let non2xx = text.lines().any(|l| l.contains("Non-2xx"));
+    anyhow::ensure!(!non2xx, "{url}: some answers were not 2xx:\n{text}");
+    anyhow::ensure!(
+        out.status.success(),
+        "wrk failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match (pct("50%"), pct("99%"), rps) {
+        (Some(a), Some(b), Some(c)) => Ok((a, b, c)),
+        _ => anyhow::bail!("cannot read wrk's output:\n{text}"),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let circuits = env("LQOS_BENCH_CIRCUITS", 100_000);
+    let secs = env("LQOS_BENCH_SECS", 10);
+    let runs = env("LQOS_BENCH_RUNS", 3);
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let g = lqos_gen::generate(&lqos_gen::GenSpec::new(circuits));
+    std::fs::write(d.join("ShapedDevices.csv"), &g.shaped_devices_csv)?;
+    std::fs::write(d.join("network.json"), &g.network_json)?;
+    // No leaf qdiscs: Linux numbers at most 64,511 qdiscs per interface (docs/planning.md),
+    // and the WebUI reads the same plan either way.
+    let conf = format!(
+        "lqos_directory = \"{0}\"\nstate_directory = \"{0}/state\"\n[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"none\"\n",
+        d.display()
+    );
+    std::fs::write(d.join("lqos.conf"), &conf)?;
+    let config = lqos_config::Config::parse(&conf, "lqos.conf", d)
+        .0
+        .context("config")?;
+    let t = Instant::now();
+    let loaded = lqos_config::load_inputs(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = lqos_scheduler::plan::AssignOptions {
+        binpacking: true,
+        rebalance: false,
+    };
+    let plan = lqos_scheduler::plan::plan(&loaded.inputs, &config, 2, None, opts)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?
+        .plan;
+    eprintln!(
+        "inputs and plan for {circuits} circuits: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let rss_before = rss_mib();
+    let status = StatusReport {
+        applied_generation: Some(1),
+        circuits: circuits as u64,
+        mapped_ips: plan.mappings.len() as u64,
+        ..StatusReport::default()
+    };
+    let shared = Arc::new(Shared::new(PrefixIndex::new(&plan.mappings), status));
+    // 20k busy hosts (one per fifth circuit), 1000 unknown ones.
+    let hosts: Vec<(IpAddr, u64, u64)> = plan
+        .mappings
+        .iter()
+        .step_by(5)
+        .take(20_000)
+        .enumerate()
+        .map(|(i, m)| {
+            (
+                m.prefix.addr(),
+                1_000_000 + i as u64 * 977,
+                100_000 + i as u64 * 13,
+            )
+        })
+        .collect();
+    let unknown_hosts = (0..1000u32)
+        .map(|i| UnknownHost {
+            addr: IpAddr::from([100, 127, (i / 250) as u8, (i % 250) as u8]),
+            down_bps: u64::from(i) * 10,
+            up_bps: 0,
+            bytes_down: 1,
+            bytes_up: 0,
+            last_seen_unix: 1,
+        })
+        .collect();
+    shared.set_sample(Sample {
+        sampled_unix: 1,
+        interval_ms: 1000,
+        hosts,
+        unknown: (1000, 100),
+        unknown_hosts,
+    });
+    users::add(
+        &config.web_users_path(),
+        "bench",
+        "bench password",
+        users::Role::Admin,
+    )?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let state =
+        runtime.block_on(async { WebState::new(shared, config.clone(), d.join("lqos.conf")) });
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let port = listener.local_addr()?.port();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(web::serve_on(state, listener, async {
+        let _ = stop_rx.await;
+    }));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    eprintln!(
+        "WebUI state for {circuits} circuits: +{:.0} MiB RSS (process {:.0} MiB)",
+        rss_mib() - rss_before,
+        rss_mib()
+    );
+    let cookie = login(port, "bench", "bench password")?;
+    let base = format!("http://127.0.0.1:{port}");
+    // Searches for 1000 different circuits' names (first word: many matches each), so no
+    // answer comes from the recent-searches cache.
+    let mut terms: Vec<String> = loaded
+        .inputs
+        .circuits
+        .iter()
+        .step_by((circuits / 1000).max(1))
+        .filter_map(|c| c.name.split([' ', ',']).next())
+        .filter(|w| w.chars().all(|ch| ch.is_ascii_alphanumeric()) && w.len() > 2)
+        .map(str::to_owned)
+        .collect();
+    terms.sort();
+    terms.dedup();
+    let lua = d.join("searches.lua");
+    std::fs::write(
+        &lua,
+        format!(
+            "local terms = {{{}}}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(\"GET\", \"/api/circuits?per_page=50&q=\" .. terms[(i % #terms) + 1])\nend\n",
+            terms.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(",")
+        ),
+    )?;
+    let endpoints = [
+        ("/health (baseline)", Load::Path("/health".into())),
+        ("/api/dashboard", Load::Path("/api/dashboard".into())),
+        (
+            "/api/circuits, page 1000 of the list",
+            Load::Path("/api/circuits?page=1000&per_page=50".into()),
+        ),
+        (
+            "/api/circuits, the same search (paging its results)",
+            Load::Path(format!("/api/circuits?q={}&per_page=50&page=2", terms[0])),
+        ),
+        (
+            "/api/circuits, a different search each time",
+            Load::Searches(lua),
+        ),
+        ("/api/tree (top level)", Load::Path("/api/tree".into())),
+        (
+            "/api/circuits/{id}",
+            Load::Path(format!(
+                "/api/circuits/{}",
+                loaded.inputs.circuits[circuits / 2].id
+            )),
+        ),
+    ];
+    println!(
+        "\nWebUI API, {circuits} circuits, wrk -t2 -c200 -d{secs}s on loopback, median of {runs} runs ({} search terms)",
+        terms.len()
+    );
+    println!("| endpoint | p50 ms | p99 ms | requests/s | p99 vs baseline |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut baseline_p99 = None;
+    for (label, load) in &endpoints {
+        let (mut p50, mut p99, mut rps) = (vec![], vec![], vec![]);
+        for _ in 0..runs {
+            let (a, b, c) = wrk(&base, load, &cookie, secs)?;
+            p50.push(a);
+            p99.push(b);
+            rps.push(c);
+        }
+        let (p50, p99, rps) = (median(p50), median(p99), median(rps));
+        let base_p99 = *baseline_p99.get_or_insert(p99);
+        println!(
+            "| {label} | {p50:.2} | {p99:.2} | {rps:.0} | {:.1}x |",
+            p99 / base_p99
+        );
+    }
+
+    // The page in a real browser (skipped, loudly, without Chromium or the driver).
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../webui/tests/page-timing.mjs");
+    let out = Command::new("node")
+        .arg(&script)
+        .args([&base, "bench", "bench password"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => print!("\n{}", String::from_utf8_lossy(&o.stdout)),
+        Ok(o) => eprintln!(
+            "page timing failed:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => eprintln!("page timing not run: node: {e}"),
+    }
+    let _ = stop_tx.send(());
+    let _ = runtime.block_on(server);
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! Logging in, roles, CSRF, origins, and what needs no login.
+
+use super::*;
+
+#[tokio::test]
+async fn first_run_asks_for_an_admin_once() {
+    let s = site();
+    let a = get(&s, "/api/session", &Who::default()).await;
+    assert_eq!(a.json()["setup_required"], true);
+    assert_eq!(a.json()["user"], Value::Null);
+    let short = call(
+        &s,
+        Method::POST,
+        "/api/setup",
+        &Who::default(),
+        Some(json!({"username": "ops", "password": "short"})),
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("at least 8"));
+    let who = admin(&s).await;
+    let cookie = s.state.inner.users.users();
+    assert_eq!(cookie.len(), 1);
+    let again = call(
+        &s,
+        Method::POST,
+        "/api/setup",
+        &Who::default(),
+        Some(json!({"username": "mallory", "password": "take over now"})),
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "setup is first-run only"
+    );
+    let me = get(&s, "/api/session", &who).await.json();
+    assert_eq!(me["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(me["node_name"], "lqos");
+    assert_eq!(
+        (
+            me["setup_required"].clone(),
+            me["user"]["username"].clone(),
+            me["user"]["role"].clone()
+        ),
+        (json!(false), json!("ops"), json!("admin"))
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site() {
+    let s = site();
+    admin(&s).await;
+    let a = login(&s, "ops", "correct horse").await;
+    let c = a.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        c.starts_with("lqos_session=") && c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+        "{c}"
+    );
+}
+
+#[tokio::test]
+async fn every_data_route_needs_a_login() {
+    let s = site();
+    admin(&s).await;
+    for route in READ_ROUTES {
+        let a = get(&s, route, &Who::default()).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{route}");
+        assert!(
+            a.json()["error"].as_str().unwrap().contains("log in"),
+            "{route}: {}",
+            a.text
+        );
+    }
+    let forged = Who {
+        cookie: Some("lqos_session=00ff".into()),
+        csrf: None,
+    };
+    assert_eq!(
+        get(&s, "/api/dashboard", &forged).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    for (method, route, body) in write_routes() {
+        let a = call(&s, method, route, &Who::default(), body).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{route}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_rate_limited() {
+    let s = site();
+    admin(&s).await;
+    assert_eq!(
+        login(&s, "ops", "wrong horse").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&s, "nobody", "wrong horse").await.json()["error"],
+        "wrong user name or password"
+    );
+    for _ in 0..3 {
+        login(&s, "ops", "wrong horse").await;
+    }
+    let limited = login(&s, "ops", "correct horse").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.text
+    );
+    let wait: u64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+}
+
+#[tokio::test]
+async fn logout_needs_the_csrf_token_and_ends_the_session() {
+    let s = site();
+    let who = admin(&s).await;
+    let no_token = Who {
+        csrf: None,
+        ..who.clone()
+    };
+    assert_eq!(
+        call(&s, Method::POST, "/api/logout", &no_token, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&s, Method::POST, "/api/logout", &who, None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        get(&s, "/api/dashboard", &who).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn read_only_users_see_everything_and_change_nothing() {
+    let s = site();
+    admin(&s).await;
+    let viewer = read_only(&s).await;
+    for route in READ_ROUTES.iter().filter(|r| **r != "/api/live") {
+        let a = get(&s, route, &viewer).await;
+        assert_eq!(a.status, StatusCode::OK, "{route}: {}", a.text);
+    }
+    let before = std::fs::read_to_string(s.dir.path().join("ShapedDevices.csv")).unwrap();
+    for (method, route, body) in write_routes() {
+        let a = call(&s, method.clone(), route, &viewer, body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{method} {route}: {}",
+            a.text
+        );
+        assert!(
+            a.json()["error"].as_str().unwrap().contains("read-only"),
+            "{route}"
+        );
+    }
+    assert_eq!(
+        before,
+        std::fs::read_to_string(s.dir.path().join("ShapedDevices.csv")).unwrap()
+    );
+    assert!(!s.state.inner.config.refresh_request_path().exists());
+    assert!(s
+        .state
+        .inner
+        .shared
+        .reports()
+        .list()
+        .iter()
+        .all(|e| !e.acknowledged));
+}
+
+#[tokio::test]
+async fn state_changes_need_the_sessions_csrf_token_and_the_same_origin() {
+    let s = site();
+    let who = admin(&s).await;
+    let wrong = Who {
+        csrf: Some("0".repeat(64)),
+        ..who.clone()
+    };
+    let none = Who {
+        csrf: None,
+        ..who.clone()
+    };
+    for (method, route, body) in write_routes() {
+        for w in [&wrong, &none] {
+            let a = call(&s, method.clone(), route, w, body.clone()).await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {route}");
+            assert!(a.json()["error"].as_str().unwrap().contains("X-CSRF-Token"));
+        }
+    }
+    let req = Request::post("/api/scheduler/refresh")
+        .header(header::COOKIE, who.cookie.clone().unwrap())
+        .header("X-CSRF-Token", who.csrf.clone().unwrap())
+        .header(header::HOST, "shaper:9123")
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        s.app.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn health_metrics_and_the_page_need_no_login_and_carry_safe_headers() {
+    let s = site();
+    let h = get(&s, "/health", &Who::default()).await;
+    assert_eq!(h.json()["status"], "ok");
+    assert_eq!(h.json()["applied_generation"], 1);
+    let m = get(&s, "/metrics", &Who::default()).await;
+    for line in [
+        "lqos_throughput_bps{direction=\"down\"} 102005000",
+        "lqos_unknown_throughput_bps{direction=\"up\"} 700",
+        "lqos_circuits 36",
+        "lqos_unknown_hosts 1",
+        "lqos_urgent_issues{state=\"unacknowledged\"} 1",
+        "lqos_scheduler_up 1",
+        "lqos_applies_total 0",
+    ] {
+        assert!(
+            m.text.lines().any(|l| l == line),
+            "missing {line:?} in\n{}",
+            m.text
+        );
+    }
+    let page = get(&s, "/", &Who::default()).await;
+    assert!(page.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text.contains("<script"), "the embedded index.html");
+    assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert!(page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
+    let js = get(&s, "/assets/app.js", &Who::default()).await;
+    assert!(js.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert_eq!(
+        get(&s, "/assets/nope.js", &Who::default()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let api404 = get(&s, "/api/nope", &Who::default()).await;
+    assert_eq!(api404.status, StatusCode::NOT_FOUND);
+    assert!(api404.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("no such API route"));
+}
+
+#[tokio::test]
+async fn a_removed_user_is_logged_out_at_the_next_request() {
+    let s = site();
+    admin(&s).await;
+    let viewer = read_only(&s).await;
+    users::remove(&s.state.inner.config.web_users_path(), "viewer").unwrap();
+    s.state.inner.users.reload();
+    assert_eq!(
+        get(&s, "/api/dashboard", &viewer).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
