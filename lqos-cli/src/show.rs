@@ -53,8 +53,9 @@ pub fn status(
             if let Some(e) = &r.last_error {
                 writeln!(
                     out,
-                    "  last refresh FAILED ({} in a row): {e}",
-                    r.consecutive_failures
+                    "  last refresh FAILED ({} in a row): {}",
+                    r.consecutive_failures,
+                    e.replace('\n', "\n    ")
                 )?;
             }
             if let Some(ms) = r.last_duration_ms {

@@ -92,13 +92,22 @@ pub async fn run(
         info!("webserver_listen is empty: no WebUI");
     } else {
         let listen = config.webserver_listen.clone();
-        let state = web::WebState::new(handler.shared.clone(), config.clone(), config_path);
+        let (shared, web_config) = (handler.shared.clone(), config.clone());
         let mut stop = stop_rx.clone();
         let web = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
         // A WebUI that cannot start (port taken) is reported; shaping goes on without it.
         tokio::spawn(async move {
+            // Reading the inputs takes a while for 100k circuits: off the runtime's threads.
+            let state = match tokio::task::spawn_blocking(move || {
+                web::WebState::new(shared, web_config, config_path)
+            })
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => return tracing::error!(error = %e, "the WebUI is not available"),
+            };
             if let Err(e) = web::serve(state, &listen, web).await {
                 tracing::error!(error = format!("{e:#}"), "the WebUI is not available");
             }

@@ -124,10 +124,13 @@ fn finished_run(before: Option<&SchedulerReport>, now: &SchedulerReport) -> Opti
         },
         ok: succeeded,
         duration_ms: now.last_duration_ms,
+        // The summary line (the report's error goes on with the output's last lines).
         error: if succeeded {
             None
         } else {
-            now.last_error.clone()
+            now.last_error
+                .as_deref()
+                .map(|e| e.lines().next().unwrap_or_default().to_owned())
         },
     })
 }
@@ -167,7 +170,7 @@ mod tests {
             "a heartbeat repeating the same success is no new run"
         );
         rep.consecutive_failures = 1;
-        rep.last_error = Some("ShapedDevices.csv:3: bad rate".into());
+        rep.last_error = Some("ShapedDevices.csv:3: bad rate\nprogress: 2/4 validating".into());
         rep.sent_unix = 20;
         r.scheduler_report(rep);
         let runs = r.runs();

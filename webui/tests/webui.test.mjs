@@ -223,6 +223,13 @@ test('an urgent issue is shown and acknowledged', async () => {
     await tid(admin, 'issue-ack').first().click();
     await eventually(async () => (await tid(admin, 'issue-ack').count()) === acks - 1, 'acknowledged');
     await shot(admin, '12-issue-acknowledged');
+    // The scheduler page has the failure too, with the last lines of the refresh's output.
+    await tid(admin, 'nav-scheduler').click();
+    await tid(admin, 'page-scheduler').waitFor();
+    await eventually(async () => (await tid(admin, 'scheduler-last-error').count()) > 0
+      && /network\.json/.test(await tid(admin, 'scheduler-last-error').innerText()), 'the last error');
+    assert.ok((await tid(admin, 'scheduler-last-error').innerText()).split('\n').length > 1, 'with its output');
+    await shot(admin, '13-scheduler-failed');
   } finally {
     writeFileSync(path, good);
   }
@@ -235,14 +242,14 @@ test('the scheduler page shows its runs, and an admin can ask for a refresh', as
   await tid(admin, 'scheduler-refresh').click();
   await eventually(async () => /refresh requested/i.test(await tid(admin, 'scheduler-message').innerText()),
     'the request is confirmed');
-  await shot(admin, '13-scheduler');
+  await shot(admin, '14-scheduler');
 });
 
 test('the configuration page shows the three files', async () => {
   await tid(admin, 'nav-config').click();
   await tid(admin, 'page-config').waitFor();
   await eventually(async () => (await tid(admin, 'page-config').innerText()).includes('to_internet'), 'lqos.conf');
-  await shot(admin, '14-config');
+  await shot(admin, '15-config');
   const page = await admin.evaluate(async () => {
     const r = await Promise.all(['network.json', 'ShapedDevices.csv'].map((f) => fetch(`/api/config/${f}`)));
     return Promise.all(r.map((x) => x.text()));
@@ -260,7 +267,7 @@ test('an admin edits a circuit: bad values are refused with the reason, good one
   await form.locator('[type="submit"]').click();
   await tid(admin, 'edit-error').waitFor();
   assert.match(await tid(admin, 'edit-error').innerText(), /ShapedDevices\.csv/);
-  await shot(admin, '15-edit-refused');
+  await shot(admin, '16-edit-refused');
   await tid(admin, 'edit-download_min_mbps').fill('5');
   await tid(admin, 'edit-name').fill('Johansson, Erik (edited)');
   await form.locator('[type="submit"]').click();
@@ -286,7 +293,7 @@ test('a read-only user sees the pages but cannot change anything', async () => {
   await page.goto(`${URL}/#/issues`);
   await tid(page, 'issues-table').waitFor();
   assert.equal(await tid(page, 'issue-ack').count(), 0, 'no acknowledge button');
-  await shot(page, '16-read-only');
+  await shot(page, '17-read-only');
   // The server refuses too, even with the session's CSRF token.
   const status = await page.evaluate(async () => {
     const s = await (await fetch('/api/session')).json();

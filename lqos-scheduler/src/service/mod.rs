@@ -90,7 +90,13 @@ impl Progress {
             self.report.last_error = None;
             self.report.consecutive_failures = 0;
         } else {
-            self.report.last_error = Some(outcome.summary.clone());
+            // The summary, then the last lines of the refresh's output (the WebUI shows both).
+            let mut error = outcome.summary.clone();
+            for line in &outcome.preview {
+                error.push('\n');
+                error.push_str(line);
+            }
+            self.report.last_error = Some(error);
             self.report.consecutive_failures += 1;
         }
     }

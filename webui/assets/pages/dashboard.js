@@ -61,7 +61,7 @@ function schedulerStatus(s) {
       ['Phase', h('span', { class: `phase phase-${(s.phase ?? '').replace(/\W+/g, '-')}` }, s.phase || '—')],
       ...(s.step ? [['Step', `${s.step} (${s.percent ?? 0}%)`]] : []),
       ['Last success', fmtWhen(s.last_success_unix)],
-      ['Last error', s.last_error ? h('span', { class: 'error-text' }, scrub(s.last_error)) : 'none'],
+      ['Last error', s.last_error ? h('span', { class: 'error-text' }, scrub(s.last_error.split('\n')[0])) : 'none'],
     ]),
     h('a', { href: '#/scheduler' }, 'Scheduler details →'));
 }
