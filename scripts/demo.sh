@@ -39,11 +39,16 @@ out=$PWD/target/demo
 port=${LQOS_DEMO_PORT:-9123}
 inet=lqdemo-inet shaper=lqdemo-shaper subs=lqdemo-subs
 host_ip=10.123.0.1 shaper_ip=10.123.0.2
-forward_pid=
+forward_pid= sleep_pid=
 
 cleanup() {
-    set +e # remove everything, whatever is already gone
-    [ -n "$forward_pid" ] && kill "$forward_pid" 2>/dev/null
+    local - # the options below end with the function
+    set +e  # remove everything, whatever is already gone
+    [ -n "$sleep_pid" ] && kill "$sleep_pid" 2>/dev/null
+    if [ -n "$forward_pid" ]; then
+        pkill -P "$forward_pid" 2>/dev/null # socat's connections
+        kill "$forward_pid" 2>/dev/null
+    fi
     for ns in $inet $subs $shaper; do
         # Deleting a namespace does not stop its processes: stop them first.
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
@@ -125,18 +130,22 @@ done
 "$bin/lqos" --config "$conf" status | head -3
 
 measure() { # addr, -R for upload
-    ip netns exec $subs iperf3 -s -1 -B "$1" -p 5299 >/dev/null 2>&1 &
-    sleep 0.3
-    ip netns exec $inet iperf3 -c "$1" -p 5299 -t 4 -O 1 -f m ${2:-} | awk '/receiver/ { print $7 }'
-    wait $!
+    timeout 30 ip netns exec $subs iperf3 -s -1 -B "$1" -p 5299 >/dev/null 2>&1 &
+    local server=$!
+    for _ in $(seq 50); do
+        ip netns exec $subs ss -ltn 2>/dev/null | grep -q "$1:5299" && break
+        sleep 0.1
+    done
+    ip netns exec $inet timeout 30 iperf3 -c "$1" -p 5299 -t 4 -O 1 -f m ${2:-} | awk '/receiver/ { print $7 }'
+    wait $server || true
 }
 if [ $quick = 0 ]; then
     echo
     echo "== iperf3 through the shaper (Mbit/s of TCP payload; HTB meters frames, ~4.5% more)"
     printf '%-10s %-30s %12s %12s\n' circuit plan download upload
-    for c in "1001 100.64.1.10 100/20" "1004 100.64.1.40 12.5/2.5" "1005 100.64.1.50 300/60_(lqos_overrides.json)"; do
+    for c in "1001 100.64.1.10 100/20" "1004 100.64.1.40 12.5/2.5" "1005 100.64.1.50 300/60+(lqos_overrides.json)"; do
         set -- $c
-        printf '%-10s %-30s %12s %12s\n' "$1" "${3//_/ }" "$(measure "$2")" "$(measure "$2" -R)"
+        printf '%-10s %-30s %12s %12s\n' "$1" "${3//+/ }" "$(measure "$2")" "$(measure "$2" -R)"
     done
 fi
 
@@ -172,10 +181,16 @@ if command -v socat >/dev/null; then
         forward_pid=
     fi
 fi
-for _ in $(seq 100); do
-    curl -fs "http://$shaper_ip:9123/health" >/dev/null 2>&1 && break
+webui_up=0
+for _ in $(seq 300); do
+    curl -fs "http://$shaper_ip:9123/health" >/dev/null 2>&1 && { webui_up=1; break; }
     sleep 0.1
 done
+if [ $webui_up = 0 ]; then
+    echo "demo: the WebUI does not answer on $shaper_ip:9123; lqosd's log:" >&2
+    tail -20 "$out/lqosd.log" >&2
+    exit 1
+fi
 echo
 echo "== lqos is shaping $(grep -c '^[0-9B]' "$out/ShapedDevices.csv") devices of the bundled example, with traffic flowing."
 echo "WebUI: http://127.0.0.1:$port/ (or http://$shaper_ip:9123/); $user_note"
@@ -186,5 +201,9 @@ echo "  ip netns exec $shaper tc -s class show dev lqn | head -20"
 echo "  edit $out/ShapedDevices.csv: lqos-scheduler applies it within seconds"
 if [ -t 0 ] || [ $keep = 1 ]; then
     echo "Ctrl-C stops the demo and removes everything it created."
-    while true; do sleep 3600 & wait $!; done
+    while true; do
+        sleep 3600 &
+        sleep_pid=$!
+        wait $sleep_pid
+    done
 fi

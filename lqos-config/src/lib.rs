@@ -29,6 +29,16 @@ pub const SHAPED_DEVICES: &str = "ShapedDevices.csv";
 pub const NETWORK_JSON: &str = "network.json";
 pub const OVERRIDES_JSON: &str = "lqos_overrides.json";
 
+/// What a file looked like (size, modification time), to notice it changed by polling;
+/// `None` when it cannot be read (absent).
+pub type FileStamp = Option<(u64, std::time::SystemTime)>;
+
+/// The [`FileStamp`] of `path` now.
+pub fn file_stamp(path: &Path) -> FileStamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
 /// Validated inputs, ready for the planner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inputs {

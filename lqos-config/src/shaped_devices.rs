@@ -160,6 +160,12 @@ const MODERN_16: [Col; 16] = [
     Col::Sqm,
 ];
 
+/// The canonical name of the column a header cell names (`"Circuit ID"` for `circuit_id`,
+/// `CircuitID`, ...), as the parser reads headers; `None` for a column lqos does not know.
+pub fn column_label(header_cell: &str) -> Option<&'static str> {
+    Col::from_header(header_cell.trim()).map(Col::label)
+}
+
 /// Column index of each known column in this file.
 type Layout = [Option<usize>; COLS];
 

@@ -18,6 +18,7 @@ pub struct Applied {
     pub last_apply_ms: Option<u64>,
 }
 
+/// lqosd's state outside the shaper: one per process, behind an `Arc`.
 #[derive(Debug)]
 pub struct Shared {
     pub started: Instant,
@@ -28,6 +29,7 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The state for the live plan lqosd starts with.
     pub fn new(index: PrefixIndex, status: StatusReport) -> Self {
         Self {
             started: Instant::now(),
@@ -47,10 +49,12 @@ impl Shared {
         self.reports.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The live plan's prefixes.
     pub fn index(&self) -> Arc<PrefixIndex> {
         self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The latest counter sample.
     pub fn sample(&self) -> Arc<Sample> {
         self.sample
             .read()
@@ -58,10 +62,12 @@ impl Shared {
             .clone()
     }
 
+    /// A new counter sample (every second).
     pub fn set_sample(&self, sample: Sample) {
         *self.sample.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sample);
     }
 
+    /// What the last apply left live.
     pub fn applied(&self) -> RwLockReadGuard<'_, Applied> {
         self.applied.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -77,6 +83,7 @@ impl Shared {
         }
     }
 
+    /// Seconds since lqosd started.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }

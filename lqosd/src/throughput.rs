@@ -118,6 +118,10 @@ impl Sampler {
         let mut unknown_list = Vec::with_capacity(unknown_hosts.len());
         let mut seen = HashMap::with_capacity(unknown_hosts.len());
         for (addr, (d, u)) in unknown_hosts {
+            // Iterating an LRU map while the data plane churns it can meet a key twice.
+            if seen.contains_key(&addr) {
+                continue;
+            }
             let (pd, pu, last) = self
                 .previous_unknown_hosts
                 .get(&addr)

@@ -45,23 +45,49 @@ fn users_are_added_listed_and_removed_from_the_command_line() {
     .expect("conf");
     let added = lqosd(d, &["user", "add", "ops"], "a long password\n");
     assert!(added.status.success(), "{}", text(&added));
-    let viewer = lqosd(d, &["user", "add", "noc", "--role", "read-only"], "another password\n");
+    let viewer = lqosd(
+        d,
+        &["user", "add", "noc", "--role", "read-only"],
+        "another password\n",
+    );
     assert!(viewer.status.success(), "{}", text(&viewer));
     let list = lqosd(d, &["user", "list"], "");
-    assert_eq!(String::from_utf8_lossy(&list.stdout), "ops\tadmin\nnoc\tread-only\n");
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "ops\tadmin\nnoc\tread-only\n"
+    );
     let file = std::fs::read_to_string(d.join("state/webusers.toml")).expect("users file");
     assert!(!file.contains("a long password") && file.contains("$argon2id$"));
 
     let short = lqosd(d, &["user", "add", "x"], "short\n");
-    assert!(!short.status.success() && text(&short).contains("at least 8"), "{}", text(&short));
+    assert!(
+        !short.status.success() && text(&short).contains("at least 8"),
+        "{}",
+        text(&short)
+    );
     let twice = lqosd(d, &["user", "add", "ops"], "a long password\n");
     assert!(text(&twice).contains("already exists"), "{}", text(&twice));
-    let role = lqosd(d, &["user", "add", "y", "--role", "root"], "a long password\n");
-    assert!(text(&role).contains("expected admin or read-only"), "{}", text(&role));
+    let role = lqosd(
+        d,
+        &["user", "add", "y", "--role", "root"],
+        "a long password\n",
+    );
+    assert!(
+        text(&role).contains("expected admin or read-only"),
+        "{}",
+        text(&role)
+    );
 
     let removed = lqosd(d, &["user", "remove", "noc"], "");
     assert!(removed.status.success(), "{}", text(&removed));
     let gone = lqosd(d, &["user", "remove", "noc"], "");
-    assert!(!gone.status.success() && text(&gone).contains("no user \"noc\""), "{}", text(&gone));
-    assert_eq!(String::from_utf8_lossy(&lqosd(d, &["user", "list"], "").stdout), "ops\tadmin\n");
+    assert!(
+        !gone.status.success() && text(&gone).contains("no user \"noc\""),
+        "{}",
+        text(&gone)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&lqosd(d, &["user", "list"], "").stdout),
+        "ops\tadmin\n"
+    );
 }

@@ -92,9 +92,12 @@ static __always_inline void lqos_count_unknown_host(const struct lqos_ip_key *ke
 		return;
 	}
 	lqos_add(&init, dir, bytes, packets, now);
-	/* BPF_NOEXIST: another CPU may just have created it; then this packet goes uncounted
-	 * per address (the lqos_unknown totals still have it). */
-	bpf_map_update_elem(&lqos_unk_hosts, host, &init, BPF_NOEXIST);
+	if (bpf_map_update_elem(&lqos_unk_hosts, host, &init, BPF_NOEXIST) == 0)
+		return;
+	/* Another CPU created it meanwhile (EEXIST): count into that entry. */
+	c = bpf_map_lookup_elem(&lqos_unk_hosts, host);
+	if (c)
+		lqos_add(c, dir, bytes, packets, now);
 }
 
 SEC("xdp")

@@ -7,17 +7,12 @@
 //! a file (not its directory) misses.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How long the files must stay unchanged before a refresh starts.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
-type Stamp = Option<(u64, SystemTime)>;
-
-fn stamp(path: &PathBuf) -> Stamp {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.modified().ok()?))
-}
+use lqos_config::{file_stamp as stamp, FileStamp as Stamp};
 
 /// The input files and what they looked like when last seen.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Instant;
+use subtle::ConstantTimeEq;
 
 pub const COOKIE: &str = "lqos_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -77,12 +78,26 @@ impl FromRequestParts<WebState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
         let token = cookie_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        Viewer::of(state, token)
+    }
+}
+
+impl Viewer {
+    /// The session of cookie `token`, if it is still good: not expired, not logged out, its
+    /// user still there with the password the session was opened with (removing a user, or
+    /// giving it a new password, ends its sessions).
+    pub fn of(state: &WebState, token: String) -> Result<Viewer, ApiError> {
         let session = state
             .inner
             .sessions
             .get(&token)
             .ok_or(ApiError::Unauthorized)?;
-        let Some(user) = state.inner.users.find(&session.username) else {
+        let user = state
+            .inner
+            .users
+            .find(&session.username)
+            .filter(|u| super::sessions::fingerprint(&u.password_hash) == session.password);
+        let Some(user) = user else {
             state.inner.sessions.remove(&token);
             return Err(ApiError::Unauthorized);
         };
@@ -91,6 +106,11 @@ impl FromRequestParts<WebState> for Viewer {
             csrf: session.csrf,
             token,
         })
+    }
+
+    /// Whether the session is still good (long-lived streams ask every second).
+    pub fn still_valid(&self, state: &WebState) -> bool {
+        Viewer::of(state, self.token.clone()).is_ok()
     }
 }
 
@@ -103,8 +123,11 @@ impl FromRequestParts<WebState> for Csrf {
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
         let viewer = Viewer::from_request_parts(parts, state).await?;
         same_origin(&parts.headers)?;
-        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if sent != Some(viewer.csrf.as_str()) {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .map_or(&[][..], |v| v.as_bytes());
+        if !bool::from(sent.ct_eq(viewer.csrf.as_bytes())) {
             return Err(ApiError::Forbidden(
                 "missing or wrong X-CSRF-Token header (GET /api/session gives the token)",
             ));
@@ -155,7 +178,7 @@ pub async fn session(
 }
 
 fn logged_in(state: &WebState, user: &User) -> Response {
-    let (token, session) = state.inner.sessions.create(&user.username);
+    let (token, session) = state.inner.sessions.create(user);
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         super::sessions::SESSION_LIFETIME.as_secs()
@@ -181,14 +204,16 @@ pub async fn setup(
     }
     let path = state.inner.users.path().to_owned();
     let name = c.username.clone();
-    tokio::task::spawn_blocking(move || users::add(&path, &name, &c.password, Role::Admin))
+    tokio::task::spawn_blocking(move || users::add_first_admin(&path, &name, &c.password))
         .await
         .map_err(|e| ApiError::internal("creating the admin", e))?
         .map_err(|e| match e {
             users::UserError::BadName(_) | users::UserError::ShortPassword => {
                 ApiError::invalid(e.to_string())
             }
-            users::UserError::Exists(_) => ApiError::Conflict(e.to_string()),
+            users::UserError::Exists(_) | users::UserError::NotFirst => ApiError::Conflict(
+                "the first admin exists already: log in (lqosd user add creates more users)".into(),
+            ),
             other => ApiError::internal("saving the users file", other),
         })?;
     state.inner.users.reload();
@@ -209,28 +234,56 @@ pub async fn login(
     same_origin(&headers)?;
     let client = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |ci| ci.0.ip().to_string());
-    let keys = vec![format!("ip:{client}"), format!("user:{}", c.username)];
+        .map(|ci| ci.0.ip());
+    // No such name can exist: refused before it costs a hash or a limiter entry.
+    if c.username.is_empty() || c.username.len() > users::MAX_NAME {
+        return Err(ApiError::BadCredentials);
+    }
+    let keys = vec![client_key(client), format!("user:{}", c.username)];
     let limiter = &state.inner.limiter;
-    limiter
-        .check(&keys, Instant::now())
-        .map_err(ApiError::RateLimited)?;
+    let begun = Instant::now();
+    limiter.begin(&keys, begun).map_err(ApiError::RateLimited)?;
+    // Argon2 takes 19 MiB and tens of ms: a few at a time, whatever the number of clients.
+    let Ok(permit) = state.inner.hashing.clone().try_acquire_owned() else {
+        return Err(ApiError::RateLimited(1));
+    };
     let s = state.clone();
     let name = c.username.clone();
-    let user = tokio::task::spawn_blocking(move || s.inner.users.verify(&name, &c.password))
-        .await
-        .map_err(|e| ApiError::internal("checking the password", e))?;
+    let user = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        s.inner.users.verify(&name, &c.password)
+    })
+    .await
+    .map_err(|e| ApiError::internal("checking the password", e))?;
+    let client = client.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     match user {
         Some(user) => {
-            limiter.succeeded(&keys);
+            limiter.succeeded(&keys, begun);
             tracing::info!(user = %user.username, %client, "WebUI: login");
             Ok(logged_in(&state, &user))
         }
         None => {
-            limiter.failed(&keys, Instant::now());
             tracing::warn!(user = %c.username, %client, "WebUI: failed login");
             Err(ApiError::BadCredentials)
         }
+    }
+}
+
+/// The rate limit's key for a client: its address, or its /64 for IPv6 (one subscriber line
+/// or host usually holds a whole /64).
+pub(super) fn client_key(addr: Option<std::net::IpAddr>) -> String {
+    match addr {
+        Some(std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => {
+            let s = a.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(a)) => format!(
+            "ip:{}",
+            a.to_ipv4_mapped()
+                .map_or(a.to_string(), |v4| v4.to_string())
+        ),
+        Some(a) => format!("ip:{a}"),
+        None => "ip:unknown".to_owned(),
     }
 }
 

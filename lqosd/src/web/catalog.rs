@@ -4,25 +4,12 @@
 //! trigram index picks the candidates (a query of 3 bytes or more), a substring check confirms
 //! them; shorter queries scan the whole text.
 
-use lqos_config::{Config, Inputs};
+use lqos_config::{Circuit, Config, Inputs};
 use memchr::memmem;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Clone)]
-pub struct CircuitEntry {
-    pub id: String,
-    pub name: String,
-    /// Index into [`Catalog::nodes`]; `None`: unparented.
-    pub parent: Option<usize>,
-    pub download_min: f64,
-    pub download_max: f64,
-    pub upload_min: f64,
-    pub upload_max: f64,
-    pub sqm: Option<String>,
-    pub devices: Vec<lqos_config::circuits::Device>,
-}
-
+/// A node of network.json with what the tree page needs.
 #[derive(Debug, Clone)]
 pub struct NodeEntry {
     pub name: String,
@@ -38,9 +25,11 @@ pub struct NodeEntry {
     pub subtree_circuits: usize,
 }
 
+/// The operator's inputs, indexed for the WebUI (immutable: a change builds a new one).
 #[derive(Debug, Default)]
 pub struct Catalog {
-    pub circuits: Vec<CircuitEntry>,
+    /// The validated circuits, as the planner gets them.
+    pub circuits: Vec<Circuit>,
     pub nodes: Vec<NodeEntry>,
     pub roots: Vec<usize>,
     pub unparented: Vec<usize>,
@@ -60,7 +49,8 @@ pub struct Catalog {
 const RECENT_SEARCHES: usize = 32;
 
 impl Catalog {
-    pub fn new(inputs: &Inputs) -> Self {
+    /// Indexes validated inputs.
+    pub fn new(inputs: Inputs) -> Self {
         let mut nodes: Vec<NodeEntry> = inputs
             .network
             .nodes
@@ -78,23 +68,13 @@ impl Catalog {
             })
             .collect();
         let mut c = Catalog::default();
-        for circuit in &inputs.circuits {
+        let roots = inputs.network.roots().collect();
+        for entry in inputs.circuits {
             let i = c.circuits.len();
-            let entry = CircuitEntry {
-                id: circuit.id.clone(),
-                name: circuit.name.clone(),
-                parent: circuit.parent,
-                download_min: circuit.download_min,
-                download_max: circuit.download_max,
-                upload_min: circuit.upload_min,
-                upload_max: circuit.upload_max,
-                sqm: circuit.sqm.map(|s| s.to_string()),
-                devices: circuit.devices.clone(),
-            };
             c.starts.push(c.haystack.len());
             c.haystack.push_str(&search_text(&entry, &nodes));
             c.haystack.push('\n');
-            match circuit.parent {
+            match entry.parent {
                 Some(p) => {
                     nodes[p].circuits.push(i);
                     let mut up = Some(p);
@@ -109,7 +89,7 @@ impl Catalog {
             c.circuits.push(entry);
         }
         c.index_trigrams();
-        c.roots = inputs.network.roots().collect();
+        c.roots = roots;
         c.by_node = nodes
             .iter()
             .enumerate()
@@ -121,17 +101,20 @@ impl Catalog {
 
     /// Reads and validates the operator's files, as the scheduler does.
     pub fn load(config: &Config) -> Result<Self, lqos_config::Rejected> {
-        lqos_config::load_inputs(config).map(|l| Catalog::new(&l.inputs))
+        lqos_config::load_inputs(config).map(|l| Catalog::new(l.inputs))
     }
 
+    /// The index of the circuit with this id.
     pub fn circuit(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
     }
 
+    /// The index of the node with this name.
     pub fn node(&self, name: &str) -> Option<usize> {
         self.by_node.get(name).copied()
     }
 
+    /// Devices of every circuit.
     pub fn devices(&self) -> usize {
         self.circuits.iter().map(|c| c.devices.len()).sum()
     }
@@ -236,7 +219,7 @@ impl Catalog {
     }
 }
 
-fn search_text(c: &CircuitEntry, nodes: &[NodeEntry]) -> String {
+fn search_text(c: &Circuit, nodes: &[NodeEntry]) -> String {
     let mut t = format!("{}\t{}", c.id, c.name);
     if let Some(p) = c.parent {
         t.push('\t');
@@ -273,7 +256,7 @@ mod tests {
         let inputs = lqos_config::parse_inputs(&texts, &Default::default())
             .0
             .unwrap();
-        let c = Catalog::new(&inputs);
+        let c = Catalog::new(inputs);
         let name = &c.circuits[1234].name;
         let queries = [
             name.as_str(),

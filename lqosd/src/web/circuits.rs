@@ -1,7 +1,7 @@
 //! The network tree and the circuits: paged and searched on the server, one circuit's detail.
 
 use super::auth::Viewer;
-use super::catalog::{Catalog, CircuitEntry, NodeEntry};
+use super::catalog::{Catalog, NodeEntry};
 use super::error::{ApiError, QueryArgs};
 use super::live::{LiveView, Point};
 use super::WebState;
@@ -42,7 +42,7 @@ fn rate_of(live: &LiveView, catalog: &Catalog, i: usize) -> (u64, u64) {
 }
 
 fn row<'a>(catalog: &'a Catalog, live: &LiveView, i: usize) -> CircuitRow<'a> {
-    let c: &CircuitEntry = &catalog.circuits[i];
+    let c: &lqos_config::Circuit = &catalog.circuits[i];
     let (down_bps, up_bps) = rate_of(live, catalog, i);
     CircuitRow {
         circuit_id: &c.id,
@@ -189,7 +189,7 @@ pub async fn circuits(
     let (catalog, live) = (s.catalog(), s.live());
     let (total, rows): (usize, Vec<CircuitRow>) = if args.q.trim().is_empty() {
         let n = catalog.circuits.len();
-        let start = ((page - 1) * per_page).min(n);
+        let start = (page - 1).saturating_mul(per_page).min(n);
         (
             n,
             (start..(start + per_page).min(n))
@@ -200,7 +200,7 @@ pub async fn circuits(
         let found = catalog.search(&args.q);
         let rows = found
             .iter()
-            .skip((page - 1) * per_page)
+            .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .map(|&i| row(&catalog, &live, i))
             .collect();
@@ -227,7 +227,7 @@ pub(super) fn circuit_detail(s: &WebState, id: &str) -> Option<Value> {
         "ips": c.devices.iter().flat_map(|d| d.ips.iter().map(|ip| ip.to_string())).collect::<Vec<_>>(),
         "download_min_mbps": c.download_min, "download_max_mbps": c.download_max,
         "upload_min_mbps": c.upload_min, "upload_max_mbps": c.upload_max,
-        "sqm": c.sqm,
+        "sqm": c.sqm.map(|s| s.to_string()),
         "devices": c.devices.iter().map(|d| json!({
             "device_id": d.id, "name": d.name, "mac": d.mac,
             "ips": d.ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>(),

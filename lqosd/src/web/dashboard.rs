@@ -1,7 +1,7 @@
 //! The dashboard (rendered once per second), its live events, and `/health`.
 
 use super::auth::Viewer;
-use super::error::QueryArgs;
+use super::error::{ApiError, QueryArgs};
 use super::live::{HostRate, LiveView};
 use super::WebState;
 use axum::body::Bytes;
@@ -139,17 +139,27 @@ fn circuit_point(s: &WebState, id: &str) -> Value {
 /// event per second instead.
 pub async fn live(
     State(s): State<WebState>,
-    _v: Viewer,
+    viewer: Viewer,
     QueryArgs(args): QueryArgs<LiveArgs>,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError>
+{
     if let Some(id) = &args.circuit {
+        if s.catalog().circuit(id).is_none() {
+            return Err(ApiError::NotFound(format!(
+                "no circuit {id:?} in ShapedDevices.csv"
+            )));
+        }
         s.inner.history.watch(id);
     }
     let tick = tokio::time::interval(crate::throughput::INTERVAL);
     let stream = futures_util::stream::unfold(
-        (s, tick, args.circuit),
-        |(s, mut tick, circuit)| async move {
+        (s, tick, args.circuit, viewer),
+        |(s, mut tick, circuit, viewer)| async move {
             tick.tick().await;
+            // The stream ends with the session (logout, expiry, user removed).
+            if !viewer.still_valid(&s) {
+                return None;
+            }
             let event = match &circuit {
                 Some(id) => {
                     s.inner.history.watch(id);
@@ -163,8 +173,8 @@ pub async fn live(
             };
             // json_data fails only for values serde cannot write; none of these.
             let event = event.unwrap_or_else(|_| Event::default().comment("unavailable"));
-            Some((Ok(event), (s, tick, circuit)))
+            Some((Ok(event), (s, tick, circuit, viewer)))
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use std::io::Write;
 use std::ops::Range;
 
+/// A circuit as the WebUI sends it (docs/webui.md, CircuitEdit); rates in Mbps.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitEdit {
@@ -31,6 +32,7 @@ pub struct CircuitEdit {
     pub devices: Vec<DeviceEdit>,
 }
 
+/// One device of a [`CircuitEdit`]; `ipv4`/`ipv6` as ShapedDevices.csv cells (comma-separated).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceEdit {
@@ -46,35 +48,63 @@ pub struct DeviceEdit {
     pub comment: String,
 }
 
+/// One edit of ShapedDevices.csv.
 #[derive(Debug)]
-pub enum Change<'a> {
-    Add(&'a CircuitEdit),
-    Replace(&'a str, &'a CircuitEdit),
-    Remove(&'a str),
+pub enum Change {
+    Add(CircuitEdit),
+    /// The circuit with this id, replaced (its id may change).
+    Replace(String, CircuitEdit),
+    Remove(String),
 }
 
-/// The file's header (column names, normalised) and the byte range of every row, by circuit.
+/// The file's header (each column's canonical name, `None` for a column lqos does not know),
+/// the byte range of every row by circuit (whole lines: from the line's start to past its
+/// terminator, never a comment or blank line around it), and the cells of `wanted`'s rows.
 struct Layout {
-    header: Vec<String>,
+    header: Vec<Option<&'static str>>,
     rows: Vec<(String, Range<usize>)>,
+    wanted: Vec<Vec<String>>,
     crlf: bool,
 }
 
-fn norm(cell: &str) -> String {
-    cell.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+/// `start` moved past line terminators, blank lines and comment lines (csv-core starts a
+/// record where the previous one ended: after a CR, before the LF and any comments).
+fn line_start(text: &[u8], mut start: usize) -> usize {
+    loop {
+        while start < text.len() && matches!(text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if text.get(start) == Some(&b'#') {
+            start = text[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(text.len(), |i| start + i + 1);
+        } else {
+            return start;
+        }
+    }
 }
 
-fn layout(text: &str) -> Result<Layout, ApiError> {
+/// `end` moved past the LF of a CRLF whose CR ends the record.
+fn line_end(text: &[u8], end: usize) -> usize {
+    if end > 0 && text[end - 1] == b'\r' && text.get(end) == Some(&b'\n') {
+        end + 1
+    } else {
+        end
+    }
+}
+
+fn layout(text: &str, wanted: Option<&str>) -> Result<Layout, ApiError> {
+    let bytes = text.as_bytes();
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
-    let mut header: Option<Vec<String>> = None;
+        .from_reader(bytes);
+    let mut header: Option<(Vec<Option<&'static str>>, usize)> = None;
     let mut rows = Vec::new();
+    let mut wanted_cells = Vec::new();
+    let mut crlf = false;
     let mut record = csv::StringRecord::new();
     loop {
         let more = r.read_record(&mut record).map_err(|e| {
@@ -83,22 +113,41 @@ fn layout(text: &str) -> Result<Layout, ApiError> {
         if !more {
             break;
         }
-        let start = record.position().map_or(0, |p| p.byte() as usize);
-        let end = r.position().byte() as usize;
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let start = line_start(bytes, record.position().map_or(0, |p| p.byte() as usize));
+        let end = line_end(bytes, r.position().byte() as usize);
         match &header {
-            None => header = Some(record.iter().map(norm).collect()),
-            Some(h) => {
-                let id_col = h.iter().position(|c| c == "circuitid").unwrap_or(0);
-                let id = record.get(id_col).unwrap_or("").trim().to_owned();
+            None => {
+                let cols: Vec<Option<&'static str>> = record
+                    .iter()
+                    .map(lqos_config::shaped_devices::column_label)
+                    .collect();
+                let Some(id_col) = cols.iter().position(|c| *c == Some("Circuit ID")) else {
+                    return Err(ApiError::invalid(
+                        "ShapedDevices.csv has no header row naming its columns: add one (Circuit ID, Circuit Name, ...) to edit circuits from the WebUI",
+                    ));
+                };
+                crlf = bytes[..end].ends_with(b"\r\n");
+                header = Some((cols, id_col));
+            }
+            Some((_, id_col)) => {
+                let id = record.get(*id_col).unwrap_or("").trim().to_owned();
+                if wanted == Some(id.as_str()) {
+                    wanted_cells.push(record.iter().map(str::to_owned).collect());
+                }
                 rows.push((id, start..end));
             }
         }
     }
-    let header = header.ok_or_else(|| ApiError::invalid("ShapedDevices.csv has no header row"))?;
+    let (header, _) =
+        header.ok_or_else(|| ApiError::invalid("ShapedDevices.csv has no header row"))?;
     Ok(Layout {
         header,
         rows,
-        crlf: text.contains("\r\n"),
+        wanted: wanted_cells,
+        crlf,
     })
 }
 
@@ -106,40 +155,52 @@ fn fmt_rate(v: f64) -> String {
     format!("{v}")
 }
 
-/// The CSV rows of `c`, one per device, in the file's own column order.
-fn render_rows(
-    c: &CircuitEdit,
-    header: &[String],
-    parent_id: &str,
-    crlf: bool,
-) -> Result<String, ApiError> {
+/// The CSV rows of `c`, one per device, in the file's own column order. Columns the WebUI
+/// does not edit (Anchor Node ID, columns lqos does not know) keep the cells of the device's
+/// old row (or of the circuit's first old row).
+fn render_rows(c: &CircuitEdit, l: &Layout, parent_id: &str) -> Result<String, ApiError> {
     let mut w = csv::WriterBuilder::new()
-        .terminator(if crlf {
+        .terminator(if l.crlf {
             csv::Terminator::CRLF
         } else {
             csv::Terminator::Any(b'\n')
         })
         .from_writer(Vec::new());
+    let device_col = l.header.iter().position(|c| *c == Some("Device ID"));
     for d in &c.devices {
-        let cells: Vec<String> = header
+        let old = l
+            .wanted
             .iter()
-            .map(|col| match col.as_str() {
-                "circuitid" => c.circuit_id.clone(),
-                "circuitname" => c.name.clone(),
-                "deviceid" => d.device_id.clone(),
-                "devicename" => d.name.clone(),
-                "parentnode" | "parent" | "parentnodename" => c.parent_node.clone(),
-                "parentnodeid" => parent_id.to_owned(),
-                "mac" | "macaddress" => d.mac.clone(),
-                "ipv4" | "ipv4address" | "ipv4addresses" => d.ipv4.clone(),
-                "ipv6" | "ipv6address" | "ipv6addresses" => d.ipv6.clone(),
-                "downloadminmbps" | "downloadmin" => fmt_rate(c.download_min_mbps),
-                "uploadminmbps" | "uploadmin" => fmt_rate(c.upload_min_mbps),
-                "downloadmaxmbps" | "downloadmax" => fmt_rate(c.download_max_mbps),
-                "uploadmaxmbps" | "uploadmax" => fmt_rate(c.upload_max_mbps),
-                "comment" => d.comment.clone(),
-                "sqm" | "sqmoverride" => c.sqm.clone(),
-                _ => String::new(),
+            .find(|cells| {
+                device_col
+                    .and_then(|i| cells.get(i))
+                    .is_some_and(|id| id.trim() == d.device_id)
+            })
+            .or(l.wanted.first());
+        let cells: Vec<String> = l
+            .header
+            .iter()
+            .enumerate()
+            .map(|(i, col)| match col {
+                Some("Circuit ID") => c.circuit_id.clone(),
+                Some("Circuit Name") => c.name.clone(),
+                Some("Device ID") => d.device_id.clone(),
+                Some("Device Name") => d.name.clone(),
+                Some("Parent Node") => c.parent_node.clone(),
+                Some("Parent Node ID") => parent_id.to_owned(),
+                Some("MAC") => d.mac.clone(),
+                Some("IPv4") => d.ipv4.clone(),
+                Some("IPv6") => d.ipv6.clone(),
+                Some("Download Min Mbps") => fmt_rate(c.download_min_mbps),
+                Some("Upload Min Mbps") => fmt_rate(c.upload_min_mbps),
+                Some("Download Max Mbps") => fmt_rate(c.download_max_mbps),
+                Some("Upload Max Mbps") => fmt_rate(c.upload_max_mbps),
+                Some("Comment") => d.comment.clone(),
+                Some("sqm") => c.sqm.clone(),
+                _ => old
+                    .and_then(|cells| cells.get(i))
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect();
         w.write_record(&cells)
@@ -153,7 +214,11 @@ fn render_rows(
 
 /// `text` with the change made; `parent_id` is the `id` of the circuit's parent node.
 pub fn apply(text: &str, change: &Change, parent_id: &str) -> Result<String, ApiError> {
-    let l = layout(text)?;
+    let old_id = match change {
+        Change::Replace(id, _) | Change::Remove(id) => Some(id.as_str()),
+        Change::Add(_) => None,
+    };
+    let l = layout(text, old_id)?;
     let ranges = |id: &str| -> Vec<Range<usize>> {
         l.rows
             .iter()
@@ -169,7 +234,7 @@ pub fn apply(text: &str, change: &Change, parent_id: &str) -> Result<String, Api
                     c.circuit_id
                 )));
             }
-            (Vec::new(), Some(*c))
+            (Vec::new(), Some(c))
         }
         Change::Replace(id, c) => {
             if c.circuit_id != *id && !ranges(&c.circuit_id).is_empty() {
@@ -178,11 +243,11 @@ pub fn apply(text: &str, change: &Change, parent_id: &str) -> Result<String, Api
                     c.circuit_id
                 )));
             }
-            (ranges(id), Some(*c))
+            (ranges(id), Some(c))
         }
         Change::Remove(id) => (ranges(id), None),
     };
-    if let Change::Replace(id, _) | Change::Remove(id) = change {
+    if let Some(id) = old_id {
         if remove.is_empty() {
             return Err(ApiError::NotFound(format!(
                 "no circuit {id:?} in ShapedDevices.csv"
@@ -197,7 +262,7 @@ pub fn apply(text: &str, change: &Change, parent_id: &str) -> Result<String, Api
         }
     }
     let new_rows = insert
-        .map(|c| render_rows(c, &l.header, parent_id, l.crlf))
+        .map(|c| render_rows(c, &l, parent_id))
         .transpose()?
         .unwrap_or_default();
     let mut out = String::with_capacity(text.len() + new_rows.len());
@@ -206,6 +271,7 @@ pub fn apply(text: &str, change: &Change, parent_id: &str) -> Result<String, Api
     for r in &remove {
         out.push_str(&text[at..r.start]);
         if !placed {
+            // The old last row may have had no line end: the rows after it need one.
             out.push_str(&new_rows);
             placed = true;
         }
@@ -241,7 +307,9 @@ fn validate(s: &WebState, csv: &str, edited: Option<&str>) -> Result<(), ApiErro
         .iter()
         .filter(|d| {
             d.severity == Severity::Reject
-                || (d.severity == Severity::Quarantine && d.circuit.as_deref() == edited)
+                || (d.severity == Severity::Quarantine
+                    && edited.is_some()
+                    && d.circuit.as_deref() == edited)
         })
         .map(|d| d.to_string())
         .collect();
@@ -263,25 +331,36 @@ fn validate(s: &WebState, csv: &str, edited: Option<&str>) -> Result<(), ApiErro
     Ok(())
 }
 
+/// Replaces `path` (through a symbolic link, if it is one) with `text`: a new file in the same
+/// directory, with the old one's mode and owner, synced, renamed over it, the directory synced.
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    if let Ok(m) = std::fs::metadata(path) {
+    if let Ok(m) = std::fs::metadata(&path) {
         tmp.as_file().set_permissions(m.permissions())?;
+        std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()))?;
     }
     tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    tmp.persist(&path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
-async fn change(s: &WebState, user: &str, change: Change<'_>) -> Result<(), ApiError> {
-    let _one_at_a_time = s.inner.edits.lock().await;
+/// Reads, changes, checks and writes ShapedDevices.csv (blocking: file I/O and a validation
+/// of every circuit).
+fn change_file(s: &WebState, user: &str, change: &Change) -> Result<(), ApiError> {
+    if s.inner.config.http_import.is_some() {
+        return Err(ApiError::Conflict(
+            "ShapedDevices.csv comes from [http_import] and is replaced at every refresh: change the circuit in the CRM".into(),
+        ));
+    }
     let path = s.inner.config.shaped_devices_path();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ApiError::internal(format!("reading {}", path.display()), e))?;
     let catalog = s.catalog();
-    let (parent_id, edited) = match &change {
+    let (parent_id, edited) = match change {
         Change::Add(c) | Change::Replace(_, c) => {
             let id = catalog
                 .node(&c.parent_node)
@@ -291,15 +370,34 @@ async fn change(s: &WebState, user: &str, change: Change<'_>) -> Result<(), ApiE
         }
         Change::Remove(_) => (String::new(), None),
     };
-    let new = apply(&text, &change, &parent_id)?;
+    let new = apply(&text, change, &parent_id)?;
     validate(s, &new, edited)?;
     write_atomically(&path, &new)
         .map_err(|e| ApiError::internal(format!("writing {}", path.display()), e))?;
     tracing::info!(%user, ?change, "WebUI: ShapedDevices.csv changed");
-    if let Ok(c) = super::catalog::Catalog::load(&s.inner.config) {
-        s.set_catalog(c);
+    match super::catalog::Catalog::load(&s.inner.config) {
+        Ok(c) => s.set_catalog(c),
+        Err(e) => tracing::warn!("WebUI: {e}"),
     }
     Ok(())
+}
+
+/// One edit at a time, off the runtime's threads.
+async fn change(s: &WebState, user: &str, change: Change) -> Result<(), ApiError> {
+    let _one_at_a_time = s.inner.edits.lock().await;
+    let (s, user) = (s.clone(), user.to_owned());
+    tokio::task::spawn_blocking(move || change_file(&s, &user, &change))
+        .await
+        .map_err(|e| ApiError::internal("editing ShapedDevices.csv", e))?
+}
+
+fn written(s: &WebState, id: &str) -> Result<serde_json::Value, ApiError> {
+    super::circuits::circuit_detail(s, id).ok_or_else(|| {
+        ApiError::internal(
+            "ShapedDevices.csv was written, but the circuit cannot be read back",
+            format!("circuit {id:?} is not in the reloaded catalog"),
+        )
+    })
 }
 
 pub async fn create(
@@ -307,20 +405,20 @@ pub async fn create(
     Admin(v): Admin,
     JsonBody(c): JsonBody<CircuitEdit>,
 ) -> Result<Response, ApiError> {
-    change(&s, &v.user.username, Change::Add(&c)).await?;
-    let detail = super::circuits::circuit_detail(&s, &c.circuit_id).unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(detail)).into_response())
+    let id = c.circuit_id.clone();
+    change(&s, &v.user.username, Change::Add(c)).await?;
+    Ok((StatusCode::CREATED, Json(written(&s, &id)?)).into_response())
 }
 
 pub async fn replace(
     State(s): State<WebState>,
     Admin(v): Admin,
-    Path(id): Path<String>,
+    Path(old): Path<String>,
     JsonBody(c): JsonBody<CircuitEdit>,
 ) -> Result<Response, ApiError> {
-    change(&s, &v.user.username, Change::Replace(&id, &c)).await?;
-    let detail = super::circuits::circuit_detail(&s, &c.circuit_id).unwrap_or_default();
-    Ok(Json(detail).into_response())
+    let id = c.circuit_id.clone();
+    change(&s, &v.user.username, Change::Replace(old, c)).await?;
+    Ok(Json(written(&s, &id)?).into_response())
 }
 
 pub async fn remove(
@@ -328,7 +426,7 @@ pub async fn remove(
     Admin(v): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    change(&s, &v.user.username, Change::Remove(&id)).await?;
+    change(&s, &v.user.username, Change::Remove(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -362,7 +460,7 @@ mod tests {
     #[test]
     fn a_replaced_circuit_takes_the_place_of_its_rows_and_nothing_else_moves() {
         let e = edit("2");
-        let out = apply(CSV, &Change::Replace("2", &e), "ap").unwrap();
+        let out = apply(CSV, &Change::Replace("2".into(), e), "ap").unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "# comment");
         assert_eq!(
@@ -380,21 +478,68 @@ mod tests {
     #[test]
     fn add_appends_and_remove_takes_every_row_of_the_circuit() {
         let e = edit("9");
-        let added = apply(CSV, &Change::Add(&e), "ap").unwrap();
+        let added = apply(CSV, &Change::Add(e.clone()), "ap").unwrap();
         assert!(added.starts_with(CSV) && added.ends_with("25,5,\n"));
         assert!(matches!(
-            apply(CSV, &Change::Add(&edit("3")), ""),
+            apply(CSV, &Change::Add(edit("3")), ""),
             Err(ApiError::Conflict(_))
         ));
-        let removed = apply(CSV, &Change::Remove("2"), "").unwrap();
+        let removed = apply(CSV, &Change::Remove("2".into()), "").unwrap();
         assert!(!removed.contains("Chen") && removed.contains("Okafor"));
         assert!(matches!(
-            apply(CSV, &Change::Remove("7"), ""),
+            apply(CSV, &Change::Remove("7".into()), ""),
             Err(ApiError::NotFound(_))
         ));
         let no_newline = CSV.trim_end();
-        let added = apply(no_newline, &Change::Add(&e), "ap").unwrap();
+        let added = apply(no_newline, &Change::Add(e), "ap").unwrap();
         assert!(added.contains("10,2,\n9,"), "a row starts on its own line");
+    }
+
+    #[test]
+    fn crlf_files_comments_and_blank_lines_between_rows_survive_every_edit() {
+        let text = "Circuit ID,Circuit Name,Device ID,Device Name,Parent Node,IPv4,IPv6,Download Min Mbps,Upload Min Mbps,Download Max Mbps,Upload Max Mbps\r\n\
+            1,A,1-1,R,AP,100.64.0.1,,5,1,10,2\r\n\
+            # the next one pays late\r\n\
+            \r\n\
+            2,B,2-1,R,AP,100.64.0.2,,5,1,10,2\r\n\
+            3,C,3-1,R,AP,100.64.0.3,,5,1,10,2";
+        let replaced = apply(text, &Change::Replace("2".into(), edit("2")), "").unwrap();
+        assert_eq!(
+            replaced,
+            text.replace(
+                "2,B,2-1,R,AP,100.64.0.2,,5,1,10,2\r\n",
+                "2,\"New, Name\",2-1,Router,AP,\"100.64.0.9, 100.64.0.10\",,12.5,2,25,5\r\n"
+            )
+        );
+        let last = apply(text, &Change::Replace("3".into(), edit("3")), "").unwrap();
+        assert!(last.ends_with("1-1,R,AP,100.64.0.1,,5,1,10,2\r\n# the next one pays late\r\n\r\n2,B,2-1,R,AP,100.64.0.2,,5,1,10,2\r\n3,\"New, Name\",3-1,Router,AP,\"100.64.0.9, 100.64.0.10\",,12.5,2,25,5\r\n"), "{last:?}");
+        let removed = apply(text, &Change::Remove("2".into()), "").unwrap();
+        assert_eq!(
+            removed,
+            text.replace("2,B,2-1,R,AP,100.64.0.2,,5,1,10,2\r\n", "")
+        );
+        let added = apply(text, &Change::Add(edit("9")), "").unwrap();
+        assert!(
+            added.starts_with(text) && added.ends_with("25,5\r\n") && !added.contains("\n\n9"),
+            "{added:?}"
+        );
+    }
+
+    #[test]
+    fn columns_the_webui_does_not_edit_keep_their_cells() {
+        let text = "circuit_id,circuit_name,device_id,device_name,parent_node,Anchor Node ID,ipv4,ipv6,download_min_mbps,upload_min_mbps,download_max_mbps,upload_max_mbps,CRM plan\n\
+            2,B,2-1,R,AP,anchor-7,100.64.0.2,,5,1,10,2,Gold\n";
+        let out = apply(text, &Change::Replace("2".into(), edit("2")), "").unwrap();
+        assert!(out.ends_with("2,\"New, Name\",2-1,Router,AP,anchor-7,\"100.64.0.9, 100.64.0.10\",,12.5,2,25,5,Gold\n"), "{out}");
+    }
+
+    #[test]
+    fn a_file_without_a_header_row_is_not_edited() {
+        let text = "1,A,1-1,R,AP,,100.64.0.1,,5,1,10,2,\n";
+        let e = apply(text, &Change::Remove("1".into()), "")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no header row"), "{e}");
     }
 
     #[test]
@@ -402,7 +547,7 @@ mod tests {
         let mut e = edit("9");
         e.devices.clear();
         assert!(matches!(
-            apply(CSV, &Change::Add(&e), ""),
+            apply(CSV, &Change::Add(e), ""),
             Err(ApiError::Invalid { .. })
         ));
     }

@@ -30,8 +30,6 @@ pub enum ApiError {
     BadRequest { status: StatusCode, message: String },
     #[error("too many failed logins: try again in {0} s")]
     RateLimited(u64),
-    #[error("{0}")]
-    Unavailable(String),
     /// Something failed on the server; the client gets `context`, the log gets the cause.
     #[error("{context}")]
     Internal {
@@ -68,7 +66,6 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest { status, .. } => *status,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -19,6 +19,7 @@ const MAX_WATCHED: usize = 1000;
 /// A circuit nobody looked at for this long is no longer watched.
 const WATCH_FOR: Duration = Duration::from_secs(600);
 
+/// One second of a chart: rates in bit/s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Point {
     pub t_unix: u64,
@@ -26,6 +27,7 @@ pub struct Point {
     pub up_bps: u64,
 }
 
+/// A busy host and its circuit (index into the catalog), bit/s.
 #[derive(Debug, Clone)]
 pub struct HostRate {
     pub addr: IpAddr,
@@ -66,6 +68,8 @@ fn top_by<T: Clone>(items: &[T], key: impl Fn(&T) -> u64) -> Vec<T> {
 }
 
 impl LiveView {
+    /// The picture of `sample`: each host's traffic goes to the circuit its prefix maps to
+    /// in the live plan (`index`), and up that circuit's nodes.
     pub fn compute(catalog: Arc<Catalog>, index: &PrefixIndex, sample: Arc<Sample>) -> Self {
         let mut circuits = vec![(0u64, 0u64); catalog.circuits.len()];
         let mut queues: HashMap<u32, (u64, u64)> = HashMap::new();
@@ -126,6 +130,7 @@ impl LiveView {
         }
     }
 
+    /// The totals as a chart point.
     pub fn point(&self) -> Point {
         Point {
             t_unix: self.sample.sampled_unix,
@@ -159,6 +164,7 @@ fn push(q: &mut VecDeque<Point>, p: Point) {
 
 impl History {
     /// Records a new view (once per sample).
+    /// Records a new view (once per sample).
     pub fn record(&self, view: &LiveView) {
         let mut h = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if view.sample.sampled_unix == 0 {
@@ -184,6 +190,7 @@ impl History {
         }
     }
 
+    /// The totals' history, oldest first.
     pub fn total(&self) -> Vec<Point> {
         let h = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         h.total.iter().copied().collect()

@@ -37,6 +37,7 @@ fn family(r: &mut Registry, name: &str, help: &str, label: &str, values: &[(&str
     r.register(name, help, f);
 }
 
+/// The metrics as text, from the live picture and the reports.
 pub fn render(s: &WebState) -> Result<String, std::fmt::Error> {
     let live = s.live();
     let shared = &s.inner.shared;
@@ -139,12 +140,13 @@ pub fn render(s: &WebState) -> Result<String, std::fmt::Error> {
     Ok(out)
 }
 
+/// `GET /metrics`.
 pub async fn metrics(State(s): State<WebState>) -> Response {
     match render(&s) {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
             text,
         )

@@ -28,7 +28,6 @@ use lqos_config::Config;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
 
 pub use error::ApiError;
 
@@ -53,6 +52,8 @@ struct Inner {
     limiter: sessions::LoginLimiter,
     /// One circuit edit at a time (read, check, write of ShapedDevices.csv).
     edits: tokio::sync::Mutex<()>,
+    /// Password checks running at once, at most (each takes 19 MiB and tens of ms).
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl WebState {
@@ -79,6 +80,7 @@ impl WebState {
                 sessions: sessions::Sessions::default(),
                 limiter: sessions::LoginLimiter::default(),
                 edits: tokio::sync::Mutex::new(()),
+                hashing: Arc::new(tokio::sync::Semaphore::new(2)),
             }),
         };
         state.refresh_live();
@@ -141,7 +143,7 @@ impl WebState {
     }
 
     /// Rereads the operator's files if they changed since `seen`; the new stamps.
-    fn reload_if_changed(&self, seen: &mut Vec<Option<(u64, SystemTime)>>) {
+    fn reload_if_changed(&self, seen: &mut Vec<lqos_config::FileStamp>) {
         let stamps = input_stamps(&self.inner.config);
         if *seen == stamps {
             return;
@@ -157,17 +159,14 @@ impl WebState {
     }
 }
 
-fn input_stamps(config: &Config) -> Vec<Option<(u64, SystemTime)>> {
+fn input_stamps(config: &Config) -> Vec<lqos_config::FileStamp> {
     [
         config.shaped_devices_path(),
         config.network_json_path(),
         config.overrides_path(),
     ]
     .iter()
-    .map(|p| {
-        let m = std::fs::metadata(p).ok()?;
-        Some((m.len(), m.modified().ok()?))
-    })
+    .map(|p| lqos_config::file_stamp(p))
     .collect()
 }
 
@@ -197,7 +196,15 @@ pub fn router(state: WebState) -> Router {
         .route("/config/{file}", get(reports::config_file))
         .fallback(|| async {
             ApiError::NotFound("no such API route (docs/webui.md lists them)".into())
-        });
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                message: "this route does not take that method (docs/webui.md lists them)".into(),
+            }
+        })
+        // Every body the API takes is a few hundred bytes; nothing needs more than this.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
     Router::new()
         .route("/", get(assets::index))
         .route("/assets/{*path}", get(assets::file))

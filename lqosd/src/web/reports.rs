@@ -148,37 +148,143 @@ pub async fn config_file(
             )))
         }
     };
-    let text = std::fs::read(&path)
-        .map_err(|e| ApiError::NotFound(format!("cannot read {}: {e}", path.display())))?;
-    let text = if file == "lqos.conf" {
-        redact_secrets(&String::from_utf8_lossy(&text)).into_bytes()
-    } else {
-        text
-    };
+    // A ShapedDevices.csv of 100k circuits is tens of MB: read it off the runtime's threads.
+    let conf = file == "lqos.conf";
+    let text = tokio::task::spawn_blocking(move || {
+        let text = std::fs::read(&path)
+            .map_err(|e| ApiError::NotFound(format!("cannot read {}: {e}", path.display())))?;
+        Ok::<_, ApiError>(if conf {
+            redact_secrets(&String::from_utf8_lossy(&text)).into_bytes()
+        } else {
+            text
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal("reading the file", e))??;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-/// lqos.conf with the values of secret keys (tokens, passwords, keys) replaced, so that a
-/// read-only user never sees an integration's credentials.
+/// lqos.conf for the WebUI, with every secret hidden: the values of keys that name a token,
+/// password, secret, key, licence, credential or auth (at any depth, inline tables too), and
+/// user names, passwords and query strings inside URLs. Comments and layout stay. A file that
+/// does not parse is not shown (lqosd could not tell its secrets apart).
 fn redact_secrets(conf: &str) -> String {
-    let secret = |key: &str| {
-        let k = key.trim().to_ascii_lowercase();
-        ["token", "password", "secret", "api_key", "apikey"]
-            .iter()
-            .any(|s| k.contains(s))
+    let Ok(mut doc) = conf.parse::<toml_edit::DocumentMut>() else {
+        return "# lqos.conf does not parse as TOML, so the WebUI does not show it (its secrets could not be hidden): run lqos-scheduler validate\n".into();
     };
-    let mut out = String::with_capacity(conf.len());
-    for line in conf.split_inclusive('\n') {
-        match line.split_once('=') {
-            Some((key, _)) if !key.trim_start().starts_with('#') && secret(key) => {
-                out.push_str(key);
-                out.push_str("= \"(hidden in the WebUI)\"");
-                if line.ends_with('\n') {
-                    out.push('\n');
-                }
+    redact_table(doc.as_table_mut());
+    doc.to_string()
+}
+
+const HIDDEN: &str = "(hidden in the WebUI)";
+
+fn secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "token",
+        "pass",
+        "secret",
+        "key",
+        "licen",
+        "credential",
+        "auth",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// `https://user:pw@host/path?apikey=x` -> `https://host/path?(hidden in the WebUI)`;
+/// `None` when the value is no URL or has nothing to hide.
+fn redact_url(v: &str) -> Option<String> {
+    let (scheme, rest) = v.split_once("://")?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map(|(_, host)| host);
+    let (path, query) = match path.split_once('?') {
+        Some((p, _)) => (p, true),
+        None => (path, false),
+    };
+    (host.is_some() || query).then(|| {
+        let q = if query {
+            format!("?{HIDDEN}")
+        } else {
+            String::new()
+        };
+        format!("{scheme}://{}{path}{q}", host.unwrap_or(authority))
+    })
+}
+
+fn redact_value(key: &str, v: &mut toml_edit::Value) {
+    use toml_edit::Value;
+    match v {
+        Value::InlineTable(t) => {
+            for (k, v) in t.iter_mut() {
+                redact_value(&k, v);
             }
-            _ => out.push_str(line),
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| redact_value(key, v)),
+        Value::String(s) if secret_key(key) => {
+            let decor = s.decor().clone();
+            *v = Value::from(HIDDEN);
+            *v.decor_mut() = decor;
+        }
+        Value::String(s) => {
+            if let Some(clean) = redact_url(s.value()) {
+                let decor = s.decor().clone();
+                *v = Value::from(clean);
+                *v.decor_mut() = decor;
+            }
+        }
+        other if secret_key(key) => {
+            let decor = other.decor().clone();
+            *other = Value::from(HIDDEN);
+            *other.decor_mut() = decor;
+        }
+        _ => {}
+    }
+}
+
+fn redact_table(t: &mut toml_edit::Table) {
+    for (key, item) in t.iter_mut() {
+        let key = key.get().to_owned();
+        match item {
+            toml_edit::Item::Value(v) => redact_value(&key, v),
+            toml_edit::Item::Table(t) => redact_table(t),
+            toml_edit::Item::ArrayOfTables(a) => a.iter_mut().for_each(redact_table),
+            toml_edit::Item::None => {}
         }
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_hidden_wherever_they_are() {
+        let conf = "# the CRM\n[http_import]\nshaped_devices_url = \"https://ops:pw@crm.example/export?apikey=abc\" # nightly\nnetwork_url = \"https://crm.example/net.json\"\nbearer_token = \"s3cr3t\"\nsplynx = { api_key = \"k1\", api_secret = \"k2\", url = \"https://s.example\" }\nnotes = \"\"\"\nmulti\nline\"\"\"\n[long_term_stats]\nlicense_key = \"L-123\"\n[[extra]]\npassword = 1234\n";
+        let out = redact_secrets(conf);
+        for secret in [
+            "s3cr3t",
+            "k1",
+            "k2",
+            "L-123",
+            "1234",
+            "ops:pw",
+            "apikey=abc",
+        ] {
+            assert!(!out.contains(secret), "{secret} shown in\n{out}");
+        }
+        for kept in [
+            "# the CRM",
+            "# nightly",
+            "https://crm.example/export?(hidden in the WebUI)",
+            "https://crm.example/net.json",
+            "https://s.example",
+            "multi\nline",
+        ] {
+            assert!(out.contains(kept), "{kept:?} missing in\n{out}");
+        }
+        assert!(redact_secrets("not = [toml").contains("does not parse"));
+    }
 }

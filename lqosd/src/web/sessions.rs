@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Failed logins allowed per key (client address, user name) within [`FAILURE_WINDOW`].
 pub const MAX_FAILURES: usize = 5;
+/// The window of [`MAX_FAILURES`].
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// 32 random bytes from the OS, hex.
@@ -18,25 +19,38 @@ fn token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A logged-in browser.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub username: String,
     /// Sent back in `X-CSRF-Token` on state-changing requests.
     pub csrf: String,
+    /// [`fingerprint`] of the password hash the user logged in with.
+    pub password: u64,
     expires: Instant,
 }
 
+/// A short digest of a password hash, so a session ends when its user's password changes.
+pub fn fingerprint(password_hash: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    password_hash.hash(&mut h);
+    h.finish()
+}
+
+/// Every open session, by cookie token.
 #[derive(Debug, Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
 }
 
 impl Sessions {
-    /// A new session for `username`: its cookie token and the session.
-    pub fn create(&self, username: &str) -> (String, Session) {
+    /// A new session for `user`: its cookie token and the session.
+    pub fn create(&self, user: &super::users::User) -> (String, Session) {
         let session = Session {
-            username: username.to_owned(),
+            username: user.username.clone(),
             csrf: token(),
+            password: fingerprint(&user.password_hash),
             expires: Instant::now() + SESSION_LIFETIME,
         };
         let t = token();
@@ -47,6 +61,7 @@ impl Sessions {
         (t, session)
     }
 
+    /// The live session of a cookie token.
     pub fn get(&self, token: &str) -> Option<Session> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.get(token)
@@ -54,6 +69,7 @@ impl Sessions {
             .cloned()
     }
 
+    /// Logs out.
     pub fn remove(&self, token: &str) {
         self.map
             .lock()
@@ -62,19 +78,28 @@ impl Sessions {
     }
 }
 
-/// Failed logins per key in the last [`FAILURE_WINDOW`].
+/// Keys tracked at most; past that, expired keys are dropped, then every key (a flood of
+/// distinct addresses and names must not grow lqosd without bound).
+const MAX_KEYS: usize = 100_000;
+
+/// Login attempts per key (client address, user name) in the last [`FAILURE_WINDOW`].
+///
+/// An attempt counts from the moment it starts, before the password is checked, so parallel
+/// guesses cannot all pass; a successful one is taken back (only itself: earlier failures
+/// stay, so a valid account cannot reset its address's count).
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl LoginLimiter {
-    /// `Err(seconds to wait)` when any key has used up its failures.
-    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), u64> {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    /// Counts an attempt for every key, or `Err(seconds to wait)` if a key used up its
+    /// [`MAX_FAILURES`] (then nothing is counted).
+    pub fn begin(&self, keys: &[String], now: Instant) -> Result<(), u64> {
+        let mut a = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = 0;
         for k in keys {
-            if let Some(q) = f.get_mut(k) {
+            if let Some(q) = a.get_mut(k) {
                 while q
                     .front()
                     .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
@@ -89,30 +114,35 @@ impl LoginLimiter {
             }
         }
         if wait > 0 {
-            Err(wait)
-        } else {
-            Ok(())
+            return Err(wait);
         }
-    }
-
-    pub fn failed(&self, keys: &[String], now: Instant) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if f.len() > 100_000 {
-            // A flood of distinct keys: forget the oldest state rather than grow without bound.
-            f.retain(|_, q| {
+        if a.len() + keys.len() > MAX_KEYS {
+            a.retain(|_, q| {
                 q.back()
                     .is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW)
             });
+            if a.len() + keys.len() > MAX_KEYS {
+                a.clear();
+            }
         }
         for k in keys {
-            f.entry(k.clone()).or_default().push_back(now);
+            a.entry(k.clone()).or_default().push_back(now);
         }
+        Ok(())
     }
 
-    pub fn succeeded(&self, keys: &[String]) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    /// The attempt begun at `at` succeeded: it no longer counts.
+    pub fn succeeded(&self, keys: &[String], at: Instant) {
+        let mut a = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         for k in keys {
-            f.remove(k);
+            if let Some(q) = a.get_mut(k) {
+                if let Some(i) = q.iter().rposition(|t| *t == at) {
+                    q.remove(i);
+                }
+                if q.is_empty() {
+                    a.remove(k);
+                }
+            }
         }
     }
 }
@@ -124,8 +154,13 @@ mod tests {
     #[test]
     fn sessions_have_distinct_tokens_and_end_on_logout() {
         let s = Sessions::default();
-        let (a, sa) = s.create("ops");
-        let (b, _) = s.create("ops");
+        let ops = super::super::users::User {
+            username: "ops".into(),
+            role: super::super::users::Role::Admin,
+            password_hash: "h".into(),
+        };
+        let (a, sa) = s.create(&ops);
+        let (b, _) = s.create(&ops);
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
         assert_eq!(s.get(&a).unwrap().csrf, sa.csrf);
@@ -135,22 +170,38 @@ mod tests {
     }
 
     #[test]
-    fn the_sixth_failure_within_a_minute_waits_for_the_window() {
+    fn the_sixth_attempt_within_a_minute_waits_for_the_window() {
         let l = LoginLimiter::default();
         let keys = vec!["ip:127.0.0.1".to_owned()];
         let t0 = Instant::now();
         for i in 0..MAX_FAILURES {
-            assert!(l.check(&keys, t0).is_ok(), "attempt {i}");
-            l.failed(&keys, t0);
+            // Begun, not finished: parallel guesses count at once.
+            assert!(l.begin(&keys, t0).is_ok(), "attempt {i}");
         }
-        let wait = l.check(&keys, t0 + Duration::from_secs(10)).unwrap_err();
+        let wait = l.begin(&keys, t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(wait, 50);
         assert!(
-            l.check(&keys, t0 + FAILURE_WINDOW).is_ok(),
+            l.begin(&keys, t0 + FAILURE_WINDOW).is_ok(),
             "the window passed"
         );
-        l.failed(&keys, t0);
-        l.succeeded(&keys);
-        assert!(l.check(&keys, t0).is_ok());
+    }
+
+    #[test]
+    fn a_success_takes_back_only_its_own_attempt() {
+        let l = LoginLimiter::default();
+        let keys = vec!["ip:10.0.0.1".to_owned(), "user:ops".to_owned()];
+        let t0 = Instant::now();
+        for i in 0..MAX_FAILURES - 1 {
+            l.begin(&keys, t0 + Duration::from_millis(i as u64))
+                .unwrap();
+        }
+        let ok = t0 + Duration::from_secs(1);
+        l.begin(&keys, ok).unwrap();
+        l.succeeded(&keys, ok);
+        l.begin(&keys, ok).unwrap();
+        assert!(
+            l.begin(&keys, ok).is_err(),
+            "the earlier failures still count"
+        );
     }
 }

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 8;
 
+/// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -33,6 +34,7 @@ impl std::str::FromStr for Role {
     }
 }
 
+/// One WebUI user as `webusers.toml` holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub username: String,
@@ -46,6 +48,7 @@ struct UsersFile {
     users: Vec<User>,
 }
 
+/// What can go wrong with the users file or a new user.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
     #[error("cannot read {}: {source}", path.display())]
@@ -74,12 +77,17 @@ pub enum UserError {
     Exists(String),
     #[error("no user {0:?}")]
     NoSuchUser(String),
+    #[error("the first admin exists already")]
+    NotFirst,
     #[error("cannot hash the password: {0}")]
     Hash(argon2::password_hash::Error),
 }
 
+/// Longest user name, in bytes.
+pub const MAX_NAME: usize = 64;
+
 fn check_name(name: &str) -> Result<(), UserError> {
-    let ok = (1..=64).contains(&name.len())
+    let ok = (1..=MAX_NAME).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
@@ -108,6 +116,12 @@ fn verify_hash(hash: &str, password: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
+}
+
+/// A hash to check unknown names against (as slow as a real one).
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default())
 }
 
 /// The users in `path`; none when the file does not exist.
@@ -147,11 +161,67 @@ fn write(path: &Path, users: Vec<User>) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Adds a user (the CLI and the first-run setup).
+/// Runs `f` holding an exclusive lock on `<path>.lock`, so that the CLI and the WebUI's
+/// first-run setup never interleave their read-change-write of the file.
+fn locked<T>(path: &Path, f: impl FnOnce() -> Result<T, UserError>) -> Result<T, UserError> {
+    use std::os::fd::AsRawFd;
+    let lock_path = path.with_extension("toml.lock");
+    let err = |source| UserError::Write {
+        path: lock_path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(err)?;
+    // SAFETY: a valid open fd; flock only changes the lock state of the file (released when
+    // `file` is closed at the end of this function).
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    f()
+}
+
+/// Adds a user (the CLI).
 pub fn add(path: &Path, username: &str, password: &str, role: Role) -> Result<(), UserError> {
+    add_checked(path, username, password, role, false)
+}
+
+/// Adds the first admin, only if there is no user at all (the WebUI's first-run setup).
+pub fn add_first_admin(path: &Path, username: &str, password: &str) -> Result<(), UserError> {
+    add_checked(path, username, password, Role::Admin, true)
+}
+
+fn add_checked(
+    path: &Path,
+    username: &str,
+    password: &str,
+    role: Role,
+    only_first: bool,
+) -> Result<(), UserError> {
     check_name(username)?;
     let password_hash = hash_password(password)?;
+    locked(path, || {
+        add_locked(path, username, password_hash, role, only_first)
+    })
+}
+
+fn add_locked(
+    path: &Path,
+    username: &str,
+    password_hash: String,
+    role: Role,
+    only_first: bool,
+) -> Result<(), UserError> {
     let mut users = read(path)?;
+    if only_first && !users.is_empty() {
+        return Err(UserError::NotFirst);
+    }
     if users.iter().any(|u| u.username == username) {
         return Err(UserError::Exists(username.to_owned()));
     }
@@ -163,7 +233,12 @@ pub fn add(path: &Path, username: &str, password: &str, role: Role) -> Result<()
     write(path, users)
 }
 
+/// Removes a user (the CLI); its sessions end at their next request.
 pub fn remove(path: &Path, username: &str) -> Result<(), UserError> {
+    locked(path, || remove_locked(path, username))
+}
+
+fn remove_locked(path: &Path, username: &str) -> Result<(), UserError> {
     let mut users = read(path)?;
     let before = users.len();
     users.retain(|u| u.username != username);
@@ -173,12 +248,7 @@ pub fn remove(path: &Path, username: &str) -> Result<(), UserError> {
     write(path, users)
 }
 
-type Stamp = Option<(u64, SystemTime)>;
-
-fn stamp(path: &Path) -> Stamp {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.modified().ok()?))
-}
+use lqos_config::{file_stamp as stamp, FileStamp as Stamp};
 
 /// How often the server looks at the file for changes, at most.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -191,12 +261,15 @@ pub struct UserStore {
 }
 
 impl UserStore {
+    /// The users of `path` (none, logged, when it cannot be read).
     pub fn new(path: PathBuf) -> Self {
         let users = read(&path).unwrap_or_else(|e| {
             tracing::error!(error = %e, "WebUI users unreadable: nobody can log in until it is fixed");
             Vec::new()
         });
         let s = stamp(&path);
+        // Built now, so the first unknown name costs what every other one does.
+        let _ = dummy_hash();
         Self {
             path,
             cached: Mutex::new((s, Instant::now(), Arc::new(users))),
@@ -233,6 +306,7 @@ impl UserStore {
         c.0 = None;
     }
 
+    /// The user with this name, as the file has it now.
     pub fn find(&self, username: &str) -> Option<User> {
         self.users()
             .iter()

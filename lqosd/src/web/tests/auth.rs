@@ -277,3 +277,74 @@ async fn a_removed_user_is_logged_out_at_the_next_request() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_pass_the_rate_limit() {
+    let s = site();
+    admin(&s).await;
+    let guesses = (0..12).map(|_| {
+        let s = &s;
+        async move { login(s, "ops", "wrong horse").await.status }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let tried = answers
+        .iter()
+        .filter(|a| **a == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(tried <= super::super::sessions::MAX_FAILURES, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|a| *a == StatusCode::UNAUTHORIZED || *a == StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    let long = "x".repeat(65);
+    assert_eq!(
+        login(&s, &long, "whatever pw").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_ends_the_old_sessions() {
+    let s = site();
+    admin(&s).await;
+    let viewer = read_only(&s).await;
+    let path = s.state.inner.config.web_users_path();
+    users::remove(&path, "viewer").unwrap();
+    users::add(
+        &path,
+        "viewer",
+        "a brand new password",
+        users::Role::ReadOnly,
+    )
+    .unwrap();
+    s.state.inner.users.reload();
+    assert_eq!(
+        get(&s, "/api/dashboard", &viewer).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn wrong_methods_and_oversized_bodies_get_json_errors() {
+    let s = site();
+    let who = admin(&s).await;
+    let a = call(&s, Method::DELETE, "/api/dashboard", &who, None).await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(a.json()["error"].as_str().unwrap().contains("method"));
+    let mut big = edit_body("9100", 1.0);
+    big["name"] = json!("x".repeat(100_000));
+    let a = call(&s, Method::POST, "/api/circuits", &who, Some(big)).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
+    assert!(a.json()["error"].is_string());
+}
+
+#[test]
+fn ipv6_clients_are_limited_per_64() {
+    let key = |a: &str| super::super::auth::client_key(Some(a.parse().unwrap()));
+    assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::9"));
+    assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    assert_eq!(key("::ffff:10.0.0.1"), "ip:10.0.0.1");
+    assert_eq!(key("10.0.0.1"), "ip:10.0.0.1");
+}

@@ -368,3 +368,12 @@ async fn bodies_that_are_not_the_expected_json_get_a_clear_4xx() {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.json()["error"].as_str().unwrap().contains("colour"));
 }
+
+#[tokio::test]
+async fn live_events_of_an_unknown_circuit_are_refused() {
+    let s = site();
+    let who = admin(&s).await;
+    let a = get(&s, "/api/live?circuit=nope", &who).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(a.json()["error"].as_str().unwrap().contains("nope"));
+}
