@@ -111,7 +111,8 @@ function topBar(session) {
     showLogin();
   } }, 'Log out');
   return h('header', { class: 'topbar' },
-    h('a', { class: 'brand', href: '#/' }, 'lqos'),
+    h('a', { class: 'brand', href: '#/', title: `lqos ${session.version ?? ''}` }, 'lqos',
+      session.node_name ? h('span', { class: 'node-name', testid: 'node-name' }, session.node_name) : null),
     h('nav', { class: 'nav' }, NAV.map(([id, href, label]) => h('a', { href, testid: `nav-${id}` }, label))),
     h('div', { class: 'topbar-right' },
       h('a', { href: '#/issues', class: 'issues-badge', testid: 'issues-badge', title: 'Urgent issues' }, '0'),

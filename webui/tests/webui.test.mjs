@@ -82,6 +82,7 @@ test('first run: the page asks for the first admin and logs them in', async () =
   await tid(admin, 'submit').click();
   await tid(admin, 'page-dashboard').waitFor();
   assert.match(await tid(admin, 'user-menu').innerText(), /ops/);
+  assert.equal(await tid(admin, 'node-name').innerText(), 'shaper-1', "lqos.conf's node_name");
 });
 
 test('login refuses a wrong password and accepts the right one', async () => {

@@ -26,6 +26,11 @@ fn example(name: &str) -> String {
 }
 
 fn site() -> Site {
+    site_with("")
+}
+
+/// The site with `extra` appended to its lqos.conf.
+fn site_with(extra: &str) -> Site {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     std::fs::write(d.join("ShapedDevices.csv"), example("ShapedDevices.csv")).expect("csv");
@@ -33,7 +38,7 @@ fn site() -> Site {
     let conf = format!(
         "lqos_directory = \"{0}\"\nstate_directory = \"{0}/state\"\n[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"pfifo\"\n",
         d.display()
-    );
+    ) + extra;
     std::fs::write(d.join("lqos.conf"), &conf).expect("conf");
     let config = Config::parse(&conf, "lqos.conf", d).0.expect("config");
     let loaded = lqos_config::load_inputs(&config).expect("inputs");
