@@ -10,7 +10,6 @@ use axum::http::{header, request::Parts, Extensions, HeaderMap, HeaderValue, Sta
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
 
@@ -233,8 +232,8 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     same_origin(&headers)?;
     let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip());
+        .get::<ConnectInfo<super::listener::ClientAddr>>()
+        .map(|ci| ci.0 .0.ip());
     // No such name can exist: refused before it costs a hash or a limiter entry.
     if c.username.is_empty() || c.username.len() > users::MAX_NAME {
         return Err(ApiError::BadCredentials);

@@ -10,6 +10,7 @@ mod circuits;
 mod dashboard;
 mod edit;
 mod error;
+mod listener;
 pub mod live;
 mod metrics;
 mod reports;
@@ -281,8 +282,8 @@ pub async fn serve_on(
         }
     });
     let served = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        listener::CappedListener::new(listener, listener::MAX_CONNECTIONS),
+        router(state).into_make_service_with_connect_info::<listener::ClientAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

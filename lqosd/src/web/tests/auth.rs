@@ -348,3 +348,62 @@ fn ipv6_clients_are_limited_per_64() {
     assert_eq!(key("::ffff:10.0.0.1"), "ip:10.0.0.1");
     assert_eq!(key("10.0.0.1"), "ip:10.0.0.1");
 }
+
+/// One HTTP/1.1 request over a real socket; the status code and the body.
+async fn over_the_wire(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_served_site_limits_logins_by_client_address() {
+    let s = site();
+    admin(&s).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_on(s.state.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let (status, body) = over_the_wire(addr, "GET", "/health", "").await;
+    assert_eq!(status, 200, "{body}");
+    // Different names each time: only the client address can stop them.
+    for i in 0..super::super::sessions::MAX_FAILURES {
+        let (status, _) = over_the_wire(
+            addr,
+            "POST",
+            "/api/login",
+            &format!("{{\"username\":\"guess{i}\",\"password\":\"wrong one\"}}"),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = over_the_wire(
+        addr,
+        "POST",
+        "/api/login",
+        "{\"username\":\"ops\",\"password\":\"correct horse\"}",
+    )
+    .await;
+    assert_eq!(status, 429, "the address used up its attempts: {body}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -380,11 +380,19 @@ async fn live_events_of_an_unknown_circuit_are_refused() {
 
 #[tokio::test]
 async fn circuits_that_come_from_a_crm_are_not_edited_here() {
-    let s = site_with("[http_import]\nshaped_devices_url = \"https://crm.example/ShapedDevices.csv\"\n");
+    let s = site_with(
+        "[http_import]\nshaped_devices_url = \"https://crm.example/ShapedDevices.csv\"\n",
+    );
     let who = admin(&s).await;
     let before = std::fs::read_to_string(s.dir.path().join("ShapedDevices.csv")).unwrap();
     let a = call(&s, Method::DELETE, "/api/circuits/1001", &who, None).await;
     assert_eq!(a.status, StatusCode::CONFLICT);
-    assert!(a.json()["error"].as_str().unwrap().contains("[http_import]"));
-    assert_eq!(before, std::fs::read_to_string(s.dir.path().join("ShapedDevices.csv")).unwrap());
+    assert!(a.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("[http_import]"));
+    assert_eq!(
+        before,
+        std::fs::read_to_string(s.dir.path().join("ShapedDevices.csv")).unwrap()
+    );
 }
