@@ -98,6 +98,21 @@ pub fn generate(spec: &GenSpec) -> Generated {
     }
 }
 
+/// The generated files for `spec`, parsed and validated as the scheduler does (default
+/// `[ip_ranges]`), for tests and benchmarks that need the inputs rather than the text.
+pub fn inputs(spec: &GenSpec) -> Result<lqos_config::Inputs, lqos_config::Diagnostics> {
+    let g = generate(spec);
+    let texts = lqos_config::InputTexts {
+        shaped_devices: g.shaped_devices_csv.as_bytes(),
+        network: &g.network_json,
+        overrides: None,
+    };
+    match lqos_config::parse_inputs(&texts, &Default::default()) {
+        (Some(inputs), _) => Ok(inputs),
+        (None, diags) => Err(diags),
+    }
+}
+
 /// Generates for `spec` and writes [`SHAPED_DEVICES_FILE`] and [`NETWORK_FILE`] into `dir`
 /// (created if missing), replacing existing files.
 pub fn write_to_dir(spec: &GenSpec, dir: &Path) -> std::io::Result<Generated> {

@@ -157,19 +157,25 @@ pub fn build_interface(iface: &InterfacePlan) -> Vec<TcOp> {
             major: q.major,
         });
         for c in &q.classes {
-            ops.push(TcOp::AddClass {
-                dev: dev.clone(),
-                class: c.clone(),
-            });
-            if let Some(spec) = &c.leaf {
-                ops.push(TcOp::AddLeaf {
-                    dev: dev.clone(),
-                    parent: c.id,
-                    spec: spec.clone(),
-                    handle: None,
-                });
-            }
+            ops.extend(add_class(dev, c));
         }
+    }
+    ops
+}
+
+/// Creating `class` on `dev`: the class, then its leaf qdisc if it has one.
+fn add_class(dev: &str, class: &HtbClass) -> Vec<TcOp> {
+    let mut ops = vec![TcOp::AddClass {
+        dev: dev.to_owned(),
+        class: class.clone(),
+    }];
+    if let Some(spec) = &class.leaf {
+        ops.push(TcOp::AddLeaf {
+            dev: dev.to_owned(),
+            parent: class.id,
+            spec: spec.clone(),
+            handle: None,
+        });
     }
     ops
 }
@@ -275,18 +281,7 @@ pub fn steps(diff: &PlanDiff, old: &QueuePlan) -> Vec<Step> {
         });
     }
     for (dev, c) in &diff.add_classes {
-        let mut forward = vec![TcOp::AddClass {
-            dev: dev.clone(),
-            class: c.clone(),
-        }];
-        if let Some(spec) = &c.leaf {
-            forward.push(TcOp::AddLeaf {
-                dev: dev.clone(),
-                parent: c.id,
-                spec: spec.clone(),
-                handle: None,
-            });
-        }
+        let forward = add_class(dev, c);
         // Deleting the class takes its leaf qdisc with it.
         out.push(Step {
             forward,

@@ -2,7 +2,7 @@
 //! parent, delete only without children, change only in place), turns the old plan into
 //! exactly the new one, for random edits of generated networks.
 
-use lqos_config::{parse_inputs, Config, InputTexts, Inputs, SqmKind, SqmOverride};
+use lqos_config::{Config, Inputs, SqmKind, SqmOverride};
 use lqos_plan::{diff, ClassId, IpMapping, PlanDiff, QueuePlan};
 use lqos_scheduler::plan::{plan, AssignOptions};
 use proptest::prelude::*;
@@ -148,16 +148,11 @@ fn config() -> Config {
 }
 
 fn generated(circuits: usize, seed: u64) -> Inputs {
-    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+    lqos_gen::inputs(&lqos_gen::GenSpec {
         seed,
         ..lqos_gen::GenSpec::new(circuits)
-    });
-    let texts = InputTexts {
-        shaped_devices: g.shaped_devices_csv.as_bytes(),
-        network: &g.network_json,
-        overrides: None,
-    };
-    parse_inputs(&texts, &Default::default()).0.unwrap()
+    })
+    .unwrap()
 }
 
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,14 +18,9 @@ pub enum LockError {
     Held { path: PathBuf, holder: String },
 }
 
-/// Refreshes never overlap, whoever starts them (the service's child, an operator's manual
-/// `lqos-scheduler refresh`): each takes `state_directory/refresh.lock`, waiting up to
-/// `wait` for the one in progress.
-pub fn acquire_refresh(
-    state_directory: &Path,
-    wait: std::time::Duration,
-) -> Result<InstanceLock, LockError> {
-    let path = state_directory.join("refresh.lock");
+/// `state_directory/name`, opened (created if missing) for locking.
+fn open(state_directory: &Path, name: &str) -> Result<(PathBuf, File), LockError> {
+    let path = state_directory.join(name);
     let open_err = |source| LockError::Open {
         path: path.clone(),
         source,
@@ -39,9 +33,31 @@ pub fn acquire_refresh(
         .truncate(false)
         .open(&path)
         .map_err(open_err)?;
+    Ok((path, file))
+}
+
+/// Whether the exclusive `flock` was taken (`false`: another open file holds it).
+fn try_lock(file: &File, path: &Path) -> Result<bool, LockError> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(source)) => Err(LockError::Open {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Refreshes never overlap, whoever starts them (the service's child, an operator's manual
+/// `lqos-scheduler refresh`): each takes `state_directory/refresh.lock`, waiting up to
+/// `wait` for the one in progress.
+pub fn acquire_refresh(
+    state_directory: &Path,
+    wait: std::time::Duration,
+) -> Result<InstanceLock, LockError> {
+    let (path, file) = open(state_directory, "refresh.lock")?;
     let deadline = std::time::Instant::now() + wait;
-    // SAFETY: a valid open fd; flock only changes the lock state of the file.
-    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    while !try_lock(&file, &path)? {
         if std::time::Instant::now() >= deadline {
             return Err(LockError::Held {
                 path,
@@ -61,21 +77,8 @@ pub struct InstanceLock {
 
 /// Takes the lock or says who holds it.
 pub fn acquire(state_directory: &Path) -> Result<InstanceLock, LockError> {
-    let path = state_directory.join("lqos-scheduler.lock");
-    let open_err = |source| LockError::Open {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(state_directory).map_err(open_err)?;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(open_err)?;
-    // SAFETY: a valid open fd; flock only changes the lock state of the file.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    let (path, mut file) = open(state_directory, "lqos-scheduler.lock")?;
+    if !try_lock(&file, &path)? {
         let holder = std::fs::read_to_string(&path)
             .unwrap_or_default()
             .trim()

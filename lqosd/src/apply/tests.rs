@@ -3,7 +3,7 @@
 
 use super::fake::FakeKernel;
 use super::*;
-use lqos_config::{parse_inputs, Config, InputTexts, Inputs, SqmKind, SqmOverride};
+use lqos_config::{Config, Inputs, SqmKind, SqmOverride};
 use lqos_scheduler::plan::{plan, AssignOptions};
 use std::path::Path;
 
@@ -15,16 +15,11 @@ fn config() -> Config {
 }
 
 fn generated(circuits: usize, seed: u64) -> Inputs {
-    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+    lqos_gen::inputs(&lqos_gen::GenSpec {
         seed,
         ..lqos_gen::GenSpec::new(circuits)
-    });
-    let texts = InputTexts {
-        shaped_devices: g.shaped_devices_csv.as_bytes(),
-        network: &g.network_json,
-        overrides: None,
-    };
-    parse_inputs(&texts, &Default::default()).0.expect("inputs")
+    })
+    .expect("inputs")
 }
 
 /// An old plan and a new one that re-rates, adds, removes, re-parents, swaps a leaf and

@@ -247,15 +247,7 @@ mod tests {
 
     #[test]
     fn the_trigram_index_finds_what_a_full_scan_finds() {
-        let g = lqos_gen::generate(&lqos_gen::GenSpec::new(3000));
-        let texts = lqos_config::InputTexts {
-            shaped_devices: g.shaped_devices_csv.as_bytes(),
-            network: &g.network_json,
-            overrides: None,
-        };
-        let inputs = lqos_config::parse_inputs(&texts, &Default::default())
-            .0
-            .unwrap();
+        let inputs = lqos_gen::inputs(&lqos_gen::GenSpec::new(3000)).unwrap();
         let c = Catalog::new(inputs);
         let name = &c.circuits[1234].name;
         let queries = [

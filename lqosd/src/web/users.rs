@@ -164,7 +164,6 @@ fn write(path: &Path, users: Vec<User>) -> Result<(), UserError> {
 /// Runs `f` holding an exclusive lock on `<path>.lock`, so that the CLI and the WebUI's
 /// first-run setup never interleave their read-change-write of the file.
 fn locked<T>(path: &Path, f: impl FnOnce() -> Result<T, UserError>) -> Result<T, UserError> {
-    use std::os::fd::AsRawFd;
     let lock_path = path.with_extension("toml.lock");
     let err = |source| UserError::Write {
         path: lock_path.clone(),
@@ -179,11 +178,8 @@ fn locked<T>(path: &Path, f: impl FnOnce() -> Result<T, UserError>) -> Result<T,
         .write(true)
         .open(&lock_path)
         .map_err(err)?;
-    // SAFETY: a valid open fd; flock only changes the lock state of the file (released when
-    // `file` is closed at the end of this function).
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(err(std::io::Error::last_os_error()));
-    }
+    // An exclusive flock, released when `file` is closed at the end of this function.
+    file.lock().map_err(err)?;
     f()
 }
 

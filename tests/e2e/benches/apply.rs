@@ -10,7 +10,7 @@
 //! `none` for sizes past the kernel's 32,767 numbered qdiscs per interface, such as 50000).
 
 use anyhow::{ensure, Context, Result};
-use lqos_config::{parse_inputs, Config, InputTexts};
+use lqos_config::Config;
 use lqos_e2e::{bin_path, require_root, NetNs, TestDir};
 use lqos_plan::{render_tc, QueuePlan};
 use lqos_scheduler::plan::{plan, AssignOptions};
@@ -73,18 +73,11 @@ fn plan_for(
     let config = Config::parse(&text, "lqos.conf", Path::new("/"))
         .0
         .context("config")?;
-    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+    let mut inputs = lqos_gen::inputs(&lqos_gen::GenSpec {
         seed,
         ..lqos_gen::GenSpec::new(circuits)
-    });
-    let texts = InputTexts {
-        shaped_devices: g.shaped_devices_csv.as_bytes(),
-        network: &g.network_json,
-        overrides: None,
-    };
-    let mut inputs = parse_inputs(&texts, &Default::default())
-        .0
-        .context("inputs")?;
+    })
+    .map_err(|d| anyhow::anyhow!("inputs: {d}"))?;
     for c in &mut inputs.circuits {
         c.sqm = None;
     }

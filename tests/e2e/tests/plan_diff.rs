@@ -3,7 +3,7 @@
 //! re-rated, new leaf qdiscs, leaf qdiscs removed), and the live tree is exactly plan B.
 
 use anyhow::{ensure, Context, Result};
-use lqos_config::{parse_inputs, Config, InputTexts, SqmKind, SqmOverride};
+use lqos_config::{Config, SqmKind, SqmOverride};
 use lqos_e2e::tc::{live_classes, live_qdiscs, rate_matches};
 use lqos_e2e::{require_root, NetNs};
 use lqos_plan::{diff, render_diff, render_tc, QueuePlan};
@@ -100,18 +100,11 @@ fn applying_only_the_difference_yields_the_new_plan() -> Result<()> {
     require_root();
     let ns = NetNs::new()?;
     ns.add_veth("lqd0", "lqd1", 2)?;
-    let g = lqos_gen::generate(&lqos_gen::GenSpec {
+    let mut before = lqos_gen::inputs(&lqos_gen::GenSpec {
         seed: 11,
         ..lqos_gen::GenSpec::new(400)
-    });
-    let texts = InputTexts {
-        shaped_devices: g.shaped_devices_csv.as_bytes(),
-        network: &g.network_json,
-        overrides: None,
-    };
-    let mut before = parse_inputs(&texts, &Default::default())
-        .0
-        .context("inputs")?;
+    })
+    .map_err(|d| anyhow::anyhow!("inputs: {d}"))?;
     // This kernel has neither cake nor fq_codel: leaves come from default_sqm only.
     for c in &mut before.circuits {
         c.sqm = None;
