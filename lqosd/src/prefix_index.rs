@@ -12,6 +12,8 @@ pub struct PrefixIndex {
     /// (family is v4, prefix length) -> network -> index into `mappings`, longest first.
     by_len: Vec<((bool, u8), HashMap<IpNet, usize>)>,
     mappings: Vec<IpMapping>,
+    /// Every CPU some mapping steers to, ascending.
+    cpus: Vec<u32>,
 }
 
 impl PrefixIndex {
@@ -25,14 +27,19 @@ impl PrefixIndex {
         }
         let mut by_len: Vec<_> = by.into_iter().collect();
         by_len.sort_by_key(|((_, len), _)| std::cmp::Reverse(*len));
+        let mut cpus: Vec<u32> = mappings.iter().map(|m| m.cpu).collect();
+        cpus.sort_unstable();
+        cpus.dedup();
         Self {
             by_len,
             mappings: mappings.to_vec(),
+            cpus,
         }
     }
 
-    pub fn mappings(&self) -> &[IpMapping] {
-        &self.mappings
+    /// Every CPU some mapping steers to, ascending.
+    pub fn cpus(&self) -> &[u32] {
+        &self.cpus
     }
 
     pub fn has_circuit(&self, circuit_id: &str) -> bool {

@@ -33,6 +33,7 @@ pub struct Catalog {
     pub nodes: Vec<NodeEntry>,
     pub roots: Vec<usize>,
     pub unparented: Vec<usize>,
+    devices: usize,
     by_id: HashMap<String, usize>,
     by_node: HashMap<String, usize>,
     /// Every circuit's searchable text, lower case, one after another; `starts[i]` is where
@@ -88,6 +89,7 @@ impl Catalog {
             c.by_id.insert(entry.id.clone(), i);
             c.circuits.push(entry);
         }
+        c.devices = c.circuits.iter().map(|c| c.devices.len()).sum();
         c.index_trigrams();
         c.roots = roots;
         c.by_node = nodes
@@ -116,7 +118,7 @@ impl Catalog {
 
     /// Devices of every circuit.
     pub fn devices(&self) -> usize {
-        self.circuits.iter().map(|c| c.devices.len()).sum()
+        self.devices
     }
 
     /// Names from the top of the tree down to `node`.

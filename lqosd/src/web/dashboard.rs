@@ -67,7 +67,7 @@ fn host_rates(live: &LiveView, hosts: &[HostRate]) -> Vec<Value> {
 }
 
 /// The dashboard; `history` only for the first paint (live events append one point each).
-fn dashboard_value(s: &WebState, with_history: bool) -> Value {
+fn dashboard_value(s: &WebState) -> Value {
     let live = s.live();
     let shared = &s.inner.shared;
     let applied = shared.applied().status.clone();
@@ -102,15 +102,18 @@ fn dashboard_value(s: &WebState, with_history: bool) -> Value {
         "queues": live.queues.iter().map(|&(cpu, d, u)| json!({"cpu": cpu, "down_bps": d, "up_bps": u})).collect::<Vec<_>>(),
         "scheduler": scheduler,
         "issues": {"total": issues.len(), "unacknowledged": unack, "urgent": unack},
-        "history": if with_history { s.inner.history.total() } else { Vec::new() },
+        "history": [],
     })
 }
 
-/// The dashboard as JSON bytes (rendered once per second by [`WebState::refresh_live`]).
-pub(super) fn render_dashboard(s: &WebState, with_history: bool) -> Bytes {
-    serde_json::to_vec(&dashboard_value(s, with_history))
-        .map(Bytes::from)
-        .unwrap_or_default()
+/// The dashboard as JSON bytes, rendered once per second by [`WebState::refresh_live`]:
+/// with its history (a page's first load) and without (live events).
+pub(super) fn render_dashboard(s: &WebState) -> (Bytes, Bytes) {
+    let mut v = dashboard_value(s);
+    let bytes = |v: &Value| serde_json::to_vec(v).map(Bytes::from).unwrap_or_default();
+    let live = bytes(&v);
+    v["history"] = json!(s.inner.history.total());
+    (bytes(&v), live)
 }
 
 pub async fn dashboard(State(s): State<WebState>, _v: Viewer) -> Response {

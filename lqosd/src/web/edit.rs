@@ -375,10 +375,7 @@ fn change_file(s: &WebState, user: &str, change: &Change) -> Result<(), ApiError
     write_atomically(&path, &new)
         .map_err(|e| ApiError::internal(format!("writing {}", path.display()), e))?;
     tracing::info!(%user, ?change, "WebUI: ShapedDevices.csv changed");
-    match super::catalog::Catalog::load(&s.inner.config) {
-        Ok(c) => s.set_catalog(c),
-        Err(e) => tracing::warn!("WebUI: {e}"),
-    }
+    s.reload_after_write();
     Ok(())
 }
 

@@ -106,8 +106,8 @@ impl LiveView {
                 up = catalog.nodes[n].parent;
             }
         }
-        for m in index.mappings() {
-            queues.entry(m.cpu).or_default();
+        for &cpu in index.cpus() {
+            queues.entry(cpu).or_default();
         }
         let mut queues: Vec<(u32, u64, u64)> =
             queues.into_iter().map(|(c, (d, u))| (c, d, u)).collect();

@@ -43,6 +43,8 @@ struct Inner {
     config: Config,
     config_path: PathBuf,
     catalog: RwLock<Arc<Catalog>>,
+    /// What the input files looked like when the catalog was read.
+    stamps: std::sync::Mutex<Vec<lqos_config::FileStamp>>,
     live: RwLock<Arc<LiveView>>,
     /// The dashboard's JSON, rendered once per second for every request and event: with the
     /// history (the page's first load) and without (live events).
@@ -61,6 +63,7 @@ impl WebState {
     /// Loads the catalog from the operator's files (empty, with the reason logged, when they
     /// are rejected: the WebUI still shows status and issues).
     pub fn new(shared: Arc<Shared>, config: Config, config_path: PathBuf) -> Self {
+        let stamps = input_stamps(&config);
         let catalog = Catalog::load(&config).unwrap_or_else(|e| {
             tracing::warn!(
                 "WebUI: {e}; circuits and the tree stay empty until the files are fixed"
@@ -74,6 +77,7 @@ impl WebState {
                 config,
                 config_path,
                 catalog: RwLock::new(Arc::new(catalog)),
+                stamps: std::sync::Mutex::new(stamps),
                 live: RwLock::new(Arc::new(LiveView::default())),
                 dashboard: RwLock::new((Bytes::new(), Bytes::new())),
                 history: History::default(),
@@ -118,10 +122,7 @@ impl WebState {
         let view = LiveView::compute(self.catalog(), &shared.index(), shared.sample());
         self.inner.history.record(&view);
         *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
-        let rendered = (
-            dashboard::render_dashboard(self, true),
-            dashboard::render_dashboard(self, false),
-        );
+        let rendered = dashboard::render_dashboard(self);
         *self
             .inner
             .dashboard
@@ -143,13 +144,21 @@ impl WebState {
         }
     }
 
-    /// Rereads the operator's files if they changed since `seen`; the new stamps.
-    fn reload_if_changed(&self, seen: &mut Vec<lqos_config::FileStamp>) {
+    /// Rereads the operator's files if they changed since they were last read.
+    fn reload_if_changed(&self) {
         let stamps = input_stamps(&self.inner.config);
-        if *seen == stamps {
-            return;
+        {
+            let mut seen = self.inner.stamps.lock().unwrap_or_else(|p| p.into_inner());
+            if *seen == stamps {
+                return;
+            }
+            *seen = stamps;
         }
-        *seen = stamps;
+        self.reload();
+    }
+
+    /// Rereads the operator's files now (the last good catalog stays if they are rejected).
+    fn reload(&self) {
         match Catalog::load(&self.inner.config) {
             Ok(c) => {
                 tracing::info!(circuits = c.circuits.len(), "WebUI: inputs reloaded");
@@ -157,6 +166,14 @@ impl WebState {
             }
             Err(e) => tracing::warn!("WebUI: {e}; showing the last good inputs"),
         }
+    }
+
+    /// After lqosd itself wrote an input file: read it once, now, and not again on the next
+    /// look for changes.
+    fn reload_after_write(&self) {
+        *self.inner.stamps.lock().unwrap_or_else(|p| p.into_inner()) =
+            input_stamps(&self.inner.config);
+        self.reload();
     }
 }
 
@@ -259,25 +276,20 @@ pub async fn serve_on(
     let ticker = state.clone();
     let live = tokio::spawn(async move {
         let mut tick = tokio::time::interval(crate::throughput::INTERVAL);
-        let mut stamps = input_stamps(&ticker.inner.config);
         let mut n = 0u64;
         loop {
             tick.tick().await;
             n += 1;
             let s = ticker.clone();
             let check = n.is_multiple_of(2);
-            let mut seen = std::mem::take(&mut stamps);
-            match tokio::task::spawn_blocking(move || {
+            let done = tokio::task::spawn_blocking(move || {
                 if check {
-                    s.reload_if_changed(&mut seen);
+                    s.reload_if_changed();
                 }
                 s.refresh_live();
-                seen
-            })
-            .await
-            {
-                Ok(seen) => stamps = seen,
-                Err(e) => tracing::error!(error = %e, "WebUI: refreshing the live picture failed"),
+            });
+            if let Err(e) = done.await {
+                tracing::error!(error = %e, "WebUI: refreshing the live picture failed");
             }
         }
     });
