@@ -41,7 +41,7 @@ mod load;
 pub use abi::*;
 pub use key::{classid, classid_parts, KeyError};
 #[cfg(feature = "user")]
-pub use load::{ensure_bpffs, load, LoadError, MapSizes, BPFFS};
+pub use load::{ensure_bpffs, is_bpffs, load, LoadError, MapSizes, BPFFS};
 
 /// LPM trie ([`LqosIpKey`] -> [`LqosIpInfo`]); `max_entries` from [`MapSizes::ip_map`].
 pub const MAP_IP: &str = "lqos_ip_map";
