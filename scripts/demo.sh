@@ -24,7 +24,7 @@ for a in "$@"; do
     esac
 done
 if [ "$(id -u)" != 0 ]; then
-    echo "demo: needs root (network namespaces, eBPF, tc): run with sudo" >&2
+    echo "demo: needs root (network namespaces, eBPF, tc): run as root" >&2
     exit 1
 fi
 ./scripts/setup.sh

@@ -16,7 +16,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
     if [ "$(id -u)" != 0 ]; then
-        echo "setup: need root to install: ${missing[*]} (run with sudo)" >&2
+        echo "setup: need root to install: ${missing[*]} (run as root)" >&2
         exit 1
     fi
     echo "setup: installing ${missing[*]}"
