@@ -6,9 +6,11 @@
 //! lqos ... ack ID                                   # mark an issue as seen
 //! lqos ... lookup IP                                # which circuit and classes an address lands in
 //! lqos ... top [-n N] [--circuit ID]               # live throughput, busiest hosts and circuits
+//! lqos ... support [--out FILE] [--with-subscriber-data]   # a bundle for a bug report
 //! ```
 
 mod show;
+mod support;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -49,6 +51,10 @@ enum Command {
         #[arg(long)]
         circuit: Option<String>,
     },
+    /// Write a support bundle (.tar.gz) for a bug report: versions, kernel and NIC facts,
+    /// lqos.conf without its secrets, validation, tc and eBPF state, the last hour of logs,
+    /// urgent issues. Nothing that identifies subscribers unless --with-subscriber-data.
+    Support(support::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +68,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Support(args) = &cli.command {
+        let path = support::run(&cli.config, cli.socket.clone(), args)?;
+        println!("wrote {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let socket = match cli.socket {
         Some(s) => s,
         None => {
@@ -133,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             other => bail!("unexpected answer: {other:?}"),
         },
+        Command::Support(_) => bail!("lqos support was handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

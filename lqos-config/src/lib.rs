@@ -13,6 +13,7 @@ pub mod ip_list;
 mod json_tree;
 pub mod network;
 pub mod overrides;
+pub mod redact;
 pub mod shaped_devices;
 pub mod sqm;
 

@@ -164,127 +164,23 @@ pub async fn config_file(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-/// lqos.conf for the WebUI, with every secret hidden: the values of keys that name a token,
-/// password, secret, key, licence, credential or auth (at any depth, inline tables too), and
-/// user names, passwords and query strings inside URLs. Comments and layout stay. A file that
+/// lqos.conf for the WebUI with every secret hidden ([`lqos_config::redact`]); a file that
 /// does not parse is not shown (lqosd could not tell its secrets apart).
 fn redact_secrets(conf: &str) -> String {
-    let Ok(mut doc) = conf.parse::<toml_edit::DocumentMut>() else {
-        return "# lqos.conf does not parse as TOML, so the WebUI does not show it (its secrets could not be hidden): run lqos-scheduler validate\n".into();
-    };
-    redact_table(doc.as_table_mut());
-    doc.to_string()
-}
-
-const HIDDEN: &str = "(hidden in the WebUI)";
-
-fn secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "token",
-        "pass",
-        "secret",
-        "key",
-        "licen",
-        "credential",
-        "auth",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
-
-/// `https://user:pw@host/path?apikey=x` -> `https://host/path?(hidden in the WebUI)`;
-/// `None` when the value is no URL or has nothing to hide.
-fn redact_url(v: &str) -> Option<String> {
-    let (scheme, rest) = v.split_once("://")?;
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let host = authority.rsplit_once('@').map(|(_, host)| host);
-    let (path, query) = match path.split_once('?') {
-        Some((p, _)) => (p, true),
-        None => (path, false),
-    };
-    (host.is_some() || query).then(|| {
-        let q = if query {
-            format!("?{HIDDEN}")
-        } else {
-            String::new()
-        };
-        format!("{scheme}://{}{path}{q}", host.unwrap_or(authority))
+    lqos_config::redact::redact_secrets(conf, "(hidden in the WebUI)").unwrap_or_else(|| {
+        "# lqos.conf does not parse as TOML, so the WebUI does not show it (its secrets could not be hidden): run lqos-scheduler validate\n".into()
     })
-}
-
-fn redact_value(key: &str, v: &mut toml_edit::Value) {
-    use toml_edit::Value;
-    match v {
-        Value::InlineTable(t) => {
-            for (k, v) in t.iter_mut() {
-                redact_value(&k, v);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|v| redact_value(key, v)),
-        Value::String(s) if secret_key(key) => {
-            let decor = s.decor().clone();
-            *v = Value::from(HIDDEN);
-            *v.decor_mut() = decor;
-        }
-        Value::String(s) => {
-            if let Some(clean) = redact_url(s.value()) {
-                let decor = s.decor().clone();
-                *v = Value::from(clean);
-                *v.decor_mut() = decor;
-            }
-        }
-        other if secret_key(key) => {
-            let decor = other.decor().clone();
-            *other = Value::from(HIDDEN);
-            *other.decor_mut() = decor;
-        }
-        _ => {}
-    }
-}
-
-fn redact_table(t: &mut toml_edit::Table) {
-    for (key, item) in t.iter_mut() {
-        let key = key.get().to_owned();
-        match item {
-            toml_edit::Item::Value(v) => redact_value(&key, v),
-            toml_edit::Item::Table(t) => redact_table(t),
-            toml_edit::Item::ArrayOfTables(a) => a.iter_mut().for_each(redact_table),
-            toml_edit::Item::None => {}
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn secrets_are_hidden_wherever_they_are() {
-        let conf = "# the CRM\n[http_import]\nshaped_devices_url = \"https://ops:pw@crm.example/export?apikey=abc\" # nightly\nnetwork_url = \"https://crm.example/net.json\"\nbearer_token = \"s3cr3t\"\nsplynx = { api_key = \"k1\", api_secret = \"k2\", url = \"https://s.example\" }\nnotes = \"\"\"\nmulti\nline\"\"\"\n[long_term_stats]\nlicense_key = \"L-123\"\n[[extra]]\npassword = 1234\n";
-        let out = redact_secrets(conf);
-        for secret in [
-            "s3cr3t",
-            "k1",
-            "k2",
-            "L-123",
-            "1234",
-            "ops:pw",
-            "apikey=abc",
-        ] {
-            assert!(!out.contains(secret), "{secret} shown in\n{out}");
-        }
-        for kept in [
-            "# the CRM",
-            "# nightly",
-            "https://crm.example/export?(hidden in the WebUI)",
-            "https://crm.example/net.json",
-            "https://s.example",
-            "multi\nline",
-        ] {
-            assert!(out.contains(kept), "{kept:?} missing in\n{out}");
-        }
-        assert!(redact_secrets("not = [toml").contains("does not parse"));
+    fn the_webui_shows_lqos_conf_with_its_secrets_hidden() {
+        let out = super::redact_secrets("[http_import]\nbearer_token = \"s3cr3t\"\n");
+        assert!(
+            out.contains("bearer_token = \"(hidden in the WebUI)\""),
+            "{out}"
+        );
+        assert!(super::redact_secrets("not = [toml").contains("does not parse"));
     }
 }
