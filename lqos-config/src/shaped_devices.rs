@@ -8,7 +8,7 @@
 use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 use crate::ip_list::{parse_cell, Family};
 use crate::sqm::SqmOverride;
-use crate::text_encoding::{DecodeError, Decoder, LfLines};
+use crate::text_encoding::{decoder, lf_lines, DecodeError};
 use ipnet::IpNet;
 use std::io::Read;
 use std::sync::Arc;
@@ -178,7 +178,7 @@ pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>,
     let mut diags = Diagnostics::default();
     // UTF-8 with or without a byte order mark, or UTF-16 with one, read as UTF-8 without it;
     // every record ends with an LF, so that the reader's position gives its line.
-    let input = LfLines::new(Decoder::new(input));
+    let input = lf_lines(decoder(input));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -111,25 +111,197 @@ impl DecodeError {
     }
 }
 
+/// A reader handing on `inner`'s bytes as rewritten, chunk by chunk, by `W`.
+pub struct Rewritten<I, W> {
+    inner: I,
+    rewrite: W,
+    /// Rewritten bytes not yet handed out, from `at`.
+    out: Vec<u8>,
+    at: usize,
+    done: bool,
+    /// An error found before the first read, returned by it.
+    failed: Option<io::Error>,
+}
+
+/// One way of rewriting a byte stream.
+pub trait Rewrite {
+    /// Appends to `out` what `input` becomes; an empty `input` is the end of the stream.
+    fn rewrite(&mut self, input: &[u8], out: &mut Vec<u8>) -> io::Result<()>;
+}
+
+impl<I: Read, W: Rewrite> Rewritten<I, W> {
+    fn new(inner: I, rewrite: W, failed: Option<io::Error>) -> Self {
+        Rewritten {
+            inner,
+            rewrite,
+            out: Vec::new(),
+            at: 0,
+            done: false,
+            failed,
+        }
+    }
+}
+
+impl<I: Read, W: Rewrite> Read for Rewritten<I, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.failed.take() {
+            self.done = true;
+            return Err(e);
+        }
+        while self.at == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let mut chunk = [0u8; 1 << 14];
+            let n = loop {
+                match self.inner.read(&mut chunk) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r?,
+                }
+            };
+            self.out.clear();
+            self.at = 0;
+            self.done = n == 0;
+            self.rewrite.rewrite(&chunk[..n], &mut self.out)?;
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Reads a file in any [`TextEncoding`] and yields UTF-8 without a byte order mark. UTF-8 input
 /// passes through untouched (the CSV reader checks it); UTF-16 is transcoded, and a malformed
 /// code unit is an `InvalidData` error carrying a [`DecodeError`].
-pub struct Decoder<R> {
-    inner: R,
+pub type Decoder<R> = Rewritten<R, Transcode>;
+
+/// The rewriting of a [`Decoder`].
+pub struct Transcode {
     encoding: TextEncoding,
-    /// Input bytes read but not yet decoded (the prefix read to sniff, half a code unit).
+    /// Input bytes not yet decoded (the prefix read to sniff, half a code unit).
     raw: Vec<u8>,
     /// A high surrogate waiting for its low half, with its byte offset.
     high: Option<(u16, u64)>,
-    /// Decoded UTF-8 not yet handed out, from `out_at`.
-    out: Vec<u8>,
-    out_at: usize,
     /// Byte offset in the file of `raw[0]`; newlines decoded so far.
     offset: u64,
     newlines: u64,
-    done: bool,
-    /// An error found by [`Decoder::new`], returned by the first `read`.
-    failed: Option<io::Error>,
+}
+
+/// Reads the first bytes of `inner` to find its encoding. A read error, or NUL bytes that
+/// betray UTF-16 without a byte order mark, is returned by the first `read`.
+pub fn decoder<R: Read>(mut inner: R) -> Decoder<R> {
+    let mut prefix = [0u8; 3];
+    let mut n = 0;
+    let mut failed = None;
+    while n < prefix.len() {
+        match inner.read(&mut prefix[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let prefix = &prefix[..n];
+    let encoding = TextEncoding::sniff(prefix);
+    if encoding == TextEncoding::Utf8 && looks_like_utf16(prefix) {
+        failed = Some(invalid(DecodeError::Utf16WithoutBom));
+    }
+    let bom = encoding.bom().len();
+    let transcode = Transcode {
+        encoding,
+        raw: prefix[bom..].to_vec(),
+        high: None,
+        offset: bom as u64,
+        newlines: 0,
+    };
+    Rewritten::new(inner, transcode, failed)
+}
+
+impl Transcode {
+    /// Decodes the whole code units in `raw` into `out`.
+    fn decode_raw(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let whole = self.raw.len() / 2 * 2;
+        for i in (0..whole).step_by(2) {
+            let pair = [self.raw[i], self.raw[i + 1]];
+            let unit = match self.encoding {
+                TextEncoding::Utf16Be => u16::from_be_bytes(pair),
+                _ => u16::from_le_bytes(pair),
+            };
+            if unit < 0x80 && self.high.is_none() {
+                // ASCII, nearly all of a CSV: one byte, no UTF-8 encoding needed.
+                self.newlines += u64::from(unit == 0x0A);
+                out.push(unit as u8);
+                continue;
+            }
+            let at = self.offset + i as u64;
+            let unpaired = |unit, offset| {
+                invalid(DecodeError::UnpairedSurrogate {
+                    encoding: self.encoding,
+                    unit,
+                    offset,
+                    line: self.newlines + 1,
+                })
+            };
+            let c = match (self.high.take(), unit) {
+                (Some((hi, _)), 0xDC00..=0xDFFF) => {
+                    char::decode_utf16([hi, unit]).next().and_then(Result::ok)
+                }
+                (Some((hi, hi_at)), _) => return Err(unpaired(hi, hi_at)),
+                (None, 0xD800..=0xDBFF) => {
+                    self.high = Some((unit, at));
+                    continue;
+                }
+                (None, 0xDC00..=0xDFFF) => return Err(unpaired(unit, at)),
+                (None, _) => char::from_u32(u32::from(unit)),
+            };
+            // Every pairing above is a valid scalar value; `None` cannot happen.
+            let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+            if c == '\n' {
+                self.newlines += 1;
+            }
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        self.raw.drain(..whole);
+        self.offset += whole as u64;
+        Ok(())
+    }
+}
+
+impl Rewrite for Transcode {
+    fn rewrite(&mut self, input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        if !self.encoding.is_utf16() {
+            out.append(&mut self.raw);
+            out.extend_from_slice(input);
+            return Ok(());
+        }
+        self.raw.extend_from_slice(input);
+        self.decode_raw(out)?;
+        if !input.is_empty() {
+            return Ok(());
+        }
+        let line = self.newlines + 1;
+        if let Some((unit, offset)) = self.high {
+            return Err(invalid(DecodeError::UnpairedSurrogate {
+                encoding: self.encoding,
+                unit,
+                offset,
+                line,
+            }));
+        }
+        if !self.raw.is_empty() {
+            return Err(invalid(DecodeError::OddLength {
+                encoding: self.encoding,
+                offset: self.offset,
+                line,
+            }));
+        }
+        Ok(())
+    }
 }
 
 /// One NUL in the first two bytes: ASCII in UTF-16 (a CSV never starts with NUL in UTF-8).
@@ -141,230 +313,55 @@ fn invalid(e: DecodeError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-impl<R: Read> Decoder<R> {
-    /// Reads the first bytes to find the encoding. A read error, or NUL bytes that betray
-    /// UTF-16 without a byte order mark, is returned by the first `read`.
-    pub fn new(mut inner: R) -> Self {
-        let mut prefix = [0u8; 3];
-        let mut n = 0;
-        let mut failed = None;
-        while n < prefix.len() {
-            match inner.read(&mut prefix[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        let prefix = &prefix[..n];
-        let encoding = TextEncoding::sniff(prefix);
-        if encoding == TextEncoding::Utf8 && looks_like_utf16(prefix) {
-            failed = Some(invalid(DecodeError::Utf16WithoutBom));
-        }
-        let bom = encoding.bom().len();
-        Decoder {
-            inner,
-            encoding,
-            raw: prefix[bom..].to_vec(),
-            high: None,
-            out: Vec::new(),
-            out_at: 0,
-            offset: bom as u64,
-            newlines: 0,
-            done: false,
-            failed,
-        }
-    }
-
-    pub fn encoding(&self) -> TextEncoding {
-        self.encoding
-    }
-
-    /// Decodes the whole code units in `raw` into `out`.
-    fn decode_raw(&mut self) -> io::Result<()> {
-        let whole = self.raw.len() / 2 * 2;
-        let line = |newlines: u64| newlines + 1;
-        for i in (0..whole).step_by(2) {
-            let pair = [self.raw[i], self.raw[i + 1]];
-            let unit = match self.encoding {
-                TextEncoding::Utf16Be => u16::from_be_bytes(pair),
-                _ => u16::from_le_bytes(pair),
-            };
-            let at = self.offset + i as u64;
-            let unpaired = |unit, offset| DecodeError::UnpairedSurrogate {
-                encoding: self.encoding,
-                unit,
-                offset,
-                line: line(self.newlines),
-            };
-            let c = match (self.high.take(), unit) {
-                (Some((hi, _)), 0xDC00..=0xDFFF) => {
-                    char::decode_utf16([hi, unit]).next().and_then(Result::ok)
-                }
-                (Some((hi, hi_at)), _) => return Err(invalid(unpaired(hi, hi_at))),
-                (None, 0xD800..=0xDBFF) => {
-                    self.high = Some((unit, at));
-                    continue;
-                }
-                (None, 0xDC00..=0xDFFF) => return Err(invalid(unpaired(unit, at))),
-                (None, _) => char::from_u32(u32::from(unit)),
-            };
-            // Every pairing above is a valid scalar value; `None` cannot happen.
-            let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
-            if c == '\n' {
-                self.newlines += 1;
-            }
-            let mut buf = [0u8; 4];
-            self.out
-                .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-        }
-        self.raw.drain(..whole);
-        self.offset += whole as u64;
-        Ok(())
-    }
-
-    /// Reads and decodes the next chunk into `out`; sets `done` at the end of the input.
-    fn fill(&mut self) -> io::Result<()> {
-        self.out.clear();
-        self.out_at = 0;
-        let mut chunk = [0u8; 1 << 14];
-        let n = loop {
-            match self.inner.read(&mut chunk) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => break r?,
-            }
-        };
-        self.raw.extend_from_slice(&chunk[..n]);
-        if !self.encoding.is_utf16() {
-            std::mem::swap(&mut self.out, &mut self.raw);
-            self.done = n == 0;
-            return Ok(());
-        }
-        self.decode_raw()?;
-        if n == 0 {
-            let line = self.newlines + 1;
-            if let Some((unit, offset)) = self.high {
-                return Err(invalid(DecodeError::UnpairedSurrogate {
-                    encoding: self.encoding,
-                    unit,
-                    offset,
-                    line,
-                }));
-            }
-            if !self.raw.is_empty() {
-                return Err(invalid(DecodeError::OddLength {
-                    encoding: self.encoding,
-                    offset: self.offset,
-                    line,
-                }));
-            }
-            self.done = true;
-        }
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for Decoder<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(e) = self.failed.take() {
-            self.done = true;
-            return Err(e);
-        }
-        while self.out_at == self.out.len() {
-            if self.done {
-                return Ok(0);
-            }
-            self.fill()?;
-        }
-        let n = buf.len().min(self.out.len() - self.out_at);
-        buf[..n].copy_from_slice(&self.out[self.out_at..self.out_at + n]);
-        self.out_at += n;
-        Ok(n)
-    }
-}
-
 /// Text with every CRLF turned into LF and a final LF added when the last line has none, so
 /// that a CSV record always ends just past an LF: csv-core ends a record at the CR of a CRLF
 /// and at EOF, which would put line numbers one line early. A lone CR is left as it is.
-pub struct LfLines<R> {
-    inner: R,
-    buf: Vec<u8>,
-    at: usize,
+pub type LfLines<R> = Rewritten<R, LfEnds>;
+
+/// The rewriting of [`LfLines`].
+#[derive(Default)]
+pub struct LfEnds {
     /// A CR read, not yet known to be followed by an LF.
     cr: bool,
     /// The last byte handed on (`None` before the first).
     last: Option<u8>,
-    done: bool,
 }
 
-impl<R: Read> LfLines<R> {
-    pub fn new(inner: R) -> Self {
-        LfLines {
-            inner,
-            buf: Vec::new(),
-            at: 0,
-            cr: false,
-            last: None,
-            done: false,
-        }
-    }
+pub fn lf_lines<R: Read>(inner: R) -> LfLines<R> {
+    Rewritten::new(inner, LfEnds::default(), None)
+}
 
-    fn fill(&mut self) -> io::Result<()> {
-        let mut chunk = [0u8; 1 << 14];
-        let n = loop {
-            match self.inner.read(&mut chunk) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => break r?,
-            }
-        };
-        self.buf.clear();
-        self.at = 0;
-        for &b in &chunk[..n] {
-            if std::mem::take(&mut self.cr) && b != b'\n' {
-                self.buf.push(b'\r');
-            }
-            if b == b'\r' {
-                self.cr = true;
-            } else {
-                self.buf.push(b);
+impl Rewrite for LfEnds {
+    fn rewrite(&mut self, input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        let start = out.len();
+        let mut rest = input;
+        if std::mem::take(&mut self.cr) && rest.first() != Some(&b'\n') {
+            out.push(b'\r');
+        }
+        // Copied in runs between CRs: a CR is dropped before an LF, kept before anything else,
+        // and decided by the next chunk when it ends this one.
+        while let Some(i) = rest.iter().position(|&b| b == b'\r') {
+            out.extend_from_slice(&rest[..i]);
+            rest = &rest[i + 1..];
+            match rest.first() {
+                Some(b'\n') => {}
+                Some(_) => out.push(b'\r'),
+                None => self.cr = true,
             }
         }
-        if n == 0 {
-            self.done = true;
-            if self.cr {
-                self.buf.push(b'\r');
-            }
-            if self
-                .buf
+        out.extend_from_slice(rest);
+        if input.is_empty()
+            && out[start..]
                 .last()
                 .or(self.last.as_ref())
                 .is_some_and(|&b| b != b'\n')
-            {
-                self.buf.push(b'\n');
-            }
+        {
+            out.push(b'\n');
         }
-        if let Some(&b) = self.buf.last() {
+        if let Some(&b) = out[start..].last() {
             self.last = Some(b);
         }
         Ok(())
-    }
-}
-
-impl<R: Read> Read for LfLines<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.buf.len() {
-            if self.done {
-                return Ok(0);
-            }
-            self.fill()?;
-        }
-        let n = out.len().min(self.buf.len() - self.at);
-        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 
@@ -389,7 +386,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, TextEncoding), DecodeError> {
         };
     }
     let mut text = String::with_capacity(body.len());
-    match Decoder::new(bytes).read_to_string(&mut text) {
+    match decoder(bytes).read_to_string(&mut text) {
         Ok(_) => Ok((text, encoding)),
         // The decoder only fails with a DecodeError on a slice; it always yields UTF-8.
         Err(e) => Err(DecodeError::from_io(&e)
@@ -418,7 +415,7 @@ mod tests {
 
     fn stream(bytes: &[u8]) -> Result<String, DecodeError> {
         let mut text = String::new();
-        Decoder::new(Trickle(bytes))
+        decoder(Trickle(bytes))
             .read_to_string(&mut text)
             .map(|_| text)
             .map_err(|e| DecodeError::from_io(&e).cloned().unwrap())
@@ -490,7 +487,7 @@ mod tests {
     fn lf_lines_normalises_crlf_and_ends_the_last_line() {
         let lf = |bytes: &[u8]| {
             let mut out = Vec::new();
-            LfLines::new(Trickle(bytes)).read_to_end(&mut out).unwrap();
+            lf_lines(Trickle(bytes)).read_to_end(&mut out).unwrap();
             out
         };
         assert_eq!(lf(b"a\r\nb\r\n"), b"a\nb\n");
