@@ -16,6 +16,7 @@ pub mod overrides;
 pub mod redact;
 pub mod shaped_devices;
 pub mod sqm;
+pub mod text_encoding;
 
 pub use circuits::{Circuit, Device};
 pub use config::{Config, ConfigError, Interfaces, IpRanges, QueueMode, XdpMode};
@@ -23,6 +24,7 @@ pub use diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 pub use http_import::HttpImport;
 pub use network::{Network, Node};
 pub use sqm::{SqmKind, SqmOverride};
+pub use text_encoding::{DecodeError, TextEncoding};
 
 use std::path::Path;
 

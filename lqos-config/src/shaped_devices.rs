@@ -2,13 +2,15 @@
 //!
 //! Headers match case- and punctuation-insensitively (`Download Min Mbps`, `download_min`, ...);
 //! a file without a recognisable header is read positionally when it has the legacy 13-column
-//! layout or the 15/16-column modern one. `#` lines are comments; a UTF-8 BOM and CRLF are fine.
+//! layout or the 15/16-column modern one. `#` lines are comments; CRLF is fine; the text may be
+//! UTF-8 (with or without a byte order mark) or UTF-16 with a byte order mark.
 
 use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 use crate::ip_list::{parse_cell, Family};
 use crate::sqm::SqmOverride;
+use crate::text_encoding::{decoder, lf_lines, DecodeError};
 use ipnet::IpNet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::sync::Arc;
 
 /// One device as read from a row (or from an override's persistent device).
@@ -174,37 +176,44 @@ type Layout = [Option<usize>; COLS];
 /// required columns, unreadable CSV, no rows at all) are [`Severity::Reject`].
 pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>, Diagnostics) {
     let mut diags = Diagnostics::default();
-    let mut input = BufReader::with_capacity(1 << 16, input);
-    // A UTF-8 byte order mark (Excel on Windows) is not part of the first header.
-    if input
-        .fill_buf()
-        .is_ok_and(|b| b.starts_with(b"\xEF\xBB\xBF"))
-    {
-        input.consume(3);
-    }
+    // UTF-8 with or without a byte order mark, or UTF-16 with one, read as UTF-8 without it;
+    // every record ends with an LF, so that the reader's position gives its line.
+    let input = lf_lines(decoder(input));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .comment(Some(b'#'))
+        .buffer_capacity(1 << 16)
         .from_reader(input);
     // Rows are rarely shorter than ~100 bytes: reserve once instead of regrowing a large Vec.
     let mut rows = Vec::with_capacity(size_hint / 128);
     let mut layout: Option<Layout> = None;
     let mut record = csv::StringRecord::new();
     let mut interned = Interner::default();
+    let mut shifted: Option<ShiftedRows> = None;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let decode = match e.kind() {
+                    csv::ErrorKind::Io(io) => DecodeError::from_io(io),
+                    _ => None,
+                };
+                let line = match decode {
+                    Some(d) => d.line().unwrap_or(0),
+                    None => e.position().map_or(0, |p| p.line()),
+                };
                 let location = if line > 0 {
                     Location::Line { line, column: None }
                 } else {
                     Location::File
                 };
-                let message = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => "expected UTF-8 text".to_string(),
+                let message = match (e.kind(), decode) {
+                    (_, Some(d)) => d.to_string(),
+                    (csv::ErrorKind::Utf8 { .. }, _) => {
+                        "expected UTF-8 text (or UTF-16 with a byte order mark)".to_string()
+                    }
                     _ => format!("unreadable CSV: {e}"),
                 };
                 diags.push(Diagnostic::new(Severity::Reject, file, location, message));
@@ -212,7 +221,8 @@ pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>,
             }
         }
         // csv reports a record that follows a comment at the comment's line; where the reader
-        // stopped (just past this record) is exact, less the lines inside quoted fields.
+        // stopped (just past this record's LF, see LfLines) is exact, less the lines inside
+        // quoted fields.
         let inner_newlines: u64 = record.iter().map(|f| f.matches('\n').count() as u64).sum();
         let line = reader.position().line().saturating_sub(1 + inner_newlines);
         if record.iter().all(|f| f.trim().is_empty()) {
@@ -222,6 +232,9 @@ pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>,
             match detect_layout(&record, file, line, &mut diags) {
                 Some((l, is_header)) => {
                     layout = Some(l);
+                    shifted = is_header
+                        .then(|| ShiftedRows::watch(&l, record.len(), line, diags.items.len()))
+                        .flatten();
                     if !is_header {
                         rows.push(parse_row(
                             &record,
@@ -237,6 +250,9 @@ pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>,
                 None => return (rows, diags),
             }
         };
+        if let Some(w) = &mut shifted {
+            w.see(record.len());
+        }
         rows.push(parse_row(
             &record,
             cols,
@@ -245,6 +261,13 @@ pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>,
             &mut interned,
             &mut diags,
         ));
+    }
+    if let Some(w) = shifted.filter(|w| w.every_row && !rows.is_empty()) {
+        // One diagnostic for the cause instead of one per shifted cell of every row.
+        diags.items.truncate(w.diags_before_rows);
+        diags.push(w.diagnostic(file, rows.len()));
+        rows.clear();
+        return (rows, diags);
     }
     if layout.is_none() || rows.is_empty() {
         diags.push(Diagnostic::new(
@@ -255,6 +278,62 @@ pub fn parse(input: impl Read, size_hint: usize, file: &str) -> (Vec<DeviceRow>,
         ));
     }
     (rows, diags)
+}
+
+/// Watches for rows written in the legacy 13-column layout (no Parent Node ID, no Anchor Node
+/// ID) under a header that names those two columns: LibreQoS's own example file has this
+/// shape, and read by the header every cell after Parent Node would land two columns off.
+struct ShiftedRows {
+    header_line: u64,
+    header_len: usize,
+    /// The header's last column is `sqm`, which legacy rows may also leave out.
+    sqm_last: bool,
+    /// Where the rows' own diagnostics start (they are dropped when every row is shifted).
+    diags_before_rows: usize,
+    every_row: bool,
+    /// The field counts seen, for the message.
+    lengths: std::collections::BTreeSet<usize>,
+}
+
+impl ShiftedRows {
+    /// Starts watching when the header names both ID columns.
+    fn watch(layout: &Layout, header_len: usize, header_line: u64, diags: usize) -> Option<Self> {
+        let has = |c: Col| layout[c as usize].is_some();
+        (has(Col::ParentNodeId) && has(Col::AnchorNodeId)).then(|| ShiftedRows {
+            header_line,
+            header_len,
+            sqm_last: layout[Col::Sqm as usize] == Some(header_len - 1),
+            diags_before_rows: diags,
+            every_row: true,
+            lengths: Default::default(),
+        })
+    }
+
+    fn see(&mut self, fields: usize) {
+        let legacy =
+            fields + 2 == self.header_len || (self.sqm_last && fields + 3 == self.header_len);
+        self.every_row &= legacy;
+        self.lengths.insert(fields);
+    }
+
+    fn diagnostic(&self, file: &str, rows: usize) -> Diagnostic {
+        let lengths: Vec<String> = self.lengths.iter().map(usize::to_string).collect();
+        Diagnostic::new(
+            Severity::Reject,
+            file,
+            Location::Line { line: self.header_line, column: None },
+            format!(
+                "the header has {} columns but every one of the {rows} device row(s) has {} fields: \
+                 the rows look written in the legacy 13-column layout (without Parent Node ID and \
+                 Anchor Node ID) under a header that names those two columns, so every cell after \
+                 Parent Node would be read two columns off. Remove \"Parent Node ID\" and \
+                 \"Anchor Node ID\" from the header, or add two empty cells after Parent Node in \
+                 every row; no row of this file was used",
+                self.header_len,
+                lengths.join(" or "),
+            ),
+        )
+    }
 }
 
 /// Parent names and ids repeat on every row under the same node: one allocation each.

@@ -1,6 +1,6 @@
 mod common;
 use common::*;
-use lqos_config::{Severity, SqmKind};
+use lqos_config::{Location, Severity, SqmKind};
 
 #[test]
 fn legacy_13_column_layout_with_quoted_lists_and_fractional_rates() {
@@ -226,4 +226,142 @@ fn ip_ranges_drop_ignored_and_disallowed_addresses_per_family() {
         "no IPv6 allow entry: IPv6 allowed"
     );
     assert_eq!(with(&d, Severity::Warning).len(), 2, "{d}");
+}
+
+/// Issue 13 (1.4): "Unicode text" from a spreadsheet is UTF-16LE with a byte order mark.
+#[test]
+fn utf16_with_a_bom_is_read_in_either_byte_order_with_the_same_lines() {
+    let le = std::fs::read(fixture("utf16le_bom.csv")).unwrap();
+    assert!(le.starts_with(b"\xFF\xFE"), "the fixture is UTF-16LE");
+    let (text, _) = lqos_config::text_encoding::decode(&le).unwrap();
+    let be = lqos_config::TextEncoding::Utf16Be.encode(&text);
+    let utf8_bom = lqos_config::TextEncoding::Utf8Bom.encode(&text);
+    for (name, bytes) in [("LE", &le), ("BE", &be), ("UTF-8 BOM", &utf8_bom)] {
+        let (inputs, d) = load_bytes(bytes, &read("network.json"), None);
+        let inputs = inputs.unwrap_or_else(|| panic!("{name}: {d}"));
+        let names: Vec<&str> = inputs.circuits.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Conceição, Ana", "Søren Ødegård", "Đỗ Thị Hương"],
+            "{name}"
+        );
+        assert_eq!(inputs.circuits[0].id, "U1", "{name}: BOM not in the header");
+        assert!(inputs.circuits[0].devices[0].comment.ends_with('\u{1F4C8}'));
+        assert_eq!(inputs.circuits[2].devices[0].ips.len(), 2);
+        assert_eq!(inputs.quarantined, ["U3"], "{name}");
+        let bad = at_line(&d, 4);
+        assert!(
+            bad.iter()
+                .any(|x| x.value.as_deref() == Some("ten") && x.severity == Severity::Quarantine),
+            "{name}: the bad rate is reported on its own line 4: {d}"
+        );
+    }
+}
+
+#[test]
+fn malformed_utf16_is_refused_naming_the_file_and_line() {
+    let mut odd = std::fs::read(fixture("utf16le_bom.csv")).unwrap();
+    odd.pop();
+    let (inputs, d) = load_bytes(&odd, &read("network.json"), None);
+    assert!(inputs.is_none());
+    let r = with(&d, Severity::Reject);
+    assert_eq!(r.len(), 1, "{d}");
+    assert_eq!(r[0].file, "ShapedDevices.csv");
+    assert_eq!(
+        r[0].location,
+        Location::Line {
+            line: 5,
+            column: None
+        },
+        "{d}"
+    );
+    assert!(r[0].message.contains("odd number of bytes"), "{d}");
+
+    // A high surrogate followed by a comma on line 2.
+    let mut lone = lqos_config::TextEncoding::Utf16Le.encode(&read("legacy13.csv"));
+    let at = lone.len() / 2 / 2 * 2;
+    lone[at..at + 2].copy_from_slice(&0xD83Du16.to_le_bytes());
+    let (inputs, d) = load_bytes(&lone, &read("network.json"), None);
+    assert!(inputs.is_none());
+    let r = with(&d, Severity::Reject);
+    assert!(
+        r.len() == 1 && r[0].message.contains("unpaired surrogate 0xD83D"),
+        "{d}"
+    );
+    assert!(matches!(r[0].location, Location::Line { .. }), "{d}");
+
+    let no_bom = &std::fs::read(fixture("utf16le_bom.csv")).unwrap()[2..];
+    let (_, d) = load_bytes(no_bom, &read("network.json"), None);
+    assert!(
+        d.to_string()
+            .contains("looks like UTF-16 without a byte order mark"),
+        "{d}"
+    );
+}
+
+/// Issue 13 (1.4): LibreQoS's example has 13-field rows under a 15-column header.
+#[test]
+fn legacy_rows_under_a_modern_header_are_one_diagnostic_at_the_header() {
+    let (inputs, d) = load(
+        &read("libreqos_shifted_example.csv"),
+        &read("network.json"),
+        None,
+    );
+    assert!(inputs.is_none(), "nothing is guessed");
+    assert_eq!(d.items.len(), 1, "one diagnostic, not one per cell: {d}");
+    let x = &d.items[0];
+    assert_eq!(x.severity, Severity::Reject);
+    assert_eq!(x.file, "ShapedDevices.csv");
+    assert_eq!(
+        x.location,
+        Location::Line {
+            line: 4,
+            column: None
+        }
+    );
+    for words in [
+        "header has 15 columns",
+        "5 device row(s) has 13 fields",
+        "legacy 13-column layout",
+        "Parent Node ID",
+        "Anchor Node ID",
+    ] {
+        assert!(x.message.contains(words), "{words:?} not in {x}");
+    }
+
+    // One row laid out right is enough to read the file by its header, as before.
+    let mixed = read("libreqos_shifted_example.csv")
+        + "20005,Fixed,6,Device 6,AP_A,,,,100.64.9.7,,1,1,10,2,\n";
+    let (inputs, d) = load(&mixed, &read("network.json"), None);
+    let inputs = inputs.unwrap_or_else(|| panic!("{d}"));
+    assert_eq!(inputs.circuits.len(), 1);
+    assert!(!d.to_string().contains("legacy 13-column layout"));
+}
+
+/// csv-core ends a CRLF record at its CR, and a last row without a line end at EOF: both once
+/// put diagnostics a line early.
+#[test]
+fn line_numbers_are_right_with_crlf_comments_and_no_final_newline() {
+    let rows = [
+        "# exported",
+        "Circuit ID,Device ID,Parent Node,IPv4,IPv6,Download Min Mbps,Upload Min Mbps,Download Max Mbps,Upload Max Mbps",
+        "A,A1,,100.64.0.1,,1,1,2,2",
+        "# a comment between rows",
+        "B,B1,,100.64.0.2,,x,1,2,2",
+        "\"C\",C1,,100.64.0.3,,1,1,2,y",
+    ];
+    for term in ["\n", "\r\n"] {
+        for last in ["", term] {
+            let csv = rows.join(term) + last;
+            let (_, d) = load(&csv, "{}", None);
+            for (line, value) in [(5, "x"), (6, "y")] {
+                assert!(
+                    at_line(&d, line)
+                        .iter()
+                        .any(|x| x.value.as_deref() == Some(value)),
+                    "{term:?} {last:?}: {value:?} not on line {line}: {d}"
+                );
+            }
+        }
+    }
 }

@@ -10,7 +10,11 @@ use std::path::Path;
 const HEADER: &str = "Circuit ID,Device ID,Parent Node,IPv4,IPv6,Download Min Mbps,Upload Min Mbps,Download Max Mbps,Upload Max Mbps,sqm\n";
 
 fn config(extra: &str) -> Config {
-    let text = format!("[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 1000\nuplink_bandwidth_mbps = 500\ngenerated_pn_download_mbps = 200\ngenerated_pn_upload_mbps = 100\n{extra}");
+    config_sqm("pfifo", extra)
+}
+
+fn config_sqm(sqm: &str, extra: &str) -> Config {
+    let text = format!("[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"{sqm}\"\ndownlink_bandwidth_mbps = 1000\nuplink_bandwidth_mbps = 500\ngenerated_pn_download_mbps = 200\ngenerated_pn_upload_mbps = 100\n{extra}");
     let (c, d) = Config::parse(&text, "lqos.conf", Path::new("/"));
     c.unwrap_or_else(|| panic!("{d}"))
 }
@@ -212,13 +216,51 @@ fn leaf_qdisc_follows_sqm_column_then_fast_threshold_then_default() {
     let leaf = |id: &str, d| class(&p, d, &ClassOwner::Circuit(id.into())).leaf.clone();
     assert_eq!(
         leaf("C1", Direction::Download).as_deref(),
-        Some("cake diffserv4")
+        Some("cake diffserv4 rtt 180ms"),
+        "cake at 2 Mbps: the slow-circuit rtt"
     );
     assert_eq!(leaf("C2", Direction::Download).as_deref(), Some("fq_codel"));
     assert_eq!(leaf("C2", Direction::Upload).as_deref(), Some("pfifo"));
     assert_eq!(leaf("C3", Direction::Download).as_deref(), Some("fq_codel"));
     assert_eq!(leaf("C3", Direction::Upload), None);
     assert_eq!(leaf("C4", Direction::Upload).as_deref(), Some("pfifo"));
+}
+
+/// Issue 13 (1.5): CAKE on circuits of at most 4 Mbps gets LibreQoS's longer rtt (in ms).
+#[test]
+fn slow_cake_circuits_get_a_longer_rtt_and_nothing_else_does() {
+    let i = inputs(
+        "A,A1,,100.64.0.1,,0.2,0.2,0.5,1,cake\n\
+         B,B1,,100.64.0.2,,1,1,1.5,3,\n\
+         C,C1,,100.64.0.3,,1,1,4,4.01,fq_codel/\n\
+         D,D1,,100.64.0.4,,1,1,100,2,\n",
+        "{}",
+    );
+    let p = run(&i, &config_sqm("cake besteffort", ""), 1).plan;
+    let leaf = |id: &str, d| class(&p, d, &ClassOwner::Circuit(id.into())).leaf.clone();
+    let got: Vec<_> = ["A", "B", "C", "D"]
+        .iter()
+        .flat_map(|id| [leaf(id, Direction::Download), leaf(id, Direction::Upload)])
+        .collect();
+    let want = [
+        "cake diffserv4 rtt 300ms",
+        "cake diffserv4 rtt 300ms",
+        "cake besteffort rtt 180ms",
+        "cake besteffort rtt 140ms",
+        "fq_codel",
+        "cake besteffort",
+        "cake besteffort",
+        "cake besteffort rtt 180ms",
+    ];
+    assert_eq!(got, want.map(|w| Some(std::sync::Arc::from(w))));
+    // An rtt of the operator's own is kept; other qdiscs are never touched.
+    for sqm in ["cake diffserv4 rtt 50ms", "fq_codel", "pfifo"] {
+        let p = run(&i, &config_sqm(sqm, ""), 1).plan;
+        let l = class(&p, Direction::Download, &ClassOwner::Circuit("B".into()))
+            .leaf
+            .clone();
+        assert_eq!(l.as_deref(), Some(sqm));
+    }
 }
 
 #[test]

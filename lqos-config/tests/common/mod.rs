@@ -15,8 +15,17 @@ pub fn read(name: &str) -> String {
 }
 
 pub fn load(csv: &str, network: &str, overrides: Option<&str>) -> (Option<Inputs>, Diagnostics) {
+    load_bytes(csv.as_bytes(), network, overrides)
+}
+
+/// [`load`] for a ShapedDevices.csv that is not UTF-8.
+pub fn load_bytes(
+    csv: &[u8],
+    network: &str,
+    overrides: Option<&str>,
+) -> (Option<Inputs>, Diagnostics) {
     let texts = InputTexts {
-        shaped_devices: csv.as_bytes(),
+        shaped_devices: csv,
         network,
         overrides,
     };

@@ -2,17 +2,18 @@
 
 mod assign;
 mod layout;
+mod leaves;
 mod rates;
 mod tree;
 
 pub use assign::AssignOptions;
 pub use layout::{queue_layout, InputsOnly, Machine, QueueLayout, ThisMachine};
+use leaves::Leaves;
+pub use leaves::SLOW_CAKE_RTT;
 pub use rates::mbps_to_bps;
 
 use assign::{Entity, Item};
-use lqos_config::{
-    Config, Diagnostic, Diagnostics, Inputs, Interfaces, Location, Severity, SqmKind,
-};
+use lqos_config::{Config, Diagnostic, Diagnostics, Inputs, Interfaces, Location, Severity};
 use lqos_plan::{
     burst_bytes, quantum_bytes, ClassId, ClassIdState, ClassOwner, Direction, HtbClass, HtbQueue,
     InterfacePlan, IpMapping, QueuePlan, QUEUE_ROOT_MINOR,
@@ -252,47 +253,6 @@ impl Context<'_> {
             });
         }
         (htbs, notes)
-    }
-}
-
-/// The leaf qdisc specs, allocated once and shared by every class that uses them.
-struct Leaves {
-    cake: Arc<str>,
-    fq_codel: Arc<str>,
-    default: Option<Arc<str>>,
-}
-
-impl Leaves {
-    fn new(config: &Config) -> Self {
-        let d = &config.queues.default_sqm;
-        Leaves {
-            cake: "cake diffserv4".into(),
-            fq_codel: "fq_codel".into(),
-            default: (!d.eq_ignore_ascii_case("none")).then(|| d.as_str().into()),
-        }
-    }
-
-    /// The circuit's leaf qdisc in a direction: its `sqm` column, else `fq_codel` at or above
-    /// `fast_queues_fq_codel`, else `default_sqm` (`none`: HTB's own default leaf).
-    fn pick(
-        &self,
-        circuit: &lqos_config::Circuit,
-        dir: Direction,
-        config: &Config,
-    ) -> Option<Arc<str>> {
-        let (kind, max) = match dir {
-            Direction::Download => (circuit.sqm.and_then(|s| s.download), circuit.download_max),
-            Direction::Upload => (circuit.sqm.and_then(|s| s.upload), circuit.upload_max),
-        };
-        match kind {
-            Some(SqmKind::Cake) => Some(self.cake.clone()),
-            Some(SqmKind::FqCodel) => Some(self.fq_codel.clone()),
-            Some(SqmKind::None) => None,
-            None if config.queues.fast_queues_fq_codel.is_some_and(|t| max >= t) => {
-                Some(self.fq_codel.clone())
-            }
-            None => self.default.clone(),
-        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Adding, changing and removing a circuit from the WebUI: the rows of ShapedDevices.csv are
 //! spliced (every other byte of the file stays as it was), the whole result is checked with
 //! the scheduler's own validation, and only a file that passes is written, atomically.
-//! lqos-scheduler notices the change and applies it.
+//! lqos-scheduler notices the change and applies it. A file in UTF-16 or with a byte order mark
+//! is written back in its own encoding, mark included (see [`apply_file`]).
 
 use super::auth::Admin;
 use super::error::{ApiError, JsonBody};
@@ -287,6 +288,25 @@ pub fn apply(text: &str, change: &Change, parent_id: &str) -> Result<String, Api
     Ok(out)
 }
 
+/// [`apply`] on a file's bytes in any encoding ShapedDevices.csv may have (UTF-8 with or without
+/// a byte order mark, UTF-16LE/BE with one): returns the new text (UTF-8, for validation) and
+/// the bytes to write, in the file's own encoding with its byte order mark, so a spreadsheet
+/// that saved "Unicode text" reads it back as it wrote it.
+pub fn apply_file(
+    bytes: &[u8],
+    change: &Change,
+    parent_id: &str,
+) -> Result<(String, Vec<u8>), ApiError> {
+    let (text, encoding) = lqos_config::text_encoding::decode(bytes).map_err(|e| {
+        ApiError::invalid(format!(
+            "ShapedDevices.csv cannot be edited from the WebUI: {e}"
+        ))
+    })?;
+    let new = apply(&text, change, parent_id)?;
+    let out = encoding.encode(&new);
+    Ok((new, out))
+}
+
 /// Checks the whole new file as the scheduler will, and that the edited circuit is shaped.
 fn validate(s: &WebState, csv: &str, edited: Option<&str>) -> Result<(), ApiError> {
     let c = &s.inner.config;
@@ -333,7 +353,7 @@ fn validate(s: &WebState, csv: &str, edited: Option<&str>) -> Result<(), ApiErro
 
 /// Replaces `path` (through a symbolic link, if it is one) with `text`: a new file in the same
 /// directory, with the old one's mode and owner, synced, renamed over it, the directory synced.
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
@@ -342,7 +362,7 @@ fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         tmp.as_file().set_permissions(m.permissions())?;
         std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()))?;
     }
-    tmp.write_all(text.as_bytes())?;
+    tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&path).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()
@@ -357,7 +377,7 @@ fn change_file(s: &WebState, user: &str, change: &Change) -> Result<(), ApiError
         ));
     }
     let path = s.inner.config.shaped_devices_path();
-    let text = std::fs::read_to_string(&path)
+    let old = std::fs::read(&path)
         .map_err(|e| ApiError::internal(format!("reading {}", path.display()), e))?;
     let catalog = s.catalog();
     let (parent_id, edited) = match change {
@@ -370,9 +390,9 @@ fn change_file(s: &WebState, user: &str, change: &Change) -> Result<(), ApiError
         }
         Change::Remove(_) => (String::new(), None),
     };
-    let new = apply(&text, change, &parent_id)?;
+    let (new, bytes) = apply_file(&old, change, &parent_id)?;
     validate(s, &new, edited)?;
-    write_atomically(&path, &new)
+    write_atomically(&path, &bytes)
         .map_err(|e| ApiError::internal(format!("writing {}", path.display()), e))?;
     tracing::info!(%user, ?change, "WebUI: ShapedDevices.csv changed");
     s.reload_after_write();
@@ -537,6 +557,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no header row"), "{e}");
+    }
+
+    /// Issue 13 (1.4): an edit keeps a UTF-16 or BOM file's encoding and byte order mark.
+    #[test]
+    fn edits_keep_the_file_encoding_and_its_byte_order_mark() {
+        use lqos_config::TextEncoding;
+        let text = CSV.replace("Chen", "Chén 😀").replace('\n', "\r\n");
+        let change = Change::Replace("1".into(), edit("1"));
+        let expected = apply(&text, &change, "ap").unwrap();
+        assert!(expected.contains("Chén 😀") && expected.contains("\r\n3,Okafor"));
+        for enc in [
+            TextEncoding::Utf8,
+            TextEncoding::Utf8Bom,
+            TextEncoding::Utf16Le,
+            TextEncoding::Utf16Be,
+        ] {
+            let (new, bytes) = apply_file(&enc.encode(&text), &change, "ap").unwrap();
+            assert_eq!(new, expected, "{enc:?}");
+            assert_eq!(
+                bytes,
+                enc.encode(&expected),
+                "{enc:?}: written back as it came"
+            );
+        }
+        let mut odd = TextEncoding::Utf16Le.encode(&text);
+        odd.pop();
+        let e = apply_file(&odd, &change, "ap").unwrap_err().to_string();
+        assert!(
+            e.contains("cannot be edited") && e.contains("odd number of bytes"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -156,7 +156,8 @@ pub async fn config_file(
         Ok::<_, ApiError>(if conf {
             redact_secrets(&String::from_utf8_lossy(&text)).into_bytes()
         } else {
-            text
+            // Served as UTF-8: a UTF-16 ShapedDevices.csv is decoded (shown as it is if not).
+            lqos_config::text_encoding::decode(&text).map_or(text, |(t, _)| t.into_bytes())
         })
     })
     .await

@@ -323,6 +323,44 @@ async fn circuit_edits_are_validated_written_and_reloaded() {
     );
 }
 
+/// Issue 13 (1.4): a ShapedDevices.csv saved as "Unicode text" (UTF-16LE with a byte order
+/// mark) is edited in place, stays UTF-16LE, is read back into the catalog and shown as UTF-8.
+#[tokio::test]
+async fn a_utf16_file_is_edited_in_its_own_encoding() {
+    use lqos_config::TextEncoding;
+    let s = site();
+    let who = admin(&s).await;
+    let csv_path = s.dir.path().join("ShapedDevices.csv");
+    let original = example("ShapedDevices.csv");
+    std::fs::write(&csv_path, TextEncoding::Utf16Le.encode(&original)).unwrap();
+    let created = call(
+        &s,
+        Method::POST,
+        "/api/circuits",
+        &who,
+        Some(edit_body("9001", 10.0)),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let bytes = std::fs::read(&csv_path).unwrap();
+    let (text, encoding) = lqos_config::text_encoding::decode(&bytes).unwrap();
+    assert_eq!(
+        encoding,
+        TextEncoding::Utf16Le,
+        "written back as UTF-16LE with its mark"
+    );
+    assert!(
+        text.starts_with(&original) && text.ends_with("from the WebUI,\n"),
+        "{text}"
+    );
+    let shown = get(&s, "/api/config/ShapedDevices.csv", &who).await;
+    assert!(
+        shown.text.starts_with(&original) && shown.text.contains("9001,"),
+        "{}",
+        shown.text
+    );
+}
+
 #[tokio::test]
 async fn bodies_that_are_not_the_expected_json_get_a_clear_4xx() {
     let s = site();
