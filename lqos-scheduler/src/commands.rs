@@ -4,6 +4,7 @@
 use anyhow::Context;
 use lqos_config::{load_inputs, Config, Diagnostics, Loaded, Severity};
 use lqos_plan::{render_mappings, write_tc, QueuePlan, MAPPINGS_HEADER};
+use lqos_scheduler::cli::RefreshArgs;
 use lqos_scheduler::plan::{
     self, queue_layout, AssignOptions, InputsOnly, Machine, Planned, QueueLayout, ThisMachine,
 };
@@ -12,19 +13,6 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-#[derive(clap::Args, Debug, Default)]
-pub struct RefreshArgs {
-    /// Print the plan (tc -batch text, then the IP mappings) instead of applying it.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Show every adjustment the planner made and per-phase timings.
-    #[arg(long)]
-    pub debug: bool,
-    /// Re-bin all top-level nodes over the queues (class ids of moved nodes change).
-    #[arg(long)]
-    pub rebalance: bool,
-}
 
 /// Everything a run found, loaded and planned, with timings.
 struct Run {

@@ -1,6 +1,7 @@
 //! lqos-scheduler: reads the operator's inputs, validates them and computes the queue plan.
 //! It never touches the kernel: lqosd applies what it plans.
 
+pub mod cli;
 pub mod integrations;
 pub mod logs;
 pub mod plan;

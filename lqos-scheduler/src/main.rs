@@ -1,39 +1,10 @@
 //! `lqos-scheduler`: the one-shot refresh and validation CLI (see `--help`).
 
-use clap::{Parser, Subcommand};
-use lqos_config::config::DEFAULT_CONFIG_PATH;
+use clap::Parser;
+use lqos_scheduler::cli::{Cli, Command};
 mod commands;
 
-use commands::RefreshArgs;
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[derive(Parser)]
-#[command(
-    version,
-    about = "Validates lqos inputs and plans the queues (lqosd applies the plan)"
-)]
-struct Cli {
-    /// Path of lqos.conf.
-    #[arg(long, env = "LQOS_CONFIG", default_value = DEFAULT_CONFIG_PATH, global = true)]
-    config: PathBuf,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Check lqos.conf, ShapedDevices.csv, network.json and lqos_overrides.json; exit 1 on errors.
-    Validate {
-        /// Also show the planner's adjustments (scaled guarantees, promoted virtual nodes).
-        #[arg(long)]
-        debug: bool,
-    },
-    /// Rebuild the queue plan from the inputs (one shot).
-    Refresh(RefreshArgs),
-    /// The service: refresh now, every queue_refresh_interval_mins and after manual edits.
-    Run,
-}
 
 fn run_service(config_path: &std::path::Path) -> anyhow::Result<ExitCode> {
     use anyhow::Context;

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bus_handler;
+pub mod cli;
 pub mod dataplane;
 pub mod prefix_index;
 pub mod reports;

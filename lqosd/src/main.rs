@@ -3,53 +3,11 @@
 //! users.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use lqos_config::config::DEFAULT_CONFIG_PATH;
+use clap::Parser;
 use lqos_config::Config;
-use std::path::PathBuf;
+use lqosd::cli::{Cli, Command, UserCommand};
 use std::process::ExitCode;
 use tracing::{info, warn};
-
-#[derive(Parser)]
-#[command(
-    version,
-    about = "The lqos daemon: attaches the data plane and applies queue plans"
-)]
-struct Cli {
-    /// Path of lqos.conf.
-    #[arg(long, env = "LQOS_CONFIG", default_value = DEFAULT_CONFIG_PATH, global = true)]
-    config: PathBuf,
-    /// On SIGTERM/SIGINT, also remove everything from the kernel (as `lqosd teardown`). By
-    /// default shaping goes on while lqosd is stopped or restarting.
-    #[arg(long)]
-    detach_on_exit: bool,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Remove the programs, pinned maps and queues lqosd put in the kernel (lqosd must be stopped).
-    Teardown,
-    /// Manage the WebUI's users (state_directory/webusers.toml).
-    #[command(subcommand)]
-    User(UserCommand),
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Add a user; the password is read from stdin (asked twice, hidden, on a terminal).
-    Add {
-        name: String,
-        /// admin (may change things) or read-only.
-        #[arg(long, default_value = "admin")]
-        role: lqosd::web::users::Role,
-    },
-    /// Remove a user (their sessions end at their next request).
-    Remove { name: String },
-    /// List the users and their roles.
-    List,
-}
 
 fn read_password() -> anyhow::Result<String> {
     use std::io::{BufRead, IsTerminal};

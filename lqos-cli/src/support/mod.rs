@@ -76,8 +76,10 @@ pub fn run(config_path: &Path, socket: Option<PathBuf>, args: &Args) -> anyhow::
     // Decoded as the scheduler reads it (UTF-8 or UTF-16 with a byte order mark).
     let csv = std::fs::read(config.shaped_devices_path())
         .map(|b| {
-            lqos_config::text_encoding::decode(&b)
-                .map_or_else(|_| String::from_utf8_lossy(&b).into_owned(), |(text, _)| text)
+            lqos_config::text_encoding::decode(&b).map_or_else(
+                |_| String::from_utf8_lossy(&b).into_owned(),
+                |(text, _)| text,
+            )
         })
         .unwrap_or_default();
     if args.with_subscriber_data {

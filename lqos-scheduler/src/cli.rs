@@ -1,0 +1,46 @@
+//! The command line of `lqos-scheduler`, as clap definitions (the binary parses it; the manual
+//! pages and shell completions are generated from it by lqos-manpages).
+
+use clap::{Parser, Subcommand};
+use lqos_config::config::DEFAULT_CONFIG_PATH;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Validates lqos inputs and plans the queues (lqosd applies the plan)"
+)]
+pub struct Cli {
+    /// Path of lqos.conf.
+    #[arg(long, env = "LQOS_CONFIG", default_value = DEFAULT_CONFIG_PATH, global = true)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check lqos.conf, ShapedDevices.csv, network.json and lqos_overrides.json; exit 1 on errors.
+    Validate {
+        /// Also show the planner's adjustments (scaled guarantees, promoted virtual nodes).
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Rebuild the queue plan from the inputs (one shot).
+    Refresh(RefreshArgs),
+    /// The service: refresh now, every queue_refresh_interval_mins and after manual edits.
+    Run,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RefreshArgs {
+    /// Print the plan (tc -batch text, then the IP mappings) instead of applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show every adjustment the planner made and per-phase timings.
+    #[arg(long)]
+    pub debug: bool,
+    /// Re-bin all top-level nodes over the queues (class ids of moved nodes change).
+    #[arg(long)]
+    pub rebalance: bool,
+}
