@@ -81,12 +81,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let mut c = Client::connect(&socket, Duration::from_secs(3)).await?;
                 c.request(&request).await
             })
-            .map_err(|e| {
-                anyhow::anyhow!(
+            .map_err(|e| match e {
+                // Not a question of lqosd running: say only what to do.
+                lqos_bus::BusError::PermissionDenied { .. } => anyhow::anyhow!("{}", e.chain()),
+                _ => anyhow::anyhow!(
                     "lqosd at {} does not answer (is it running?): {}",
                     socket.display(),
                     e.chain()
-                )
+                ),
             })
     };
     let out = &mut std::io::stdout().lock();
