@@ -76,7 +76,7 @@ impl WebState {
         });
         let users = users::UserStore::new(config.web_users_path());
         let setup_token = setup_token::path(&config.state_directory);
-        announce_setup_token(&setup_token, users.users().is_empty(), &config);
+        announce_setup_token(&setup_token, users.users().is_empty());
         let state = WebState {
             inner: Arc::new(Inner {
                 shared,
@@ -198,11 +198,10 @@ impl WebState {
 
 /// At start: with no users, makes (or keeps) the first-run setup token and says where it is;
 /// with users, removes a leftover one.
-fn announce_setup_token(path: &std::path::Path, no_users: bool, config: &Config) {
+fn announce_setup_token(path: &std::path::Path, no_users: bool) {
     match setup_token::prepare(path, no_users) {
         Ok(Some(token)) => tracing::warn!(
-            "WebUI first run: no user yet. Open the WebUI ({}) and create the first admin with the setup token {token} (also in {}, readable by root only), or add one on the shaper with `lqosd user add NAME`",
-            config.webserver_listen,
+            "WebUI first run: no user yet. Create the first admin in the WebUI with the setup token {token} (also in {}, readable by root only), or on the shaper with `lqosd user add NAME`",
             path.display()
         ),
         Ok(None) => {}
