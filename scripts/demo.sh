@@ -25,7 +25,7 @@ for a in "$@"; do
     esac
 done
 if [ "$(id -u)" != 0 ]; then
-    echo "demo: needs root (network namespaces, eBPF, tc): run with sudo" >&2
+    echo "demo: needs root (network namespaces, eBPF, tc): run as root" >&2
     exit 1
 fi
 ./scripts/setup.sh
@@ -82,7 +82,8 @@ ip -n $inet addr add 100.127.255.254/10 dev eth0
 subscribers="100.64.1.10 100.64.1.40 100.64.4.10 100.64.5.20 100.64.6.20 100.64.8.20 100.64.1.50"
 for addr in $subscribers 100.64.99.7; do ip -n $subs addr add $addr/10 dev eth0; done
 for ns in $inet $subs; do
-    # Software checksums on the senders (veth + native XDP into a cpumap; see docs/dataplane.md).
+    # Software checksums on the senders, so that the shaper can run native XDP on its veths
+    # (xdp_mode = "native" below; see docs/dataplane.md).
     ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
     ip -n "$ns" link set eth0 up
 done
@@ -115,7 +116,8 @@ sed -e "s|^lqos_directory = .*|lqos_directory = \"$out\"|" \
     -e "s|^to_network = .*|to_network = \"lqn\"|" \
     -e "s|^default_sqm = .*|default_sqm = \"$leaf\"|" \
     -e "s|^bus_socket = .*|bus_socket = \"$out/bus\"|" \
-    -e "s|^bpf_pin_dir = .*|bpf_pin_dir = \"$out/bpf/lqos\"|" etc/lqos.conf > "$out/lqos.conf"
+    -e "s|^bpf_pin_dir = .*|bpf_pin_dir = \"$out/bpf/lqos\"|" \
+    -e "s|^xdp_mode = .*|xdp_mode = \"native\"|" etc/lqos.conf > "$out/lqos.conf"
 conf=$out/lqos.conf
 
 echo "== lqosd (log: $out/lqosd.log)"

@@ -2,12 +2,13 @@
 # Installs everything lqos needs to build and test on Debian/Ubuntu: the eBPF toolchain (clang,
 # llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic,
 # socat and curl for the demo's WebUI, Chromium and Node.js for the browser tests (with
-# playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark.
+# playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark,
+# Prometheus for the test of the Grafana dashboard's queries.
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config
-    socat curl chromium wrk)
+    socat curl chromium wrk prometheus)
 # Node.js: Debian's, unless the machine has one already.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
@@ -16,7 +17,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
     if [ "$(id -u)" != 0 ]; then
-        echo "setup: need root to install: ${missing[*]} (run with sudo)" >&2
+        echo "setup: need root to install: ${missing[*]} (run as root)" >&2
         exit 1
     fi
     echo "setup: installing ${missing[*]}"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 if [ "$(id -u)" != 0 ]; then
-    echo "test: the end-to-end tests need root (network namespaces, tc, eBPF): run with sudo" >&2
+    echo "test: the end-to-end tests need root (network namespaces, tc, eBPF): run as root" >&2
     exit 1
 fi
 cargo build --workspace --all-targets --locked

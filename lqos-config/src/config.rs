@@ -87,6 +87,22 @@ pub struct Lqosd {
     pub bpf_pin_dir: PathBuf,
     /// Most prefixes the kernel IP map holds; a plan needing more is refused before applying.
     pub ip_map_capacity: u32,
+    /// How XDP is attached to the shaped interfaces.
+    pub xdp_mode: XdpMode,
+}
+
+/// `[lqosd] xdp_mode`: native (driver) XDP or generic (skb) XDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XdpMode {
+    /// Native, except on drivers whose native XDP redirect into a cpumap drops packets with
+    /// checksum offload pending (veth): generic there, with a warning.
+    #[default]
+    Auto,
+    /// Native everywhere (falling back to generic only where the driver refuses native XDP).
+    /// On veth, every sender must compute checksums in software (`ethtool -K DEV tx off`).
+    Native,
+    /// Generic everywhere (slower; works on any driver).
+    Generic,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +185,7 @@ struct RawLqosd {
     bus_socket: Option<PathBuf>,
     bpf_pin_dir: Option<PathBuf>,
     ip_map_capacity: Option<u32>,
+    xdp_mode: Option<String>,
 }
 
 /// Keys LibreQoS has that lqos reads but does not act on (yet): named in the warning.
@@ -465,6 +482,19 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             "expected a capacity of at least 1",
         );
     }
+    let xdp_mode = match raw.lqosd.xdp_mode.as_deref() {
+        None | Some("auto") => XdpMode::Auto,
+        Some("native") => XdpMode::Native,
+        Some("generic") => XdpMode::Generic,
+        Some(other) => {
+            reject(
+                "lqosd.xdp_mode",
+                other.to_string(),
+                "expected \"auto\", \"native\" or \"generic\"",
+            );
+            XdpMode::Auto
+        }
+    };
     let webserver_listen = raw.webserver_listen.unwrap_or_else(|| ":::9123".into());
     if let Err(e) = parse_listen(&webserver_listen) {
         reject("webserver_listen", webserver_listen.clone(), e);
@@ -507,6 +537,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
                     .unwrap_or_else(|| "/sys/fs/bpf/lqos".into()),
             ),
             ip_map_capacity: capacity,
+            xdp_mode,
         },
         http_import,
     })

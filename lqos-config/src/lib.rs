@@ -17,7 +17,7 @@ pub mod shaped_devices;
 pub mod sqm;
 
 pub use circuits::{Circuit, Device};
-pub use config::{Config, ConfigError, Interfaces, IpRanges, QueueMode};
+pub use config::{Config, ConfigError, Interfaces, IpRanges, QueueMode, XdpMode};
 pub use diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 pub use http_import::HttpImport;
 pub use network::{Network, Node};

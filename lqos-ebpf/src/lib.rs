@@ -30,8 +30,10 @@
 //!
 //! Native XDP on veth redirecting into the cpumap drops the `CHECKSUM_PARTIAL` state of
 //! packets sent by a local socket on the peer (the cpumap builds a new skb), so the receiver
-//! discards them (`UdpInCsumErrors`). Real NICs deliver complete checksums; on veth test beds
-//! turn tx checksum offload off on the sending side (`ethtool -K <peer> tx off`).
+//! discards them (`UdpInCsumErrors`). Real NICs deliver complete checksums. lqosd therefore
+//! attaches generic XDP on veth unless `[lqosd] xdp_mode = "native"` (docs/dataplane.md); the
+//! test beds turn tx checksum offload off on the sending side (`ethtool -K <peer> tx off`) and
+//! ask for native XDP, so that the native path is the one they measure.
 
 mod abi;
 mod key;
@@ -41,7 +43,7 @@ mod load;
 pub use abi::*;
 pub use key::{classid, classid_parts, KeyError};
 #[cfg(feature = "user")]
-pub use load::{ensure_bpffs, load, LoadError, MapSizes, BPFFS};
+pub use load::{ensure_bpffs, is_bpffs, load, LoadError, MapSizes, BPFFS};
 
 /// LPM trie ([`LqosIpKey`] -> [`LqosIpInfo`]); `max_entries` from [`MapSizes::ip_map`].
 pub const MAP_IP: &str = "lqos_ip_map";

@@ -61,7 +61,7 @@ fn c_path(path: &Path) -> Result<std::ffi::CString, std::io::Error> {
 }
 
 /// Whether `path` is on a bpffs.
-fn is_bpffs(path: &Path) -> Result<bool, LoadError> {
+pub fn is_bpffs(path: &Path) -> Result<bool, LoadError> {
     let err = |source| LoadError::Bpffs {
         path: path.to_path_buf(),
         source,

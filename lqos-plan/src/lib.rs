@@ -6,6 +6,7 @@ mod diff;
 mod htb;
 mod ops;
 mod render;
+mod steering;
 
 pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
@@ -13,6 +14,7 @@ pub use ops::{build_interface, rollback, steps, Step, TcOp};
 pub use render::{
     render_diff, render_mappings, render_tc, write_diff, write_mappings, write_tc, MAPPINGS_HEADER,
 };
+pub use steering::{online_cpus, parse_cpu_list, steering_problems, Steering};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

@@ -123,6 +123,23 @@ fn load_and_plan(
             return Ok(Err(ExitCode::FAILURE));
         }
     };
+    if let Some(warning) = &layout.warning {
+        notes.push(
+            lqos_config::Diagnostic::new(
+                Severity::Warning,
+                "lqos.conf",
+                lqos_config::Location::Key("queues.override_available_queues".into()),
+                warning.clone(),
+            )
+            .value(
+                config
+                    .queues
+                    .override_available_queues
+                    .unwrap_or(0)
+                    .to_string(),
+            ),
+        );
+    }
     Ok(Ok(Run {
         _refresh_lock: refresh_lock,
         config,

@@ -19,8 +19,11 @@ pub struct BusHandler {
 }
 
 impl BusHandler {
-    pub fn new(shaper: Shaper) -> Self {
+    pub fn new(mut shaper: Shaper) -> Self {
         let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0));
+        for issue in shaper.take_startup_issues() {
+            shared.reports().raise(issue);
+        }
         Self {
             shaper: Arc::new(Mutex::new(shaper)),
             shared: Arc::new(shared),

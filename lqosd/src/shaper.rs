@@ -2,12 +2,13 @@
 //! lqosd left in the kernel (or rebuilds it from the saved plan); every submitted plan is
 //! checked, applied as a difference, and saved.
 
+use crate::apply::Kernel;
 use crate::apply::{apply, empty_plan, plan_hash, ApplyError, LeafHandles, Live};
 use crate::dataplane::{self, Dataplane, DataplaneError, Shaped};
 use crate::state::StateDir;
-use lqos_bus::{ApplySummary, QueueClasses, StatusReport};
+use lqos_bus::{ApplySummary, IssueSeverity, QueueClasses, StatusReport};
 use lqos_config::Config;
-use lqos_plan::QueuePlan;
+use lqos_plan::{steering_problems, QueuePlan, Steering};
 use std::collections::HashSet;
 use std::process::Command;
 use tracing::{debug, error, info, warn};
@@ -30,30 +31,63 @@ pub struct Shaper {
     needs_rebuild: bool,
     /// Handles of the live leaf qdiscs.
     handles: LeafHandles,
+    /// Found at start, raised as urgent issues once the bus is up.
+    startup_issues: Vec<lqos_bus::UrgentIssue>,
 }
 
 impl Shaper {
     /// Attaches the data plane and recovers the live plan.
+    ///
+    /// When the kernel's tree is the saved plan's (and no apply was cut short), it is adopted
+    /// whatever happened to the maps: pins lost with a private bpffs leave fresh, empty maps,
+    /// which are refilled from the saved plan *before* the programs attach, so no packet is
+    /// ever classified against an empty IP map and no class is rebuilt.
     pub fn start(config: &Config) -> Result<Self, DataplaneError> {
         let shaped = dataplane::shaped_interfaces(config)?;
         let state = StateDir::new(&config.state_directory);
+        let mut startup_issues = Vec::new();
+        if let Some(why) = dataplane::pins_die_with_lqosd(&config.lqosd.bpf_pin_dir) {
+            warn!("{why}");
+            startup_issues.push(issue("pins_not_persistent", IssueSeverity::Warning, why));
+        }
         let saved = state.load().unwrap_or_else(|e| {
             warn!(error = %e, "ignoring the saved plan; the next plan is applied from scratch");
             None
         });
         let queues = saved.as_ref().map_or(1, |s| s.plan.queues.max(1));
-        let mut dataplane = Dataplane::start(config, shaped.clone(), queues)?;
-        if saved.is_none() && dataplane.maps_reused {
+        let mut dataplane = Dataplane::load(config, shaped.clone(), queues)?;
+        let interrupted = state.was_applying();
+        let mut adopt = saved
+            .as_ref()
+            .is_some_and(|s| !interrupted && kernel_has(&s.plan));
+        match (&saved, dataplane.maps_reused) {
+            (Some(saved), false) if adopt => {
+                // The tree outlived the pins: give the fresh IP map the saved plan's entries.
+                match dataplane.upsert_mappings(&saved.plan.mappings) {
+                    Ok(()) => warn!(
+                        prefixes = saved.plan.mappings.len(),
+                        "the pinned maps were gone but the live tree matches the saved plan: \
+                         IP map refilled before attaching, nothing rebuilt"
+                    ),
+                    Err(e) => {
+                        error!(error = %e, "cannot refill the IP map; rebuilding the saved plan");
+                        adopt = false;
+                    }
+                }
+            }
             // Entries of a plan nobody remembers: start clean.
-            match dataplane.clear_ip_map() {
+            (None, true) => match dataplane.clear_ip_map() {
                 Ok(n) if n > 0 => {
                     warn!(entries = n, "cleared a pinned IP map without a saved plan")
                 }
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "cannot clear the pinned IP map"),
-            }
+            },
+            _ => {}
         }
-        let interrupted = state.was_applying();
+        for why in dataplane.attach(config.lqosd.xdp_mode)? {
+            startup_issues.push(issue("xdp_generic", IssueSeverity::Warning, why));
+        }
         let mut shaper = Shaper {
             live: Live {
                 generation: 0,
@@ -66,38 +100,54 @@ impl Shaper {
             state,
             shaped,
             dataplane,
+            startup_issues,
         };
-        if let Some(saved) = saved {
-            if shaper.dataplane.maps_reused && !interrupted && kernel_has(&saved.plan) {
-                info!(
-                    generation = saved.generation,
-                    circuits = circuits(&saved.plan),
-                    "adopted the live plan left by the previous lqosd: nothing re-applied"
+        let Some(saved) = saved else {
+            return Ok(shaper);
+        };
+        let problems = shaper.check(&saved.plan);
+        if !problems.is_empty() {
+            let message = "the saved plan does not fit this machine; some circuits may pass unshaped until the next refresh";
+            error!(problems = ?problems, "{message}");
+            shaper.startup_issues.push(lqos_bus::UrgentIssue {
+                context: problems.join("\n"),
+                ..issue("saved_plan_unfit", IssueSeverity::Error, message.to_owned())
+            });
+        }
+        if adopt {
+            info!(
+                generation = saved.generation,
+                circuits = circuits(&saved.plan),
+                "adopted the live plan left by the previous lqosd: nothing re-applied"
+            );
+            shaper.dataplane.set_xps(&saved.plan);
+            for iface in &saved.plan.interfaces {
+                shaper.handles.read_tc_text(
+                    &iface.name,
+                    &tc_text(&["qdisc", "show", "dev", &iface.name]).unwrap_or_default(),
                 );
-                shaper.dataplane.set_xps(&saved.plan);
-                for iface in &saved.plan.interfaces {
-                    shaper.handles.read_tc_text(
-                        &iface.name,
-                        &tc_text(&["qdisc", "show", "dev", &iface.name]).unwrap_or_default(),
-                    );
-                }
-                shaper.live = saved;
-            } else {
-                info!(
-                    generation = saved.generation,
-                    interrupted, "rebuilding the saved plan"
-                );
-                shaper.needs_rebuild = true;
-                match shaper.apply_plan(saved.generation, saved.hash, saved.plan) {
-                    Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
-                    other => error!(
-                        ?other,
-                        "cannot rebuild the saved plan; waiting for the scheduler"
-                    ),
-                }
+            }
+            shaper.live = saved;
+        } else {
+            info!(
+                generation = saved.generation,
+                interrupted, "rebuilding the saved plan"
+            );
+            shaper.needs_rebuild = true;
+            match shaper.apply_plan(saved.generation, saved.hash, saved.plan) {
+                Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
+                other => error!(
+                    ?other,
+                    "cannot rebuild the saved plan; waiting for the scheduler"
+                ),
             }
         }
         Ok(shaper)
+    }
+
+    /// What lqosd found at start that the operator must know (raised as urgent issues).
+    pub fn take_startup_issues(&mut self) -> Vec<lqos_bus::UrgentIssue> {
+        std::mem::take(&mut self.startup_issues)
     }
 
     /// Handles a plan from the bus.
@@ -181,7 +231,8 @@ impl Shaper {
     }
 
     /// What lqosd refuses before touching the kernel: interfaces it does not shape, queues the
-    /// interface does not have.
+    /// interface does not have, and any queue or mapping steered to a CPU that would leave
+    /// packets unshaped (no such CPU, no cpumap entry, a classid of another queue's HTB).
     fn check(&self, plan: &QueuePlan) -> Vec<String> {
         let links = self.shaped.interfaces();
         let mut problems = Vec::new();
@@ -200,6 +251,14 @@ impl Shaper {
                 }
             }
         }
+        let machine = Steering {
+            // Read at every plan: CPUs can go offline while lqosd runs.
+            online_cpus: lqos_plan::online_cpus()
+                .unwrap_or_else(|| (0..self.dataplane.cpumap_entries).collect()),
+            cpumap_entries: self.dataplane.cpumap_entries,
+            on_a_stick: self.shaped.vlans.is_some(),
+        };
+        problems.extend(steering_problems(plan, &machine));
         problems
     }
 
@@ -228,6 +287,17 @@ impl Shaper {
                 .collect(),
             uptime_secs,
         }
+    }
+}
+
+/// An urgent issue raised by lqosd itself.
+fn issue(code: &str, severity: IssueSeverity, message: String) -> lqos_bus::UrgentIssue {
+    lqos_bus::UrgentIssue {
+        source: "lqosd".into(),
+        severity,
+        code: code.into(),
+        message,
+        context: String::new(),
     }
 }
 

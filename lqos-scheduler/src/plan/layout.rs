@@ -25,21 +25,11 @@ impl Machine for ThisMachine {
     /// Online CPUs from `/sys/devices/system/cpu/online` ("0-3,6"): the CPU numbers steering
     /// uses. Falls back to the scheduler's parallelism (which reads cgroup files: slower).
     fn cpus(&self) -> u16 {
-        std::fs::read_to_string("/sys/devices/system/cpu/online")
-            .ok()
-            .and_then(|s| count_cpu_list(s.trim()))
+        lqos_plan::online_cpus()
+            .map(|c| c.len())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .min(u16::MAX as usize) as u16
     }
-}
-
-/// Counts a kernel CPU list such as `0-3,6`.
-fn count_cpu_list(list: &str) -> Option<usize> {
-    list.split(',').try_fold(0usize, |n, part| {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
-        Some(n + b.checked_sub(a)? + 1)
-    })
 }
 
 /// A machine whose interfaces are not looked at: `validate` checks the inputs only.
@@ -59,10 +49,14 @@ impl Machine for InputsOnly {
 pub struct QueueLayout {
     pub queues: u16,
     pub how: String,
+    /// Why the configured count could not be used (`override_available_queues` above the
+    /// CPUs): a warning for the operator.
+    pub warning: Option<String>,
 }
 
-/// `override_available_queues`, else the smaller of the interfaces' tx queues and the CPUs; on a
-/// stick the interface's queues are split between the directions. With `dry_run`, missing
+/// `override_available_queues` (never more than the CPUs), else the smaller of the interfaces'
+/// tx queues and the CPUs; on a stick the interface's queues and the CPUs are split between the
+/// directions. With `dry_run`, missing
 /// interfaces are allowed: the override or the CPU count is used.
 pub fn queue_layout(
     config: &Config,
@@ -103,26 +97,48 @@ pub fn queue_layout(
             need: per_direction_divisor,
         });
     }
+    // A queue needs a CPU of its own: XDP steers a circuit's packets to the CPU of its queue,
+    // and a queue whose CPU does not exist would pass its circuits unshaped.
+    let cpu_limit = (cpus / per_direction_divisor).max(1);
+    let per_direction = if per_direction_divisor == 2 {
+        " / 2 (on a stick each direction has its own CPUs)"
+    } else {
+        ""
+    };
     let layout = match (config.queues.override_available_queues, available) {
-        (Some(n), Some(avail)) if n > avail => {
-            let (name, have) = tx
-                .iter()
-                .min_by_key(|(_, t)| *t)
-                .copied()
-                .unwrap_or(("?", 0));
-            return Err(PlanError::TooFewTxQueues {
-                interface: name.to_string(),
-                have,
-                need: n * per_direction_divisor,
-            });
+        (Some(n), avail) => {
+            let queues = n.min(cpu_limit);
+            if let Some(avail) = avail.filter(|a| queues > *a) {
+                let (name, have) = tx
+                    .iter()
+                    .min_by_key(|(_, t)| *t)
+                    .copied()
+                    .unwrap_or(("?", avail));
+                return Err(PlanError::TooFewTxQueues {
+                    interface: name.to_string(),
+                    have,
+                    need: queues * per_direction_divisor,
+                });
+            }
+            if queues < n {
+                QueueLayout {
+                    queues,
+                    how: format!("override_available_queues {n} clamped to the CPUs"),
+                    warning: Some(format!(
+                        "asks for {n} queues per direction but this machine has {cpus} CPUs{per_direction}: \
+                         using {queues} (a queue without a CPU of its own would leave its circuits unshaped)"
+                    )),
+                }
+            } else {
+                QueueLayout {
+                    queues,
+                    how: "override_available_queues".into(),
+                    warning: None,
+                }
+            }
         }
-        (Some(n), _) => QueueLayout {
-            queues: n,
-            how: "override_available_queues".into(),
-        },
-        // On a stick each direction has its own CPUs too: upload runs on CPU queues..2*queues.
         (None, Some(avail)) => QueueLayout {
-            queues: avail.min((cpus / per_direction_divisor).max(1)),
+            queues: avail.min(cpu_limit),
             how: format!(
                 "min(tx queues {avail}, CPUs {cpus}{})",
                 if per_direction_divisor == 2 {
@@ -131,10 +147,12 @@ pub fn queue_layout(
                     ""
                 }
             ),
+            warning: None,
         },
         (None, None) => QueueLayout {
-            queues: (cpus / per_direction_divisor).max(1),
+            queues: cpu_limit,
             how: format!("{cpus} CPUs (interfaces absent: dry run)"),
+            warning: None,
         },
     };
     Ok(layout)
@@ -232,20 +250,37 @@ mod tests {
         let c = config(&format!(
             "{BRIDGE}[queues]\noverride_available_queues = 3\n"
         ));
+        let l = queue_layout(&c, &machine(&[("a", 4), ("b", 4)], 4), false).unwrap();
+        assert_eq!((l.queues, l.warning), (3, None));
         assert_eq!(
-            queue_layout(&c, &machine(&[("a", 4), ("b", 4)], 2), false)
-                .unwrap()
-                .queues,
-            3
-        );
-        assert_eq!(
-            queue_layout(&c, &machine(&[("a", 4), ("b", 2)], 2), false),
+            queue_layout(&c, &machine(&[("a", 4), ("b", 2)], 4), false),
             Err(PlanError::TooFewTxQueues {
                 interface: "b".into(),
                 have: 2,
                 need: 3
             })
         );
+    }
+
+    #[test]
+    fn override_above_the_cpus_is_clamped_with_a_warning() {
+        // 2 CPUs and 4-queue veths: queues 3 and 4 would have no CPU (issue 13, bug 1).
+        let c = config(&format!(
+            "{BRIDGE}[queues]\noverride_available_queues = 4\n"
+        ));
+        for dry_run in [false, true] {
+            let l = queue_layout(&c, &machine(&[("a", 4), ("b", 4)], 2), dry_run).unwrap();
+            assert_eq!(l.queues, 2);
+            let w = l.warning.expect("a warning");
+            assert!(w.contains("2 CPUs") && w.contains("using 2"), "{w}");
+        }
+        let l = queue_layout(&c, &machine(&[], 2), true).unwrap();
+        assert_eq!(l.queues, 2, "a dry run without interfaces clamps too");
+        // On a stick the CPUs are halved per direction.
+        let stick = config(&format!("{STICK}[queues]\noverride_available_queues = 4\n"));
+        let l = queue_layout(&stick, &machine(&[("s", 8)], 4), false).unwrap();
+        assert_eq!(l.queues, 2);
+        assert!(l.warning.is_some());
     }
 
     #[test]
@@ -273,12 +308,5 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("multi-queue"));
-    }
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(count_cpu_list("0-3,6"), Some(5));
-        assert_eq!(count_cpu_list("0"), Some(1));
-        assert_eq!(count_cpu_list("x"), None);
     }
 }

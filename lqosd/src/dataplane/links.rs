@@ -3,10 +3,11 @@
 //! while it restarts; the next lqosd swaps its freshly loaded programs into the same links
 //! atomically (`bpf_link_update`).
 
-use super::Shaped;
+use super::{LinkInfo, Shaped};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{SchedClassifier, TcAttachType, Xdp, XdpFlags};
 use aya::Ebpf;
+use lqos_config::XdpMode;
 use lqos_ebpf::{PROG_TC_EGRESS, PROG_TC_STICK, PROG_XDP};
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
@@ -42,8 +43,57 @@ pub fn link_pin(pin_dir: &Path, kind: &str, interface: &str) -> PathBuf {
     pin_dir.join(format!("link_{kind}_{interface}"))
 }
 
-/// Verifies both programs and attaches them to every shaped interface.
-pub fn attach_all(ebpf: &mut Ebpf, shaped: &Shaped, pin_dir: &Path) -> Result<(), LinkError> {
+/// How XDP goes on one interface, and why when it is not native.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdpChoice {
+    pub native: bool,
+    /// Why generic XDP was chosen on an interface that could run native (for the operator).
+    pub generic_because: Option<String>,
+}
+
+/// Drivers whose native XDP redirect into a cpumap turns a packet into an `xdp_frame` and
+/// loses its `CHECKSUM_PARTIAL` state: a sender that leaves checksums to offload (the default
+/// on veth) gets its TCP segments dropped with bad checksums further on.
+const LOSES_CHECKSUM_PARTIAL: &[&str] = &["veth"];
+
+/// Native or generic XDP for `link` under `mode`.
+pub fn xdp_choice(mode: XdpMode, link: &LinkInfo) -> XdpChoice {
+    let kind = link.kind.as_deref().unwrap_or("");
+    match mode {
+        XdpMode::Native => XdpChoice {
+            native: true,
+            generic_because: None,
+        },
+        XdpMode::Generic => XdpChoice {
+            native: false,
+            generic_because: None,
+        },
+        XdpMode::Auto if LOSES_CHECKSUM_PARTIAL.contains(&kind) => XdpChoice {
+            native: false,
+            generic_because: Some(format!(
+                "{} is a {kind} device: native XDP redirecting into a cpumap drops the checksum \
+                 offload state of packets (CHECKSUM_PARTIAL), so TCP from senders with tx \
+                 checksum offload on (the default) would be black-holed; lqosd attached generic \
+                 XDP instead (slower). If every sender on this link computes checksums in \
+                 software (ethtool -K DEV tx off), set [lqosd] xdp_mode = \"native\"",
+                link.name
+            )),
+        },
+        XdpMode::Auto => XdpChoice {
+            native: true,
+            generic_because: None,
+        },
+    }
+}
+
+/// Verifies both programs and attaches them to every shaped interface; XDP native or
+/// generic as [`xdp_choice`] says. Returns why XDP is generic where it is.
+pub fn attach_all(
+    ebpf: &mut Ebpf,
+    shaped: &Shaped,
+    pin_dir: &Path,
+    mode: XdpMode,
+) -> Result<Vec<String>, LinkError> {
     let prog_err = |program| move |source| LinkError::Program { program, source };
     let xdp: &mut Xdp = ebpf
         .program_mut(PROG_XDP)
@@ -51,8 +101,14 @@ pub fn attach_all(ebpf: &mut Ebpf, shaped: &Shaped, pin_dir: &Path) -> Result<()
         .try_into()
         .map_err(prog_err(PROG_XDP))?;
     xdp.load().map_err(prog_err(PROG_XDP))?;
+    let mut generic = Vec::new();
     for link in shaped.interfaces() {
-        attach_xdp(xdp, &link.name, pin_dir)?;
+        let choice = xdp_choice(mode, link);
+        if let Some(why) = &choice.generic_because {
+            warn!(interface = %link.name, "{why}");
+            generic.push(why.clone());
+        }
+        attach_xdp(xdp, link, choice.native, pin_dir)?;
     }
     let tc: &mut SchedClassifier = ebpf
         .program_mut(PROG_TC_EGRESS)
@@ -85,7 +141,7 @@ pub fn attach_all(ebpf: &mut Ebpf, shaped: &Shaped, pin_dir: &Path) -> Result<()
             pin_dir,
         )?;
     }
-    Ok(())
+    Ok(generic)
 }
 
 /// Swaps the program into the link pinned at `path`, if there is one that still works
@@ -124,13 +180,27 @@ fn pin(link: FdLink, path: &Path, program: &'static str, interface: &str) -> Res
     })
 }
 
-fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), LinkError> {
+fn attach_xdp(
+    xdp: &mut Xdp,
+    link: &LinkInfo,
+    native: bool,
+    pin_dir: &Path,
+) -> Result<(), LinkError> {
+    let interface = link.name.as_str();
     let path = link_pin(pin_dir, "xdp", interface);
-    let swap = |link: FdLink| {
-        let link = aya::programs::xdp::XdpLink::try_from(link).map_err(|e| e.to_string())?;
-        xdp.attach_to_link(link)
-            .map(drop)
-            .map_err(|e| e.to_string())
+    // A pinned link keeps the mode it was attached in: when that is not the mode wanted now
+    // (xdp_mode changed, or an lqosd before the veth fix attached native), it is replaced.
+    // The few milliseconds without XDP steer packets on the CPU they arrived on.
+    if path.exists() && link.xdp_native.is_some_and(|n| n != native) {
+        warn!(
+            interface,
+            native, "the pinned XDP link is in the other mode: re-attaching"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    let swap = |fd: FdLink| {
+        let fd = aya::programs::xdp::XdpLink::try_from(fd).map_err(|e| e.to_string())?;
+        xdp.attach_to_link(fd).map(drop).map_err(|e| e.to_string())
     };
     if swap_into_pinned(&path, PROG_XDP, interface, swap) {
         return Ok(());
@@ -140,13 +210,20 @@ fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), Link
         interface: interface.to_owned(),
         source,
     };
-    let id = match xdp.attach(interface, XdpFlags::DRV_MODE) {
-        Ok(id) => id,
-        Err(native) => {
-            warn!(interface, error = %native, "native XDP refused; falling back to generic XDP (slower)");
-            xdp.attach(interface, XdpFlags::SKB_MODE).map_err(err)?
+    let (id, native) = if native {
+        match attach_when_free(xdp, interface, XdpFlags::DRV_MODE) {
+            Ok(id) => (id, true),
+            Err(e) => {
+                warn!(interface, error = %e, "native XDP refused; falling back to generic XDP (slower)");
+                let id = attach_when_free(xdp, interface, XdpFlags::SKB_MODE).map_err(err)?;
+                (id, false)
+            }
         }
+    } else {
+        let id = attach_when_free(xdp, interface, XdpFlags::SKB_MODE).map_err(err)?;
+        (id, false)
     };
+    info!(interface, native, "XDP attached");
     let link = xdp.take_link(id).map_err(err)?;
     let fd = FdLink::try_from(link).map_err(|e| LinkError::Pin {
         program: PROG_XDP,
@@ -155,6 +232,28 @@ fn attach_xdp(xdp: &mut Xdp, interface: &str, pin_dir: &Path) -> Result<(), Link
         detail: e.to_string(),
     })?;
     pin(fd, &path, PROG_XDP, interface)
+}
+
+/// `xdp.attach`, retried for up to a second while the interface holds another program
+/// (EBUSY; EEXIST when that one is in the other mode): a link whose last pin was just removed
+/// is released by the kernel asynchronously (a deferred work item).
+fn attach_when_free(
+    xdp: &mut Xdp,
+    interface: &str,
+    flags: XdpFlags,
+) -> Result<aya::programs::xdp::XdpLinkId, aya::programs::ProgramError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match xdp.attach(interface, flags) {
+            Err(aya::programs::ProgramError::SyscallError(e))
+                if matches!(e.io_error.raw_os_error(), Some(libc::EBUSY | libc::EEXIST))
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn attach_tc(
@@ -194,4 +293,41 @@ fn attach_tc(
         detail: format!("{e} (lqosd needs tcx links, Linux 6.6 or later)"),
     })?;
     pin(fd, &path, program, interface)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(kind: Option<&str>) -> LinkInfo {
+        LinkInfo {
+            name: "lqn".into(),
+            ifindex: 3,
+            tx_queues: 2,
+            kind: kind.map(str::to_owned),
+            xdp_native: None,
+        }
+    }
+
+    #[test]
+    fn veth_gets_generic_xdp_unless_native_is_asked_for() {
+        let auto = xdp_choice(XdpMode::Auto, &link(Some("veth")));
+        assert!(!auto.native);
+        let why = auto.generic_because.expect("a reason");
+        assert!(
+            why.contains("lqn is a veth device") && why.contains("xdp_mode = \"native\""),
+            "{why}"
+        );
+        assert_eq!(
+            xdp_choice(XdpMode::Native, &link(Some("veth"))),
+            XdpChoice {
+                native: true,
+                generic_because: None
+            }
+        );
+        // Hardware NICs (no link kind) and other virtual devices stay native.
+        assert!(xdp_choice(XdpMode::Auto, &link(None)).native);
+        assert!(xdp_choice(XdpMode::Auto, &link(Some("macvlan"))).native);
+        assert!(!xdp_choice(XdpMode::Generic, &link(None)).native);
+    }
 }

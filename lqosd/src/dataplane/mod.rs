@@ -13,7 +13,7 @@ use crate::apply::{Kernel, MapFailure, TcFailure};
 use aya::maps::{Array, CpuMap, LpmTrie, MapData};
 use aya::Ebpf;
 use ipnet::IpNet;
-use lqos_config::{Config, Interfaces, QueueMode};
+use lqos_config::{Config, Interfaces, QueueMode, XdpMode};
 use lqos_ebpf::{
     LqosDpConfig, LqosIpInfo, LqosIpKey, MapSizes, CFG_ON_A_STICK, MAP_CONFIG, MAP_CPU, MAP_IP,
     MODE_OBSERVE, MODE_SHAPE,
@@ -106,12 +106,15 @@ pub struct Dataplane {
     /// The IP map was already pinned (lqosd restarted): its contents are the last plan's.
     pub maps_reused: bool,
     pub pin_dir: PathBuf,
+    /// cpumap entries: the CPUs packets can be steered to.
+    pub cpumap_entries: u32,
 }
 
 impl Dataplane {
-    /// Loads the object (reusing pinned maps), fills the cpumap, writes the config for a plan
-    /// of `queues` queues per direction, and attaches (or swaps in) both programs.
-    pub fn start(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
+    /// Loads the object (reusing pinned maps), fills the cpumap and writes the config for a
+    /// plan of `queues` queues per direction. Nothing is attached yet: the caller fills the IP
+    /// map first when it must, then calls [`Dataplane::attach`].
+    pub fn load(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
         let pin_dir = config.lqosd.bpf_pin_dir.clone();
         let maps_reused = pin_dir.join(MAP_IP).exists();
         let sizes = MapSizes {
@@ -145,11 +148,18 @@ impl Dataplane {
             mode: config.queues.queue_mode,
             maps_reused,
             pin_dir,
+            cpumap_entries: sizes.cpus,
         };
         dp.write_config(queues)?;
-        attach_all(&mut dp.ebpf, &dp.shaped, &dp.pin_dir)?;
-        info!(reused_maps = maps_reused, pin_dir = %dp.pin_dir.display(), "data plane attached");
         Ok(dp)
+    }
+
+    /// Attaches (or swaps in) the programs on every shaped interface. Returns why XDP is
+    /// generic where lqosd chose it (see [`links::xdp_choice`]).
+    pub fn attach(&mut self, xdp_mode: XdpMode) -> Result<Vec<String>, DataplaneError> {
+        let generic = attach_all(&mut self.ebpf, &self.shaped, &self.pin_dir, xdp_mode)?;
+        info!(reused_maps = self.maps_reused, pin_dir = %self.pin_dir.display(), "data plane attached");
+        Ok(generic)
     }
 
     /// Writes the data-plane config: which interface faces what, mode, on-a-stick offset.
@@ -219,6 +229,33 @@ impl Dataplane {
             }
         }
     }
+}
+
+/// Why the pins under `pin_dir` will not outlive this lqosd, if they will not: lqosd is about
+/// to mount bpffs itself (none at `/sys/fs/bpf`) in a mount namespace that is not the host's
+/// (`ip netns exec`, a container, a unit with a private /sys). Such a mount dies with the
+/// process, and the pinned links and maps with it: the programs detach when lqosd exits and
+/// the next lqosd must rebuild the IP map. Call before [`Dataplane::load`].
+pub fn pins_die_with_lqosd(pin_dir: &Path) -> Option<String> {
+    if !pin_dir.starts_with(lqos_ebpf::BPFFS)
+        || lqos_ebpf::is_bpffs(Path::new(lqos_ebpf::BPFFS)).unwrap_or(true)
+    {
+        return None;
+    }
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let (mine, host) = (ns("self"), ns("1"));
+    if mine.is_some() && mine == host {
+        return None;
+    }
+    Some(format!(
+        "no bpffs is mounted at {bpffs} in lqosd's mount namespace, which is not the host's: \
+         lqosd mounts its own, and its pins ({pin}) die with it, so the programs detach when \
+         lqosd stops and a restart cannot be hitless. Run lqosd in the host's mount namespace \
+         with bpffs at {bpffs} (systemd mounts it), or point [lqosd] bpf_pin_dir at a bpffs \
+         that outlives the process (docs/dataplane.md)",
+        bpffs = lqos_ebpf::BPFFS,
+        pin = pin_dir.display()
+    ))
 }
 
 /// The hex CPU mask sysfs expects ("1", "2", "4", ..., with commas every 32 bits).

@@ -32,6 +32,11 @@ pub struct LinkInfo {
     pub name: String,
     pub ifindex: u32,
     pub tx_queues: u64,
+    /// The link kind of a virtual device (`veth`, `bridge`, ...); `None` for hardware.
+    pub kind: Option<String>,
+    /// The XDP program attached before lqosd started: native (`true`), generic (`false`),
+    /// none (`None`).
+    pub xdp_native: Option<bool>,
 }
 
 /// Looks `interface` up; `min_queues` is 2 for a bridge member, 2 on a stick (one per direction).
@@ -89,10 +94,22 @@ fn parse(interface: &str, json: &[u8], min_queues: u64) -> Result<LinkInfo, Pref
             needed: min_queues,
         });
     }
+    let kind = link
+        .pointer("/linkinfo/info_kind")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
+    // iproute2's `xdp.mode`: XDP_ATTACHED_DRV (1), _SKB (2), _HW (3), _MULTI (4).
+    let xdp_native = match link.pointer("/xdp/mode").and_then(|m| m.as_u64()) {
+        Some(1) => Some(true),
+        Some(2) => Some(false),
+        _ => None,
+    };
     Ok(LinkInfo {
         name: interface.to_owned(),
         ifindex: ifindex as u32,
         tx_queues,
+        kind,
+        xdp_native,
     })
 }
 
@@ -109,8 +126,24 @@ mod tests {
             LinkInfo {
                 name: "eth1".into(),
                 ifindex: 7,
-                tx_queues: 4
+                tx_queues: 4,
+                kind: None,
+                xdp_native: None,
             }
+        );
+        let veth = UP.replace(
+            r#""num_tx_queues":4"#,
+            r#""num_tx_queues":4,"linkinfo":{"info_kind":"veth"}"#,
+        );
+        let link = parse("eth1", veth.as_bytes(), 2).expect("ok");
+        assert_eq!(link.kind.as_deref(), Some("veth"));
+        let generic = UP.replace(
+            r#""num_tx_queues":4"#,
+            r#""num_tx_queues":4,"xdp":{"mode":2,"prog":{"id":9}}"#,
+        );
+        assert_eq!(
+            parse("eth1", generic.as_bytes(), 2).expect("ok").xdp_native,
+            Some(false)
         );
     }
 

@@ -34,16 +34,45 @@ pub struct Testbed {
     port: std::sync::atomic::AtomicU16,
     /// Given to lqosd as `NOTIFY_SOCKET` (with a 1 s `WATCHDOG_USEC`) when set.
     pub notify_socket: Option<PathBuf>,
+    options: Options,
+}
+
+/// How a test bed differs from the usual one.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Tx queues of the shaper's veths.
+    pub queues: u32,
+    /// Leave tx checksum offload on the hosts' senders (veth's default). Off by default, so
+    /// that lqosd runs native XDP (`xdp_mode = "native"`), the path real NICs take; on, lqosd
+    /// keeps its default `xdp_mode` (generic on veth).
+    pub checksum_offload: bool,
+    /// `[lqosd] bpf_pin_dir`; by default a directory on the test's own bpffs.
+    pub pin_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            queues: 2,
+            checksum_offload: false,
+            pin_dir: None,
+        }
+    }
 }
 
 impl Testbed {
     /// Builds the namespaces, links and bridge, and a private bpffs for lqosd's pins.
     pub fn new(label: &str) -> Result<Testbed> {
+        Self::with(label, Options::default())
+    }
+
+    /// [`Testbed::new`] with `options`.
+    pub fn with(label: &str, options: Options) -> Result<Testbed> {
         let dir = TestDir::new(label)?;
         let bpffs = private_bpffs(&dir)?;
         let (inet, shaper, subs) = (NetNs::new()?, NetNs::new()?, NetNs::new()?);
-        shaper.add_veth_to("lqi", &inet, "eth0", 2)?;
-        shaper.add_veth_to("lqn", &subs, "eth0", 2)?;
+        shaper.add_veth_to("lqi", &inet, "eth0", options.queues)?;
+        shaper.add_veth_to("lqn", &subs, "eth0", options.queues)?;
         shaper.run("ip", &["link", "add", "br0", "type", "bridge"])?;
         for dev in ["lqi", "lqn"] {
             shaper.run("ip", &["link", "set", dev, "master", "br0"])?;
@@ -56,7 +85,9 @@ impl Testbed {
         ] {
             // Software checksums on the senders: native XDP into a cpumap drops veth's
             // CHECKSUM_PARTIAL state (see lqos-ebpf's crate docs); real NICs don't need this.
-            ns.run("ethtool", &["-K", "eth0", "tx", "off"])?;
+            if !options.checksum_offload {
+                ns.run("ethtool", &["-K", "eth0", "tx", "off"])?;
+            }
             ns.run("ip", &["addr", "add", v4, "dev", "eth0"])?;
             ns.run("ip", &["-6", "addr", "add", v6, "dev", "eth0", "nodad"])?;
             ns.set_up("eth0")?;
@@ -77,6 +108,7 @@ impl Testbed {
             scheduler: None,
             notify_socket: None,
             port: std::sync::atomic::AtomicU16::new(0),
+            options,
         })
     }
 
@@ -128,6 +160,7 @@ impl Testbed {
             scheduler: None,
             notify_socket: None,
             port: std::sync::atomic::AtomicU16::new(0),
+            options: Options::default(),
         })
     }
 
@@ -149,14 +182,24 @@ impl Testbed {
         extra: &str,
     ) -> Result<PathBuf> {
         let d = self.dir.path().display();
+        let pins = self
+            .options
+            .pin_dir
+            .clone()
+            .unwrap_or_else(|| self.bpffs.join("pins"));
+        let xdp_mode = if self.options.checksum_offload {
+            ""
+        } else {
+            "xdp_mode = \"native\"\n"
+        };
         let conf = format!(
             "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n\
              {}\
              [queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 2000\nuplink_bandwidth_mbps = 2000\n\
              generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n\
-             [lqosd]\nbus_socket = \"{d}/bus\"\nbpf_pin_dir = \"{}/pins\"\n{extra}",
+             [lqosd]\nbus_socket = \"{d}/bus\"\nbpf_pin_dir = \"{}\"\n{xdp_mode}{extra}",
             self.interfaces,
-            self.bpffs.display()
+            pins.display()
         );
         self.dir.write("network.json", network_json)?;
         self.dir.write("ShapedDevices.csv", shaped_devices_csv)?;

@@ -4,7 +4,7 @@
 use anyhow::{ensure, Context, Result};
 use lqos_e2e::bed::*;
 use lqos_e2e::require_root;
-use lqos_e2e::testbed::{device_row, Testbed, CSV_HEADER};
+use lqos_e2e::testbed::{device_row, Options, Testbed, CSV_HEADER};
 
 #[test]
 fn restarting_lqosd_keeps_a_running_flow_shaped() -> Result<()> {
@@ -50,6 +50,101 @@ fn restarting_lqosd_keeps_a_running_flow_shaped() -> Result<()> {
     ensure!(
         out.contains("unchanged"),
         "the same inputs are unchanged after a restart: {out}"
+    );
+    Ok(())
+}
+
+/// Bytes the mq root of `dev` has sent: it only grows while the tree lives.
+fn mq_sent_bytes(tb: &Testbed, dev: &str) -> Result<u64> {
+    let out = tb.shaper.run("tc", &["-s", "qdisc", "show", "dev", dev])?;
+    let mut lines = out.lines().skip_while(|l| !l.starts_with("qdisc mq 7fff:"));
+    lines.next().context("no mq root")?;
+    let sent = lines.next().context("no stats")?;
+    sent.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no byte count in {sent:?}"))
+}
+
+#[test]
+fn a_restart_that_lost_the_pins_adopts_the_live_tree() -> Result<()> {
+    // Issue 13, bug 3: under `ip netns exec` (a fresh /sys) lqosd mounts its own bpffs at
+    // /sys/fs/bpf, so its pins die with it. The next lqosd must refill the maps before it
+    // attaches and keep the live tree, not rebuild every class from the saved plan.
+    require_root();
+    let _one = serial();
+    let mut tb = Testbed::with(
+        "lostpins",
+        Options {
+            pin_dir: Some("/sys/fs/bpf/lqos".into()),
+            ..Options::default()
+        },
+    )?;
+    tb.add_subscriber_addr("100.64.5.9/16")?;
+    tb.write_inputs(
+        NET,
+        &format!(
+            "{CSV_HEADER}{}",
+            device_row("L", "Site", "100.64.5.9", "", 20.0, 5.0)
+        ),
+        "",
+    )?;
+    tb.start_lqosd()?;
+    tb.refresh()?;
+    ensure!(
+        tb.lqosd_log()
+            .contains("pins (/sys/fs/bpf/lqos) die with it"),
+        "lqosd warns that its pins will not outlive it:\n{}",
+        tb.lqosd_log()
+    );
+    let issues = lqos(&tb, &["issues"])?;
+    ensure!(
+        issues.contains("pins_not_persistent"),
+        "and raises an urgent issue:\n{issues}"
+    );
+    let tree = live_tree(&tb)?;
+    let flow = tb.start_flow("100.64.5.9", false, 9)?;
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let before = mq_sent_bytes(&tb, "lqn")?;
+    // The private bpffs dies with this lqosd: its links detach, its maps go.
+    tb.stop_lqosd()?;
+    tb.start_lqosd()?;
+    let after = mq_sent_bytes(&tb, "lqn")?;
+    let t = flow.finish()?;
+    let log = tb.lqosd_log();
+    ensure!(
+        log.contains("IP map refilled before attaching, nothing rebuilt")
+            && !log.contains("rebuilding the saved plan"),
+        "the restarted lqosd refilled the fresh maps and kept the tree:\n{log}"
+    );
+    ensure!(live_tree(&tb)? == tree, "the same classes are live");
+    ensure!(
+        after > before,
+        "the qdisc tree was not rebuilt: its counters went on ({before} -> {after} bytes)"
+    );
+    ensure!(
+        lqos(&tb, &["lookup", "100.64.5.9"])?.contains("L"),
+        "the refilled IP map classifies the circuit"
+    );
+    // 1 s windows. Between the old lqosd's exit and the new one's attach no program runs
+    // (the pins died), so one window is unshaped; after it, TCP drains the queue it built
+    // and windows wobble, but the flow is back on its plan. The last window is cut short.
+    let wire: Vec<f64> = t
+        .intervals_bps
+        .chunks_exact(2)
+        .map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6)
+        .collect();
+    eprintln!("flow across a restart without pins, Mbit/s per 1 s: {wire:.1?}");
+    let settled = &wire[wire.len().saturating_sub(5)..wire.len().saturating_sub(1)];
+    let mean = settled.iter().sum::<f64>() / settled.len().max(1) as f64;
+    ensure!(
+        settled.len() == 4 && within(mean, 20.0, 0.15),
+        "shaped again after the restart: {wire:.1?}"
+    );
+    let out = tb.refresh()?;
+    ensure!(
+        out.contains("unchanged"),
+        "the same inputs are unchanged: {out}"
     );
     Ok(())
 }

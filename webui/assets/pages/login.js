@@ -39,7 +39,7 @@ export function renderSetup(root, session, onSession) {
   const form = h('form', { testid: 'setup-form', class: 'stack', novalidate: true },
     h('label', { class: 'field' }, h('span', null, 'Setup token'), token,
       h('small', { class: 'muted', testid: 'setup-token-hint' },
-        'On the shaper: ', h('code', null, `sudo cat ${file}`), ' (lqosd also logged it when it started).')),
+        'On the shaper, as root: ', h('code', null, `cat ${file}`), ' (lqosd also logged it when it started).')),
     h('label', { class: 'field' }, h('span', null, 'User name'), user),
     h('label', { class: 'field' }, h('span', null, 'Password'), pass),
     h('label', { class: 'field' }, h('span', null, 'Password again'), confirm),
