@@ -91,3 +91,52 @@ async fn another_user_is_refused_clearly_and_a_group_member_is_served() {
     let _ = stop.send(());
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reader_that_goes_away_is_not_a_failure() {
+    // `lqos status | head -3`: once head has its lines, the next write gets EPIPE.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("bus");
+    let listener = lqos_bus::bind_with_group(&socket, None).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(lqos_bus::serve(
+        listener,
+        Arc::new(NoIssues),
+        Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe() writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just opened and are owned here only.
+    let (read_end, write_end) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(read_end);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_lqos"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("issues")
+            .stdout(write_end)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = stop.send(());
+    server.await.unwrap();
+}
