@@ -24,6 +24,25 @@ impl Handler for NoIssues {
     }
 }
 
+/// Serves [`NoIssues`] on `listener` until the sender is used.
+fn serve(
+    listener: tokio::net::UnixListener,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(lqos_bus::serve(
+        listener,
+        Arc::new(NoIssues),
+        Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (stop, server)
+}
+
 /// `lqos --socket SOCKET issues` as uid/gid nobody, with `group` as its only supplementary
 /// group (none when `None`).
 fn lqos_as_nobody(lqos: &Path, socket: &Path, group: Option<u32>) -> Output {
@@ -57,15 +76,7 @@ async fn another_user_is_refused_clearly_and_a_group_member_is_served() {
     std::fs::set_permissions(&lqos, std::fs::Permissions::from_mode(0o755)).unwrap();
     let socket = dir.path().join("bus");
     let listener = lqos_bus::bind_with_group(&socket, Some(TEST_GID)).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(lqos_bus::serve(
-        listener,
-        Arc::new(NoIssues),
-        Limits::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, server) = serve(listener);
 
     let run = |group| {
         let (l, s) = (lqos.clone(), socket.clone());
@@ -98,15 +109,7 @@ async fn a_reader_that_goes_away_is_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("bus");
     let listener = lqos_bus::bind_with_group(&socket, None).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(lqos_bus::serve(
-        listener,
-        Arc::new(NoIssues),
-        Limits::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, server) = serve(listener);
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe() writes.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
