@@ -7,7 +7,8 @@
 # Needs root. Ctrl-C (or SIGTERM) removes everything it created.
 #
 #   scripts/demo.sh [--first-run] [--quick] [--keep]
-#     --first-run  create no WebUI user: the page asks for the first admin
+#     --first-run  create no WebUI user: the page asks for the first admin (and the setup
+#                  token lqosd wrote to target/demo/state/webui-setup-token)
 #     --quick      skip the iperf3 measurements (start the traffic at once)
 #     --keep       stay up until Ctrl-C/SIGTERM even without a terminal (for tests)
 #   LQOS_BIN_DIR=target/debug  use already built binaries instead of building release ones
@@ -167,7 +168,7 @@ for f in $flows; do
     ip netns exec $inet bash -c "while true; do iperf3 -c $addr -p $p -t 3600 -b $rate $dir >/dev/null 2>&1; sleep 1; done" &
 done
 
-user_note="the page asks you to create the first admin"
+user_note="the page asks you to create the first admin, with the setup token in $out/state/webui-setup-token"
 if [ $first_run = 0 ]; then
     password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 12)
     printf '%s\n' "$password" | "$bin/lqosd" --config "$conf" user add admin --role admin >/dev/null

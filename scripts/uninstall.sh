@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Removes what scripts/install.sh installed: stops and disables the services, removes the
 # programs, maps and queues lqosd put in the kernel (lqosd teardown), the binaries and the
-# units. Your configuration (/etc/lqos.conf, /opt/lqos) and state (/var/lib/lqos) stay unless
-# --purge is given.
+# units. Your configuration (/etc/lqos.conf, /opt/lqos), state (/var/lib/lqos) and the group
+# lqos stay unless --purge is given.
 #
 #   scripts/uninstall.sh [--destdir DIR] [--purge]
 set -euo pipefail
@@ -20,11 +20,12 @@ fi
 if [ -z "$destdir" ] && [ -x /usr/local/bin/lqosd ] && [ -e /etc/lqos.conf ]; then
     /usr/local/bin/lqosd --config /etc/lqos.conf teardown || true
 fi
-rm -f "$destdir/usr/local/bin/lqosd" "$destdir/usr/local/bin/lqos-scheduler" \
+rm -f "$destdir/usr/local/bin/lqosd" "$destdir/usr/local/bin/lqos-scheduler" "$destdir/usr/local/bin/lqos" \
     "$destdir/etc/systemd/system/lqosd.service" "$destdir/etc/systemd/system/lqos_scheduler.service"
 rm -rf "$destdir/usr/share/doc/lqos"
 if [ "$purge" = yes ]; then
     rm -rf "$destdir/etc/lqos.conf" "$destdir/opt/lqos" "$destdir/var/lib/lqos"
+    if [ -z "$destdir" ] && getent group lqos >/dev/null; then groupdel lqos || true; fi
 fi
 if [ -z "$destdir" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload

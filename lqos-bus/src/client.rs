@@ -181,6 +181,12 @@ async fn open(path: &Path, timeout: Duration) -> Result<UnixStream, BusError> {
     };
     match tokio::time::timeout_at(deadline.into(), attempt).await {
         Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(source)) if source.kind() == io::ErrorKind::PermissionDenied => {
+            Err(BusError::PermissionDenied {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
         Ok(Err(source)) => Err(BusError::Connect {
             path: path.to_path_buf(),
             source,

@@ -60,6 +60,18 @@ pub enum BusError {
         #[source]
         source: io::Error,
     },
+    /// The socket exists but this user may not connect (`EACCES`): only root and members of
+    /// the socket's group ([`crate::SOCKET_GROUP`]) may.
+    #[error(
+        "not allowed to use lqosd's bus at {}: run as root or as a member of the socket's group ({}; docs/bus.md)",
+        path.display(),
+        crate::SOCKET_GROUP
+    )]
+    PermissionDenied {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// A read, write or connect did not finish in time.
     #[error("timed out after {after:?} while {stage}")]
     Timeout { stage: Stage, after: Duration },

@@ -1,5 +1,6 @@
 //! The local bus between `lqos-scheduler` (client) and `lqosd` (server): versioned,
-//! length-prefixed frames over a Unix socket (default [`DEFAULT_SOCKET_PATH`], mode 0660).
+//! length-prefixed frames over a Unix socket (default [`DEFAULT_SOCKET_PATH`], mode 0660, group
+//! [`SOCKET_GROUP`] when it exists).
 //!
 //! # Wire format
 //!
@@ -38,7 +39,7 @@ mod message;
 pub mod report;
 mod server;
 
-pub use bind::{bind, DEFAULT_SOCKET_PATH, SOCKET_MODE};
+pub use bind::{bind, bind_with_group, group_id, DEFAULT_SOCKET_PATH, SOCKET_GROUP, SOCKET_MODE};
 pub use client::{Client, ClientOptions};
 pub use error::{BusError, MessageKind, Stage};
 pub use frame::{FrameHeader, HEADER_LEN, MAGIC, PROTOCOL_VERSION};

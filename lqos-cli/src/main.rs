@@ -60,11 +60,20 @@ enum Command {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
+        // The reader went away (`lqos status | head -3`): nothing left to say, not a failure.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lqos: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -92,12 +101,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let mut c = Client::connect(&socket, Duration::from_secs(3)).await?;
                 c.request(&request).await
             })
-            .map_err(|e| {
-                anyhow::anyhow!(
+            .map_err(|e| match e {
+                // Not a question of lqosd running: say only what to do.
+                lqos_bus::BusError::PermissionDenied { .. } => anyhow::anyhow!("{}", e.chain()),
+                _ => anyhow::anyhow!(
                     "lqosd at {} does not answer (is it running?): {}",
                     socket.display(),
                     e.chain()
-                )
+                ),
             })
     };
     let out = &mut std::io::stdout().lock();

@@ -207,7 +207,8 @@ fn main() -> anyhow::Result<()> {
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let port = listener.local_addr()?.port();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(web::serve_on(state, listener, async {
+    let timeouts = web::Timeouts::default();
+    let server = runtime.spawn(web::serve_on(state, listener, timeouts, async {
         let _ = stop_rx.await;
     }));
     std::thread::sleep(std::time::Duration::from_millis(1500));

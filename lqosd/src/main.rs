@@ -32,6 +32,14 @@ fn user_command(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Add { name, role } => {
             users::add(&path, &name, &read_password()?, role)?;
             println!("added {name} ({role:?}) to {}", path.display());
+            // A user exists: the WebUI's first-run setup token has no use left.
+            let token = lqosd::web::setup_token::path(&config.state_directory);
+            if lqosd::web::setup_token::remove(&token)? {
+                println!(
+                    "removed the WebUI's first-run setup token {}",
+                    token.display()
+                );
+            }
         }
         UserCommand::Remove { name } => {
             users::remove(&path, &name)?;

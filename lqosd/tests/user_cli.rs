@@ -43,8 +43,15 @@ fn users_are_added_listed_and_removed_from_the_command_line() {
         ),
     )
     .expect("conf");
+    // The WebUI's first-run token, as a running lqosd with no users leaves it: the CLI needs
+    // none, and removes it once a user exists.
+    let token = d.join("state/webui-setup-token");
+    std::fs::create_dir_all(d.join("state")).expect("state");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef\n").expect("token");
     let added = lqosd(d, &["user", "add", "ops"], "a long password\n");
     assert!(added.status.success(), "{}", text(&added));
+    assert!(!token.exists(), "{}", text(&added));
+    assert!(text(&added).contains("removed the WebUI's first-run setup token"));
     let viewer = lqosd(
         d,
         &["user", "add", "noc", "--role", "read-only"],

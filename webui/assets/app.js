@@ -156,7 +156,7 @@ async function boot() {
       `Cannot load the session: ${e.message}`, ' ', h('button', { type: 'button', onclick: boot }, 'Retry'))));
     return;
   }
-  if (session.setup_required) renderSetup(root, (s) => (s?.user ? startApp(s) : boot()));
+  if (session.setup_required) renderSetup(root, session, (s) => (s?.user ? startApp(s) : boot()));
   else if (!session.user) showLogin();
   else startApp(session);
 }

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const URL = process.env.LQOS_URL;
@@ -71,16 +71,31 @@ async function eventually(probe, what, ms = 20000) {
 
 let admin; // the admin's page, logged in by the first test
 
-test('first run: the page asks for the first admin and logs them in', async () => {
+test('first run: the page asks for the setup token and the first admin, and logs them in', async () => {
+  const tokenFile = `${DEMO}/state/webui-setup-token`;
+  assert.ok(existsSync(tokenFile), `lqosd wrote the setup token to ${tokenFile}`);
+  assert.equal(statSync(tokenFile).mode & 0o777, 0o600, 'only root may read the token');
+  const token = readFileSync(tokenFile, 'utf8').trim();
   admin = await newPage();
   await admin.goto(URL);
   await tid(admin, 'setup-form').waitFor();
+  assert.match(await tid(admin, 'setup-token-hint').innerText(), /webui-setup-token/,
+    'the hint says where the token is');
   await shot(admin, '01-first-run');
   await tid(admin, 'username').fill(ADMIN.username);
   await tid(admin, 'password').fill(ADMIN.password);
   await tid(admin, 'password-confirm').fill(ADMIN.password);
+  // A wrong token is refused, and nothing is created.
+  await tid(admin, 'setup-token').fill('0123456789abcdef0123456789abcdef');
+  await tid(admin, 'submit').click();
+  await tid(admin, 'login-error').waitFor();
+  assert.match(await tid(admin, 'login-error').innerText(), /wrong setup token/);
+  await shot(admin, '01-first-run-wrong-token');
+  assert.equal(execFileSync(`${BIN}/lqosd`, ['--config', `${DEMO}/lqos.conf`, 'user', 'list']).toString(), '');
+  await tid(admin, 'setup-token').fill(token);
   await tid(admin, 'submit').click();
   await tid(admin, 'page-dashboard').waitFor();
+  assert.ok(!existsSync(tokenFile), 'the token is used up');
   assert.match(await tid(admin, 'user-menu').innerText(), /ops/);
   assert.equal(await tid(admin, 'node-name').innerText(), 'shaper-1', "lqos.conf's node_name");
 });

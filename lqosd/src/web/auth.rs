@@ -3,6 +3,7 @@
 //! (plus the admin role).
 
 use super::error::{ApiError, JsonBody};
+use super::setup_token;
 use super::users::{self, Role, User};
 use super::WebState;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -19,6 +20,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Debug, Serialize)]
 pub struct SessionInfo {
     setup_required: bool,
+    /// While `setup_required`: the file on the shaper that holds the setup token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    setup_token_file: Option<String>,
     /// lqos.conf's `node_name` and lqosd's version, for the top bar.
     node_name: String,
     version: &'static str,
@@ -36,6 +40,15 @@ struct UserInfo {
 pub struct Credentials {
     username: String,
     password: String,
+}
+
+/// The first-run form: the first admin, and the token lqosd wrote on the shaper.
+#[derive(Deserialize)]
+pub struct Setup {
+    username: String,
+    password: String,
+    #[serde(default)]
+    token: String,
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -61,7 +74,7 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     if origin_host == host {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("cross-origin request refused"))
+        Err(ApiError::Forbidden("cross-origin request refused".into()))
     }
 }
 
@@ -128,7 +141,7 @@ impl FromRequestParts<WebState> for Csrf {
             .map_or(&[][..], |v| v.as_bytes());
         if !bool::from(sent.ct_eq(viewer.csrf.as_bytes())) {
             return Err(ApiError::Forbidden(
-                "missing or wrong X-CSRF-Token header (GET /api/session gives the token)",
+                "missing or wrong X-CSRF-Token header (GET /api/session gives the token)".into(),
             ));
         }
         Ok(Csrf(viewer))
@@ -145,7 +158,7 @@ impl FromRequestParts<WebState> for Admin {
         let Csrf(viewer) = Csrf::from_request_parts(parts, state).await?;
         if viewer.user.role != Role::Admin {
             return Err(ApiError::Forbidden(
-                "read-only users cannot change anything",
+                "read-only users cannot change anything".into(),
             ));
         }
         Ok(Admin(viewer))
@@ -153,8 +166,10 @@ impl FromRequestParts<WebState> for Admin {
 }
 
 fn info(state: &WebState, user: Option<&User>, csrf: Option<String>) -> SessionInfo {
+    let setup_required = state.inner.users.users().is_empty();
     SessionInfo {
-        setup_required: state.inner.users.users().is_empty(),
+        setup_required,
+        setup_token_file: setup_required.then(|| state.inner.setup_token.display().to_string()),
         node_name: state.inner.config.node_name.clone(),
         version: env!("CARGO_PKG_VERSION"),
         user: user.map(|u| UserInfo {
@@ -189,38 +204,83 @@ fn logged_in(state: &WebState, user: &User) -> Response {
     r
 }
 
-/// `POST /api/setup`: the first admin, only while there is no user at all.
+const FIRST_EXISTS: &str =
+    "the first admin exists already: log in (lqosd user add creates more users)";
+
+/// `POST /api/setup`: the first admin, only while there is no user at all, and only with the
+/// setup token lqosd wrote to its state directory (and log). Attempts are rate-limited per
+/// client address like logins; the token is consumed (its file removed) on success.
 pub async fn setup(
     State(state): State<WebState>,
     headers: HeaderMap,
-    JsonBody(c): JsonBody<Credentials>,
+    extensions: Extensions,
+    JsonBody(c): JsonBody<Setup>,
 ) -> Result<Response, ApiError> {
     same_origin(&headers)?;
     if !state.inner.users.users().is_empty() {
-        return Err(ApiError::Conflict(
-            "the first admin exists already: log in (lqosd user add creates more users)".into(),
-        ));
+        return Err(ApiError::Conflict(FIRST_EXISTS.into()));
+    }
+    let client = client_addr(&extensions);
+    let keys = vec![format!("setup-{}", client_key(client))];
+    let limiter = &state.inner.limiter;
+    let begun = Instant::now();
+    limiter.begin(&keys, begun).map_err(ApiError::RateLimited)?;
+    let token_file = state.inner.setup_token.clone();
+    let checked = setup_token::check(&token_file, &c.token)
+        .map_err(|e| ApiError::internal("reading the setup token", e))?;
+    let client_text = client.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    match checked {
+        setup_token::Check::Right => {}
+        setup_token::Check::Wrong => {
+            tracing::warn!(client = %client_text, "WebUI: first-run setup with a wrong token");
+            return Err(ApiError::Forbidden(format!(
+                "missing or wrong setup token: copy it from {} on the shaper (lqosd also logged it at start)",
+                token_file.display()
+            )
+            .into()));
+        }
+        setup_token::Check::NoFile => {
+            return Err(ApiError::Forbidden(format!(
+                "there is no setup token ({} is missing): restart lqosd to make one, or add the admin on the shaper with lqosd user add",
+                token_file.display()
+            )
+            .into()));
+        }
     }
     let path = state.inner.users.path().to_owned();
     let name = c.username.clone();
-    tokio::task::spawn_blocking(move || users::add_first_admin(&path, &name, &c.password))
-        .await
-        .map_err(|e| ApiError::internal("creating the admin", e))?
-        .map_err(|e| match e {
-            users::UserError::BadName(_) | users::UserError::ShortPassword => {
-                ApiError::invalid(e.to_string())
-            }
-            users::UserError::Exists(_) | users::UserError::NotFirst => ApiError::Conflict(
-                "the first admin exists already: log in (lqosd user add creates more users)".into(),
-            ),
-            other => ApiError::internal("saving the users file", other),
-        })?;
+    tokio::task::spawn_blocking(move || {
+        users::add_first_admin(&path, &name, &c.password)?;
+        // Used: nobody may create another first admin with it.
+        if let Err(e) = setup_token::remove(&token_file) {
+            tracing::error!(error = %e, "WebUI: cannot remove the used setup token");
+        }
+        Ok::<_, users::UserError>(())
+    })
+    .await
+    .map_err(|e| ApiError::internal("creating the admin", e))?
+    .map_err(|e| match e {
+        users::UserError::BadName(_) | users::UserError::ShortPassword => {
+            ApiError::invalid(e.to_string())
+        }
+        users::UserError::Exists(_) | users::UserError::NotFirst => {
+            ApiError::Conflict(FIRST_EXISTS.into())
+        }
+        other => ApiError::internal("saving the users file", other),
+    })?;
+    limiter.succeeded(&keys, begun);
     state.inner.users.reload();
     let user = state.inner.users.find(&c.username).ok_or_else(|| {
         ApiError::internal("reading the users file back", "the new admin is missing")
     })?;
-    tracing::info!(user = %user.username, "WebUI: first admin created");
+    tracing::info!(user = %user.username, client = %client_text, "WebUI: first admin created; the setup token is used up");
     Ok((StatusCode::OK, logged_in(&state, &user)).into_response())
+}
+
+fn client_addr(extensions: &Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<ConnectInfo<super::listener::ClientAddr>>()
+        .map(|ci| ci.0 .0.ip())
 }
 
 /// `POST /api/login`.
@@ -231,9 +291,7 @@ pub async fn login(
     JsonBody(c): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     same_origin(&headers)?;
-    let client = extensions
-        .get::<ConnectInfo<super::listener::ClientAddr>>()
-        .map(|ci| ci.0 .0.ip());
+    let client = client_addr(&extensions);
     // No such name can exist: refused before it costs a hash or a limiter entry.
     if c.username.is_empty() || c.username.len() > users::MAX_NAME {
         return Err(ApiError::BadCredentials);

@@ -14,7 +14,7 @@ pub enum ApiError {
     #[error("wrong user name or password")]
     BadCredentials,
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(std::borrow::Cow<'static, str>),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -28,7 +28,7 @@ pub enum ApiError {
     /// A body or query that could not be read (its status: 400, 413, 415, 422).
     #[error("{message}")]
     BadRequest { status: StatusCode, message: String },
-    #[error("too many failed logins: try again in {0} s")]
+    #[error("too many failed attempts: try again in {0} s")]
     RateLimited(u64),
     /// Something failed on the server; the client gets `context`, the log gets the cause.
     #[error("{context}")]

@@ -15,6 +15,7 @@ pub mod live;
 mod metrics;
 mod reports;
 pub mod sessions;
+pub mod setup_token;
 pub mod users;
 
 use crate::shared::Shared;
@@ -31,6 +32,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 pub use error::ApiError;
+pub use listener::Timeouts;
 
 /// Everything the handlers read; cheap to clone.
 #[derive(Clone)]
@@ -51,6 +53,8 @@ struct Inner {
     dashboard: RwLock<(Bytes, Bytes)>,
     history: History,
     users: users::UserStore,
+    /// The first-run setup token's file (see [`setup_token`]).
+    setup_token: PathBuf,
     sessions: sessions::Sessions,
     limiter: sessions::LoginLimiter,
     /// One circuit edit at a time (read, check, write of ShapedDevices.csv).
@@ -71,6 +75,8 @@ impl WebState {
             Catalog::default()
         });
         let users = users::UserStore::new(config.web_users_path());
+        let setup_token = setup_token::path(&config.state_directory);
+        announce_setup_token(&setup_token, users.users().is_empty());
         let state = WebState {
             inner: Arc::new(Inner {
                 shared,
@@ -82,6 +88,7 @@ impl WebState {
                 dashboard: RwLock::new((Bytes::new(), Bytes::new())),
                 history: History::default(),
                 users,
+                setup_token,
                 sessions: sessions::Sessions::default(),
                 limiter: sessions::LoginLimiter::default(),
                 edits: tokio::sync::Mutex::new(()),
@@ -168,12 +175,40 @@ impl WebState {
         }
     }
 
+    /// Once a user exists (added with `lqosd user add` while lqosd runs), the setup token
+    /// has no use left: remove it.
+    fn drop_setup_token_if_users(&self) {
+        if self.inner.users.users().is_empty() || !self.inner.setup_token.exists() {
+            return;
+        }
+        match setup_token::remove(&self.inner.setup_token) {
+            Ok(_) => tracing::info!("WebUI: a user exists; the first-run setup token is removed"),
+            Err(e) => tracing::error!(error = %e, "WebUI: cannot remove the setup token"),
+        }
+    }
+
     /// After lqosd itself wrote an input file: read it once, now, and not again on the next
     /// look for changes.
     fn reload_after_write(&self) {
         *self.inner.stamps.lock().unwrap_or_else(|p| p.into_inner()) =
             input_stamps(&self.inner.config);
         self.reload();
+    }
+}
+
+/// At start: with no users, makes (or keeps) the first-run setup token and says where it is;
+/// with users, removes a leftover one.
+fn announce_setup_token(path: &std::path::Path, no_users: bool) {
+    match setup_token::prepare(path, no_users) {
+        Ok(Some(token)) => tracing::warn!(
+            "WebUI first run: no user yet. Create the first admin in the WebUI with the setup token {token} (also in {}, readable by root only), or on the shaper with `lqosd user add NAME`",
+            path.display()
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::error!(
+            error = %e,
+            "WebUI first run: no setup token, so the page cannot create the first admin; use `lqosd user add NAME`"
+        ),
     }
 }
 
@@ -262,7 +297,8 @@ pub async fn serve(
         .context("webserver_listen is empty: no WebUI")?;
     let listener = bind(addr).with_context(|| format!("WebUI: cannot listen on {listen}"))?;
     tracing::info!(%addr, "WebUI listening");
-    serve_on(state, listener, shutdown).await
+    serve_on(state, listener, Timeouts::default(), shutdown).await;
+    Ok(())
 }
 
 /// Serves the WebUI on `listener` until `shutdown`, with the background task that keeps its
@@ -270,9 +306,9 @@ pub async fn serve(
 pub async fn serve_on(
     state: WebState,
     listener: tokio::net::TcpListener,
+    timeouts: Timeouts,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
+) {
     let ticker = state.clone();
     let live = tokio::spawn(async move {
         let mut tick = tokio::time::interval(crate::throughput::INTERVAL);
@@ -285,6 +321,7 @@ pub async fn serve_on(
             let done = tokio::task::spawn_blocking(move || {
                 if check {
                     s.reload_if_changed();
+                    s.drop_setup_token_if_users();
                 }
                 s.refresh_live();
             });
@@ -293,15 +330,9 @@ pub async fn serve_on(
             }
         }
     });
-    let served = axum::serve(
-        listener::CappedListener::new(listener, listener::MAX_CONNECTIONS),
-        router(state).into_make_service_with_connect_info::<listener::ClientAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("WebUI server");
+    let listener = listener::CappedListener::new(listener, listener::MAX_CONNECTIONS);
+    listener::serve(listener, router(state), timeouts, shutdown).await;
     live.abort();
-    served
 }
 
 /// A listener; on `[::]` it takes IPv4 too (dual stack), whatever the sysctl says.

@@ -61,6 +61,7 @@ fn install_and_uninstall_into_a_destdir() -> Result<()> {
     for f in [
         "usr/local/bin/lqosd",
         "usr/local/bin/lqos-scheduler",
+        "usr/local/bin/lqos",
         "etc/systemd/system/lqosd.service",
         "etc/systemd/system/lqos_scheduler.service",
         "opt/lqos/ShapedDevices.csv",
@@ -80,6 +81,7 @@ fn install_and_uninstall_into_a_destdir() -> Result<()> {
     );
     ensure!(
         !root.join("usr/local/bin/lqosd").exists()
+            && !root.join("usr/local/bin/lqos").exists()
             && !root.join("etc/systemd/system/lqosd.service").exists(),
         "removed"
     );

@@ -23,14 +23,23 @@ function showError(el, err) {
   el.hidden = false;
 }
 
-/** "Create the first admin" → POST /api/setup; calls onSession with the session answer. */
-export function renderSetup(root, onSession) {
+/**
+ * "Create the first admin" → POST /api/setup; calls onSession with the session answer. The
+ * setup token is the one lqosd wrote on the shaper (`session.setup_token_file`) and logged.
+ */
+export function renderSetup(root, session, onSession) {
   const error = errorLine();
-  const user = h('input', { testid: 'username', name: 'username', autocomplete: 'username', autofocus: true });
+  const file = session.setup_token_file ?? 'webui-setup-token in lqosd\'s state directory';
+  const token = h('input', { testid: 'setup-token', name: 'setup-token', autocomplete: 'off', spellcheck: 'false',
+    autofocus: true });
+  const user = h('input', { testid: 'username', name: 'username', autocomplete: 'username' });
   const pass = h('input', { testid: 'password', name: 'password', type: 'password', autocomplete: 'new-password' });
   const confirm = h('input', { testid: 'password-confirm', name: 'password-confirm', type: 'password', autocomplete: 'new-password' });
   const submit = h('button', { type: 'submit', class: 'primary', testid: 'submit' }, 'Create admin and log in');
   const form = h('form', { testid: 'setup-form', class: 'stack', novalidate: true },
+    h('label', { class: 'field' }, h('span', null, 'Setup token'), token,
+      h('small', { class: 'muted', testid: 'setup-token-hint' },
+        'On the shaper, as root: ', h('code', null, `cat ${file}`), ' (lqosd also logged it when it started).')),
     h('label', { class: 'field' }, h('span', null, 'User name'), user),
     h('label', { class: 'field' }, h('span', null, 'Password'), pass),
     h('label', { class: 'field' }, h('span', null, 'Password again'), confirm),
@@ -38,16 +47,19 @@ export function renderSetup(root, onSession) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
+    if (!token.value.trim()) return showError(error, 'The setup token is needed (see the hint under it).');
     if (!user.value.trim()) return showError(error, 'A user name is needed.');
     if (!pass.value) return showError(error, 'A password is needed.');
     if (pass.value !== confirm.value) return showError(error, 'The two passwords differ.');
     submit.disabled = true;
     try {
-      const session = await post('/api/setup', { username: user.value.trim(), password: pass.value },
+      const answer = await post('/api/setup',
+        { username: user.value.trim(), password: pass.value, token: token.value.trim() },
         { authRedirect: false });
-      onSession(session);
+      onSession(answer);
     } catch (err) {
       showError(error, err);
+      if (err.status === 403) token.select();
       // 409: someone created the first user meanwhile; the login form is what is needed now.
       if (err.status === 409) setTimeout(() => onSession(null), 1500);
     } finally {
@@ -56,7 +68,7 @@ export function renderSetup(root, onSession) {
   });
   root.replaceChildren(shell('Create the first admin',
     'No user exists yet. This admin can change circuits and acknowledge issues; more users are added on the shaper with “lqosd user add”.', form));
-  user.focus();
+  token.focus();
 }
 
 /** Login → POST /api/login; calls onSession with the session answer. */

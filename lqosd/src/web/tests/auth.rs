@@ -13,7 +13,7 @@ async fn first_run_asks_for_an_admin_once() {
         Method::POST,
         "/api/setup",
         &Who::default(),
-        Some(json!({"username": "ops", "password": "short"})),
+        Some(json!({"username": "ops", "password": "short", "token": setup_token(&s)})),
     )
     .await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -48,6 +48,113 @@ async fn first_run_asks_for_an_admin_once() {
         ),
         (json!(false), json!("ops"), json!("admin"))
     );
+}
+
+async fn setup_with(s: &Site, token: Option<&str>) -> Answer {
+    let mut body = json!({"username": "ops", "password": "correct horse"});
+    if let Some(t) = token {
+        body["token"] = json!(t);
+    }
+    call(s, Method::POST, "/api/setup", &Who::default(), Some(body)).await
+}
+
+#[tokio::test]
+async fn first_run_needs_the_setup_token_from_the_state_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = site();
+    let file = s.dir.path().join("state/webui-setup-token");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "only root may read the token");
+    let token = setup_token(&s);
+    assert_eq!(token.len(), 32, "128 random bits: {token}");
+    let session = get(&s, "/api/session", &Who::default()).await.json();
+    assert_eq!(
+        session["setup_token_file"],
+        json!(file.display().to_string())
+    );
+
+    for wrong in [None, Some(""), Some("0123456789abcdef0123456789abcdef")] {
+        let a = setup_with(&s, wrong).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{wrong:?}: {}", a.text);
+        let e = a.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            e.contains("setup token") && e.contains("webui-setup-token"),
+            "{e}"
+        );
+    }
+    assert!(s.state.inner.users.users().is_empty(), "no admin was made");
+    assert!(file.exists(), "a wrong token uses nothing up");
+
+    // Pasted with a line end, as from `cat`.
+    let a = setup_with(&s, Some(&format!("{token}\n"))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(!file.exists(), "the token is used up");
+    let again = setup_with(&s, Some(&token)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    let session = get(&s, "/api/session", &Who::default()).await.json();
+    assert_eq!(session.get("setup_token_file"), None);
+
+    // A restart with a user: no token is made.
+    let restarted = WebState::new(
+        s.state.inner.shared.clone(),
+        s.state.inner.config.clone(),
+        s.dir.path().join("lqos.conf"),
+    );
+    assert!(!restarted.inner.setup_token.exists());
+}
+
+#[tokio::test]
+async fn a_restart_without_users_keeps_the_token_and_lqosd_user_add_removes_it() {
+    let s = site();
+    let token = setup_token(&s);
+    let restarted = WebState::new(
+        s.state.inner.shared.clone(),
+        s.state.inner.config.clone(),
+        s.dir.path().join("lqos.conf"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&restarted.inner.setup_token)
+            .unwrap()
+            .trim(),
+        token,
+        "the token the operator copied still works"
+    );
+    // A user added on the shaper (the CLI) while lqosd runs: the next look removes the token.
+    users::add(
+        &s.state.inner.config.web_users_path(),
+        "cli-admin",
+        "from the shell",
+        users::Role::Admin,
+    )
+    .unwrap();
+    s.state.inner.users.reload();
+    s.state.drop_setup_token_if_users();
+    assert!(!s.state.inner.setup_token.exists());
+    assert_eq!(
+        setup_with(&s, Some(&token)).await.status,
+        StatusCode::CONFLICT
+    );
+}
+
+#[tokio::test]
+async fn setup_token_guesses_are_rate_limited_per_address() {
+    let s = site();
+    let token = setup_token(&s);
+    for _ in 0..super::super::sessions::MAX_FAILURES {
+        assert_eq!(
+            setup_with(&s, Some("guess")).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    let limited = setup_with(&s, Some(&token)).await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.text
+    );
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    assert!(s.state.inner.users.users().is_empty());
 }
 
 #[tokio::test]
@@ -380,9 +487,14 @@ async fn the_served_site_limits_logins_by_client_address() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(s.state.clone(), listener, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve_on(
+        s.state.clone(),
+        listener,
+        Timeouts::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let (status, body) = over_the_wire(addr, "GET", "/health", "").await;
     assert_eq!(status, 200, "{body}");
     // Different names each time: only the client address can stop them.
@@ -405,5 +517,5 @@ async fn the_served_site_limits_logins_by_client_address() {
     .await;
     assert_eq!(status, 429, "the address used up its attempts: {body}");
     let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.await.unwrap();
 }

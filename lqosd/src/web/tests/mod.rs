@@ -146,14 +146,24 @@ async fn get(s: &Site, uri: &str, who: &Who) -> Answer {
     call(s, Method::GET, uri, who, None).await
 }
 
-/// The admin created by the first-run setup, logged in.
+/// The first-run setup token lqosd wrote to the state directory.
+fn setup_token(s: &Site) -> String {
+    let path = s.state.inner.setup_token.clone();
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// The admin created by the first-run setup (with the token from the file), logged in.
 async fn admin(s: &Site) -> Who {
+    let token = setup_token(s);
     let a = call(
         s,
         Method::POST,
         "/api/setup",
         &Who::default(),
-        Some(json!({"username": "ops", "password": "correct horse"})),
+        Some(json!({"username": "ops", "password": "correct horse", "token": token})),
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
@@ -254,4 +264,5 @@ async fn first_event(s: &Site, uri: &str, who: &Who) -> String {
 }
 
 mod auth;
+mod connections;
 mod data;
