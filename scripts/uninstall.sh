@@ -23,6 +23,12 @@ fi
 rm -f "$destdir/usr/local/bin/lqosd" "$destdir/usr/local/bin/lqos-scheduler" "$destdir/usr/local/bin/lqos" \
     "$destdir/etc/systemd/system/lqosd.service" "$destdir/etc/systemd/system/lqos_scheduler.service"
 rm -rf "$destdir/usr/share/doc/lqos"
+for b in lqosd lqos-scheduler lqos; do
+    rm -f "$destdir/usr/local/share/man/man8/$b".8 "$destdir/usr/local/share/man/man8/$b"-*.8 \
+        "$destdir/usr/local/share/bash-completion/completions/$b" \
+        "$destdir/usr/local/share/zsh/site-functions/_$b" \
+        "$destdir/usr/local/share/fish/vendor_completions.d/$b.fish"
+done
 if [ "$purge" = yes ]; then
     rm -rf "$destdir/etc/lqos.conf" "$destdir/opt/lqos" "$destdir/var/lib/lqos"
     if [ -z "$destdir" ] && getent group lqos >/dev/null; then groupdel lqos || true; fi

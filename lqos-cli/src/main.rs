@@ -13,49 +13,11 @@ mod show;
 mod support;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use lqos_bus::{Client, Request, Response};
-use std::path::PathBuf;
+use lqos_cli::cli::{Cli, Command};
 use std::process::ExitCode;
 use std::time::Duration;
-
-#[derive(Parser)]
-#[command(version, about = "Ask lqosd: status, urgent issues, IP look-ups")]
-struct Cli {
-    /// lqos.conf, to find the bus socket ([lqosd] bus_socket).
-    #[arg(long, env = "LQOS_CONFIG", default_value = lqos_config::config::DEFAULT_CONFIG_PATH, global = true)]
-    config: PathBuf,
-    /// The bus socket itself (instead of reading lqos.conf).
-    #[arg(long, global = true)]
-    socket: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// The live plan, the queues, the scheduler's last report.
-    Status,
-    /// Urgent issues, newest first.
-    Issues,
-    /// Acknowledge an urgent issue.
-    Ack { id: u64 },
-    /// Which circuit and HTB classes an address lands in.
-    Lookup { addr: std::net::IpAddr },
-    /// Live throughput: totals and the busiest hosts and circuits each way.
-    Top {
-        /// How many hosts and circuits to show each way.
-        #[arg(short = 'n', long, default_value_t = 10)]
-        count: u16,
-        /// Only this circuit's rate.
-        #[arg(long)]
-        circuit: Option<String>,
-    },
-    /// Write a support bundle (.tar.gz) for a bug report: versions, kernel and NIC facts,
-    /// lqos.conf without its secrets, validation, tc and eBPF state, the last hour of logs,
-    /// urgent issues. Nothing that identifies subscribers unless --with-subscriber-data.
-    Support(support::Args),
-}
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {

@@ -9,20 +9,10 @@ mod scrub;
 
 use anyhow::Context;
 use lqos_bus::{Request, Response};
+use lqos_cli::cli::SupportArgs;
 use lqos_config::Config;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Where to write the bundle (default: lqos-support-<node>-<unix time>.tar.gz here).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Include what identifies subscribers: the input files, and logs, diagnostics and urgent
-    /// issues as they are.
-    #[arg(long)]
-    pub with_subscriber_data: bool,
-}
 
 /// One file of the bundle.
 struct Part {
@@ -41,7 +31,11 @@ fn part(name: &str, text: String, personal: bool) -> Part {
 }
 
 /// Collects the bundle and writes it; returns its path.
-pub fn run(config_path: &Path, socket: Option<PathBuf>, args: &Args) -> anyhow::Result<PathBuf> {
+pub fn run(
+    config_path: &Path,
+    socket: Option<PathBuf>,
+    args: &SupportArgs,
+) -> anyhow::Result<PathBuf> {
     let conf_text = std::fs::read_to_string(config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let loaded = Config::load(config_path);
@@ -137,7 +131,7 @@ fn ask_lqosd(socket: &Path) -> (String, String) {
 
 fn write(
     parts: Vec<Part>,
-    args: &Args,
+    args: &SupportArgs,
     node: &str,
     scrubber: &scrub::Scrubber,
 ) -> anyhow::Result<PathBuf> {

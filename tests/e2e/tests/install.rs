@@ -66,6 +66,12 @@ fn install_and_uninstall_into_a_destdir() -> Result<()> {
         "etc/systemd/system/lqos_scheduler.service",
         "opt/lqos/ShapedDevices.csv",
         "opt/lqos/network.json",
+        "usr/local/share/man/man8/lqosd.8",
+        "usr/local/share/man/man8/lqos-scheduler-refresh.8",
+        "usr/local/share/man/man8/lqos-support.8",
+        "usr/local/share/bash-completion/completions/lqos",
+        "usr/local/share/zsh/site-functions/_lqosd",
+        "usr/local/share/fish/vendor_completions.d/lqos-scheduler.fish",
     ] {
         ensure!(root.join(f).exists(), "{f} installed");
     }
@@ -82,6 +88,12 @@ fn install_and_uninstall_into_a_destdir() -> Result<()> {
     ensure!(
         !root.join("usr/local/bin/lqosd").exists()
             && !root.join("usr/local/bin/lqos").exists()
+            && !root
+                .join("usr/local/share/man/man8/lqosd-user-add.8")
+                .exists()
+            && !root
+                .join("usr/local/share/bash-completion/completions/lqos")
+                .exists()
             && !root.join("etc/systemd/system/lqosd.service").exists(),
         "removed"
     );
