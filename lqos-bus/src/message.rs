@@ -8,7 +8,9 @@
 //! the extended form.) `tests` below pins the index of every variant.
 
 use crate::error::{BusError, MessageKind};
-use crate::report::{IpLookup, IssueEntry, Rate, SchedulerReport, ThroughputReport, UrgentIssue};
+use crate::report::{
+    IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
+};
 use lqos_plan::QueuePlan;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -45,11 +47,13 @@ pub enum Request {
     Throughput { top: u16 },
     /// One circuit's live rate. Answered with [`Response::CircuitRate`].
     CircuitRate { circuit_id: String },
+    /// Live throughput per CPU queue. Answered with [`Response::QueueLoad`].
+    QueueLoad,
 }
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 11;
+    pub const KNOWN_VARIANTS: u32 = 12;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -65,6 +69,7 @@ impl Request {
             Request::LookupIp { .. } => 8,
             Request::Throughput { .. } => 9,
             Request::CircuitRate { .. } => 10,
+            Request::QueueLoad => 11,
         }
     }
 
@@ -82,6 +87,7 @@ impl Request {
             Request::LookupIp { .. } => "lookup-ip",
             Request::Throughput { .. } => "throughput",
             Request::CircuitRate { .. } => "circuit-rate",
+            Request::QueueLoad => "queue-load",
         }
     }
 }
@@ -119,11 +125,13 @@ pub enum Response {
     Throughput(ThroughputReport),
     /// Answer to [`Request::CircuitRate`]; `None`: no such circuit in the live plan.
     CircuitRate(Option<Rate>),
+    /// Answer to [`Request::QueueLoad`]: every CPU queue that carries a mapping, by CPU.
+    QueueLoad(Vec<QueueLoad>),
 }
 
 impl Response {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 12;
+    pub const KNOWN_VARIANTS: u32 = 13;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -140,6 +148,7 @@ impl Response {
             Response::IpLookup(_) => 9,
             Response::Throughput(_) => 10,
             Response::CircuitRate(_) => 11,
+            Response::QueueLoad(_) => 12,
         }
     }
 }
@@ -264,6 +273,7 @@ mod tests {
             Request::CircuitRate {
                 circuit_id: "1001".into(),
             },
+            Request::QueueLoad,
         ]
     }
 
@@ -318,6 +328,11 @@ mod tests {
                 down_bps: 1,
                 up_bps: 2,
             })),
+            Response::QueueLoad(vec![QueueLoad {
+                cpu: 1,
+                down_bps: 3,
+                up_bps: 4,
+            }]),
         ]
     }
 
@@ -356,13 +371,13 @@ mod tests {
 
     #[test]
     fn a_newer_variant_is_told_apart_from_garbage() {
-        let err = decode_request(&[12]).err();
+        let err = decode_request(&[13]).err();
         assert!(
             matches!(
                 err,
                 Some(BusError::UnknownVariant {
-                    index: 12,
-                    known: 11,
+                    index: 13,
+                    known: 12,
                     ..
                 })
             ),

@@ -98,3 +98,12 @@ pub struct ThroughputReport {
     pub top_circuits_down: Vec<Rate>,
     pub top_circuits_up: Vec<Rate>,
 }
+
+/// One CPU queue's rate over the last sampling interval, bit/s: the traffic of every host whose
+/// prefix the live plan maps to that CPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueLoad {
+    pub cpu: u32,
+    pub down_bps: u64,
+    pub up_bps: u64,
+}

@@ -114,6 +114,12 @@ impl Handler for BusHandler {
                     &circuit_id,
                 ));
             }
+            Request::QueueLoad => {
+                return Response::QueueLoad(throughput::queue_load(
+                    &shared.sample(),
+                    &shared.index(),
+                ));
+            }
             other => other,
         };
         let shaper = self.shaper.clone();
@@ -170,7 +176,8 @@ impl Handler for BusHandler {
                 | Request::AckIssue { .. }
                 | Request::LookupIp { .. }
                 | Request::Throughput { .. }
-                | Request::CircuitRate { .. } => Response::Error {
+                | Request::CircuitRate { .. }
+                | Request::QueueLoad => Response::Error {
                     message: "internal: misrouted request".into(),
                 },
             }

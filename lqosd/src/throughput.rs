@@ -5,7 +5,7 @@
 
 use crate::prefix_index::PrefixIndex;
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap};
-use lqos_bus::{Rate, ThroughputReport};
+use lqos_bus::{QueueLoad, Rate, ThroughputReport};
 use lqos_ebpf::{
     LqosHostCounters, LqosHostKey, MAP_HOSTS, MAP_UNKNOWN, MAP_UNKNOWN_HOSTS, UNKNOWN_TC,
 };
@@ -272,6 +272,31 @@ pub fn circuit_rate(sample: &Sample, index: &PrefixIndex, circuit_id: &str) -> O
     })
 }
 
+/// Each CPU queue's rate: every host's traffic added to the CPU its prefix maps to in the live
+/// plan; every CPU that carries a mapping is listed (idle ones at 0), by CPU. Unmapped traffic
+/// is in no queue.
+pub fn queue_load(sample: &Sample, index: &PrefixIndex) -> Vec<QueueLoad> {
+    let mut queues: Vec<QueueLoad> = index
+        .cpus()
+        .iter()
+        .map(|&cpu| QueueLoad {
+            cpu,
+            ..QueueLoad::default()
+        })
+        .collect();
+    for &(addr, d, u) in &sample.hosts {
+        let Some(m) = index.lookup(addr) else {
+            continue;
+        };
+        // `cpus()` is sorted and holds every mapping's CPU.
+        if let Ok(i) = queues.binary_search_by_key(&m.cpu, |q| q.cpu) {
+            queues[i].down_bps += d;
+            queues[i].up_bps += u;
+        }
+    }
+    queues
+}
+
 /// Samples every [`INTERVAL`] on a blocking thread, forever; the latest sample is in `out`.
 pub async fn run(pin_dir: std::path::PathBuf, out: Arc<crate::shared::Shared>) {
     let opened = tokio::task::spawn_blocking(move || Sampler::open(&pin_dir)).await;
@@ -362,5 +387,36 @@ mod tests {
         let b = circuit_rate(&sample, &index, "B").expect("B");
         assert_eq!((b.down_bps, b.up_bps), (6_000, 510));
         assert!(circuit_rate(&sample, &index, "nope").is_none());
+    }
+
+    #[test]
+    fn queue_load_adds_each_host_to_its_cpu_and_lists_idle_cpus() {
+        let mapping = |p: &str, cpu: u32| IpMapping {
+            prefix: p.parse().expect("p"),
+            cpu,
+            download: ClassId::new(1, 2),
+            upload: ClassId::new(2, 2),
+            circuit_id: "c".into(),
+        };
+        let index = PrefixIndex::new(&[
+            mapping("100.64.0.0/29", 2),
+            mapping("100.64.0.8/29", 0),
+            mapping("100.64.0.16/29", 5),
+        ]);
+        let sample = Sample {
+            hosts: vec![
+                ("100.64.0.1".parse().expect("a"), 1_000, 10),
+                ("100.64.0.2".parse().expect("a"), 2_000, 20),
+                ("100.64.0.9".parse().expect("a"), 300, 3),
+                // Unmapped: in no queue.
+                ("198.51.100.1".parse().expect("a"), 9_999, 9_999),
+            ],
+            ..Sample::default()
+        };
+        let load: Vec<(u32, u64, u64)> = queue_load(&sample, &index)
+            .iter()
+            .map(|q| (q.cpu, q.down_bps, q.up_bps))
+            .collect();
+        assert_eq!(load, vec![(0, 300, 3), (2, 3_000, 30), (5, 0, 0)]);
     }
 }

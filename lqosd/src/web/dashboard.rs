@@ -99,7 +99,7 @@ fn dashboard_value(s: &WebState) -> Value {
         "top_circuits_up": circuit_rates(&live, &live.top_circuits_up),
         "top_hosts_down": host_rates(&live, &live.top_hosts_down),
         "top_hosts_up": host_rates(&live, &live.top_hosts_up),
-        "queues": live.queues.iter().map(|&(cpu, d, u)| json!({"cpu": cpu, "down_bps": d, "up_bps": u})).collect::<Vec<_>>(),
+        "queues": live.queues.iter().map(|q| json!({"cpu": q.cpu, "down_bps": q.down_bps, "up_bps": q.up_bps})).collect::<Vec<_>>(),
         "scheduler": scheduler,
         "issues": {"total": issues.len(), "unacknowledged": unack, "urgent": unack},
         "history": [],

@@ -45,8 +45,8 @@ pub struct LiveView {
     pub circuits: Vec<(u64, u64)>,
     /// Indexed like `catalog.nodes`: everything below each node.
     pub nodes: Vec<(u64, u64)>,
-    /// (cpu, down, up), every CPU that carries a mapping.
-    pub queues: Vec<(u32, u64, u64)>,
+    /// Every CPU that carries a mapping, by CPU.
+    pub queues: Vec<lqos_bus::QueueLoad>,
     pub top_circuits_down: Vec<usize>,
     pub top_circuits_up: Vec<usize>,
     pub top_hosts_down: Vec<HostRate>,
@@ -72,16 +72,11 @@ impl LiveView {
     /// in the live plan (`index`), and up that circuit's nodes.
     pub fn compute(catalog: Arc<Catalog>, index: &PrefixIndex, sample: Arc<Sample>) -> Self {
         let mut circuits = vec![(0u64, 0u64); catalog.circuits.len()];
-        let mut queues: HashMap<u32, (u64, u64)> = HashMap::new();
         let mut hosts = Vec::with_capacity(sample.hosts.len());
         for &(addr, d, u) in &sample.hosts {
-            let mapping = index.lookup(addr);
-            let circuit = mapping.and_then(|m| catalog.circuit(&m.circuit_id));
-            if let Some(m) = mapping {
-                let q = queues.entry(m.cpu).or_default();
-                q.0 += d;
-                q.1 += u;
-            }
+            let circuit = index
+                .lookup(addr)
+                .and_then(|m| catalog.circuit(&m.circuit_id));
             if let Some(c) = circuit {
                 circuits[c].0 += d;
                 circuits[c].1 += u;
@@ -106,12 +101,7 @@ impl LiveView {
                 up = catalog.nodes[n].parent;
             }
         }
-        for &cpu in index.cpus() {
-            queues.entry(cpu).or_default();
-        }
-        let mut queues: Vec<(u32, u64, u64)> =
-            queues.into_iter().map(|(c, (d, u))| (c, d, u)).collect();
-        queues.sort_unstable();
+        let queues = crate::throughput::queue_load(&sample, index);
         let ids: Vec<usize> = (0..circuits.len()).collect();
         let down_bps = sample.hosts.iter().map(|h| h.1).sum::<u64>() + sample.unknown.0;
         let up_bps = sample.hosts.iter().map(|h| h.2).sum::<u64>() + sample.unknown.1;
