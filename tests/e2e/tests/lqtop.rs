@@ -1,0 +1,142 @@
+//! lqtop against the real lqosd, in a real terminal (tmux): a download flow through circuit
+//! LqDown and an upload flow through circuit LqUp; lqtop shows LqDown first, `u` sorts by upload
+//! and shows LqUp first, `q` quits and leaves the terminal as it was (no alternate screen,
+//! canonical mode and echo back on).
+
+use anyhow::{ensure, Context, Result};
+use lqos_e2e::bed::*;
+use lqos_e2e::testbed::{device_row, Testbed};
+use lqos_e2e::{bin_path, require_root};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const WIDTH: usize = 160;
+
+/// A tmux server of its own (`tmux -L`), killed on drop with everything in it.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Result<Output> {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .context("cannot run tmux (scripts/setup.sh installs it)")
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String> {
+        let out = self.cmd(args)?;
+        ensure!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn screen(&self) -> Result<String> {
+        self.run(&["capture-pane", "-p", "-t", "lqtop"])
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// The first word of the circuits table's first row (the left half of the screen).
+fn first_circuit(screen: &str) -> Option<String> {
+    let mut lines = screen.lines();
+    lines.find(|l| l.contains("Circuit") && l.contains("RTT"))?;
+    let row: String = lines.next()?.chars().take(WIDTH / 2).collect();
+    row.trim_start_matches(['│', ' '])
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
+fn wait_for_first(tmux: &Tmux, circuit: &str) -> Result<String> {
+    let mut last = String::new();
+    let found = wait_until(Duration::from_secs(15), || {
+        last = tmux.screen()?;
+        Ok(first_circuit(&last).as_deref() == Some(circuit))
+    })?;
+    ensure!(
+        found,
+        "{circuit} never came first in lqtop's circuits:\n{last}"
+    );
+    Ok(last)
+}
+
+#[test]
+fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -> Result<()> {
+    require_root();
+    let _one = serial();
+    let rows = [
+        device_row("LqDown", "Site", "100.64.7.1", "", 40.0, 40.0),
+        device_row("LqUp", "Site", "100.64.7.2", "", 40.0, 40.0),
+    ];
+    let tb: Testbed = shaped("lqtop", &rows, &["100.64.7.1/16", "100.64.7.2/16"])?;
+    let down = tb.start_flow("100.64.7.1", false, 12)?;
+    let up = tb.start_flow("100.64.7.2", true, 12)?;
+
+    let tmux = Tmux {
+        socket: format!("lqos-e2e-lqtop-{}", std::process::id()),
+    };
+    // After lqtop: its exit status and the terminal's modes, then stay for capture-pane.
+    let script = format!(
+        "ip netns exec {ns} {bin} --config {conf}; echo \"lqtop exit=$?\"; \
+         stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 60",
+        ns = tb.shaper.name(),
+        bin = bin_path("lqtop").display(),
+        conf = tb.config().display(),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "lqtop",
+        "-x",
+        &WIDTH.to_string(),
+        "-y",
+        "45",
+        &script,
+    ])?;
+
+    let screen = wait_for_first(&tmux, "LqDown")?;
+    ensure!(
+        screen.contains("CPU queues cpu"),
+        "the per-CPU queue load is on screen:\n{screen}"
+    );
+    ensure!(
+        screen.contains(", 2 circuits, "),
+        "the live plan is on screen:\n{screen}"
+    );
+    tmux.run(&["send-keys", "-t", "lqtop", "u"])?;
+    let screen = wait_for_first(&tmux, "LqUp")?;
+    ensure!(screen.contains("Up ▼"), "the sort is marked:\n{screen}");
+
+    tmux.run(&["send-keys", "-t", "lqtop", "q"])?;
+    let mut last = String::new();
+    let exited = wait_until(Duration::from_secs(5), || {
+        last = tmux.screen()?;
+        Ok(last.contains("lqtop exit=0") && last.contains("icanon echo"))
+    })?;
+    ensure!(exited, "lqtop did not quit cleanly on q:\n{last}");
+    ensure!(
+        !last.contains("RTT") && !last.contains("-icanon") && !last.contains("-echo"),
+        "the terminal is restored (normal screen, cooked mode, echo):\n{last}"
+    );
+    let alternate = tmux.run(&["display-message", "-p", "-t", "lqtop", "#{alternate_on}"])?;
+    ensure!(
+        alternate.trim() == "0",
+        "alternate screen still on: {alternate}"
+    );
+    down.finish()?;
+    up.finish()?;
+    Ok(())
+}
