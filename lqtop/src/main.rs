@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Restores the terminal when dropped: on quit and on error. (`ratatui::init` installs a
+/// Restores the terminal when dropped: on quit and on error. (`ratatui::try_init` installs a
 /// panic hook that restores it on a panic.)
 struct TerminalGuard;
 
@@ -57,8 +57,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         top: cli.top,
     };
     let mut app = App::new(cli.privacy);
-    let mut terminal = ratatui::init();
+    // Before init: a half-done init (raw mode on, no alternate screen) is undone too.
     let _guard = TerminalGuard;
+    let mut terminal = ratatui::try_init().context("lqtop needs a terminal")?;
     let mut next_poll = Instant::now();
     let mut dirty = true;
     loop {

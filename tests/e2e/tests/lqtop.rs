@@ -72,6 +72,31 @@ fn wait_for_first(tmux: &Tmux, circuit: &str) -> Result<String> {
     Ok(last)
 }
 
+/// User plus system CPU time of `pid`, in clock ticks.
+fn cpu_ticks(pid: &str) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
+}
+
+/// lqtop's pid: the only child of the pane's shell (`ip netns exec` execs it).
+fn lqtop_pid(tmux: &Tmux) -> Result<String> {
+    let shell = tmux.run(&["display-message", "-p", "-t", "lqtop", "#{pane_pid}"])?;
+    let shell = shell.trim();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))?;
+    children
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+        .context("the pane's shell has no child")
+}
+
 #[test]
 fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -> Result<()> {
     require_root();
@@ -116,6 +141,16 @@ fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -
         screen.contains(", 2 circuits, "),
         "the live plan is on screen:\n{screen}"
     );
+    // Flat CPU: one poll and one redraw a second, blocked on key events in between.
+    let pid = lqtop_pid(&tmux)?;
+    let before = cpu_ticks(&pid)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(&pid)? - before;
+    // SAFETY: sysconf only reads a constant.
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let share = used as f64 / ticks_per_sec / 3.0;
+    eprintln!("lqtop CPU over 3 s: {:.1}% of a core", share * 100.0);
+    ensure!(share < 0.1, "lqtop used {:.0}% of a core", share * 100.0);
     tmux.run(&["send-keys", "-t", "lqtop", "u"])?;
     let screen = wait_for_first(&tmux, "LqUp")?;
     ensure!(screen.contains("Up ▼"), "the sort is marked:\n{screen}");
