@@ -217,6 +217,15 @@ fn is_integration_table(key: &str) -> bool {
 }
 
 impl Config {
+    /// The bus socket an operator tool (`lqos`, `lqtop`) talks to: `socket` when given (then
+    /// lqos.conf is not read), otherwise `[lqosd] bus_socket` of the lqos.conf at `path`.
+    pub fn bus_socket(path: &Path, socket: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+        match socket {
+            Some(s) => Ok(s),
+            None => Ok(Self::load(path)?.0.lqosd.bus_socket),
+        }
+    }
+
     /// Reads and validates a config file. Relative directories are resolved against the
     /// config file's own directory. Warnings come back with the config; errors are fatal.
     pub fn load(path: &Path) -> Result<(Config, Diagnostics), ConfigError> {

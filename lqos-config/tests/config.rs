@@ -158,6 +158,18 @@ fn a_missing_file_is_a_read_error_naming_the_path() {
 }
 
 #[test]
+fn the_bus_socket_is_the_given_one_or_the_configs() {
+    let missing = Path::new("/nonexistent/lqos.conf");
+    let given = Config::bus_socket(missing, Some("/tmp/x.sock".into())).expect("not read");
+    assert_eq!(given, Path::new("/tmp/x.sock"));
+    let e = Config::bus_socket(missing, None).unwrap_err();
+    assert!(matches!(e, ConfigError::Read { .. }));
+    let (c, _) = Config::load(&fixture("libreqos_v15.conf")).expect("fixture");
+    let from_file = Config::bus_socket(&fixture("libreqos_v15.conf"), None).expect("read");
+    assert_eq!(from_file, c.lqosd.bus_socket);
+}
+
+#[test]
 fn http_import_is_parsed_and_its_mistakes_reported() {
     let base = "[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n";
     let (c, d) = parse(&format!("{base}[http_import]\nshaped_devices_url = \"https://crm.example/sd.csv\"\nbearer_token = \"t\"\n"));

@@ -38,16 +38,8 @@ impl Drop for TerminalGuard {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let socket = match cli.socket {
-        Some(s) => s,
-        None => {
-            lqos_config::Config::load(&cli.config)
-                .with_context(|| format!("reading {} (or pass --socket)", cli.config.display()))?
-                .0
-                .lqosd
-                .bus_socket
-        }
-    };
+    let socket = lqos_config::Config::bus_socket(&cli.config, cli.socket)
+        .with_context(|| format!("reading {} (or pass --socket)", cli.config.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
