@@ -59,6 +59,16 @@ fn first_circuit(screen: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+fn wait_for_screen(tmux: &Tmux, what: &str, ok: impl Fn(&str) -> bool) -> Result<()> {
+    let mut last = String::new();
+    let found = wait_until(Duration::from_secs(5), || {
+        last = tmux.screen()?;
+        Ok(ok(&last))
+    })?;
+    ensure!(found, "lqtop never showed {what}:\n{last}");
+    Ok(())
+}
+
 fn wait_for_first(tmux: &Tmux, circuit: &str) -> Result<String> {
     let mut last = String::new();
     let found = wait_until(Duration::from_secs(15), || {
@@ -154,6 +164,19 @@ fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -
     tmux.run(&["send-keys", "-t", "lqtop", "u"])?;
     let screen = wait_for_first(&tmux, "LqUp")?;
     ensure!(screen.contains("Up ▼"), "the sort is marked:\n{screen}");
+    // Enter: the selected (first) circuit's detail; p: privacy mode hides ids and addresses.
+    tmux.run(&["send-keys", "-t", "lqtop", "Enter"])?;
+    wait_for_screen(&tmux, "the detail of LqUp", |s| {
+        s.contains("circuit LqUp") && s.contains("RTT and retransmits: not measured yet")
+    })?;
+    tmux.run(&["send-keys", "-t", "lqtop", "p"])?;
+    wait_for_screen(&tmux, "privacy mode", |s| {
+        s.contains("PRIVACY")
+            && s.contains("host-")
+            && !s.contains("LqUp")
+            && !s.contains("100.64.7.")
+    })?;
+    tmux.run(&["send-keys", "-t", "lqtop", "Escape"])?;
 
     tmux.run(&["send-keys", "-t", "lqtop", "q"])?;
     let mut last = String::new();
