@@ -1,7 +1,7 @@
 //! lqtop against the real lqosd, in a real terminal (tmux): a download flow through circuit
 //! LqDown and an upload flow through circuit LqUp; lqtop shows LqDown first, `u` sorts by upload
-//! and shows LqUp first, Enter opens its detail, `p` masks ids and addresses, `q` quits and leaves the terminal as it was (no alternate screen,
-//! canonical mode and echo back on).
+//! and shows LqUp first, Enter opens its detail, `p` masks ids and addresses, `q` quits and
+//! leaves the terminal as it was (no alternate screen, canonical mode and echo back on).
 
 use anyhow::{ensure, Context, Result};
 use lqos_e2e::bed::*;
