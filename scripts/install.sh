@@ -23,16 +23,16 @@ done
 if [ -z "$bin_dir" ]; then
     ./scripts/setup.sh
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli -p lqos-manpages
+    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli -p lqtop -p lqos-manpages
     bin_dir=target/release
 fi
-for b in lqosd lqos-scheduler lqos lqos-manpages; do
+for b in lqosd lqos-scheduler lqos lqtop lqos-manpages; do
     [ -x "$bin_dir/$b" ] || { echo "install: $bin_dir/$b is missing" >&2; exit 1; }
 done
 
 install -d "$destdir/usr/local/bin" "$destdir/etc/systemd/system" "$destdir/opt/lqos" \
     "$destdir/var/lib/lqos" "$destdir/usr/share/doc/lqos"
-install -m 0755 "$bin_dir/lqosd" "$bin_dir/lqos-scheduler" "$bin_dir/lqos" "$destdir/usr/local/bin/"
+install -m 0755 "$bin_dir/lqosd" "$bin_dir/lqos-scheduler" "$bin_dir/lqos" "$bin_dir/lqtop" "$destdir/usr/local/bin/"
 install -m 0644 etc/systemd/lqosd.service etc/systemd/lqos_scheduler.service "$destdir/etc/systemd/system/"
 install -m 0644 README.md "$destdir/usr/share/doc/lqos/"
 # Manual pages (section 8) and bash, zsh and fish completions, generated from the binaries
@@ -43,7 +43,7 @@ trap 'rm -rf "$generated"' EXIT
 install -d "$destdir/usr/local/share/man/man8" "$destdir/usr/local/share/bash-completion/completions" \
     "$destdir/usr/local/share/zsh/site-functions" "$destdir/usr/local/share/fish/vendor_completions.d"
 install -m 0644 "$generated"/man/man8/*.8 "$destdir/usr/local/share/man/man8/"
-for b in lqosd lqos-scheduler lqos; do
+for b in lqosd lqos-scheduler lqos lqtop; do
     install -m 0644 "$generated/completions/bash/$b.bash" "$destdir/usr/local/share/bash-completion/completions/$b"
     install -m 0644 "$generated/completions/zsh/_$b" "$destdir/usr/local/share/zsh/site-functions/"
     install -m 0644 "$generated/completions/fish/$b.fish" "$destdir/usr/local/share/fish/vendor_completions.d/"

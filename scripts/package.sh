@@ -6,7 +6,7 @@
 # The maintainer scripts are in etc/debian/.
 #
 #   scripts/package.sh [--bin-dir DIR] [--version V] [--out DIR]
-#     --bin-dir DIR  take the binaries from DIR (lqosd, lqos-scheduler, lqos, lqos-manpages)
+#     --bin-dir DIR  take the binaries from DIR (lqosd, lqos-scheduler, lqos, lqtop, lqos-manpages)
 #                    instead of building them in release mode
 #     --version V    the package version (default: the workspace's)
 #     --out DIR      where to write the .deb (default: target/debian)
@@ -24,12 +24,12 @@ done
 if [ -z "$bin_dir" ]; then
     ./scripts/setup.sh
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli -p lqos-manpages
+    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli -p lqtop -p lqos-manpages
     bin_dir=target/release
 fi
 [ -n "$version" ] || version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 arch=$(dpkg --print-architecture)
-for b in lqosd lqos-scheduler lqos lqos-manpages; do
+for b in lqosd lqos-scheduler lqos lqtop lqos-manpages; do
     [ -x "$bin_dir/$b" ] || { echo "package: $bin_dir/$b is missing" >&2; exit 1; }
 done
 
@@ -40,7 +40,7 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc"
     "$root/usr/share/lqos/examples" "$root/usr/share/lqos/grafana" "$root/usr/share/doc/lqos/docs" \
     "$root/usr/share/man/man8" "$root/usr/share/bash-completion/completions" \
     "$root/usr/share/zsh/vendor-completions" "$root/usr/share/fish/vendor_completions.d"
-for b in lqosd lqos-scheduler lqos; do
+for b in lqosd lqos-scheduler lqos lqtop; do
     install -m 0755 "$bin_dir/$b" "$root/usr/bin/"
     strip --strip-unneeded "$root/usr/bin/$b"
 done
@@ -60,7 +60,7 @@ generated="$stage/generated"
 for page in "$generated"/man/man8/*.8; do
     gzip -9n < "$page" > "$root/usr/share/man/man8/$(basename "$page").gz"
 done
-for b in lqosd lqos-scheduler lqos; do
+for b in lqosd lqos-scheduler lqos lqtop; do
     install -m 0644 "$generated/completions/bash/$b.bash" "$root/usr/share/bash-completion/completions/$b"
     install -m 0644 "$generated/completions/zsh/_$b" "$root/usr/share/zsh/vendor-completions/"
     install -m 0644 "$generated/completions/fish/$b.fish" "$root/usr/share/fish/vendor_completions.d/"

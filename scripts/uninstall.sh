@@ -20,10 +20,10 @@ fi
 if [ -z "$destdir" ] && [ -x /usr/local/bin/lqosd ] && [ -e /etc/lqos.conf ]; then
     /usr/local/bin/lqosd --config /etc/lqos.conf teardown || true
 fi
-rm -f "$destdir/usr/local/bin/lqosd" "$destdir/usr/local/bin/lqos-scheduler" "$destdir/usr/local/bin/lqos" \
+rm -f "$destdir/usr/local/bin/lqosd" "$destdir/usr/local/bin/lqos-scheduler" "$destdir/usr/local/bin/lqos" "$destdir/usr/local/bin/lqtop" \
     "$destdir/etc/systemd/system/lqosd.service" "$destdir/etc/systemd/system/lqos_scheduler.service"
 rm -rf "$destdir/usr/share/doc/lqos"
-for b in lqosd lqos-scheduler lqos; do
+for b in lqosd lqos-scheduler lqos lqtop; do
     rm -f "$destdir/usr/local/share/man/man8/$b".8 "$destdir/usr/local/share/man/man8/$b"-*.8 \
         "$destdir/usr/local/share/bash-completion/completions/$b" \
         "$destdir/usr/local/share/zsh/site-functions/_$b" \

@@ -1,6 +1,6 @@
 //! `lqos-manpages OUT`: writes the manual pages (`OUT/man/man8/lqosd.8`, `lqosd-user-add.8`,
 //! ... one page per command and subcommand) and the shell completions
-//! (`OUT/completions/{bash,zsh,fish}/...`) of lqosd, lqos-scheduler and lqos, generated from
+//! (`OUT/completions/{bash,zsh,fish}/...`) of lqosd, lqos-scheduler, lqos and lqtop, generated from
 //! the same clap definitions the binaries parse, so they can never disagree. The packaging
 //! script runs it.
 
@@ -17,6 +17,7 @@ fn commands() -> Vec<clap::Command> {
         lqosd::cli::Cli::command().name("lqosd"),
         lqos_scheduler::cli::Cli::command().name("lqos-scheduler"),
         lqos_cli::cli::Cli::command().name("lqos"),
+        lqtop::cli::Cli::command().name("lqtop"),
     ]
 }
 

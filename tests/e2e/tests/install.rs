@@ -62,6 +62,8 @@ fn install_and_uninstall_into_a_destdir() -> Result<()> {
         "usr/local/bin/lqosd",
         "usr/local/bin/lqos-scheduler",
         "usr/local/bin/lqos",
+        "usr/local/bin/lqtop",
+        "usr/local/share/man/man8/lqtop.8",
         "etc/systemd/system/lqosd.service",
         "etc/systemd/system/lqos_scheduler.service",
         "opt/lqos/ShapedDevices.csv",

@@ -86,7 +86,12 @@ fn group_exists() -> bool {
 #[test]
 fn the_package_installs_upgrades_keeping_the_config_and_purges_cleanly() -> Result<()> {
     require_root();
-    for path in ["/etc/lqos.conf", "/usr/bin/lqosd", "/var/lib/lqos", "/opt/lqos"] {
+    for path in [
+        "/etc/lqos.conf",
+        "/usr/bin/lqosd",
+        "/var/lib/lqos",
+        "/opt/lqos",
+    ] {
         ensure!(
             !Path::new(path).exists(),
             "this test installs the lqos package on this machine and needs it free of lqos: \
@@ -118,11 +123,17 @@ fn the_package_installs_upgrades_keeping_the_config_and_purges_cleanly() -> Resu
         "man lqosd:\n{page}"
     );
     ensure!(
-        sh("man", &["-w", "lqos-scheduler-refresh"])?.contains("/usr/share/man/man8/"),
-        "subcommand pages installed"
+        sh("man", &["-w", "lqos-scheduler-refresh"])?.contains("/usr/share/man/man8/")
+            && sh("man", &["-w", "lqtop"])?.contains("/usr/share/man/man8/"),
+        "subcommand pages and lqtop's installed"
     );
+    ensure!(Path::new("/usr/bin/lqtop").exists(), "lqtop installed");
     ensure!(group_exists(), "the bus group lqos exists");
-    for f in ["/opt/lqos/ShapedDevices.csv", "/opt/lqos/network.json", "/var/lib/lqos"] {
+    for f in [
+        "/opt/lqos/ShapedDevices.csv",
+        "/opt/lqos/network.json",
+        "/var/lib/lqos",
+    ] {
         ensure!(Path::new(f).exists(), "{f} after install");
     }
     ensure!(
@@ -146,13 +157,21 @@ fn the_package_installs_upgrades_keeping_the_config_and_purges_cleanly() -> Resu
     );
 
     sh("apt-get", &["remove", "-y", "lqos"])?;
-    ensure!(!Path::new("/usr/bin/lqosd").exists(), "remove takes the programs");
+    ensure!(
+        !Path::new("/usr/bin/lqosd").exists(),
+        "remove takes the programs"
+    );
     ensure!(
         Path::new("/etc/lqos.conf").exists() && Path::new("/var/lib/lqos").exists(),
         "remove keeps configuration and state"
     );
     sh("apt-get", &["purge", "-y", "lqos"])?;
-    for gone in ["/etc/lqos.conf", "/var/lib/lqos", "/opt/lqos", "/usr/share/doc/lqos"] {
+    for gone in [
+        "/etc/lqos.conf",
+        "/var/lib/lqos",
+        "/opt/lqos",
+        "/usr/share/doc/lqos",
+    ] {
         ensure!(!Path::new(gone).exists(), "{gone} after purge");
     }
     ensure!(
