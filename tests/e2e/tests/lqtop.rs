@@ -1,12 +1,13 @@
-//! lqtop against the real lqosd, in a real terminal (tmux): a download flow through circuit
-//! LqDown and an upload flow through circuit LqUp; lqtop shows LqDown first, `u` sorts by upload
-//! and shows LqUp first, Enter opens its detail, `p` masks ids and addresses, `q` quits and
-//! leaves the terminal as it was (no alternate screen, canonical mode and echo back on).
+//! lqtop against the real lqosd on the demo topology (etc/: 36 circuits), in a real terminal
+//! (tmux): a download flow through circuit 1001 and an upload flow through circuit 1013; lqtop
+//! shows 1001 first, `u` sorts by upload and shows 1013 first, Enter opens its detail, `p`
+//! masks ids and addresses, `q` quits and leaves the terminal as it was (no alternate screen,
+//! canonical mode and echo back on).
 
 use anyhow::{ensure, Context, Result};
 use lqos_e2e::bed::*;
-use lqos_e2e::testbed::{device_row, Testbed};
-use lqos_e2e::{bin_path, require_root};
+use lqos_e2e::testbed::Testbed;
+use lqos_e2e::{bin_path, etc_path, require_root};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -111,13 +112,31 @@ fn lqtop_pid(tmux: &Tmux) -> Result<String> {
 fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -> Result<()> {
     require_root();
     let _one = serial();
-    let rows = [
-        device_row("LqDown", "Site", "100.64.7.1", "", 40.0, 40.0),
-        device_row("LqUp", "Site", "100.64.7.2", "", 40.0, 40.0),
-    ];
-    let tb: Testbed = shaped("lqtop", &rows, &["100.64.7.1/16", "100.64.7.2/16"])?;
-    let down = tb.start_flow("100.64.7.1", false, 12)?;
-    let up = tb.start_flow("100.64.7.2", true, 12)?;
+    // The demo's inputs, with the leaf this kernel has (as scripts/demo.sh does): circuit 1001
+    // is 100.64.1.10, circuit 1013 is 100.64.4.10, both 100/20 Mbit/s.
+    let csv: String = std::fs::read_to_string(etc_path("ShapedDevices.csv"))?
+        .lines()
+        .map(|l| match l.rsplit_once(',') {
+            Some((row, sqm)) if sqm.contains("cake") || sqm.contains("fq_codel") => {
+                format!("{row},\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let mut tb = Testbed::new("lqtop")?;
+    for a in ["100.64.1.10/16", "100.64.4.10/16"] {
+        tb.add_subscriber_addr(a)?;
+    }
+    tb.write_inputs(
+        &std::fs::read_to_string(etc_path("network.json"))?,
+        &csv,
+        "",
+    )?;
+    tb.start_lqosd()?;
+    let out = tb.refresh()?;
+    ensure!(out.contains("applied generation"), "{out}");
+    let down = tb.start_flow("100.64.1.10", false, 12)?;
+    let up = tb.start_flow("100.64.4.10", true, 12)?;
 
     let tmux = Tmux {
         socket: format!("lqos-e2e-lqtop-{}", std::process::id()),
@@ -142,13 +161,13 @@ fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -
         &script,
     ])?;
 
-    let screen = wait_for_first(&tmux, "LqDown")?;
+    let screen = wait_for_first(&tmux, "1001")?;
     ensure!(
         screen.contains("CPU queues cpu"),
         "the per-CPU queue load is on screen:\n{screen}"
     );
     ensure!(
-        screen.contains(", 2 circuits, "),
+        screen.contains(", 36 circuits, "),
         "the live plan is on screen:\n{screen}"
     );
     // Flat CPU: one poll and one redraw a second, blocked on key events in between.
@@ -162,19 +181,20 @@ fn lqtop_shows_the_busiest_circuit_sorts_by_upload_and_restores_the_terminal() -
     eprintln!("lqtop CPU over 3 s: {:.1}% of a core", share * 100.0);
     ensure!(share < 0.1, "lqtop used {:.0}% of a core", share * 100.0);
     tmux.run(&["send-keys", "-t", "lqtop", "u"])?;
-    let screen = wait_for_first(&tmux, "LqUp")?;
+    let screen = wait_for_first(&tmux, "1013")?;
     ensure!(screen.contains("Up ▼"), "the sort is marked:\n{screen}");
     // Enter: the selected (first) circuit's detail; p: privacy mode hides ids and addresses.
     tmux.run(&["send-keys", "-t", "lqtop", "Enter"])?;
-    wait_for_screen(&tmux, "the detail of LqUp", |s| {
-        s.contains("circuit LqUp") && s.contains("RTT and retransmits: not measured yet")
+    wait_for_screen(&tmux, "the detail of 1013", |s| {
+        s.contains("circuit 1013") && s.contains("RTT and retransmits: not measured yet")
     })?;
     tmux.run(&["send-keys", "-t", "lqtop", "p"])?;
     wait_for_screen(&tmux, "privacy mode", |s| {
         s.contains("PRIVACY")
             && s.contains("host-")
-            && !s.contains("LqUp")
-            && !s.contains("100.64.7.")
+            && !s.contains("circuit 1013")
+            && !s.contains("100.64.")
+            && s.contains("circuit circuit-")
     })?;
     tmux.run(&["send-keys", "-t", "lqtop", "Escape"])?;
 
