@@ -3,12 +3,13 @@
 # llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic,
 # socat and curl for the demo's WebUI, Chromium and Node.js for the browser tests (with
 # playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark,
-# Prometheus for the test of the Grafana dashboard's queries.
+# Prometheus for the test of the Grafana dashboard's queries, faketime (libfaketime) for the
+# clock-step fault test.
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config
-    socat curl chromium wrk prometheus)
+    socat curl chromium wrk prometheus faketime)
 # Node.js: Debian's, unless the machine has one already.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()

@@ -7,8 +7,9 @@
 #
 #   scripts/soak.sh [CIRCUITS] [CYCLES] [FLOWS]      (default 10000 500 3)
 #
-# Uses the debug build unless LQOS_SOAK_PROFILE=release (the binaries and the test are built
-# first, with CARGO_TARGET_DIR if set). LQOS_SOAK_SEED picks the churn (default 1).
+# Runs the debug binaries unless LQOS_SOAK_PROFILE=release (then lqosd and the scheduler are
+# built in release and the test, in debug, runs them through LQOS_BIN_DIR). CARGO_TARGET_DIR is
+# honoured. LQOS_SOAK_SEED picks the churn (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
@@ -17,7 +18,10 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 export LQOS_SOAK_CIRCUITS=${1:-10000} LQOS_SOAK_CYCLES=${2:-500} LQOS_SOAK_FLOWS=${3:-3}
-profile=()
-[ "${LQOS_SOAK_PROFILE:-debug}" = release ] && profile=(--release)
-cargo build "${profile[@]}" -p lqosd -p lqos-scheduler --bins
-cargo test "${profile[@]}" -p lqos-e2e --test soak -- --nocapture --test-threads 1
+if [ "${LQOS_SOAK_PROFILE:-debug}" = release ]; then
+    cargo build --release -p lqosd -p lqos-scheduler -p lqos-cli --bins
+    export LQOS_BIN_DIR=${CARGO_TARGET_DIR:-$PWD/target}/release
+else
+    cargo build -p lqosd -p lqos-scheduler -p lqos-cli --bins
+fi
+cargo test -p lqos-e2e --test soak -- --nocapture --test-threads 1
