@@ -9,7 +9,7 @@
 use crate::dry_run::split_output;
 use crate::kernel_state::KernelState;
 use crate::testbed::{Flow, Testbed, Throughput, WIRE_PER_PAYLOAD};
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::time::{Duration, Instant};
 
 /// What to run.
@@ -62,6 +62,8 @@ pub struct SoakReport {
     /// Size of the plan at the end.
     pub final_state: String,
     pub changes: Changes,
+    /// Flows that went unshaped or stalled.
+    pub violations: Vec<String>,
 }
 
 /// Churn applied, by kind.
@@ -138,6 +140,9 @@ impl SoakReport {
             "  flows: {} windows of 1 s, {lo:.1} to {hi:.1} Mbit/s on the wire (plan {FLOW_MBPS})",
             self.flow_windows.len()
         );
+        for v in &self.violations {
+            println!("  VIOLATION: {v}");
+        }
     }
 }
 
@@ -418,14 +423,19 @@ fn windows(t: &Throughput) -> Vec<f64> {
 }
 
 /// Checks and keeps the windows of a finished flow: never unshaped (no second above 1.5x the
-/// plan), never stalled (no second under a tenth of it).
-fn collect(flow: Flow, addr: &str, report: &mut SoakReport) -> Result<()> {
+/// plan), never stalled (no second under a tenth of it). The first second of each run is
+/// left out: iperf3 counts at the sender, and TCP filling its socket buffer shows there as a
+/// burst that never reached the wire (as in the restart test).
+fn collect(flow: Flow, addr: &str, cycle: usize, report: &mut SoakReport) -> Result<()> {
     let w = windows(&flow.finish()?);
+    let w = w.get(1..).unwrap_or_default();
     if let Some(bad) = w.iter().find(|&&x| x > FLOW_MBPS * 1.5) {
-        bail!("the flow to {addr} went unshaped: {bad:.1} Mbit/s in one second, plan {FLOW_MBPS}: {w:.1?}");
+        report.violations.push(format!("by cycle {cycle}, the flow to {addr} went unshaped: {bad:.1} Mbit/s in one second, plan {FLOW_MBPS}: {w:.1?}"));
     }
     if let Some(bad) = w.iter().find(|&&x| x < FLOW_MBPS * 0.1) {
-        bail!("the flow to {addr} stalled: {bad:.1} Mbit/s in one second: {w:.1?}");
+        report.violations.push(format!(
+            "by cycle {cycle}, the flow to {addr} stalled: {bad:.1} Mbit/s in one second: {w:.1?}"
+        ));
     }
     report.flow_windows.extend(w);
     Ok(())
@@ -500,7 +510,7 @@ pub fn run(spec: &SoakSpec) -> Result<SoakReport> {
         for (slot, addr) in flows.iter_mut().zip(&flow_addrs) {
             if slot.as_mut().is_some_and(Flow::done) {
                 if let Some(f) = slot.take() {
-                    collect(f, addr, &mut report)?;
+                    collect(f, addr, cycle, &mut report)?;
                 }
                 *slot = Some(tb.start_flow(addr, false, FLOW_SECS)?);
             }
@@ -516,7 +526,7 @@ pub fn run(spec: &SoakSpec) -> Result<SoakReport> {
     }
     for (slot, addr) in flows.iter_mut().zip(&flow_addrs) {
         if let Some(f) = slot.take() {
-            collect(f, addr, &mut report)?;
+            collect(f, addr, spec.cycles, &mut report)?;
         }
     }
     Ok(report)

@@ -22,7 +22,15 @@ fn churn_keeps_the_kernel_equal_to_the_plan_and_the_flows_shaped() -> Result<()>
         c.added > 0 && c.removed > 0 && c.rerated > 0 && c.readdressed > 0 && c.moved > 0,
         "every kind of change exercised: {c:?}"
     );
-    ensure!(!report.flow_windows.is_empty(), "the flows were measured");
+    ensure!(
+        spec.flows == 0 || !report.flow_windows.is_empty(),
+        "the flows were measured"
+    );
+    ensure!(
+        report.violations.is_empty(),
+        "flows unshaped or stalled: {:#?}",
+        report.violations
+    );
     // Memory: after a warm-up, no growth beyond allocator noise.
     let warm = report.rss_mib[report.rss_mib.len() / 4];
     let end = *report.rss_mib.last().unwrap_or(&0.0);
