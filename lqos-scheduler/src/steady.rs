@@ -87,3 +87,38 @@ pub fn load_steady(config: &Config) -> Result<Loaded, Rejected> {
     ));
     Err(Rejected { diagnostics })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_dated_in_the_future_are_not_quiet_by_date() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("ShapedDevices.csv");
+        std::fs::write(&f, "x").expect("write");
+        let set = |t: SystemTime| {
+            std::fs::File::options()
+                .write(true)
+                .open(&f)
+                .and_then(|h| h.set_modified(t))
+                .expect("set mtime")
+        };
+        set(SystemTime::now() - Duration::from_secs(5));
+        assert!(old_enough(&stamps(std::slice::from_ref(&f))));
+        set(SystemTime::now());
+        assert!(
+            !old_enough(&stamps(std::slice::from_ref(&f))),
+            "just written"
+        );
+        // The clock was stepped back: the file looks written an hour from now.
+        set(SystemTime::now() + Duration::from_secs(3600));
+        assert!(!old_enough(&stamps(std::slice::from_ref(&f))));
+        let started = Instant::now();
+        wait_quiet(std::slice::from_ref(&f));
+        assert!(
+            started.elapsed() >= QUIET && started.elapsed() < MAX_WAIT,
+            "watched for {QUIET:?} of monotonic time instead"
+        );
+    }
+}

@@ -236,4 +236,37 @@ mod tests {
         let e = s.load().expect_err("corrupt").to_string();
         assert!(e.contains("live-plan.bin is corrupt"), "{e}");
     }
+
+    #[test]
+    fn a_staged_plan_replaces_the_saved_one_only_when_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = StateDir::new(dir.path());
+        let live = |generation| Live {
+            generation,
+            hash: plan_hash(&empty_plan()),
+            plan: empty_plan(),
+        };
+        s.save(&live(1)).expect("save");
+        s.stage(2, &empty_plan()).expect("stage");
+        assert_eq!(s.load().expect("load").map(|l| l.generation), Some(1));
+        s.discard();
+        assert_eq!(s.load().expect("load").map(|l| l.generation), Some(1));
+        s.stage(3, &empty_plan()).expect("stage");
+        s.commit().expect("commit");
+        assert_eq!(s.load().expect("load"), Some(live(3)));
+    }
+
+    #[test]
+    fn only_one_lqosd_holds_a_state_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = StateDir::new(dir.path());
+        let held = s.lock().expect("first");
+        let e = s.lock().expect_err("second").to_string();
+        assert!(
+            e.contains(&format!("another lqosd (pid {})", std::process::id())),
+            "{e}"
+        );
+        drop(held);
+        s.lock().expect("free again");
+    }
 }
