@@ -328,7 +328,7 @@ impl Devices {
                 row[c.circuit_name] = format!("Soak {new}");
                 row[c.device_id] = format!("{new}-d");
                 row[c.device_name] = format!("{new}-d");
-                row[c.ipv6] = String::new();
+                row[c.ipv6] = format!("2001:db8:ffff:{:x}::/64", self.next_id);
                 let addr = self.fresh_addr();
                 row[self.col.ipv4] = addr;
                 self.rows.push(row);
@@ -348,13 +348,13 @@ impl Devices {
             3 => {
                 let addr = self.fresh_addr();
                 self.rows[i][self.col.ipv4] = addr;
-                self.rows[i][self.col.ipv6] = String::new();
                 changes.readdressed += 1;
             }
             _ => {
-                // The device (and its addresses) goes to another circuit.
+                // The device (and its addresses) goes to another circuit; only from circuits
+                // with more than one, so that the number of circuits stays put.
                 let Some(j) = self.pick(rng) else { return };
-                if self.rows[j][c.circuit_id] == id {
+                if self.rows[j][c.circuit_id] == id || self.rows_of(&id).len() < 2 {
                     return;
                 }
                 for col in circuit_columns(&self.col) {
