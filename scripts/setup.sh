@@ -4,12 +4,13 @@
 # socat and curl for the demo's WebUI, Chromium and Node.js for the browser tests (with
 # playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark,
 # Prometheus for the test of the Grafana dashboard's queries, man-db to render the manual pages,
-# tmux to run lqtop in a real terminal in its end-to-end test.
+# tmux to run lqtop in a real terminal in its end-to-end test, faketime (libfaketime) for the
+# clock-step fault test.
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config
-    socat curl chromium wrk prometheus man-db tmux)
+    socat curl chromium wrk prometheus man-db tmux faketime)
 # Node.js: Debian's, unless the machine has one already.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()

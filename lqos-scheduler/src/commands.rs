@@ -2,7 +2,7 @@
 //! stderr; `refresh --dry-run` prints the plan (tc -batch text, then IP mappings) to stdout.
 
 use anyhow::Context;
-use lqos_config::{load_inputs, Config, Diagnostics, Loaded, Severity};
+use lqos_config::{Config, Diagnostics, Loaded, Severity};
 use lqos_plan::{render_mappings, write_tc, QueuePlan, MAPPINGS_HEADER};
 use lqos_scheduler::cli::RefreshArgs;
 use lqos_scheduler::plan::{
@@ -55,7 +55,7 @@ fn load_and_plan(
         ) {
             Ok(l) => Some(l),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {:#}", anyhow::Error::from(e));
                 return Ok(Err(ExitCode::FAILURE));
             }
         }
@@ -75,7 +75,7 @@ fn load_and_plan(
         }
     }
     progress(2, "validating inputs");
-    let loaded = match load_inputs(&config) {
+    let loaded = match lqos_scheduler::steady::load_steady(&config) {
         Ok(l) => l,
         Err(rejected) => {
             print_diagnostics(&notes, debug);
@@ -236,8 +236,10 @@ fn progress(step: u8, what: &str) {
 fn submit(run: &Run) -> anyhow::Result<ExitCode> {
     progress(4, "applying through lqosd");
     let socket = &run.config.lqosd.bus_socket;
-    // A generation that grows with every refresh, across scheduler restarts.
-    let generation = std::time::SystemTime::now()
+    // A generation that grows with every refresh, across scheduler restarts: the wall clock,
+    // but always past the live one (lqosd ignores older generations, and the clock may have
+    // been stepped back).
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_micros() as u64);
     let started = Instant::now();
@@ -247,6 +249,11 @@ fn submit(run: &Run) -> anyhow::Result<ExitCode> {
         .context("tokio runtime")?;
     let response = runtime.block_on(async {
         let mut client = lqos_bus::Client::connect(socket, Duration::from_secs(5)).await?;
+        let live = match client.request(&lqos_bus::Request::Status).await? {
+            lqos_bus::Response::Status(s) => s.applied_generation.unwrap_or(0),
+            _ => 0,
+        };
+        let generation = now.max(live.saturating_add(1));
         let request = lqos_bus::Request::SubmitPlan {
             generation,
             plan: run.planned.plan.clone(),

@@ -7,3 +7,4 @@ pub mod logs;
 pub mod plan;
 pub mod service;
 pub mod state;
+pub mod steady;

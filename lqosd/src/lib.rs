@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bus_handler;
+pub mod bus_socket;
 pub mod cli;
 pub mod dataplane;
 pub mod prefix_index;
@@ -66,6 +67,8 @@ pub async fn run(
     config_path: std::path::PathBuf,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // One lqosd per configuration: a second one must not touch the kernel at all.
+    let _lock = state::StateDir::new(&config.state_directory).lock()?;
     let startup = config.clone();
     let shaper = tokio::task::spawn_blocking(move || shaper::Shaper::start(&startup))
         .await
@@ -118,7 +121,7 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    lqos_bus::serve(listener, handler, lqos_bus::Limits::default(), bus_stop).await;
+    bus_socket::serve(socket.clone(), listener, handler, bus_stop).await;
     notify(&[sd_notify::NotifyState::Stopping]);
     info!("lqosd stopped; programs, maps and queues stay in place (lqosd teardown removes them)");
     Ok(())

@@ -50,8 +50,17 @@ impl Shaper {
             warn!("{why}");
             startup_issues.push(issue("pins_not_persistent", IssueSeverity::Warning, why));
         }
+        // A saved plan that cannot be read still describes what is live: the kernel (and its
+        // IP map) keeps shaping until the next plan replaces everything.
+        let mut unreadable = false;
         let saved = state.load().unwrap_or_else(|e| {
-            warn!(error = %e, "ignoring the saved plan; the next plan is applied from scratch");
+            let why = format!(
+                "ignoring the saved plan ({}): the kernel is left as it is and the next plan is built from scratch",
+                crate::state::with_causes(&e)
+            );
+            error!("{why}");
+            startup_issues.push(issue("saved_plan_unreadable", IssueSeverity::Error, why));
+            unreadable = true;
             None
         });
         let queues = saved.as_ref().map_or(1, |s| s.plan.queues.max(1));
@@ -76,7 +85,7 @@ impl Shaper {
                 }
             }
             // Entries of a plan nobody remembers: start clean.
-            (None, true) => match dataplane.clear_ip_map() {
+            (None, true) if !unreadable => match dataplane.clear_ip_map() {
                 Ok(n) if n > 0 => {
                     warn!(entries = n, "cleared a pinned IP map without a saved plan")
                 }
@@ -94,7 +103,7 @@ impl Shaper {
                 hash: plan_hash(&empty_plan()),
                 plan: empty_plan(),
             },
-            needs_rebuild: false,
+            needs_rebuild: unreadable,
             handles: LeafHandles::default(),
             ip_map_capacity: config.lqosd.ip_map_capacity,
             state,
@@ -164,8 +173,17 @@ impl Shaper {
     }
 
     fn apply_plan(&mut self, generation: u64, hash: u64, plan: QueuePlan) -> Outcome {
+        let state_err = |e: crate::state::StateError| {
+            let why = crate::state::with_causes(&e);
+            error!(error = %why, "cannot save the plan in state_directory: refused, the previous plan stays live");
+            Outcome::Rejected(vec![format!("{why}: lqosd refuses a plan it could not recover after a restart; the previous plan stays live")])
+        };
+        if let Err(e) = self.state.stage(generation, &plan) {
+            return state_err(e);
+        }
         if let Err(e) = self.state.mark_applying() {
-            return Outcome::Rejected(vec![e.to_string()]);
+            self.state.discard();
+            return state_err(e);
         }
         if self.needs_rebuild {
             if let Err(e) = self.dataplane.clear_ip_map() {
@@ -201,10 +219,10 @@ impl Shaper {
                 };
                 self.needs_rebuild = false;
                 let applied = started.elapsed();
-                match self.state.save(&self.live) {
+                match self.state.commit() {
                     Ok(()) => self.state.clear_applying(),
                     Err(e) => {
-                        error!(error = %e, "plan applied but not saved: a restart rebuilds it")
+                        error!(error = %crate::state::with_causes(&e), "plan applied but not saved: a restart rebuilds it")
                     }
                 }
                 debug!(
@@ -219,10 +237,12 @@ impl Shaper {
                 | ApplyError::NoHandle(_)
                 | ApplyError::RolledBack { .. }),
             ) => {
+                self.state.discard();
                 self.state.clear_applying();
                 Outcome::Rejected(vec![e.to_string()])
             }
             Err(e @ ApplyError::Inconsistent { .. }) => {
+                self.state.discard();
                 error!(error = %e, "the kernel matches neither plan; the next plan is built from scratch");
                 self.needs_rebuild = true;
                 Outcome::Rejected(vec![e.to_string()])

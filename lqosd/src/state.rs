@@ -27,12 +27,34 @@ pub enum StateError {
         #[source]
         source: postcard::Error,
     },
+    #[error("another lqosd (pid {holder}) runs with state_directory {dir}: only one may run per configuration")]
+    Locked { dir: PathBuf, holder: String },
+}
+
+/// An error with its causes on one line (`cannot write X: No space left on device`), for
+/// answers on the bus where only text travels.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
     generation: u64,
     plan: QueuePlan,
+}
+
+/// [`Saved`] by reference: the same bytes without cloning the plan.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    generation: u64,
+    plan: &'a QueuePlan,
 }
 
 /// Where lqosd keeps its state.
@@ -56,6 +78,69 @@ impl StateDir {
         self.dir.join("apply-in-progress")
     }
 
+    fn staged_path(&self) -> PathBuf {
+        self.dir.join("next-plan.bin")
+    }
+
+    /// Takes the per-configuration lock (an exclusive `flock` on the state directory itself,
+    /// which works on a read-only file system too); held until the returned file is dropped.
+    /// The kernel drops it however lqosd dies. Fails when another lqosd holds it.
+    pub fn lock(&self) -> Result<std::fs::File, StateError> {
+        let err = |source| StateError::Write {
+            path: self.dir.clone(),
+            source,
+        };
+        if !self.dir.is_dir() {
+            std::fs::create_dir_all(&self.dir).map_err(err)?;
+        }
+        let dir = std::fs::File::open(&self.dir).map_err(err)?;
+        match dir.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(self.dir.join("lqosd.pid"))
+                    .map(|p| p.trim().to_owned())
+                    .unwrap_or_else(|_| "unknown".into());
+                return Err(StateError::Locked {
+                    dir: self.dir.clone(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(err(source)),
+        }
+        // For the operator's eyes (and the refusal message) only: the lock is the flock.
+        let _ = std::fs::write(
+            self.dir.join("lqosd.pid"),
+            format!("{}\n", std::process::id()),
+        );
+        Ok(dir)
+    }
+
+    /// Writes the plan about to be applied next to the saved one (fsynced), before the kernel
+    /// is touched: a plan that cannot be saved (disk full, read-only) is refused while the
+    /// previous one is live, and [`StateDir::commit`] cannot run out of space afterwards.
+    pub fn stage(&self, generation: u64, plan: &QueuePlan) -> Result<(), StateError> {
+        let bytes = postcard::to_stdvec(&SavedRef { generation, plan }).unwrap_or_default();
+        let path = self.staged_path();
+        let written = self.write_synced(&path, &bytes);
+        if written.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        written
+    }
+
+    /// The staged plan becomes the saved one (a rename: no space needed).
+    pub fn commit(&self) -> Result<(), StateError> {
+        std::fs::rename(self.staged_path(), self.plan_path()).map_err(|source| StateError::Write {
+            path: self.plan_path(),
+            source,
+        })
+    }
+
+    /// Drops a staged plan that was not applied.
+    pub fn discard(&self) {
+        let _ = std::fs::remove_file(self.staged_path());
+    }
+
     /// The saved live plan; `Ok(None)` when there is none.
     pub fn load(&self) -> Result<Option<Live>, StateError> {
         let path = self.plan_path();
@@ -74,20 +159,17 @@ impl StateDir {
         }))
     }
 
-    /// Saves the live plan atomically (temp file, fsync, rename).
+    /// Saves the live plan atomically (staged, then renamed).
     pub fn save(&self, live: &Live) -> Result<(), StateError> {
-        let saved = Saved {
-            generation: live.generation,
-            plan: live.plan.clone(),
-        };
-        let bytes = postcard::to_stdvec(&saved).unwrap_or_default();
-        self.write_atomic(&self.plan_path(), &bytes)
+        self.stage(live.generation, &live.plan)?;
+        self.commit()
     }
 
     /// Removes the saved plan (teardown).
     pub fn forget(&self) {
         let _ = std::fs::remove_file(self.plan_path());
         let _ = std::fs::remove_file(self.marker_path());
+        self.discard();
     }
 
     pub fn mark_applying(&self) -> Result<(), StateError> {
@@ -104,18 +186,28 @@ impl StateDir {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+        let tmp = path.with_extension("tmp");
+        let written = self.write_synced(&tmp, bytes);
+        if written.is_err() {
+            // A half-written temp file only takes space.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
+        std::fs::rename(&tmp, path).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    fn write_synced(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         use std::io::Write;
         let err = |source| StateError::Write {
             path: path.to_path_buf(),
             source,
         };
         std::fs::create_dir_all(&self.dir).map_err(err)?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        let mut f = std::fs::File::create(path).map_err(err)?;
+        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(err)
     }
 }
 
@@ -143,5 +235,38 @@ mod tests {
         std::fs::write(dir.path().join("lqosd/live-plan.bin"), b"\xff\xff\xff").expect("corrupt");
         let e = s.load().expect_err("corrupt").to_string();
         assert!(e.contains("live-plan.bin is corrupt"), "{e}");
+    }
+
+    #[test]
+    fn a_staged_plan_replaces_the_saved_one_only_when_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = StateDir::new(dir.path());
+        let live = |generation| Live {
+            generation,
+            hash: plan_hash(&empty_plan()),
+            plan: empty_plan(),
+        };
+        s.save(&live(1)).expect("save");
+        s.stage(2, &empty_plan()).expect("stage");
+        assert_eq!(s.load().expect("load").map(|l| l.generation), Some(1));
+        s.discard();
+        assert_eq!(s.load().expect("load").map(|l| l.generation), Some(1));
+        s.stage(3, &empty_plan()).expect("stage");
+        s.commit().expect("commit");
+        assert_eq!(s.load().expect("load"), Some(live(3)));
+    }
+
+    #[test]
+    fn only_one_lqosd_holds_a_state_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = StateDir::new(dir.path());
+        let held = s.lock().expect("first");
+        let e = s.lock().expect_err("second").to_string();
+        assert!(
+            e.contains(&format!("another lqosd (pid {})", std::process::id())),
+            "{e}"
+        );
+        drop(held);
+        s.lock().expect("free again");
     }
 }

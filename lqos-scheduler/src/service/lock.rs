@@ -26,13 +26,21 @@ fn open(state_directory: &Path, name: &str) -> Result<(PathBuf, File), LockError
         source,
     };
     std::fs::create_dir_all(state_directory).map_err(open_err)?;
-    let file = std::fs::OpenOptions::new()
+    let file = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(open_err)?;
+    {
+        Ok(f) => f,
+        // A read-only state directory: a file opened for reading locks as well, and lqosd
+        // says what it thinks of the state directory when the plan arrives.
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+            std::fs::File::open(&path).map_err(|_| open_err(e))?
+        }
+        Err(e) => return Err(open_err(e)),
+    };
     Ok((path, file))
 }
 

@@ -15,8 +15,10 @@
 
 pub mod bed;
 pub mod dry_run;
+pub mod kernel_state;
 pub mod netns;
 pub mod shaped_csv;
+pub mod soak;
 pub mod tc;
 pub mod testbed;
 

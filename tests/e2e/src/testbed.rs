@@ -35,6 +35,8 @@ pub struct Testbed {
     /// Given to lqosd as `NOTIFY_SOCKET` (with a 1 s `WATCHDOG_USEC`) when set.
     pub notify_socket: Option<PathBuf>,
     options: Options,
+    /// Extra environment of lqosd and the scheduler (`LD_PRELOAD` of libfaketime, ...).
+    pub env: Vec<(String, String)>,
 }
 
 /// How a test bed differs from the usual one.
@@ -107,6 +109,7 @@ impl Testbed {
             lqosd: None,
             scheduler: None,
             notify_socket: None,
+            env: Vec::new(),
             port: std::sync::atomic::AtomicU16::new(0),
             options,
         })
@@ -159,6 +162,7 @@ impl Testbed {
             lqosd: None,
             scheduler: None,
             notify_socket: None,
+            env: Vec::new(),
             port: std::sync::atomic::AtomicU16::new(0),
             options: Options::default(),
         })
@@ -223,6 +227,7 @@ impl Testbed {
         );
         cmd.env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -273,6 +278,14 @@ impl Testbed {
         }
     }
 
+    /// SIGKILL for lqosd (a crash); waits until it is gone.
+    pub fn kill_lqosd(&mut self) -> Result<()> {
+        let mut child = self.lqosd.take().context("lqosd is not running")?;
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
     /// Starts `lqos-scheduler run` (the service) in the shaper namespace; its log goes to
     /// `scheduler.log`. Stopped (SIGKILL) when the test bed drops.
     pub fn start_scheduler_service(&mut self) -> Result<()> {
@@ -284,6 +297,7 @@ impl Testbed {
         );
         cmd.env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -344,12 +358,11 @@ impl Testbed {
         let config = self.config();
         let mut full = vec!["--config", config.to_str().context("path")?];
         full.extend_from_slice(args);
-        run_output(
-            &mut self
-                .shaper
-                .command(bin_path("lqos-scheduler").to_str().context("path")?, &full),
-            None,
-        )
+        let mut cmd = self
+            .shaper
+            .command(bin_path("lqos-scheduler").to_str().context("path")?, &full);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        run_output(&mut cmd, None)
     }
 
     fn next_port(&self) -> u16 {
@@ -497,6 +510,13 @@ impl Throughput {
 }
 
 impl Flow {
+    /// Whether the client has exited (its result is ready for [`Flow::finish`]).
+    pub fn done(&mut self) -> bool {
+        self.client
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
     pub fn finish(mut self) -> Result<Throughput> {
         let out = self
             .client
