@@ -181,10 +181,10 @@ impl Shaper {
     }
 
     /// What lqosd refuses before touching the kernel: interfaces it does not shape, queues the
-    /// interface does not have.
+    /// interface does not have, text that would not stay within its `tc -batch` line.
     fn check(&self, plan: &QueuePlan) -> Vec<String> {
         let links = self.shaped.interfaces();
-        let mut problems = Vec::new();
+        let mut problems = crate::apply::unsafe_text(plan);
         for iface in &plan.interfaces {
             let Some(link) = links.iter().find(|l| l.name == iface.name) else {
                 let shaped: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();

@@ -38,6 +38,14 @@ pub struct Credentials {
     password: String,
 }
 
+/// A `POST /api/login` or `/api/setup` body decoded as those handlers decode it: the user name,
+/// or the error the client would get. For lqos-fuzz.
+pub fn decode_credentials(body: &[u8]) -> Result<String, String> {
+    JsonBody::<Credentials>::from_bytes(body)
+        .map(|c| c.username)
+        .map_err(|e| e.to_string())
+}
+
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)

@@ -17,6 +17,9 @@ mod reports;
 pub mod sessions;
 pub mod users;
 
+pub use auth::decode_credentials;
+pub use edit::check_edit_body;
+
 use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
