@@ -56,8 +56,11 @@ for t in "${targets[@]}"; do
     s="$out/default/fuzzer_stats"
     # Keeps only the inputs that add an edge (hit counts ignored, to keep the corpus small).
     rm -rf "$work/cmin/$t"
-    cargo afl cmin -e -i "$out/default/queue" -o "$work/cmin/$t" -- "$bin" "$t" >"$work/$t.cmin.log" 2>&1
-    rm -rf "$corpus" && mv "$work/cmin/$t" "$corpus"
+    if cargo afl cmin -e -i "$out/default/queue" -o "$work/cmin/$t" -- "$bin" "$t" >"$work/$t.cmin.log" 2>&1; then
+        rm -rf "$corpus" && mv "$work/cmin/$t" "$corpus"
+    else
+        echo "afl-cmin failed for $t (log: $work/$t.cmin.log): $corpus left as it was" >&2
+    fi
     found=0
     for kind in crashes hangs; do
         for f in "$out/default/$kind"/id*; do
