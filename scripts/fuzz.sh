@@ -72,7 +72,7 @@ for t in "${targets[@]}"; do
     done
     results+=("$(printf '%-16s %6s %12s %10s %6s %8s %6s' "$t" "$(stat run_time "$s")" \
         "$(stat execs_done "$s")" "$(stat execs_per_sec "$s")" "$(ls "$corpus" | wc -l)" \
-        "$(du -sk "$corpus" | cut -f1)K" "$found")")
+        "$(($(cat "$corpus"/* | wc -c) / 1024))K" "$found")")
 done
 printf '%-16s %6s %12s %10s %6s %8s %6s\n' target secs execs execs/s files size found
 printf '%s\n' "${results[@]}"
