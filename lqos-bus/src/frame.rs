@@ -190,6 +190,34 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
         .map(Some)
 }
 
+/// Reads `bytes` as everything a peer sent on one connection, frame by frame, as lqosd's server
+/// (`as_server`) or a client reads it, and decodes every payload as a request or a response.
+/// Returns how many messages decoded, or the first error. For lqos-fuzz: the connection's own
+/// code paths without a socket (a byte slice never blocks, so the timeouts never fire; they
+/// need a Tokio runtime with time enabled all the same).
+pub async fn decode_stream(
+    mut bytes: &[u8],
+    as_server: bool,
+    max_len: u32,
+) -> Result<usize, BusError> {
+    let role = if as_server {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let wait = Duration::from_secs(1);
+    let mut decoded = 0;
+    while let Some(payload) = read_frame(&mut bytes, role, max_len, wait, wait).await? {
+        if as_server {
+            crate::decode_request(&payload)?;
+        } else {
+            crate::decode_response(&payload)?;
+        }
+        decoded += 1;
+    }
+    Ok(decoded)
+}
+
 /// Writes one frame (header and `payload`) and flushes it, all within `timeout`.
 pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
     writer: &mut W,

@@ -420,11 +420,11 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         .unwrap_or_else(|| "cake diffserv4".into())
         .trim()
         .to_string();
-    if default_sqm.is_empty() {
+    if default_sqm.is_empty() || !default_sqm.chars().all(is_tc_word_char) {
         reject(
             "queues.default_sqm",
             default_sqm.clone(),
-            "expected a qdisc such as \"cake diffserv4\", \"fq_codel\", \"pfifo\" or \"none\"",
+            "expected a qdisc such as \"cake diffserv4\", \"fq_codel\", \"pfifo\" or \"none\" (letters, digits, spaces and _.:/-+% only: it becomes part of a tc command)",
         );
     }
     let queue_mode = match (q.queue_mode.as_deref(), q.monitor_only) {
@@ -552,7 +552,14 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
     })
 }
 
-/// Linux interface names: 1-15 bytes, no '/', ':', or whitespace.
+/// Characters that stay part of one word of a `tc -batch` line (tc's batch reader treats
+/// newlines, `#`, `\\` and quotes specially; lqos-plan's `is_batch_text` is the same rule).
+fn is_tc_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '-' | '+' | '%')
+}
+
+/// Linux interface names (1-15 bytes, no '/', ':', or whitespace) that tc also takes as they
+/// are in its batch input (no quotes, `#`, `\\` or control characters).
 fn check_ifname(name: &str) -> Result<(), &'static str> {
     if name.is_empty() || name.len() > 15 {
         return Err("expected an interface name of 1 to 15 characters");
@@ -564,6 +571,9 @@ fn check_ifname(name: &str) -> Result<(), &'static str> {
         || name == ".."
     {
         return Err("expected an interface name without '/', ':' or spaces");
+    }
+    if !name.chars().all(is_tc_word_char) {
+        return Err("expected an interface name of letters, digits and _.-+% (tc cannot take quotes, '#' or '\\' in its batch input)");
     }
     Ok(())
 }

@@ -123,6 +123,27 @@ fn all_semantic_errors_are_reported_together() {
 }
 
 #[test]
+fn text_that_tc_batch_would_split_or_cut_is_refused_in_sqm_and_interface_names() {
+    let base = "[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n[queues]\n";
+    let (_, d) = parse(&format!(
+        "{base}default_sqm = \"pfifo\\nfilter add dev a ingress bpf obj x.o\"\n"
+    ));
+    assert!(
+        d.rejects() && d.to_string().contains("queues.default_sqm"),
+        "{d}"
+    );
+    let (c, d) = parse(&format!(
+        "{base}default_sqm = \"cake diffserv4 rtt 100ms\"\n"
+    ));
+    assert!(c.is_some() && !d.rejects(), "{d}");
+    let (_, d) = parse("[bridge]\nto_internet = \"eth#0\"\nto_network = \"b\"\n");
+    assert!(
+        d.rejects() && d.to_string().contains("bridge.to_internet"),
+        "{d}"
+    );
+}
+
+#[test]
 fn toml_syntax_and_type_errors_point_at_the_line() {
     let (c, d) = parse("[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n[queues]\nuplink_bandwidth_mbps = \"lots\"\n");
     assert!(c.is_none());

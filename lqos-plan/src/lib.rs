@@ -10,7 +10,7 @@ mod steering;
 
 pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
-pub use ops::{build_interface, rollback, steps, Step, TcOp};
+pub use ops::{build_interface, is_batch_text, rollback, steps, Step, TcOp};
 pub use render::{
     render_diff, render_mappings, render_tc, write_diff, write_mappings, write_tc, MAPPINGS_HEADER,
 };

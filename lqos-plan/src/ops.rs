@@ -110,6 +110,16 @@ impl fmt::Display for TcOp {
     }
 }
 
+/// Whether `text` (a leaf qdisc spec, an interface name) stays what it is inside a `tc -batch`
+/// line: letters, digits, spaces and `_ . : / - + %` only. tc's batch reader splits lines at
+/// newlines, ends them at `#`, joins them at a trailing `\\` and groups words in quotes, so
+/// anything else could turn one operation into another, or into two.
+pub fn is_batch_text(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '-' | '+' | '%')
+    })
+}
+
 /// ` handle <hex>:` when there is one.
 struct Handle(Option<u16>);
 

@@ -251,11 +251,12 @@ impl Shaper {
     }
 
     /// What lqosd refuses before touching the kernel: interfaces it does not shape, queues the
-    /// interface does not have, and any queue or mapping steered to a CPU that would leave
-    /// packets unshaped (no such CPU, no cpumap entry, a classid of another queue's HTB).
+    /// interface does not have, text that would not stay within its `tc -batch` line, and
+    /// any queue or mapping steered to a CPU that would leave packets unshaped (no such CPU,
+    /// no cpumap entry, a classid of another queue's HTB).
     fn check(&self, plan: &QueuePlan) -> Vec<String> {
         let links = self.shaped.interfaces();
-        let mut problems = Vec::new();
+        let mut problems = crate::apply::unsafe_text(plan);
         for iface in &plan.interfaces {
             let Some(link) = links.iter().find(|l| l.name == iface.name) else {
                 let shaped: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();

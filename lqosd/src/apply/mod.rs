@@ -97,6 +97,30 @@ pub fn plan_hash(plan: &QueuePlan) -> u64 {
     h.finish()
 }
 
+/// What in `plan` would not stay within its `tc -batch` lines ([`lqos_plan::is_batch_text`]):
+/// lqosd refuses such a plan from the bus, since a newline in a leaf spec would have `tc` run
+/// a command of the sender's choosing as root.
+pub fn unsafe_text(plan: &QueuePlan) -> Vec<String> {
+    let mut problems = Vec::new();
+    for iface in &plan.interfaces {
+        if !lqos_plan::is_batch_text(&iface.name) {
+            problems.push(format!("interface name {:?}: not a tc word", iface.name));
+        }
+        let leaves = iface.htbs.iter().flat_map(|q| &q.classes).filter_map(|c| {
+            let leaf = c.leaf.as_deref()?;
+            (!lqos_plan::is_batch_text(leaf)).then_some((c.id, leaf))
+        });
+        for (class, leaf) in leaves {
+            problems.push(format!(
+                "{} class {class}: leaf qdisc {leaf:?} holds characters tc would not take as \
+                 part of one command (letters, digits, spaces and _.:/-+% only)",
+                iface.name
+            ));
+        }
+    }
+    problems
+}
+
 /// An empty plan: nothing shaped.
 pub fn empty_plan() -> QueuePlan {
     QueuePlan {

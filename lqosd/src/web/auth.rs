@@ -51,6 +51,18 @@ pub struct Setup {
     token: String,
 }
 
+/// A `POST /api/login` or `/api/setup` body decoded as those handlers decode it
+/// ([`Credentials`], [`Setup`]): the user name, or the error the client would get. For
+/// lqos-fuzz.
+pub fn decode_credentials(body: &[u8]) -> Result<String, String> {
+    let login = JsonBody::<Credentials>::from_bytes(body).map(|c| c.username);
+    let setup = JsonBody::<Setup>::from_bytes(body).map(|s| s.username);
+    match (login, setup) {
+        (Ok(name), _) | (_, Ok(name)) => Ok(name),
+        (Err(e), Err(_)) => Err(e.to_string()),
+    }
+}
+
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lqos_config::{InputTexts, Severity};
+use lqos_config::{InputTexts, IpRanges, Severity};
 use serde::Deserialize;
 use std::io::Write;
 use std::ops::Range;
@@ -322,7 +322,16 @@ fn validate(s: &WebState, csv: &str, edited: Option<&str>) -> Result<(), ApiErro
         network: &network,
         overrides: overrides.as_deref(),
     };
-    let (inputs, diags) = lqos_config::parse_inputs(&texts, &c.ip_ranges);
+    validate_texts(&texts, &c.ip_ranges, edited)
+}
+
+/// [`validate`] on the texts of the inputs.
+fn validate_texts(
+    texts: &InputTexts,
+    ranges: &IpRanges,
+    edited: Option<&str>,
+) -> Result<(), ApiError> {
+    let (inputs, diags) = lqos_config::parse_inputs(texts, ranges);
     let mut problems: Vec<String> = diags
         .iter()
         .filter(|d| {
@@ -349,6 +358,34 @@ fn validate(s: &WebState, csv: &str, edited: Option<&str>) -> Result<(), ApiErro
         });
     }
     Ok(())
+}
+
+/// What `POST /api/circuits` (`replace: None`) or `PUT /api/circuits/{replace}` does with its
+/// JSON body before anything is written, on texts instead of files: the body decoded as the
+/// handler's extractor decodes it, spliced into `texts.shaped_devices` (which must be UTF-8, as
+/// the handler reads it) and the result validated. The new file's text, or the error the
+/// client would get. For lqos-fuzz, which feeds it arbitrary bodies.
+pub fn check_edit_body(
+    body: &[u8],
+    replace: Option<&str>,
+    parent_id: &str,
+    texts: &InputTexts,
+    ranges: &IpRanges,
+) -> Result<String, String> {
+    let c = JsonBody::<CircuitEdit>::from_bytes(body).map_err(|e| e.to_string())?;
+    let csv = std::str::from_utf8(texts.shaped_devices).map_err(|e| e.to_string())?;
+    let id = c.circuit_id.clone();
+    let change = match replace {
+        Some(old) => Change::Replace(old.to_owned(), c),
+        None => Change::Add(c),
+    };
+    let new = apply(csv, &change, parent_id).map_err(|e| e.to_string())?;
+    let edited = InputTexts {
+        shaped_devices: new.as_bytes(),
+        ..*texts
+    };
+    validate_texts(&edited, ranges, Some(&id)).map_err(|e| e.to_string())?;
+    Ok(new)
 }
 
 /// Replaces `path` (through a symbolic link, if it is one) with `text`: a new file in the same

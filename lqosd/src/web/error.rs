@@ -102,17 +102,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(r @ JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest {
-                status: r.status(),
-                message: "expected a JSON body with Content-Type: application/json".into(),
-            }),
-            Err(r) => Err(ApiError::BadRequest {
-                status: r.status(),
-                message: r.body_text(),
-            }),
-        }
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| JsonBody(v))
+            .map_err(json_rejection)
+    }
+}
+
+impl<T: DeserializeOwned> JsonBody<T> {
+    /// Decodes a body as the extractor does once the content type is checked.
+    pub fn from_bytes(body: &[u8]) -> Result<T, ApiError> {
+        Json::<T>::from_bytes(body)
+            .map(|Json(v)| v)
+            .map_err(json_rejection)
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        r @ JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest {
+            status: r.status(),
+            message: "expected a JSON body with Content-Type: application/json".into(),
+        },
+        r => ApiError::BadRequest {
+            status: r.status(),
+            message: r.body_text(),
+        },
     }
 }
 

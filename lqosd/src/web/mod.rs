@@ -18,6 +18,9 @@ pub mod sessions;
 pub mod setup_token;
 pub mod users;
 
+pub use auth::decode_credentials;
+pub use edit::check_edit_body;
+
 use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
