@@ -9,6 +9,7 @@
 use crate::apply::TcFailure;
 use lqos_plan::TcOp;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// Runs `ops` in order; on failure reports the index of the op tc refused.
@@ -38,9 +39,26 @@ pub fn run(ops: &[TcOp]) -> Result<(), TcFailure> {
     Ok(())
 }
 
+/// A `tc` that dies with lqosd: killed in the middle of an apply, lqosd must not leave a
+/// `tc -batch` running on its own, changing the tree while the next lqosd rebuilds it.
+fn tc() -> Command {
+    let mut cmd = Command::new("tc");
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when the
+    // thread that started it (waiting for it) dies with lqosd.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
 /// `tc qdisc del dev X root`, where a device on its default qdisc is fine.
 fn clear_root(dev: &str) -> Result<(), String> {
-    let out = Command::new("tc")
+    let out = tc()
         .args(["qdisc", "del", "dev", dev, "root"])
         .output()
         .map_err(|e| format!("cannot run tc: {e}"))?;
@@ -64,7 +82,7 @@ fn batch(ops: &[TcOp]) -> Result<(), (usize, String)> {
     file.write_all(text.as_bytes())
         .map_err(|e| (0, format!("cannot write the batch file: {e}")))?;
     let path = file.path().to_string_lossy().into_owned();
-    let out = Command::new("tc")
+    let out = tc()
         .args(["-batch", &path])
         .output()
         .map_err(|e| (0, format!("cannot run tc: {e}")))?;
