@@ -196,7 +196,7 @@ fn a_plan_the_kernel_refuses_half_way_leaves_the_previous_plan_live() -> Result<
         "the live tree is the previous plan's:\nbefore {before:#?}\nafter {:#?}",
         live_tree(&tb)?
     );
-    let f = tb.measure("100.64.9.1", false)?.wire_mbps();
+    let f = tb.measure_plan("100.64.9.1", false, 20.0)?;
     ensure!(
         within(f, 20.0, 0.05),
         "F still shaped at its old rate: {f:.2}"

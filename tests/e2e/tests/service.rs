@@ -18,7 +18,7 @@ fn the_scheduler_service_applies_an_edit_within_seconds() -> Result<()> {
     tb.start_lqosd()?;
     tb.start_scheduler_service()?;
     tb.wait_for_applies(1, std::time::Duration::from_secs(20))?;
-    let before = tb.measure("100.64.10.1", false)?.wire_mbps();
+    let before = tb.measure_plan("100.64.10.1", false, 20.0)?;
     ensure!(within(before, 20.0, 0.05), "first plan: {before:.2}");
     tb.dir.write(
         "ShapedDevices.csv",
@@ -30,7 +30,7 @@ fn the_scheduler_service_applies_an_edit_within_seconds() -> Result<()> {
         "edit applied {:.1} s after it was saved",
         edited.elapsed().as_secs_f64()
     );
-    let after = tb.measure("100.64.10.1", false)?.wire_mbps();
+    let after = tb.measure_plan("100.64.10.1", false, 50.0)?;
     eprintln!("service: 20 -> 50 Mbit/s plan, measured {before:.2} -> {after:.2}");
     ensure!(
         within(after, 50.0, 0.05),
@@ -78,7 +78,7 @@ fn a_broken_edit_keeps_shaping_and_raises_an_urgent_issue() -> Result<()> {
             && issues.contains("last good plan stays live"),
         "{issues}"
     );
-    let rate = tb.measure("100.64.11.1", false)?.wire_mbps();
+    let rate = tb.measure_plan("100.64.11.1", false, 20.0)?;
     ensure!(
         within(rate, 20.0, 0.05),
         "the last good plan still shapes: {rate:.2}"
@@ -160,7 +160,7 @@ fn a_broken_or_hung_integration_and_a_killed_scheduler_leave_shaping_alone() -> 
         Ok(lqos(&tb, &["issues"])?.contains("http_import/integration_failed"))
     })?;
     ensure!(raised, "no integration issue:\n{}", tb.scheduler_log());
-    let rate = tb.measure("100.64.12.1", false)?.wire_mbps();
+    let rate = tb.measure_plan("100.64.12.1", false, 20.0)?;
     ensure!(
         within(rate, 20.0, 0.05),
         "shaped from the last good inputs: {rate:.2}"
@@ -199,7 +199,7 @@ fn a_broken_or_hung_integration_and_a_killed_scheduler_leave_shaping_alone() -> 
         live_tree(&tb)? == before,
         "the shaper is on the last good plan"
     );
-    let rate = tb.measure("100.64.12.1", false)?.wire_mbps();
+    let rate = tb.measure_plan("100.64.12.1", false, 20.0)?;
     ensure!(
         within(rate, 20.0, 0.05),
         "still shaped by the last good plan: {rate:.2}"

@@ -28,8 +28,8 @@ fn three_plans_each_shaped_to_their_ceiling_both_ways() -> Result<()> {
         ("100.64.1.50", 50.0, 10.0),
         ("100.64.1.200", 200.0, 20.0),
     ] {
-        let d = tb.measure(addr, false)?.wire_mbps();
-        let u = tb.measure(addr, true)?.wire_mbps();
+        let d = tb.measure_plan(addr, false, down)?;
+        let u = tb.measure_plan(addr, true, up)?;
         eprintln!("{addr}: download {d:.2} Mbit/s (plan {down}), upload {u:.2} Mbit/s (plan {up})");
         ensure!(
             within(d, down, 0.05),
@@ -107,8 +107,8 @@ fn a_circuit_given_by_prefix_shapes_every_address_in_it() -> Result<()> {
         &["100.64.8.1/16", "100.64.8.6/16", "fd00:65::10/64"],
     )?;
     for addr in ["100.64.8.1", "100.64.8.6", "fd00:65::10"] {
-        let d = tb.measure(addr, false)?.wire_mbps();
-        let u = tb.measure(addr, true)?.wire_mbps();
+        let d = tb.measure_plan(addr, false, 20.0)?;
+        let u = tb.measure_plan(addr, true, 5.0)?;
         // IPv6 frames carry 20 more header bytes per segment than IPv4 ones: a little less payload.
         eprintln!("{addr}: download {d:.2} (plan 20), upload {u:.2} (plan 5)");
         ensure!(
@@ -130,7 +130,7 @@ fn re_rating_one_circuit_leaves_another_flow_alone() -> Result<()> {
         ]
     };
     let tb = shaped("rerate", &rows(20.0), &["100.64.4.1/16", "100.64.4.2/16"])?;
-    let before = tb.measure("100.64.4.1", false)?.wire_mbps();
+    let before = tb.measure_plan("100.64.4.1", false, 20.0)?;
     ensure!(within(before, 20.0, 0.05), "A before: {before:.2}");
     let b_id = class_id_of(&tb, "B")?;
     let flow = tb.start_flow("100.64.4.2", false, 8)?;
@@ -168,7 +168,7 @@ fn re_rating_one_circuit_leaves_another_flow_alone() -> Result<()> {
         "B did not stall: slowest interval {slowest:.2} Mbit/s"
     );
     ensure!(class_id_of(&tb, "B")? == b_id, "B keeps its class id");
-    let after = tb.measure("100.64.4.1", false)?.wire_mbps();
+    let after = tb.measure_plan("100.64.4.1", false, 60.0)?;
     eprintln!("A: {before:.2} -> {after:.2} Mbit/s (plan 20 -> 60)");
     ensure!(within(after, 60.0, 0.05), "A after: {after:.2}, plan 60");
     Ok(())

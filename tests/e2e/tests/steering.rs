@@ -99,8 +99,8 @@ fn override_above_the_cpus_leaves_no_circuit_unshaped() -> Result<()> {
         "the refresh clamps with a warning:\n{out}"
     );
     for addr in &addrs {
-        let d = tb.measure(addr, false)?.wire_mbps();
-        let u = tb.measure(addr, true)?.wire_mbps();
+        let d = tb.measure_plan(addr, false, 10.0)?;
+        let u = tb.measure_plan(addr, true, 2.0)?;
         eprintln!("{addr}: download {d:.2} (plan 10), upload {u:.2} (plan 2)");
         ensure!(
             within(d, 10.0, 0.05) && within(u, 2.0, 0.05),
@@ -145,8 +145,8 @@ fn veth_senders_with_checksum_offload_are_shaped_through_generic_xdp() -> Result
     tb.refresh()?;
     // Native XDP into a cpumap would drop every TCP segment of these senders: iperf3 would
     // not even connect. Generic XDP keeps their checksum state.
-    let d = tb.measure("100.64.6.1", false)?.wire_mbps();
-    let u = tb.measure("100.64.6.1", true)?.wire_mbps();
+    let d = tb.measure_plan("100.64.6.1", false, 20.0)?;
+    let u = tb.measure_plan("100.64.6.1", true, 5.0)?;
     eprintln!("checksum offload on: download {d:.2} (plan 20), upload {u:.2} (plan 5)");
     ensure!(
         within(d, 20.0, 0.05) && within(u, 5.0, 0.05),
