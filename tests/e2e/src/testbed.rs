@@ -37,6 +37,8 @@ pub struct Testbed {
     options: Options,
     /// Extra environment of lqosd and the scheduler (`LD_PRELOAD` of libfaketime, ...).
     pub env: Vec<(String, String)>,
+    /// Lines added to lqos.conf's `[queues]` table by [`Testbed::write_inputs`].
+    pub queues_conf: String,
 }
 
 /// How a test bed differs from the usual one.
@@ -110,6 +112,7 @@ impl Testbed {
             scheduler: None,
             notify_socket: None,
             env: Vec::new(),
+            queues_conf: String::new(),
             port: std::sync::atomic::AtomicU16::new(0),
             options,
         })
@@ -163,6 +166,7 @@ impl Testbed {
             scheduler: None,
             notify_socket: None,
             env: Vec::new(),
+            queues_conf: String::new(),
             port: std::sync::atomic::AtomicU16::new(0),
             options: Options::default(),
         })
@@ -200,9 +204,10 @@ impl Testbed {
             "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n\
              {}\
              [queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 2000\nuplink_bandwidth_mbps = 2000\n\
-             generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n\
+             generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n{}\
              [lqosd]\nbus_socket = \"{d}/bus\"\nbpf_pin_dir = \"{}\"\n{xdp_mode}{extra}",
             self.interfaces,
+            self.queues_conf,
             pins.display()
         );
         self.dir.write("network.json", network_json)?;
@@ -432,7 +437,9 @@ impl Testbed {
                 break;
             }
             let way = if upload { "upload" } else { "download" };
-            eprintln!("{sub_addr} {way}: run {attempt} measured {mbps:.2} Mbit/s, plan {plan_mbps}");
+            eprintln!(
+                "{sub_addr} {way}: run {attempt} measured {mbps:.2} Mbit/s, plan {plan_mbps}"
+            );
         }
         Ok(mbps)
     }
