@@ -56,7 +56,9 @@ fn leaf_exists(tb: &Testbed, classid: &str) -> Result<bool> {
 
 /// Bytes sent by the lazy pool classes of `lqn` (minors from 0xf000 up, see lqos_plan::lazy).
 fn pool_sent_bytes(tb: &Testbed) -> Result<u64> {
-    let out = tb.shaper.run("tc", &["-s", "class", "show", "dev", "lqn"])?;
+    let out = tb
+        .shaper
+        .run("tc", &["-s", "class", "show", "dev", "lqn"])?;
     let mut total = 0;
     let mut in_pool = false;
     for line in out.lines() {
@@ -134,7 +136,10 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
     );
     let pooled = pool_sent_bytes(&tb)?;
     eprintln!("the pool sent {pooled} bytes before the class existed");
-    ensure!(pooled > 0, "the first packets were held in the parent's pool");
+    ensure!(
+        pooled > 0,
+        "the first packets were held in the parent's pool"
+    );
     // Never unshaped (this path carries Gbit/s): never above the parent's 60 Mbit/s.
     ensure!(
         w.iter().all(|&x| x < 60.0 * 1.15),
