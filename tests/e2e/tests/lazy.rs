@@ -173,6 +173,21 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
     let again = tb.measure("100.64.30.1", false)?.wire_mbps();
     ensure!(again < 60.0 * 1.1, "after the collapse: {again:.1} Mbit/s");
     ensure!(class_exists(&tb, &class)?, "built again by the new flow");
+    // Re-rating the idle circuit LB changes the plan, not the kernel.
+    let rows = [
+        device_row("LA", "Capped", "100.64.30.1", "", 20.0, 5.0),
+        device_row("LB", "Capped", "100.64.30.2", "", 35.0, 7.0),
+    ];
+    tb.dir.write(
+        "ShapedDevices.csv",
+        format!("{CSV_HEADER}{}", rows.concat()),
+    )?;
+    let out = tb.refresh()?;
+    ensure!(
+        out.contains("applied generation")
+            && out.contains("classes +0 ~0 -0, IP mappings +0 ~0 -0"),
+        "a plan change to an absent circuit costs no tc operation:\n{out}"
+    );
     Ok(())
 }
 
