@@ -185,7 +185,8 @@ fn measure(
     active: &Active,
 ) -> Result<(Duration, Option<Duration>, f64)> {
     let started = Instant::now();
-    tb.start_lqosd()?;
+    tb.spawn_lqosd()?;
+    tb.wait_for_bus(Duration::from_secs(1800))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -221,6 +221,12 @@ impl Testbed {
 
     /// Starts lqosd in the shaper namespace and waits until its bus answers.
     pub fn start_lqosd(&mut self) -> Result<()> {
+        self.spawn_lqosd()?;
+        self.wait_for_bus(Duration::from_secs(20))
+    }
+
+    /// Starts lqosd in the shaper namespace without waiting for it.
+    pub fn spawn_lqosd(&mut self) -> Result<()> {
         ensure!(self.lqosd.is_none(), "lqosd already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -241,8 +247,13 @@ impl Testbed {
                 .env("WATCHDOG_USEC", "1000000");
         }
         self.lqosd = Some(cmd.spawn().context("cannot start lqosd")?);
+        Ok(())
+    }
+
+    /// Waits until lqosd's bus answers (lqosd binds it once the saved plan is live).
+    pub fn wait_for_bus(&mut self, limit: Duration) -> Result<()> {
         let socket = self.dir.join("bus");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             if let Some(child) = self.lqosd.as_mut() {
                 if let Some(status) = child.try_wait()? {
@@ -252,7 +263,7 @@ impl Testbed {
             }
             ensure!(
                 Instant::now() < deadline,
-                "lqosd's bus did not answer within 20 s:\n{}",
+                "lqosd's bus did not answer within {limit:?}:\n{}",
                 self.lqosd_log()
             );
             std::thread::sleep(Duration::from_millis(50));
