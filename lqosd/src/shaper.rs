@@ -216,10 +216,8 @@ impl Shaper {
             (Some(l), false) => std::mem::replace(&mut l.kernel, empty_plan()),
             (None, false) => std::mem::replace(&mut self.live.plan, empty_plan()),
         };
-        let lazy_target = self.lazy.as_mut().map(|l| {
-            l.prune(&plan);
-            l.realise(&plan)
-        });
+        // Built circuits the plan no longer has are simply not materialised.
+        let lazy_target = self.lazy.as_ref().map(|l| l.realise(&plan));
         let started = std::time::Instant::now();
         let result = apply(
             &mut self.dataplane,
@@ -229,7 +227,10 @@ impl Shaper {
             &mut self.handles,
         );
         match (&mut self.lazy, lazy_target, result.is_ok()) {
-            (Some(l), Some(target), true) => l.kernel = target,
+            (Some(l), Some(target), true) => {
+                l.kernel = target;
+                l.prune(&plan);
+            }
             (Some(l), _, false) => l.kernel = kernel_now,
             (None, _, false) => self.live.plan = kernel_now,
             _ => {}
