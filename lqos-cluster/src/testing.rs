@@ -24,30 +24,63 @@ pub struct EtcdCluster {
     members: Vec<Member>,
     initial: String,
     peer_ports: Vec<u16>,
+    /// The network namespace the members run in (`ip netns` name), and their address there.
+    netns: Option<String>,
+    host: String,
+}
+
+/// Runs `f` on a thread inside network namespace `ns` (the calling thread stays where it is).
+fn in_netns<T: Send + 'static>(
+    ns: Option<&str>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    let ns = ns.map(|n| format!("/var/run/netns/{n}"));
+    std::thread::spawn(move || {
+        if let Some(path) = ns {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::File::open(&path)?;
+            // SAFETY: setns(2) on this thread only, with an fd we own.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("netns thread panicked"))?
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(TcpListener::bind("0.0.0.0:0")?.local_addr()?.port())
 }
 
 impl EtcdCluster {
-    /// Starts `n` members and waits (at most 30 s) until every one answers.
+    /// Starts `n` members on 127.0.0.1 and waits (at most 30 s) until every one answers.
     pub fn start(n: usize) -> std::io::Result<EtcdCluster> {
+        Self::start_in(n, None, "127.0.0.1")
+    }
+
+    /// [`EtcdCluster::start`] inside network namespace `netns`, listening on `host` there.
+    pub fn start_in(n: usize, netns: Option<&str>, host: &str) -> std::io::Result<EtcdCluster> {
         let dir = tempfile::Builder::new().prefix("lqos-etcd").tempdir()?;
         let mut members = Vec::new();
         let mut peer_ports = Vec::new();
+        let ns = netns.map(str::to_owned);
+        let ports = in_netns(ns.as_deref(), move || -> std::io::Result<Vec<u16>> {
+            (0..2 * n).map(|_| free_port()).collect()
+        })??;
         for i in 0..n {
             members.push(Member {
                 name: format!("m{i}"),
-                client_port: free_port()?,
+                client_port: ports[2 * i],
                 child: None,
             });
-            peer_ports.push(free_port()?);
+            peer_ports.push(ports[2 * i + 1]);
         }
         let initial = members
             .iter()
             .zip(&peer_ports)
-            .map(|(m, p)| format!("{}=http://127.0.0.1:{p}", m.name))
+            .map(|(m, p)| format!("{}=http://{host}:{p}", m.name))
             .collect::<Vec<_>>()
             .join(",");
         let mut cluster = EtcdCluster {
@@ -55,6 +88,8 @@ impl EtcdCluster {
             members,
             initial,
             peer_ports,
+            netns: ns,
+            host: host.to_owned(),
         };
         for i in 0..n {
             cluster.spawn(i)?;
@@ -67,9 +102,18 @@ impl EtcdCluster {
         let m = &self.members[i];
         let data = self.dir.path().join(&m.name);
         let log = std::fs::File::create(self.dir.path().join(format!("{}.log", m.name)))?;
-        let client = format!("http://127.0.0.1:{}", m.client_port);
-        let peer = format!("http://127.0.0.1:{}", self.peer_ports[i]);
-        let child = Command::new(etcd_binary())
+        let client = format!("http://{}:{}", self.host, m.client_port);
+        let peer = format!("http://{}:{}", self.host, self.peer_ports[i]);
+        let mut cmd = match &self.netns {
+            // `ip netns exec` execs etcd: the child's pid is etcd's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(etcd_binary());
+                c
+            }
+            None => Command::new(etcd_binary()),
+        };
+        let child = cmd
             .args(["--name", &m.name])
             .arg("--data-dir")
             .arg(&data)
@@ -128,7 +172,7 @@ impl EtcdCluster {
     pub fn endpoints(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .map(|m| format!("http://{}:{}", self.host, m.client_port))
             .collect()
     }
 
@@ -174,7 +218,8 @@ impl EtcdCluster {
                 continue;
             }
             loop {
-                if health(m.client_port) {
+                let (host, port) = (self.host.clone(), m.client_port);
+                if in_netns(self.netns.as_deref(), move || health(&host, port))? {
                     break;
                 }
                 if started.elapsed() > timeout {
@@ -192,9 +237,9 @@ impl EtcdCluster {
 }
 
 /// `GET /health` answers `"health":"true"` (a member with a leader).
-fn health(port: u16) -> bool {
+fn health(host: &str, port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+    let Ok(mut s) = std::net::TcpStream::connect((host, port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
