@@ -5,9 +5,6 @@ use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use lqos_config::Fleet;
 use std::time::Duration;
 
-/// Every request gives up after this long (a box cut off from etcd must not hang).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
 fn read(path: &std::path::Path) -> Result<Vec<u8>, ClusterError> {
     std::fs::read(path).map_err(|source| ClusterError::Tls {
         path: path.to_path_buf(),
@@ -16,11 +13,12 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, ClusterError> {
 }
 
 /// Connects to the fleet's etcd. Requests to a member without a Raft leader fail instead of
-/// waiting (`require_leader`), so a box on the minority side of a partition notices.
+/// waiting (`require_leader`), so a box on the minority side of a partition notices; HTTP/2
+/// keep-alives notice a dead connection within seconds. No per-request timeout: campaigns
+/// and watches are long-lived (callers bound their own waits).
 pub async fn connect(fleet: &Fleet) -> Result<Client, ClusterError> {
     let mut options = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(2))
-        .with_timeout(REQUEST_TIMEOUT)
         .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
         .with_require_leader(true);
     if let Some(tls) = &fleet.tls {

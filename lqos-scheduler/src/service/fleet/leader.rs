@@ -121,7 +121,20 @@ async fn publish_file(
         .ok()
         .and_then(|b| Snapshot::decode(&b).ok())
         .unwrap_or_default();
-    let result = publish(client, keys, leadership, lease, name, &snapshot).await;
+    // Bounded: past the lease's deadline a publication could not succeed anyway.
+    let wait = lease.deadline().saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+    let result = match tokio::time::timeout(
+        wait,
+        publish(client, keys, leadership, lease, name, &snapshot),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(ClusterError::Timeout {
+            what: "publishing",
+            timeout: wait,
+        }),
+    };
     let mut record = Publication {
         name,
         token: leadership.token,
