@@ -13,24 +13,7 @@ pub struct Registration {
     pub standby_of: Option<String>,
 }
 
-/// `status/<name>`: what a box has applied and how it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoxStatus {
-    pub name: String,
-    /// The share it plans (a standby's is its primary's).
-    pub share: Vec<String>,
-    pub standby_of: Option<String>,
-    pub leader: bool,
-    /// The fence of the plan its lqosd applied last.
-    pub applied_token: Option<u64>,
-    pub applied_generation: Option<u64>,
-    pub applied_unix_ms: Option<u64>,
-    /// Circuits in its share of the last applied publication.
-    pub circuits: Option<u64>,
-    /// `ok`, or what is wrong (apply refused, lqosd unreachable).
-    pub health: String,
-    pub updated_unix_ms: u64,
-}
+pub use lqos_config::fleet_status::BoxStatus;
 
 /// Writes this box's registration (no lease: a standby must find it while the box is down).
 pub async fn register(client: &Client, keys: &Keys, r: &Registration) -> Result<(), ClusterError> {

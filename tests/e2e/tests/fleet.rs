@@ -189,6 +189,19 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
         "each box plans its share only"
     );
 
+    let mut status = String::new();
+    let shown = wait_until(Duration::from_secs(10), || {
+        status = lqos(&f.beds[1], &["status"])?;
+        Ok(status.contains("fleet: box b, etcd ok")
+            && status.contains("  leader: ")
+            && status.contains(&format!(
+                "a (leader): share [SiteA], applied token {} generation {}",
+                first.0, first.1
+            ))
+            && status.contains("  b: share [SiteB], applied token"))
+    })?;
+    ensure!(shown, "lqos status shows the fleet:\n{status}");
+
     // 2. The leader's scheduler dies: the other box leads within 15 s; the next change
     //    reaches every box.
     let (old, old_token) = leader(&f).context("a leader")?;

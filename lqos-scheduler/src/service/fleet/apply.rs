@@ -4,6 +4,7 @@
 use super::{chain, journal, lock, Shared};
 use crate::service::job;
 use lqos_cluster::{current_leader, fetch, latest, status, ClusterError, Keys, Lease, Manifest};
+use lqos_config::fleet_status::{FleetStatus, LeaderStatus, PublicationStatus};
 use lqos_config::Config;
 use serde::Serialize;
 use std::path::Path;
@@ -126,17 +127,6 @@ pub async fn apply(
     Ok(outcome.ok || stale)
 }
 
-/// What `status.json` holds: the fleet as this box sees it.
-#[derive(Serialize, Default)]
-struct FleetView {
-    updated_unix_ms: u64,
-    me: status::BoxStatus,
-    etcd: String,
-    leader: Option<lqos_cluster::LeaderInfo>,
-    manifest: Option<Manifest>,
-    boxes: Vec<status::BoxStatus>,
-}
-
 /// Every second or so: this box's status into etcd (on a lease of its own), the fleet's into
 /// `status.json`, and a heartbeat to lqosd. Never gives up.
 pub async fn report_loop(
@@ -152,7 +142,7 @@ pub async fn report_loop(
     let mut session: Option<(lqos_cluster::Client, Lease)> = None;
     loop {
         let me = lock(&shared).clone();
-        let mut view = FleetView {
+        let mut view = FleetStatus {
             updated_unix_ms: journal::unix_ms(),
             me: me.clone(),
             ..Default::default()
@@ -168,8 +158,20 @@ pub async fn report_loop(
                 me.updated_unix_ms = journal::unix_ms();
                 status::report(client, &keys, lease.id, &me).await?;
                 view.boxes = status::all(client, &keys).await?;
-                view.leader = current_leader(client, &keys).await?;
-                view.manifest = latest(client, &keys).await?.0.map(|(m, _)| m);
+                view.leader = current_leader(client, &keys).await?.map(|l| LeaderStatus {
+                    name: l.name,
+                    token: l.token,
+                });
+                view.manifest = latest(client, &keys)
+                    .await?
+                    .0
+                    .map(|(m, _)| PublicationStatus {
+                        token: m.token,
+                        generation: m.generation,
+                        publisher: m.publisher,
+                        created_unix_ms: m.created_unix_ms,
+                        compressed: m.compressed,
+                    });
             }
             Ok(())
         }
