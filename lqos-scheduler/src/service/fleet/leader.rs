@@ -4,7 +4,9 @@
 
 use super::journal;
 use crate::service::{job, watch};
-use lqos_cluster::{campaign, connect, publish, resign, ClusterError, Keys, Lease, Snapshot};
+use lqos_cluster::{
+    campaign, connect, latest, publish, resign, ClusterError, Keys, Lease, Manifest, Snapshot,
+};
 use lqos_config::Config;
 use serde::Serialize;
 use std::path::Path;
@@ -108,6 +110,8 @@ pub async fn term(
     }
 }
 
+/// Publishes the validated snapshot in `file`. A transport error (an etcd member just died)
+/// is retried while the lease holds; a refusal (not the leader any more) ends the term.
 async fn publish_file(
     client: &lqos_cluster::Client,
     keys: &Keys,
@@ -117,60 +121,111 @@ async fn publish_file(
     file: &Path,
 ) -> Result<(), ClusterError> {
     let name = config.fleet.as_ref().map_or("", |f| f.name.as_str());
-    let snapshot = std::fs::read(file)
-        .ok()
-        .and_then(|b| Snapshot::decode(&b).ok())
-        .unwrap_or_default();
-    // Bounded: past the lease's deadline a publication could not succeed anyway.
-    let wait = lease.deadline().saturating_duration_since(Instant::now()) + Duration::from_secs(1);
-    let result = match tokio::time::timeout(
-        wait,
-        publish(client, keys, leadership, lease, name, &snapshot),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(ClusterError::Timeout {
-            what: "publishing",
-            timeout: wait,
-        }),
-    };
-    let mut record = Publication {
-        name,
-        token: leadership.token,
-        generation: None,
-        hash: None,
-        bytes: None,
-        compressed: None,
-        succeeded: false,
-        skipped: false,
-        error: None,
-    };
-    match &result {
-        Ok(Some(m)) => {
-            info!(
-                token = m.token,
-                generation = m.generation,
-                bytes = m.compressed,
-                "fleet: published"
-            );
-            record.generation = Some(m.generation);
-            record.hash = Some(&m.hash);
-            (record.bytes, record.compressed) = (Some(m.bytes), Some(m.compressed));
-            record.succeeded = true;
-            journal::append(&config.state_directory, "publications.jsonl", &record);
+    let snapshot = match std::fs::read(file).map(|b| Snapshot::decode(&b)) {
+        Ok(Ok(s)) => s,
+        other => {
+            warn!(file = %file.display(), ?other, "fleet: the validated inputs cannot be read back: nothing published");
+            return Ok(());
         }
-        Ok(None) => {
-            record.skipped = true;
-            journal::append(&config.state_directory, "publications.jsonl", &record);
-        }
-        Err(e) => {
-            warn!(error = %e, "fleet: publication refused");
-            record.error = Some(e.to_string());
-            journal::append(&config.state_directory, "publications.jsonl", &record);
+    };
+    let hash = Snapshot::hash(&snapshot.encode());
+    let mut failed_before = false;
+    loop {
+        // Bounded: past the lease's deadline a publication could not succeed anyway.
+        let wait =
+            lease.deadline().saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let attempt = tokio::time::timeout(
+            wait,
+            publish(client, keys, leadership, lease, name, &snapshot),
+        );
+        let result = match attempt.await {
+            Ok(r) => r,
+            Err(_) => Err(ClusterError::Timeout {
+                what: "publishing",
+                timeout: wait,
+            }),
+        };
+        let journal =
+            |r: &Publication| journal::append(&config.state_directory, "publications.jsonl", r);
+        match result {
+            Ok(Some(m)) => {
+                info!(
+                    token = m.token,
+                    generation = m.generation,
+                    bytes = m.compressed,
+                    "fleet: published"
+                );
+                journal(&record(name, leadership.token, Some(&m), false, None));
+                return Ok(());
+            }
+            Ok(None) => {
+                // After a failed attempt, "the same as published" may mean that attempt
+                // reached etcd after all: then it is this publication.
+                let ours = if failed_before {
+                    latest(client, keys)
+                        .await?
+                        .0
+                        .map(|(m, _)| m)
+                        .filter(|m| m.token == leadership.token && m.hash == hash)
+                } else {
+                    None
+                };
+                journal(&record(
+                    name,
+                    leadership.token,
+                    ours.as_ref(),
+                    ours.is_none(),
+                    None,
+                ));
+                return Ok(());
+            }
+            Err(e @ (ClusterError::Etcd { .. } | ClusterError::Timeout { .. }))
+                if lease.is_valid() =>
+            {
+                warn!(error = %super::chain(&e), "fleet: publication failed; retrying while the lease holds");
+                journal(&record(
+                    name,
+                    leadership.token,
+                    None,
+                    false,
+                    Some(e.to_string()),
+                ));
+                failed_before = true;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                warn!(error = %super::chain(&e), "fleet: publication refused");
+                journal(&record(
+                    name,
+                    leadership.token,
+                    None,
+                    false,
+                    Some(e.to_string()),
+                ));
+                return Err(e);
+            }
         }
     }
-    result.map(|_| ())
+}
+
+fn record<'a>(
+    name: &'a str,
+    token: u64,
+    m: Option<&'a Manifest>,
+    skipped: bool,
+    error: Option<String>,
+) -> Publication<'a> {
+    Publication {
+        name,
+        token,
+        generation: m.map(|m| m.generation),
+        hash: m.map(|m| m.hash.as_str()),
+        bytes: m.map(|m| m.bytes),
+        compressed: m.map(|m| m.compressed),
+        succeeded: m.is_some() && !skipped,
+        skipped,
+        error,
+    }
 }
 
 /// A clean stop: resign (the next box leads in milliseconds), give the lease back.
