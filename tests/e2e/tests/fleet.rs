@@ -9,7 +9,8 @@
 //! 3. the (new) leader is paused past its lease and resumed: it publishes nothing, and a
 //!    plan with an old fence sent to lqosd is refused;
 //! 4. one etcd member dies (publications go on), then quorum is lost: nothing is published,
-//!    shaping is unchanged, an urgent issue says so; it recovers when quorum returns;
+//!    shaping is unchanged, an urgent issue says so, `refresh --local` works explicitly; it
+//!    recovers when quorum returns;
 //! 5. a box (lqosd and scheduler) restarts and catches up with the latest generation.
 //!
 //! The etcd members run in a management namespace bridged to every box's shaper namespace.
@@ -280,6 +281,27 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
     ensure!(
         f.beds.iter().all(|tb| took(tb) == fourth) && live_tree(&f.beds[0])? == tree,
         "shaping changed without quorum"
+    );
+    // Without etcd, a plain refresh refuses; `refresh --local` applies the local inputs.
+    let plain = f.beds[0].scheduler(&["refresh"])?;
+    ensure!(
+        !plain.status.success()
+            && String::from_utf8_lossy(&plain.stderr).contains("refresh --local"),
+        "a plain refresh on a fleet box: {}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let local = f.beds[0].scheduler(&["refresh", "--local"])?;
+    ensure!(
+        local.status.success(),
+        "refresh --local: {}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    ensure!(
+        live_tree(&f.beds[0])?
+            .iter()
+            .any(|l| l.contains("ceil 40Mbit"))
+            && lqos(&f.beds[0], &["issues"])?.contains("fleet_local_mode"),
+        "the local plan is live and said so"
     );
     f.etcd.restart(0)?;
     f.etcd.restart(1)?;
