@@ -3,7 +3,8 @@
 
 use lqos_cluster::testing::EtcdCluster;
 use lqos_cluster::{
-    campaign, connect, fetch, latest, publish, ClusterError, Keys, Lease, ManifestWatch, Snapshot,
+    campaign, connect, fetch, latest, publish, status, ClusterError, Keys, Lease, ManifestWatch,
+    Snapshot,
 };
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,24 @@ async fn election_publication_fencing_and_quorum() -> anyhow::Result<()> {
     let a = connect(&fleet(etcd.endpoints(), "a")).await?;
     let b = connect(&fleet(etcd.endpoints(), "b")).await?;
     let lease_a = Lease::grant(&a, Duration::from_secs(2)).await?;
+
+    // A box's registration (a standby reads its primary's share) and its leased status.
+    let reg = status::Registration {
+        name: "a".into(),
+        share: vec!["SiteA".into()],
+        standby_of: None,
+    };
+    status::register(&a, &keys, &reg).await?;
+    assert_eq!(status::registration(&b, &keys, "a").await?, Some(reg));
+    assert_eq!(status::registration(&b, &keys, "nobody").await?, None);
+    let me = status::BoxStatus {
+        name: "a".into(),
+        applied_generation: Some(4),
+        health: "ok".into(),
+        ..Default::default()
+    };
+    status::report(&a, &keys, lease_a.id, &me).await?;
+    assert_eq!(status::all(&b, &keys).await?, vec![me]);
     let lead_a = campaign(&a, &keys, "a", &lease_a).await?;
     assert!(lead_a.token > 0);
     assert_eq!(

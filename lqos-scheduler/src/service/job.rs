@@ -72,6 +72,17 @@ pub async fn refresh(
     refresh_with(exe, config, &[], state_directory, timeout, on_progress).await
 }
 
+/// [`refresh_with`] without progress reports (the fleet's publish and apply jobs).
+pub async fn refresh_quietly(
+    exe: &Path,
+    config: &Path,
+    args: &[std::ffi::OsString],
+    state_directory: &Path,
+) -> JobOutcome {
+    let (tx, _progress) = tokio::sync::mpsc::unbounded_channel();
+    refresh_with(exe, config, args, state_directory, JOB_TIMEOUT, tx).await
+}
+
 /// [`refresh`] with more arguments after `refresh` (the fleet's publish and apply jobs).
 pub async fn refresh_with(
     exe: &Path,

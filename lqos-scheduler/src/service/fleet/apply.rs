@@ -79,16 +79,7 @@ pub async fn apply(
         "--share".into(),
         share.join(",").into(),
     ];
-    let (tx, _progress) = tokio::sync::mpsc::unbounded_channel();
-    let outcome = job::refresh_with(
-        exe,
-        config_path,
-        &args,
-        &config.state_directory,
-        job::JOB_TIMEOUT,
-        tx,
-    )
-    .await;
+    let outcome = job::refresh_quietly(exe, config_path, &args, &config.state_directory).await;
     let stale = !outcome.ok
         && outcome
             .preview

@@ -68,16 +68,8 @@ pub async fn term(
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         // Validate (after the integrations) in a child with a hard timeout, then publish.
-        let (tx, _progress) = tokio::sync::mpsc::unbounded_channel();
         let args = ["--publish-to".into(), file.clone().into_os_string()];
-        let job = job::refresh_with(
-            exe,
-            config_path,
-            &args,
-            &config.state_directory,
-            job::JOB_TIMEOUT,
-            tx,
-        );
+        let job = job::refresh_quietly(exe, config_path, &args, &config.state_directory);
         let outcome = tokio::select! {
             o = job => o,
             () = lease.lost() => return Err(ClusterError::LeaseLost),
@@ -179,30 +171,19 @@ async fn publish_file(
                 ));
                 return Ok(());
             }
-            Err(e @ (ClusterError::Etcd { .. } | ClusterError::Timeout { .. }))
-                if lease.is_valid() =>
-            {
-                warn!(error = %super::chain(&e), "fleet: publication failed; retrying while the lease holds");
-                journal(&record(
-                    name,
-                    leadership.token,
-                    None,
-                    false,
-                    Some(e.to_string()),
-                ));
+            Err(e) => {
+                // A transport error (an etcd member just died) is retried while the lease
+                // holds; a refusal ends the term.
+                let retry = matches!(e, ClusterError::Etcd { .. } | ClusterError::Timeout { .. })
+                    && lease.is_valid();
+                warn!(error = %super::chain(&e), retry, "fleet: publication failed");
+                let error = Some(e.to_string());
+                journal(&record(name, leadership.token, None, false, error));
+                if !retry {
+                    return Err(e);
+                }
                 failed_before = true;
                 tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => {
-                warn!(error = %super::chain(&e), "fleet: publication refused");
-                journal(&record(
-                    name,
-                    leadership.token,
-                    None,
-                    false,
-                    Some(e.to_string()),
-                ));
-                return Err(e);
             }
         }
     }

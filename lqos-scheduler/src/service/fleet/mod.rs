@@ -174,26 +174,14 @@ async fn follow_once(
     }
     lock(shared).health = "ok".into();
     let mut watch = ManifestWatch::start(&client, &keys, revision + 1).await?;
-    if let Some((m, _)) = current {
-        if !apply::apply(
-            exe,
-            config_path,
-            config,
-            &client,
-            &keys,
-            &m,
-            applied,
-            shared,
-        )
-        .await?
-        {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            return Ok(());
-        }
-    }
+    // The latest publication first, then each new one.
+    let mut next = current.map(|(m, _)| m);
     loop {
-        let (m, _) = watch.next().await?;
-        if !apply::apply(
+        let m = match next.take() {
+            Some(m) => m,
+            None => watch.next().await?.0,
+        };
+        let done = apply::apply(
             exe,
             config_path,
             config,
@@ -202,9 +190,8 @@ async fn follow_once(
             &m,
             applied,
             shared,
-        )
-        .await?
-        {
+        );
+        if !done.await? {
             // Not applied (lqosd down, a refused plan): read the latest again in a while.
             tokio::time::sleep(Duration::from_secs(2)).await;
             return Ok(());
