@@ -13,6 +13,7 @@
 //!    recovers when quorum returns;
 //! 5. a box (lqosd and scheduler) restarts and catches up with the latest generation.
 //!
+//! Box c is box a's standby (`standby_of`): it applies a's share from every publication.
 //! The etcd members run in a management namespace bridged to every box's shaper namespace.
 
 use anyhow::{ensure, Context, Result};
@@ -139,10 +140,13 @@ fn start() -> Result<Fleet> {
         .map(|e| format!("\"{e}\""))
         .collect();
     let mut beds = Vec::new();
-    for (i, (name, site, addr)) in [("a", "SiteA", A_IP), ("b", "SiteB", B_IP)]
-        .into_iter()
-        .enumerate()
-    {
+    // Box c is box a's HA standby: a's share, fully built; it never leads.
+    let boxes = [
+        ("a", "share = [\"SiteA\"]", A_IP),
+        ("b", "share = [\"SiteB\"]", B_IP),
+        ("c", "standby_of = \"a\"\ncampaign = false", A_IP),
+    ];
+    for (i, (name, role, addr)) in boxes.into_iter().enumerate() {
         let tb = Testbed::new(&format!("fleet-{name}"))?;
         tb.add_subscriber_addr(&format!("{addr}/16"))?;
         let (here, there) = (format!("mv{i}"), "mg0");
@@ -153,7 +157,7 @@ fn start() -> Result<Fleet> {
             .add_addr(there, &format!("10.99.0.{}/24", 10 + i))?;
         tb.shaper.set_up(there)?;
         let fleet = format!(
-            "[fleet]\nendpoints = [{}]\ncluster = \"e2e\"\nname = \"{name}\"\nshare = [\"{site}\"]\nlease_ttl_secs = 2\n",
+            "[fleet]\nendpoints = [{}]\ncluster = \"e2e\"\nname = \"{name}\"\n{role}\nlease_ttl_secs = 2\n",
             endpoints.join(", ")
         );
         tb.write_inputs(NET2, &csv(20.0, 30.0), &fleet)?;
@@ -189,6 +193,10 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
         class_id_of(&f.beds[0], "B1")?.is_null() && class_id_of(&f.beds[1], "A1")?.is_null(),
         "each box plans its share only"
     );
+    ensure!(
+        !class_id_of(&f.beds[2], "A1")?.is_null() && class_id_of(&f.beds[2], "B1")?.is_null(),
+        "the standby holds its primary's share, built"
+    );
 
     let mut status = String::new();
     let shown = wait_until(Duration::from_secs(10), || {
@@ -199,7 +207,8 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
                 "a (leader): share [SiteA], applied token {} generation {}",
                 first.0, first.1
             ))
-            && status.contains("  b: share [SiteB], applied token"))
+            && status.contains("  b: share [SiteB], applied token")
+            && status.contains("  c: share [standby of a: SiteA], applied token"))
     })?;
     ensure!(shown, "lqos status shows the fleet:\n{status}");
 
