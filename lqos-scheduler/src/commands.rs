@@ -29,8 +29,9 @@ struct Run {
 
 /// Where a refresh takes its inputs from.
 enum Source<'a> {
-    /// `lqos_directory` (after the integrations, when they run).
-    Local,
+    /// `lqos_directory` (after the integrations, when they run); only `share` when given
+    /// (`refresh --local` on a fleet box).
+    Local { share: Option<Vec<String>> },
     /// A fleet publication unpacked in `dir`: only `share` is planned.
     Snapshot { dir: &'a Path, share: Vec<String> },
 }
@@ -48,7 +49,7 @@ fn load_and_plan(
         config_path,
         machine,
         (dry_run, rebalance, debug, integrations),
-        &Source::Local,
+        &Source::Local { share: None },
     )
 }
 
@@ -98,23 +99,27 @@ fn load_and_plan_from(
         }
     }
     progress(2, "validating inputs");
-    let loaded = match source {
-        Source::Local => lqos_scheduler::steady::load_steady(&config),
+    let (loaded, share) = match source {
+        Source::Local { share } => (lqos_scheduler::steady::load_steady(&config), share.as_ref()),
         Source::Snapshot { dir, share } => {
             // Written whole (renamed into place) by the fleet service: no need to wait.
             config.lqos_directory = dir.to_path_buf();
-            lqos_config::load_inputs(&config).map(|l| {
-                let shared = lqos_config::share::take_share(l.inputs, share);
-                for unknown in &shared.unknown {
-                    eprintln!("warning: fleet share: {unknown} is not a top-level node of network.json (nothing planned for it)");
-                }
-                Loaded {
-                    inputs: shared.inputs,
-                    diagnostics: l.diagnostics,
-                }
-            })
+            (lqos_config::load_inputs(&config), Some(share))
         }
     };
+    let loaded = loaded.map(|l| match share {
+        None => l,
+        Some(share) => {
+            let shared = lqos_config::share::take_share(l.inputs, share);
+            for unknown in &shared.unknown {
+                eprintln!("warning: fleet share: {unknown} is not a top-level node of network.json (nothing planned for it)");
+            }
+            Loaded {
+                inputs: shared.inputs,
+                diagnostics: l.diagnostics,
+            }
+        }
+    });
     let loaded = match loaded {
         Ok(l) => l,
         Err(rejected) => {
@@ -226,7 +231,10 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         .unwrap_or_default();
     let source = match &args.from_snapshot {
         Some(dir) => Source::Snapshot { dir, share },
-        None => Source::Local,
+        None if args.local => Source::Local {
+            share: crate::fleet_jobs::local_share(config_path),
+        },
+        None => Source::Local { share: None },
     };
     if !args.dry_run && !args.local && args.from_snapshot.is_none() {
         if let Ok((c, _)) = Config::load(config_path) {

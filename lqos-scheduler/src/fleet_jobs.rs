@@ -90,6 +90,19 @@ fn print(d: &lqos_config::Diagnostics, debug: bool) {
     }
 }
 
+/// The share `refresh --local` plans on a fleet box: `[fleet] share`, or for a standby the
+/// share it applied last (from `state_directory/fleet/status.json`). `None`: not a fleet
+/// box, or a standby that never applied anything (then everything is planned).
+pub fn local_share(config_path: &Path) -> Option<Vec<String>> {
+    let (config, _) = Config::load(config_path).ok()?;
+    let fleet = config.fleet?;
+    if !fleet.share.is_empty() {
+        return Some(fleet.share);
+    }
+    let seen = lqos_config::fleet_status::FleetStatus::read(&config.state_directory)?;
+    (!seen.me.share.is_empty()).then_some(seen.me.share)
+}
+
 /// `refresh --local` on a fleet box: lqosd shows it as an urgent issue (the box is off the
 /// fleet's plan until the next publication).
 pub fn raise_local_mode(config: &Config) {

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
+/// How often a box reads the latest manifest besides watching it.
+const RECHECK: Duration = Duration::from_secs(5);
+
 /// What the box has applied and how it is, shared by the follower and the status reporter.
 type Shared = Arc<Mutex<status::BoxStatus>>;
 
@@ -174,12 +177,21 @@ async fn follow_once(
     }
     lock(shared).health = "ok".into();
     let mut watch = ManifestWatch::start(&client, &keys, revision + 1).await?;
-    // The latest publication first, then each new one.
+    // The latest publication first, then each new one; and the latest again every few
+    // seconds, in case a watch went quiet without an error (applying is idempotent).
     let mut next = current.map(|(m, _)| m);
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.reset();
     loop {
         let m = match next.take() {
             Some(m) => m,
-            None => watch.next().await?.0,
+            None => tokio::select! {
+                w = watch.next() => w?.0,
+                _ = recheck.tick() => match latest(&client, &keys).await?.0 {
+                    Some((m, _)) => m,
+                    None => continue,
+                },
+            },
         };
         let done = apply::apply(
             exe,
