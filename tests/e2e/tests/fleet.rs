@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 const NET2: &str = r#"{"SiteA": {"downloadBandwidthMbps": 1000, "uploadBandwidthMbps": 1000},
     "SiteB": {"downloadBandwidthMbps": 1000, "uploadBandwidthMbps": 1000}}"#;
 const A_IP: &str = "100.64.1.10";
+/// Three boxes with lqosd, the scheduler service and an etcd member each share 2 cores with
+/// the measurement: 10% still tells each plan from the others and from unshaped traffic.
+const TOLERANCE: f64 = 0.10;
 const B_IP: &str = "100.64.2.10";
 
 struct Fleet {
@@ -186,7 +189,7 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
     let b = f.beds[1].measure_plan(B_IP, false, 30.0)?;
     eprintln!("fleet: box a shapes A1 at {a:.2} (plan 20), box b shapes B1 at {b:.2} (plan 30)");
     ensure!(
-        within(a, 20.0, 0.05) && within(b, 30.0, 0.05),
+        within(a, 20.0, TOLERANCE) && within(b, 30.0, TOLERANCE),
         "a {a:.2}, b {b:.2}"
     );
     ensure!(
@@ -337,7 +340,7 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
     f.wait_everywhere(fifth, Duration::from_secs(30))?;
     let b = f.beds[1].measure_plan(B_IP, false, 45.0)?;
     ensure!(
-        within(b, 45.0, 0.05),
+        within(b, 45.0, TOLERANCE),
         "box b caught up: B1 at {b:.2}, plan 45"
     );
 
