@@ -49,11 +49,37 @@ pub enum Request {
     CircuitRate { circuit_id: String },
     /// Live throughput per CPU queue. Answered with [`Response::QueueLoad`].
     QueueLoad,
+    /// [`Request::SubmitPlan`] from a fleet box (docs/fleet.md), with its fence: lqosd answers
+    /// [`Response::Rejected`] for a fence older than the one it applied last (a deposed
+    /// leader's publication), [`Response::Unchanged`] for the same fence (a duplicate
+    /// delivery), and otherwise treats it as `SubmitPlan`, remembering the fence (across
+    /// restarts) once the plan is live. `fence: None` is a local plan (`refresh --local`):
+    /// applied as `SubmitPlan`, the remembered fence stays.
+    SubmitFencedPlan {
+        generation: u64,
+        plan: QueuePlan,
+        fence: Option<Fence>,
+    },
+}
+
+/// Orders plans across a fleet: `token` is the fleet leader's election key's create revision
+/// in etcd (grows with every new leader), `generation` grows with every publication. Compared
+/// as the pair `(token, generation)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Fence {
+    pub token: u64,
+    pub generation: u64,
+}
+
+impl std::fmt::Display for Fence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "token {} generation {}", self.token, self.generation)
+    }
 }
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 12;
+    pub const KNOWN_VARIANTS: u32 = 13;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -70,6 +96,7 @@ impl Request {
             Request::Throughput { .. } => 9,
             Request::CircuitRate { .. } => 10,
             Request::QueueLoad => 11,
+            Request::SubmitFencedPlan { .. } => 12,
         }
     }
 
@@ -88,6 +115,7 @@ impl Request {
             Request::Throughput { .. } => "throughput",
             Request::CircuitRate { .. } => "circuit-rate",
             Request::QueueLoad => "queue-load",
+            Request::SubmitFencedPlan { .. } => "submit-fenced-plan",
         }
     }
 }
@@ -290,6 +318,18 @@ mod tests {
                 circuit_id: "1001".into(),
             },
             Request::QueueLoad,
+            Request::SubmitFencedPlan {
+                generation: 8,
+                plan: QueuePlan {
+                    queues: 1,
+                    interfaces: Vec::new(),
+                    mappings: Vec::new(),
+                },
+                fence: Some(Fence {
+                    token: 3,
+                    generation: 9,
+                }),
+            },
         ]
     }
 
@@ -386,14 +426,22 @@ mod tests {
     }
 
     #[test]
+    fn fences_order_by_token_then_generation() {
+        let f = |token, generation| Fence { token, generation };
+        assert!(f(5, 1) > f(4, 99), "a new leader's first publication wins");
+        assert!(f(5, 2) > f(5, 1));
+        assert_eq!(f(5, 2).cmp(&f(5, 2)), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
     fn a_newer_variant_is_told_apart_from_garbage() {
-        let err = decode_request(&[13]).err();
+        let err = decode_request(&[14]).err();
         assert!(
             matches!(
                 err,
                 Some(BusError::UnknownVariant {
-                    index: 13,
-                    known: 12,
+                    index: 14,
+                    known: 13,
                     ..
                 })
             ),

@@ -1,7 +1,7 @@
 //! `lqos`: what an operator asks lqosd while debugging, over its bus.
 //!
 //! ```text
-//! lqos [--config PATH | --socket PATH] status      # the shaper and the scheduler
+//! lqos [--config PATH | --socket PATH] status      # the shaper, the scheduler (and the fleet)
 //! lqos ... issues                                   # urgent issues, newest first
 //! lqos ... ack ID                                   # mark an issue as seen
 //! lqos ... lookup IP                                # which circuit and classes an address lands in
@@ -29,6 +29,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn broken_pipe(e: &anyhow::Error) -> bool {
@@ -73,6 +79,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match (shaper, scheduler) {
                 (Response::Status(s), Response::Scheduler(r)) => show::status(out, &s, r.as_ref())?,
                 other => bail!("unexpected answer: {other:?}"),
+            }
+            // A fleet box: what its scheduler last saw in etcd (lqos itself talks to no etcd).
+            if let Ok((config, _)) = lqos_config::Config::load(&cli.config) {
+                if config.fleet.is_some() {
+                    let view =
+                        lqos_config::fleet_status::FleetStatus::read(&config.state_directory);
+                    show::fleet(out, view.as_ref(), now_ms())?;
+                }
             }
         }
         Command::Issues => match ask(Request::ListIssues)? {

@@ -164,3 +164,57 @@ pub fn circuit(out: &mut impl Write, r: &Rate) -> io::Result<()> {
         mbps(r.up_bps)
     )
 }
+
+/// The fleet section of `lqos status` (`[fleet]` in lqos.conf).
+pub fn fleet(
+    out: &mut impl Write,
+    view: Option<&lqos_config::fleet_status::FleetStatus>,
+    now_ms: u64,
+) -> io::Result<()> {
+    let Some(v) = view else {
+        return writeln!(
+            out,
+            "fleet: no status yet (is `lqos-scheduler run` running? it writes state_directory/fleet/status.json)"
+        );
+    };
+    let age = now_ms.saturating_sub(v.updated_unix_ms) / 1000;
+    let etcd = if v.etcd == "ok" {
+        "etcd ok".to_owned()
+    } else {
+        format!(
+            "ETCD UNREACHABLE ({}): shaping stays on the last applied plan",
+            v.etcd
+        )
+    };
+    writeln!(out, "fleet: box {}, {etcd} (seen {age} s ago)", v.me.name)?;
+    match &v.leader {
+        Some(l) => writeln!(out, "  leader: {} (token {})", l.name, l.token)?,
+        None => writeln!(out, "  leader: NONE (no box leads: nothing is published)")?,
+    }
+    if let Some(m) = &v.manifest {
+        writeln!(
+            out,
+            "  latest publication: token {} generation {} by {} ({} bytes in etcd)",
+            m.token, m.generation, m.publisher, m.compressed
+        )?;
+    }
+    for b in &v.boxes {
+        let applied = match (b.applied_token, b.applied_generation) {
+            (Some(t), Some(g)) => format!("token {t} generation {g}"),
+            _ => "nothing applied".into(),
+        };
+        let lag = v.lag(b).map_or(String::new(), |l| format!(", lag {l}"));
+        let share = match &b.standby_of {
+            Some(p) => format!("standby of {p}: {}", b.share.join(", ")),
+            None => b.share.join(", "),
+        };
+        writeln!(
+            out,
+            "  {}{}: share [{share}], applied {applied}{lag}, {}",
+            b.name,
+            if b.leader { " (leader)" } else { "" },
+            b.health
+        )?;
+    }
+    Ok(())
+}

@@ -27,6 +27,8 @@ pub struct Config {
     pub lqosd: Lqosd,
     /// `[http_import]`, when enabled.
     pub http_import: Option<crate::http_import::HttpImport>,
+    /// `[fleet]`, when this box is one of several coordinated through etcd.
+    pub fleet: Option<crate::fleet::Fleet>,
 }
 
 /// Which interfaces are shaped.
@@ -172,6 +174,7 @@ struct RawConfig {
     #[serde(default)]
     lqosd: RawLqosd,
     http_import: Option<crate::http_import::RawHttpImport>,
+    fleet: Option<crate::fleet::RawFleet>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -574,6 +577,8 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         reject("webserver_listen", webserver_listen.clone(), e);
     }
     let http_import = crate::http_import::build(raw.http_import, file, diags);
+    let node_name = raw.node_name.unwrap_or_else(|| "lqos".into());
+    let fleet = crate::fleet::build(raw.fleet, &node_name, file, diags);
     let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
     let interfaces = interfaces?;
     Some(Config {
@@ -582,7 +587,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             raw.state_directory
                 .unwrap_or_else(|| "/var/lib/lqos".into()),
         ),
-        node_name: raw.node_name.unwrap_or_else(|| "lqos".into()),
+        node_name,
         webserver_listen,
         interfaces,
         queues: Queues {
@@ -615,6 +620,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             xdp_mode,
         },
         http_import,
+        fleet,
     })
 }
 

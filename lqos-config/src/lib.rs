@@ -8,6 +8,8 @@
 pub mod circuits;
 pub mod config;
 pub mod diagnostics;
+pub mod fleet;
+pub mod fleet_status;
 pub mod http_import;
 pub mod ip_list;
 mod json_tree;
@@ -15,6 +17,7 @@ pub mod network;
 pub mod overrides;
 pub mod redact;
 pub mod shaped_devices;
+pub mod share;
 pub mod sqm;
 pub mod text_encoding;
 
@@ -23,6 +26,7 @@ pub use config::{
     Config, ConfigError, Interfaces, IpRanges, LazyMode, LazyQueues, QueueMode, XdpMode,
 };
 pub use diagnostics::{Diagnostic, Diagnostics, Location, Severity};
+pub use fleet::Fleet;
 pub use http_import::HttpImport;
 pub use network::{Network, Node};
 pub use sqm::{SqmKind, SqmOverride};

@@ -43,4 +43,22 @@ pub struct RefreshArgs {
     /// Re-bin all top-level nodes over the queues (class ids of moved nodes change).
     #[arg(long)]
     pub rebalance: bool,
+    /// On a fleet box ([fleet] in lqos.conf): plan this box's share from the local input
+    /// files and apply it without etcd (when etcd is down). The next fleet publication
+    /// replaces it.
+    #[arg(long)]
+    pub local: bool,
+    /// Fleet service internal: validate the inputs (after the integrations) and write them
+    /// as a snapshot to this file instead of planning.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub publish_to: Option<PathBuf>,
+    /// Fleet service internal: plan from the published inputs in this directory.
+    #[arg(long, hide = true, value_name = "DIR", requires_all = ["fence", "share"])]
+    pub from_snapshot: Option<PathBuf>,
+    /// Fleet service internal: the publication's fence, `TOKEN:GENERATION`.
+    #[arg(long, hide = true, value_name = "TOKEN:GENERATION")]
+    pub fence: Option<String>,
+    /// Fleet service internal: the share to plan, comma-separated top-level nodes.
+    #[arg(long, hide = true, value_name = "NODES")]
+    pub share: Option<String>,
 }

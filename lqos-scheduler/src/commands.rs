@@ -27,6 +27,15 @@ struct Run {
     plan_time: Duration,
 }
 
+/// Where a refresh takes its inputs from.
+enum Source<'a> {
+    /// `lqos_directory` (after the integrations, when they run); only `share` when given
+    /// (`refresh --local` on a fleet box).
+    Local { share: Option<Vec<String>> },
+    /// A fleet publication unpacked in `dir`: only `share` is planned.
+    Snapshot { dir: &'a Path, share: Vec<String> },
+}
+
 /// Loads the config and inputs and plans. `Err(code)` after printing why when it cannot.
 fn load_and_plan(
     config_path: &Path,
@@ -36,8 +45,22 @@ fn load_and_plan(
     debug: bool,
     integrations: bool,
 ) -> anyhow::Result<Result<Run, ExitCode>> {
+    load_and_plan_from(
+        config_path,
+        machine,
+        (dry_run, rebalance, debug, integrations),
+        &Source::Local { share: None },
+    )
+}
+
+fn load_and_plan_from(
+    config_path: &Path,
+    machine: &dyn Machine,
+    (dry_run, rebalance, debug, integrations): (bool, bool, bool, bool),
+    source: &Source,
+) -> anyhow::Result<Result<Run, ExitCode>> {
     let started = Instant::now();
-    let (config, mut notes) = match Config::load(config_path) {
+    let (mut config, mut notes) = match Config::load(config_path) {
         Ok(c) => c,
         Err(lqos_config::ConfigError::Invalid { diagnostics, .. }) => {
             print_diagnostics(&diagnostics, debug);
@@ -47,8 +70,9 @@ fn load_and_plan(
         Err(e) => return Err(e).context("loading the configuration"),
     };
     let dry_run = dry_run || config.queues.dry_run;
+    let snapshot = matches!(source, Source::Snapshot { .. });
     // A refresh that applies waits for any other to finish first (a dry run changes no state).
-    let refresh_lock = if integrations && !dry_run {
+    let refresh_lock = if (integrations || snapshot) && !dry_run {
         match lqos_scheduler::service::lock::acquire_refresh(
             &config.state_directory,
             Duration::from_secs(30 * 60),
@@ -75,7 +99,28 @@ fn load_and_plan(
         }
     }
     progress(2, "validating inputs");
-    let loaded = match lqos_scheduler::steady::load_steady(&config) {
+    let (loaded, share) = match source {
+        Source::Local { share } => (lqos_scheduler::steady::load_steady(&config), share.as_ref()),
+        Source::Snapshot { dir, share } => {
+            // Written whole (renamed into place) by the fleet service: no need to wait.
+            config.lqos_directory = dir.to_path_buf();
+            (lqos_config::load_inputs(&config), Some(share))
+        }
+    };
+    let loaded = loaded.map(|l| match share {
+        None => l,
+        Some(share) => {
+            let shared = lqos_config::share::take_share(l.inputs, share);
+            for unknown in &shared.unknown {
+                eprintln!("warning: fleet share: {unknown} is not a top-level node of network.json (nothing planned for it)");
+            }
+            Loaded {
+                inputs: shared.inputs,
+                diagnostics: l.diagnostics,
+            }
+        }
+    });
+    let loaded = match loaded {
         Ok(l) => l,
         Err(rejected) => {
             print_diagnostics(&notes, debug);
@@ -171,13 +216,41 @@ pub fn validate(config_path: &Path, debug: bool) -> anyhow::Result<ExitCode> {
 
 /// `lqos-scheduler refresh [--dry-run]`.
 pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCode> {
-    let run = match load_and_plan(
+    if let Some(file) = &args.publish_to {
+        return crate::fleet_jobs::publish_to(config_path, file, args.debug);
+    }
+    let fence = crate::fleet_jobs::parse_fence(args.fence.as_deref())?;
+    let share: Vec<String> = args
+        .share
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let source = match &args.from_snapshot {
+        Some(dir) => Source::Snapshot { dir, share },
+        None if args.local => Source::Local {
+            share: crate::fleet_jobs::local_share(config_path),
+        },
+        None => Source::Local { share: None },
+    };
+    if !args.dry_run && !args.local && args.from_snapshot.is_none() {
+        if let Ok((c, _)) = Config::load(config_path) {
+            if c.fleet.is_some() && !c.queues.dry_run {
+                eprintln!("error: this box is part of a fleet ([fleet] in lqos.conf): its plans come from the fleet's leader. Use `lqos-scheduler refresh --local` to apply the local inputs without etcd (explicit local mode; the next publication replaces it), or --dry-run to look");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    let integrations = args.from_snapshot.is_none();
+    let run = match load_and_plan_from(
         config_path,
         &ThisMachine,
-        args.dry_run,
-        args.rebalance,
-        args.debug,
-        true,
+        (args.dry_run, args.rebalance, args.debug, integrations),
+        &source,
     )? {
         Ok(r) => r,
         Err(code) => return Ok(code),
@@ -187,7 +260,10 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
     }
     if !(args.dry_run || run.config.queues.dry_run) {
         print_summary(&run, None, args.debug);
-        return submit(&run);
+        if args.local && run.config.fleet.is_some() {
+            crate::fleet_jobs::raise_local_mode(&run.config);
+        }
+        return submit(&run, fence);
     }
     let started = Instant::now();
     // The tc text streams to stdout while the mappings render on the other core.
@@ -234,7 +310,7 @@ fn progress(step: u8, what: &str) {
     );
 }
 
-fn submit(run: &Run) -> anyhow::Result<ExitCode> {
+fn submit(run: &Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode> {
     progress(4, "applying through lqosd");
     let socket = &run.config.lqosd.bus_socket;
     // A generation that grows with every refresh, across scheduler restarts: the wall clock,
@@ -255,9 +331,14 @@ fn submit(run: &Run) -> anyhow::Result<ExitCode> {
             _ => 0,
         };
         let generation = now.max(live.saturating_add(1));
-        let request = lqos_bus::Request::SubmitPlan {
-            generation,
-            plan: run.planned.plan.clone(),
+        let plan = run.planned.plan.clone();
+        let request = match fence {
+            None => lqos_bus::Request::SubmitPlan { generation, plan },
+            Some(fence) => lqos_bus::Request::SubmitFencedPlan {
+                generation,
+                plan,
+                fence: Some(fence),
+            },
         };
         client.request_with_timeout(&request, APPLY_TIMEOUT).await
     });

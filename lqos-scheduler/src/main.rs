@@ -3,6 +3,7 @@
 use clap::Parser;
 use lqos_scheduler::cli::{Cli, Command};
 mod commands;
+mod fleet_jobs;
 
 use std::process::ExitCode;
 

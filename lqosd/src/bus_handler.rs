@@ -1,6 +1,7 @@
 //! lqosd's side of the bus: answers pings and status, applies submitted plans one at a time on
 //! a blocking thread (an apply runs tc and map syscalls for up to seconds).
 
+use crate::fence::{FenceCheck, FenceStore};
 use crate::prefix_index::PrefixIndex;
 use crate::shaper::{Outcome, Shaper};
 use crate::shared::Shared;
@@ -16,18 +17,32 @@ pub struct BusHandler {
     pub shared: Arc<Shared>,
     /// Milliseconds since `shared.started` at which the running apply began; 0 when none runs.
     applying_since: Arc<AtomicU64>,
+    /// The last applied fleet fence (docs/fleet.md).
+    pub fences: Arc<Mutex<FenceStore>>,
 }
 
 impl BusHandler {
-    pub fn new(mut shaper: Shaper) -> Self {
+    pub fn new(mut shaper: Shaper, state_directory: &std::path::Path) -> Self {
         let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0));
         for issue in shaper.take_startup_issues() {
             shared.reports().raise(issue);
+        }
+        let (fences, warning) = FenceStore::open(state_directory);
+        if let Some(why) = warning {
+            tracing::warn!("{why}");
+            shared.reports().raise(lqos_bus::UrgentIssue {
+                source: "lqosd".into(),
+                severity: lqos_bus::IssueSeverity::Warning,
+                code: "fence_unreadable".into(),
+                message: format!("{why}: the next fleet plan is accepted whatever its fence"),
+                context: String::new(),
+            });
         }
         Self {
             shaper: Arc::new(Mutex::new(shaper)),
             shared: Arc::new(shared),
             applying_since: Arc::new(AtomicU64::new(0)),
+            fences: Arc::new(Mutex::new(fences)),
         }
     }
 
@@ -176,6 +191,7 @@ impl Handler for BusHandler {
         let shaper = self.shaper.clone();
         let uptime = self.shared.uptime_secs();
         let (applying, shared) = (self.applying_since.clone(), self.shared.clone());
+        let fences = self.fences.clone();
         let answer = tokio::task::spawn_blocking(move || {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
@@ -183,40 +199,21 @@ impl Handler for BusHandler {
             match request {
                 Request::Status => Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
-                    applying.store(
-                        (shared.started.elapsed().as_millis() as u64).max(1),
-                        Ordering::Relaxed,
-                    );
-                    let outcome = shaper.submit(generation, plan);
-                    applying.store(0, Ordering::Relaxed);
-                    let s = shaper.status(uptime);
-                    if let Outcome::Applied(summary) = &outcome {
-                        shared.plan_applied(
-                            PrefixIndex::new(shaper.mappings()),
-                            s.clone(),
-                            Some(summary.duration_ms),
-                        );
-                    }
-                    let status = match &outcome {
-                        Outcome::Rejected(reasons) => {
-                            format!("last plan rejected: {}", reasons.join("; "))
-                        }
-                        _ => format!(
-                            "shaping {} circuits, {} prefixes (generation {})",
-                            s.circuits,
-                            s.mapped_ips,
-                            s.applied_generation.unwrap_or(0)
-                        ),
-                    };
-                    crate::notify(&[sd_notify::NotifyState::Status(&status)]);
-                    match outcome {
-                        Outcome::Applied(summary) => Response::Applied {
-                            generation,
-                            summary,
-                        },
-                        Outcome::Unchanged(generation) => Response::Unchanged { generation },
-                        Outcome::Rejected(reasons) => Response::Rejected { reasons },
-                    }
+                    submit(&mut shaper, &applying, &shared, uptime, generation, plan)
+                }
+                Request::SubmitFencedPlan {
+                    generation,
+                    plan,
+                    fence,
+                } => {
+                    let mut fences = fences.lock().unwrap_or_else(|p| p.into_inner());
+                    submit_fenced(
+                        &mut fences,
+                        fence,
+                        |s| submit(s, &applying, &shared, uptime, generation, plan),
+                        &mut shaper,
+                        uptime,
+                    )
                 }
                 // Answered above, without the shaper.
                 Request::Ping
@@ -238,4 +235,94 @@ impl Handler for BusHandler {
             message: format!("lqosd failed while handling the request: {e}"),
         })
     }
+}
+
+/// Applies a submitted plan and answers for it.
+fn submit(
+    shaper: &mut Shaper,
+    applying: &AtomicU64,
+    shared: &Shared,
+    uptime: u64,
+    generation: u64,
+    plan: lqos_bus::QueuePlan,
+) -> Response {
+    applying.store(
+        (shared.started.elapsed().as_millis() as u64).max(1),
+        Ordering::Relaxed,
+    );
+    let outcome = shaper.submit(generation, plan);
+    applying.store(0, Ordering::Relaxed);
+    let s = shaper.status(uptime);
+    if let Outcome::Applied(summary) = &outcome {
+        shared.plan_applied(
+            PrefixIndex::new(shaper.mappings()),
+            s.clone(),
+            Some(summary.duration_ms),
+        );
+    }
+    let status = match &outcome {
+        Outcome::Rejected(reasons) => {
+            format!("last plan rejected: {}", reasons.join("; "))
+        }
+        _ => format!(
+            "shaping {} circuits, {} prefixes (generation {})",
+            s.circuits,
+            s.mapped_ips,
+            s.applied_generation.unwrap_or(0)
+        ),
+    };
+    crate::notify(&[sd_notify::NotifyState::Status(&status)]);
+    match outcome {
+        Outcome::Applied(summary) => Response::Applied {
+            generation,
+            summary,
+        },
+        Outcome::Unchanged(generation) => Response::Unchanged { generation },
+        Outcome::Rejected(reasons) => Response::Rejected { reasons },
+    }
+}
+
+/// The fence rule (docs/fleet.md): a stale fence is refused, a duplicate is a no-op, a fresh
+/// one is applied through `apply` and remembered once its plan is live.
+fn submit_fenced(
+    fences: &mut FenceStore,
+    fence: Option<lqos_bus::Fence>,
+    apply: impl FnOnce(&mut Shaper) -> Response,
+    shaper: &mut Shaper,
+    uptime: u64,
+) -> Response {
+    let Some(fence) = fence else {
+        return apply(shaper);
+    };
+    match fences.check(fence) {
+        FenceCheck::Stale(last) => {
+            fences.log(fence, "stale", None);
+            tracing::warn!(%fence, applied = %last, "refused a stale fleet plan (from a deposed leader?)");
+            return Response::Rejected {
+                reasons: vec![format!(
+                    "stale fleet plan: {fence} is not newer than the applied {last}; the applied plan stays live"
+                )],
+            };
+        }
+        FenceCheck::Duplicate => {
+            fences.log(fence, "duplicate", None);
+            let live = shaper.status(uptime).applied_generation.unwrap_or(0);
+            return Response::Unchanged { generation: live };
+        }
+        FenceCheck::Fresh => {}
+    }
+    let response = apply(shaper);
+    let outcome = match &response {
+        Response::Applied { .. } => "applied",
+        Response::Unchanged { .. } => "unchanged",
+        _ => "rejected",
+    };
+    if outcome != "rejected" {
+        if let Err(e) = fences.record(fence) {
+            tracing::error!(error = %crate::state::with_causes(&e), "the plan is live but its fence was not saved");
+        }
+    }
+    let hash = shaper.status(uptime).plan_hash;
+    fences.log(fence, outcome, hash.as_deref());
+    response
 }

@@ -7,6 +7,7 @@ pub mod bus_handler;
 pub mod bus_socket;
 pub mod cli;
 pub mod dataplane;
+pub mod fence;
 pub mod lazy;
 pub mod prefix_index;
 pub mod reports;
@@ -79,7 +80,10 @@ pub async fn run(
     let listener = lqos_bus::bind(socket)
         .with_context(|| format!("binding the bus socket {}", socket.display()))?;
     info!(socket = %socket.display(), "lqosd ready");
-    let handler = Arc::new(bus_handler::BusHandler::new(shaper));
+    let handler = Arc::new(bus_handler::BusHandler::new(
+        shaper,
+        &config.state_directory,
+    ));
     notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&handler.status_line()),

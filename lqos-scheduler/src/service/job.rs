@@ -69,11 +69,35 @@ pub async fn refresh(
     timeout: Duration,
     on_progress: tokio::sync::mpsc::UnboundedSender<Progress>,
 ) -> JobOutcome {
+    refresh_with(exe, config, &[], state_directory, timeout, on_progress).await
+}
+
+/// [`refresh_with`] without progress reports (the fleet's publish and apply jobs).
+pub async fn refresh_quietly(
+    exe: &Path,
+    config: &Path,
+    args: &[std::ffi::OsString],
+    state_directory: &Path,
+) -> JobOutcome {
+    let (tx, _progress) = tokio::sync::mpsc::unbounded_channel();
+    refresh_with(exe, config, args, state_directory, JOB_TIMEOUT, tx).await
+}
+
+/// [`refresh`] with more arguments after `refresh` (the fleet's publish and apply jobs).
+pub async fn refresh_with(
+    exe: &Path,
+    config: &Path,
+    args: &[std::ffi::OsString],
+    state_directory: &Path,
+    timeout: Duration,
+    on_progress: tokio::sync::mpsc::UnboundedSender<Progress>,
+) -> JobOutcome {
     let started = std::time::Instant::now();
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(config)
         .arg("refresh")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -161,7 +185,11 @@ pub async fn refresh(
         let mut summary = lines
             .iter()
             .rev()
-            .find(|l| l.starts_with("applied ") || l.starts_with("unchanged"))
+            .find(|l| {
+                l.starts_with("applied ")
+                    || l.starts_with("unchanged")
+                    || l.starts_with("published ")
+            })
             .map_or("refresh ok".to_owned(), |l| (*l).to_owned());
         // An integration that failed does not fail the refresh (the last good inputs were
         // used), but the status says so.

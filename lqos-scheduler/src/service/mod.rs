@@ -11,6 +11,7 @@
 //!   `WATCHDOG=1` from the loop itself (so a wedged loop stops them). SIGHUP reloads lqos.conf;
 //!   SIGTERM/SIGINT stop.
 
+pub mod fleet;
 pub mod job;
 pub mod lock;
 pub mod watch;
@@ -155,6 +156,9 @@ async fn lqosd_answers(config: &Config) -> bool {
 
 /// Runs until SIGTERM/SIGINT. `config` was loaded by `main` from `config_path`.
 pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
+    if config.fleet.is_some() {
+        return fleet::run(config_path, config).await;
+    }
     let _lock = lock::acquire(&config.state_directory)?;
     let exe = std::env::current_exe()?;
     let (mut term, mut int, mut hup) = (

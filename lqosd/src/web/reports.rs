@@ -77,7 +77,26 @@ pub async fn scheduler(State(s): State<WebState>, _v: Viewer) -> Json<Value> {
         "report_age_secs": age,
         "runs": reports.runs(),
         "refresh_requested": s.inner.config.refresh_request_path().exists(),
+        "fleet": fleet(&s.inner.config),
     }))
+}
+
+/// A fleet box (`[fleet]`): what its scheduler last saw in etcd, and the fence this lqosd
+/// applied last (docs/fleet.md). `null` for a single box.
+fn fleet(config: &lqos_config::Config) -> Value {
+    let Some(f) = &config.fleet else {
+        return Value::Null;
+    };
+    let fence: Option<Value> = std::fs::read(config.state_directory.join("lqosd/fence.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let status = lqos_config::fleet_status::FleetStatus::read(&config.state_directory);
+    let lags: Vec<Value> = status
+        .as_ref()
+        .map(|v| v.boxes.iter().map(|b| json!(v.lag(b))).collect())
+        .unwrap_or_default();
+    json!({ "name": f.name, "share": f.share, "standby_of": f.standby_of,
+            "applied_fence": fence, "status": status, "lags": lags })
 }
 
 /// `POST /api/scheduler/refresh`: leaves the request file lqos-scheduler looks for each second.

@@ -305,7 +305,11 @@ impl Testbed {
     /// Starts `lqos-scheduler run` (the service) in the shaper namespace; its log goes to
     /// `scheduler.log`. Stopped (SIGKILL) when the test bed drops.
     pub fn start_scheduler_service(&mut self) -> Result<()> {
-        let log = std::fs::File::create(self.dir.join("scheduler.log"))?;
+        ensure!(self.scheduler.is_none(), "the scheduler is already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("scheduler.log"))?;
         let config = self.config();
         let mut cmd = self.shaper.command(
             bin_path("lqos-scheduler").to_str().context("path")?,
@@ -330,6 +334,11 @@ impl Testbed {
         child.kill()?;
         child.wait()?;
         Ok(())
+    }
+
+    /// The scheduler service's pid (for SIGSTOP/SIGCONT), while it runs.
+    pub fn scheduler_pid(&self) -> Option<u32> {
+        self.scheduler.as_ref().map(Child::id)
     }
 
     pub fn scheduler_log(&self) -> String {

@@ -37,6 +37,43 @@ function report(d) {
     r.last_error ? h('pre', { class: 'error-pre', testid: 'scheduler-last-error' }, scrub(r.last_error)) : h('p', { class: 'muted' }, 'None.'));
 }
 
+// A fleet box (docs/fleet.md): the leader, the latest publication, and every box's share,
+// applied fence, lag and health, as this box's scheduler last saw them in etcd.
+function fleet(f) {
+  if (!f) return null;
+  const v = f.status;
+  const fence = f.applied_fence ? `token ${f.applied_fence.token}, generation ${f.applied_fence.generation}` : 'none yet';
+  if (!v) {
+    return card('Fleet', h('div', { testid: 'fleet' }, h('p', { class: 'warn-text' }, 'No fleet status yet: is lqos-scheduler running?'),
+      dl([['This box', f.name], ['Applied here', fence]])));
+  }
+  const etcd = v.etcd === 'ok' ? h('span', { class: 'ok-text' }, 'ok')
+    : h('span', { class: 'error-text' }, `unreachable (${v.etcd}): shaping stays on the last applied plan`);
+  const m = v.manifest;
+  return card('Fleet', h('div', { testid: 'fleet' },
+    dl([
+      ['This box', f.name],
+      ['etcd', etcd],
+      ['Leader', v.leader ? `${v.leader.name} (token ${v.leader.token})` : h('span', { class: 'error-text' }, 'none: nothing is published')],
+      ['Latest publication', m ? `token ${m.token}, generation ${m.generation} by ${m.publisher} (${fmtCount(m.compressed)} bytes)` : '—'],
+      ['Applied here (lqosd)', fence],
+      ['Seen', fmtWhen(Math.floor((v.updated_unix_ms ?? 0) / 1000))],
+    ]),
+    table({
+      testid: 'fleet-boxes',
+      rows: v.boxes.map((b, i) => ({ ...b, lag: f.lags?.[i] })),
+      empty: 'No box reports.',
+      columns: [
+        { label: 'Box', cell: (b) => b.leader ? `${b.name} (leader)` : b.name },
+        { label: 'Share', cls: 'wrap', cell: (b) => (b.standby_of ? `standby of ${b.standby_of}: ` : '') + (b.share ?? []).join(', ') },
+        { label: 'Token', cls: 'num', cell: (b) => b.applied_token ?? '—' },
+        { label: 'Generation', cls: 'num', cell: (b) => b.applied_generation ?? '—' },
+        { label: 'Lag', cls: 'num', cell: (b) => b.lag ?? '—' },
+        { label: 'Health', cell: (b) => h('span', { class: b.health === 'ok' ? 'ok-text' : 'error-text' }, b.health) },
+      ],
+    })));
+}
+
 function runs(list) {
   return table({
     testid: 'scheduler-runs',
@@ -81,6 +118,7 @@ export function mount(root, _params, ctx) {
     const fresh = h('div', null,
       data.refresh_requested ? h('p', { class: 'notice' }, 'A refresh has been requested and is about to start.') : null,
       card('Status', h('div', { testid: 'scheduler-report' }, report(data))),
+      fleet(data.fleet),
       card('Recent runs', runs(data.runs ?? [])),
       error ? errorBox({ message: `Refresh failed: ${error.message}` }) : null);
     if (slot.querySelector('dl, .warn-text')) patch(slot, fresh); else slot.replaceChildren(...fresh.childNodes);

@@ -434,3 +434,38 @@ async fn circuits_that_come_from_a_crm_are_not_edited_here() {
         std::fs::read_to_string(s.dir.path().join("ShapedDevices.csv")).unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_fleet_box_shows_the_fleet_on_the_scheduler_page() {
+    let single = site();
+    let who = admin(&single).await;
+    assert_eq!(
+        get(&single, "/api/scheduler", &who).await.json()["fleet"],
+        Value::Null
+    );
+
+    let s = site_with(
+        "[fleet]\nendpoints = [\"http://10.0.0.1:2379\"]\nname = \"a\"\nshare = [\"Site\"]\n",
+    );
+    let who = admin(&s).await;
+    let state = s.dir.path().join("state");
+    std::fs::create_dir_all(state.join("fleet")).unwrap();
+    std::fs::create_dir_all(state.join("lqosd")).unwrap();
+    std::fs::write(
+        state.join("lqosd/fence.json"),
+        r#"{"token":7,"generation":3}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        state.join("fleet/status.json"),
+        r#"{"etcd":"ok","leader":{"name":"b","token":7},"manifest":{"token":7,"generation":4},
+            "boxes":[{"name":"a","share":["Site"],"applied_token":7,"applied_generation":3,"health":"ok"}]}"#,
+    )
+    .unwrap();
+    let f = get(&s, "/api/scheduler", &who).await.json()["fleet"].clone();
+    assert_eq!(f["name"], "a");
+    assert_eq!(f["applied_fence"], json!({"token": 7, "generation": 3}));
+    assert_eq!(f["status"]["leader"]["name"], "b");
+    assert_eq!(f["status"]["boxes"][0]["applied_generation"], 3);
+    assert_eq!(f["lags"], json!([1]), "one publication behind");
+}
