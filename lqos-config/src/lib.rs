@@ -9,6 +9,7 @@ pub mod circuits;
 pub mod config;
 pub mod diagnostics;
 pub mod http_import;
+pub mod integrations;
 pub mod ip_list;
 mod json_tree;
 pub mod network;
