@@ -53,7 +53,10 @@ use_ptmp_as_parent = true
     assert_eq!(u.airmax_capacity, 0.65);
     assert_eq!(u.bandwidth_overhead_factor, 1.15);
     assert_eq!(u.commit_bandwidth_multiplier, 0.98);
-    assert_eq!(u.options.refresh_interval_mins, 15, "default from integration_common");
+    assert_eq!(
+        u.options.refresh_interval_mins, 15,
+        "default from integration_common"
+    );
     assert_eq!(
         u.exception_cpes,
         vec![
@@ -91,7 +94,11 @@ refresh_interval_mins = 5
     );
     let c = c.unwrap_or_else(|| panic!("{d}"));
     assert!(c.integrations.uisp.is_none());
-    let s = c.integrations.splynx.as_ref().expect("enabled via the misspelt table");
+    let s = c
+        .integrations
+        .splynx
+        .as_ref()
+        .expect("enabled via the misspelt table");
     assert_eq!(s.strategy, Strategy::ApSite, "LibreQoS's default");
     assert_eq!(s.options.refresh_interval_mins, 5);
     assert_eq!(s.shared.bandwidth_overhead_factor, 1.1);
@@ -136,14 +143,26 @@ wispgate_api_url = "https://wg.example.net"
     );
     let c = c.unwrap_or_else(|| panic!("{d}"));
     assert_eq!(c.integrations.enabled().len(), 5);
-    assert!(c.integrations.sonar.as_ref().expect("sonar").active_status_ids.is_empty());
+    assert!(c
+        .integrations
+        .sonar
+        .as_ref()
+        .expect("sonar")
+        .active_status_ids
+        .is_empty());
     assert_eq!(
         c.integrations.visp.as_ref().expect("visp").token_url,
         "https://data.visp.net/token"
     );
     let warned = keys(&d, Severity::Warning);
-    assert!(warned.contains(&"netzur_integration.use_mikrotik_ipv6".to_string()), "{d}");
-    assert!(warned.contains(&"visp_integration.tenant_id".to_string()), "{d}");
+    assert!(
+        warned.contains(&"netzur_integration.use_mikrotik_ipv6".to_string()),
+        "{d}"
+    );
+    assert!(
+        warned.contains(&"visp_integration.tenant_id".to_string()),
+        "{d}"
+    );
 
     let (c, d) = parse(
         "[uisp_integration]\nenable_uisp = true\nurl = \"ftp://x\"\nstrategy = \"tree\"\nsuspended_strategy = \"nap\"\nexception_cpes = [\"no-colon\"]\nrefresh_interval_mins = 0\n[lqos_integrations]\nrefuse_below_ratio = 2.0\n",
@@ -163,5 +182,9 @@ wispgate_api_url = "https://wg.example.net"
     }
 
     let (c, d) = parse("[http_import]\nshaped_devices_url = \"https://x/sd.csv\"\n[wispgate_integration]\nenable_wispgate = true\nwispgate_api_url = \"https://wg\"\n");
-    assert!((c.is_none() || d.rejects()) && keys(&d, Severity::Reject).contains(&"http_import".to_string()), "{d}");
+    assert!(
+        (c.is_none() || d.rejects())
+            && keys(&d, Severity::Reject).contains(&"http_import".to_string()),
+        "{d}"
+    );
 }

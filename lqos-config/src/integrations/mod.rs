@@ -11,8 +11,8 @@ mod sources;
 mod sources_uisp;
 
 pub(crate) use raw::*;
-pub(crate) use sources::{build_sources, RawTables};
 pub use sources::*;
+pub(crate) use sources::{build_sources, RawTables};
 
 use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 use std::time::Duration;
@@ -112,8 +112,13 @@ pub(crate) struct Checker<'a> {
 impl Checker<'_> {
     pub fn reject(&mut self, key: &str, value: impl ToString, message: &str) {
         self.diags.push(
-            Diagnostic::new(Severity::Reject, self.file, Location::Key(key.into()), message)
-                .value(value.to_string()),
+            Diagnostic::new(
+                Severity::Reject,
+                self.file,
+                Location::Key(key.into()),
+                message,
+            )
+            .value(value.to_string()),
         );
     }
     pub fn warn(&mut self, key: &str, message: &str) {
@@ -127,7 +132,10 @@ impl Checker<'_> {
     /// A key LibreQoS reads but does nothing with (or that needs machinery lqos lacks).
     pub fn unused<T>(&mut self, key: &str, value: &Option<T>, why: &str) {
         if value.is_some() {
-            self.warn(key, &format!("accepted for compatibility but not used: {why}"));
+            self.warn(
+                key,
+                &format!("accepted for compatibility but not used: {why}"),
+            );
         }
     }
     /// A multiplier that must be finite and > 0 (and ≤ `max` when given).

@@ -220,11 +220,20 @@ pub(super) fn options(
     }
 }
 
-pub(super) fn strategy(c: &mut Checker, key: &str, text: Option<&str>, default: Strategy) -> Strategy {
+pub(super) fn strategy(
+    c: &mut Checker,
+    key: &str,
+    text: Option<&str>,
+    default: Strategy,
+) -> Strategy {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => default,
         Some(t) => Strategy::parse(t).unwrap_or_else(|| {
-            c.reject(key, t, "expected \"flat\", \"ap_only\", \"ap_site\" or \"full\"");
+            c.reject(
+                key,
+                t,
+                "expected \"flat\", \"ap_only\", \"ap_site\" or \"full\"",
+            );
             default
         }),
     }
@@ -273,13 +282,8 @@ pub(crate) fn build_sources(
             None,
         ),
     };
-    let (uisp, cpes) = super::sources_uisp::build(
-        raw_uisp,
-        mode,
-        common,
-        shared.bandwidth_overhead_factor,
-        c,
-    );
+    let (uisp, cpes) =
+        super::sources_uisp::build(raw_uisp, mode, common, shared.bandwidth_overhead_factor, c);
     let shared = SharedUispKeys {
         exception_cpes: cpes,
         ..shared
@@ -287,7 +291,15 @@ pub(crate) fn build_sources(
     let t = "splynx_integration";
     let splynx = tables.splynx.take().and_then(|r| {
         (r.enable_splynx.or(r.enable_spylnx) == Some(true)).then(|| Splynx {
-            options: options(c, t, r.refresh_interval_mins, r.ca_file, false, None, common),
+            options: options(
+                c,
+                t,
+                r.refresh_interval_mins,
+                r.ca_file,
+                false,
+                None,
+                common,
+            ),
             api_key: r.api_key.unwrap_or_default(),
             api_secret: r.api_secret.unwrap_or_default(),
             url: c.url("splynx_integration.url", r.url, true),
@@ -358,7 +370,10 @@ pub(crate) fn build_sources(
             online_users_domain: r.online_users_domain.filter(|d| !d.trim().is_empty()),
             token_url: c.url(
                 "visp_integration.token_url",
-                Some(r.token_url.unwrap_or_else(|| "https://data.visp.net/token".into())),
+                Some(
+                    r.token_url
+                        .unwrap_or_else(|| "https://data.visp.net/token".into()),
+                ),
                 true,
             ),
             graphql_url: c.url(
@@ -453,7 +468,11 @@ pub(crate) fn build_sources(
                 common,
             ),
             api_token: r.wispgate_api_token.unwrap_or_default(),
-            api_url: c.url("wispgate_integration.wispgate_api_url", r.wispgate_api_url, true),
+            api_url: c.url(
+                "wispgate_integration.wispgate_api_url",
+                r.wispgate_api_url,
+                true,
+            ),
         })
     });
     Built {

@@ -125,7 +125,11 @@ pub(super) fn build(
         ignore_calculated_capacity: r.ignore_calculated_capacity.unwrap_or(false),
     };
     if uisp.token.is_empty() {
-        c.reject("uisp_integration.token", "", "required when enable_uisp = true");
+        c.reject(
+            "uisp_integration.token",
+            "",
+            "required when enable_uisp = true",
+        );
     }
     (Some(uisp), cpes)
 }

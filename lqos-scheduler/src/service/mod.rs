@@ -221,8 +221,7 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         };
         last_run = Instant::now();
         watch.covered();
-        let interval =
-            Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
+        let interval = crate::imports::loop_interval(&config);
         progress.finished(&outcome, interval);
         if outcome.ok {
             failures = 0;
