@@ -13,6 +13,8 @@ pub mod run;
 pub mod sources;
 pub mod splynx;
 pub mod status;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod uisp;
 
 pub use model::{CircuitRec, DeviceRec, Import, NodeRec, RecordIssue};

@@ -1,8 +1,7 @@
 #![allow(dead_code)]
 //! Shared by the integration tests: the test API server, the invented data, configs.
 
-pub mod server;
-pub mod uisp_data;
+pub use lqos_integrations::testkit::{server, uisp_data};
 
 use lqos_config::Config;
 use std::path::Path;
