@@ -48,8 +48,8 @@ pub use message::{
     Request, Response, StatusReport,
 };
 pub use report::{
-    IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport, ThroughputReport,
-    UrgentIssue,
+    IntegrationReport, IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport,
+    ThroughputReport, UrgentIssue,
 };
 pub use server::{serve, Handler, Limits, DEFAULT_MAX_REQUEST_BYTES};
 

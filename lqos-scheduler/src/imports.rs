@@ -83,3 +83,39 @@ fn failed(name: &str, error: &str, log: Option<PathBuf>) -> String {
     let log = log.map_or(String::new(), |p| format!("; full log: {}", p.display()));
     format!("integration {name} failed: {error} (kept the last good inputs{log})")
 }
+
+/// Each enabled integration's status for the scheduler's report (the scheduler page, `lqos
+/// status`).
+pub fn reports(config: &Config) -> Vec<lqos_bus::IntegrationReport> {
+    let statuses = lqos_integrations::status::load(&config.state_directory);
+    let now = lqos_integrations::logs::unix_now();
+    config
+        .integrations
+        .enabled()
+        .into_iter()
+        .map(|name| {
+            let st = statuses.get(name).cloned().unwrap_or_default();
+            let from = now.saturating_sub(lqos_integrations::status::BUSY_WINDOW_SECS);
+            lqos_bus::IntegrationReport {
+                name: name.to_owned(),
+                last_run_unix: st.last_run_unix,
+                last_duration_ms: st.last_duration_ms,
+                ok: st.ok,
+                result: if st.last_run_unix.is_some() {
+                    st.last_result.clone()
+                } else {
+                    "not run yet".into()
+                },
+                imported: st.imported as u64,
+                skipped: st.skipped as u64,
+                next_run_unix: st.next_run_unix,
+                busy_ms_last_hour: st
+                    .runs
+                    .iter()
+                    .filter(|(start, _)| *start >= from)
+                    .map(|(_, ms)| *ms)
+                    .sum(),
+            }
+        })
+        .collect()
+}

@@ -78,6 +78,22 @@ fn integration_test_prints_and_refresh_imports_then_keeps_the_last_good_files() 
     let status =
         std::fs::read_to_string(dir.path().join("state/integrations/status.json")).expect("status");
     assert!(status.contains("\"last_good_circuits\": 21"), "{status}");
+    let (config, _) = lqos_config::Config::load(&dir.path().join("lqos.conf")).expect("config");
+    let reports = lqos_scheduler::imports::reports(&config);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(
+        (r.name.as_str(), r.ok, r.imported, r.skipped),
+        ("uisp", true, 21, 6),
+        "{r:?}"
+    );
+    let last = r.last_run_unix.expect("ran");
+    assert_eq!(
+        r.next_run_unix,
+        Some(last + 30 * 60),
+        "default interval: 30 minutes"
+    );
+    assert_eq!(r.busy_ms_last_hour, r.last_duration_ms.expect("timed"));
 
     // Not due (30 minutes): not fetched again, even with the API down.
     srv.set_mode(Mode::Fail500);

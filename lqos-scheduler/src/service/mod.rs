@@ -223,6 +223,7 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         watch.covered();
         let interval = crate::imports::loop_interval(&config);
         progress.finished(&outcome, interval);
+        progress.report.integrations = crate::imports::reports(&config);
         if outcome.ok {
             failures = 0;
             info!(took = ?outcome.duration, "{}", outcome.summary);
