@@ -8,6 +8,7 @@ pub mod http;
 pub mod http_import;
 pub mod logs;
 pub mod model;
+pub mod model_de;
 pub mod render;
 pub mod run;
 pub mod sources;

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::server::{self, Mode, Server};
-use common::uisp_data;
+use common::server::{self, Server};
 use lqos_integrations::run_enabled;
-use std::path::Path;
+use lqos_integrations::testkit::uisp_data;
 
 async fn uisp_server() -> Server {
     server::start(uisp_data::auth, uisp_data::routes(), None).await
@@ -20,34 +19,7 @@ fn tables(url: &str, extra: &str) -> String {
     )
 }
 
-fn files(dir: &Path) -> (String, String) {
-    let read = |f: &str| std::fs::read_to_string(dir.join("lqos").join(f)).unwrap_or_default();
-    (read("network.json"), read("ShapedDevices.csv"))
-}
-
-/// Compares with tests/golden/NAME.{json,csv}; `UPDATE_GOLDEN=1` rewrites them.
-fn golden(name: &str, got: &(String, String)) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    for (ext, text) in [("json", &got.0), ("csv", &got.1)] {
-        let path = dir.join(format!("{name}.{ext}"));
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, text).expect("write golden");
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(
-            *text,
-            want,
-            "{} differs from the golden file",
-            path.display()
-        );
-    }
-}
-
-fn row<'a>(csv: &'a str, circuit: &str) -> Vec<&'a str> {
-    csv.lines()
-        .filter(|l| l.starts_with(&format!("{circuit},")))
-        .collect()
-}
+use common::{files, golden, rows as row};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_strategy_writes_the_whole_tree_and_every_circuit() {
@@ -198,49 +170,13 @@ async fn every_strategy_and_suspended_ignore_and_exclusions() {
     }
 }
 
-async fn failure_leaves_files(srv: &Server, dir: &Path, mode: Mode, want: &str) {
-    let config = common::config(dir, &tables(&srv.url, ""));
-    let before = files(dir);
-    srv.set_mode(mode);
-    let started = std::time::Instant::now();
-    let report = run_enabled(&config, true).await;
-    srv.set_mode(Mode::Ok);
-    let out = &report.outcomes[0];
-    let err = match &out.result {
-        Some(Err(e)) => e.to_string(),
-        other => panic!("{mode:?}: {other:?}"),
-    };
-    assert!(err.contains(want), "{mode:?}: {err}");
-    assert!(!report.written);
-    assert_eq!(
-        files(dir),
-        before,
-        "{mode:?}: the last good files stay byte-identical"
-    );
-    let log = std::fs::read_to_string(out.log.as_ref().expect("a log")).expect("log");
-    assert!(log.contains(want), "{log}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(15),
-        "{mode:?} took {:?}",
-        started.elapsed()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_keep_the_last_good_files() {
     let srv = uisp_server().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = common::config(dir.path(), &tables(&srv.url, ""));
     assert!(run_enabled(&config, true).await.written);
-    for (mode, want) in [
-        (Mode::Unauthorized, "HTTP 401"),
-        (Mode::Fail500, "HTTP 500"),
-        (Mode::Hang, "timed out"),
-        (Mode::Truncated, "decoding response body"),
-        (Mode::Oversized, "larger than"),
-    ] {
-        failure_leaves_files(&srv, dir.path(), mode, want).await;
-    }
+    common::every_failure_keeps_the_files(&srv, &config, dir.path()).await;
     // The suspicious-import guard: the API suddenly lists 3 clients out of 24.
     let before = files(dir.path());
     let sites = srv.route("/nms/api/v2.1/sites");

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod server;
+pub mod splynx_data;
 pub mod uisp_data;
 
 /// Starts `routes` on loopback in a thread of its own (for tests that are not async).
