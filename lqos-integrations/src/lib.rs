@@ -9,6 +9,8 @@ pub mod http_import;
 pub mod logs;
 pub mod model;
 pub mod model_de;
+pub mod netzur;
+pub mod powercode;
 pub mod render;
 pub mod run;
 pub mod sources;
@@ -17,6 +19,7 @@ pub mod status;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod uisp;
+pub mod wispgate;
 
 pub use model::{CircuitRec, DeviceRec, Import, NodeRec, RecordIssue};
 pub use render::{render, Rendered};

@@ -48,6 +48,21 @@ pub async fn fetch(name: &str, config: &Config) -> Result<Import, SourceError> {
             let http = Http::new(limits, &s.options)?;
             crate::splynx::import(s, &i.common, &http).await
         }
+        "netzur" => {
+            let s = i.netzur.as_ref().ok_or_else(not)?;
+            let http = Http::new(limits, &s.options)?;
+            crate::netzur::import(s, &i.common, d, &http).await
+        }
+        "powercode" => {
+            let s = i.powercode.as_ref().ok_or_else(not)?;
+            let http = Http::new(limits, &s.options)?;
+            crate::powercode::import(s, &i.common, &http).await
+        }
+        "wispgate" => {
+            let s = i.wispgate.as_ref().ok_or_else(not)?;
+            let http = Http::new(limits, &s.options)?;
+            crate::wispgate::import(s, &http).await
+        }
         _ => Err(SourceError::Mapping(format!(
             "the {name} integration is not implemented yet in lqos"
         ))),

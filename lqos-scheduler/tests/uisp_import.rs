@@ -40,7 +40,7 @@ fn text(o: &Output) -> (String, String) {
 
 #[test]
 fn integration_test_prints_and_refresh_imports_then_keeps_the_last_good_files() {
-    let srv = testkit::start_background(uisp_data::auth, uisp_data::routes());
+    let srv = testkit::start_background(uisp_data::auth, uisp_data::routes(), None);
     let dir = setup(&srv.url, "");
     let out = scheduler(dir.path(), &["integration", "test", "uisp"]);
     let (stdout, stderr) = text(&out);

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod server;
+pub mod small_data;
 pub mod splynx_data;
 pub mod uisp_data;
 
@@ -9,6 +10,7 @@ pub mod uisp_data;
 pub fn start_background(
     auth: server::Auth,
     routes: std::collections::HashMap<String, serde_json::Value>,
+    post: Option<server::PostHandler>,
 ) -> server::Server {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -18,7 +20,7 @@ pub fn start_background(
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let s = server::start(auth, routes, None).await;
+            let s = server::start(auth, routes, post).await;
             let _ = tx.send(s);
             std::future::pending::<()>().await;
         });

@@ -20,8 +20,9 @@ pub enum Mode {
 }
 
 pub type Auth = fn(&HeaderMap) -> bool;
-/// Answers a POST body (GraphQL, forms) with JSON.
-pub type PostHandler = Arc<dyn Fn(&str, &str) -> Option<Value> + Send + Sync>;
+/// Answers a POST (path, body) with JSON, or an HTTP status (401 for bad credentials in the
+/// body, 404 for an unknown call).
+pub type PostHandler = Arc<dyn Fn(&str, &str) -> Result<Value, u16> + Send + Sync>;
 
 pub struct State {
     pub mode: Mode,
@@ -98,7 +99,14 @@ async fn answer(st: Arc<Mutex<State>>, auth: Auth, req: Request<Body>) -> Respon
         s.hits.push(key.clone());
         let json = if is_post {
             let text = String::from_utf8_lossy(&body).into_owned();
-            s.post.clone().and_then(|h| h(&key, &text))
+            match s.post.clone().map(|h| h(&key, &text)) {
+                Some(Ok(v)) => Some(v),
+                Some(Err(401)) => {
+                    return (StatusCode::UNAUTHORIZED, "{\"error\":\"bad credentials\"}")
+                        .into_response()
+                }
+                _ => None,
+            }
         } else {
             s.routes
                 .get(&key)
