@@ -4,6 +4,7 @@
 //! network.json the file parser reads, and the run logic ([`run`]): per-source intervals,
 //! locks and timeouts, the suspicious-import guard, atomic writes, status.
 
+pub mod graphql;
 pub mod http;
 pub mod http_import;
 pub mod logs;
@@ -19,6 +20,7 @@ pub mod status;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod uisp;
+pub mod visp;
 pub mod wispgate;
 
 pub use model::{CircuitRec, DeviceRec, Import, NodeRec, RecordIssue};

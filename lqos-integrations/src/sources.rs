@@ -58,6 +58,11 @@ pub async fn fetch(name: &str, config: &Config) -> Result<Import, SourceError> {
             let http = Http::new(limits, &s.options)?;
             crate::powercode::import(s, &i.common, &http).await
         }
+        "visp" => {
+            let s = i.visp.as_ref().ok_or_else(not)?;
+            let http = Http::new(limits, &s.options)?;
+            crate::visp::import(s, &i.common, &http).await
+        }
         "wispgate" => {
             let s = i.wispgate.as_ref().ok_or_else(not)?;
             let http = Http::new(limits, &s.options)?;

@@ -5,6 +5,7 @@ pub mod server;
 pub mod small_data;
 pub mod splynx_data;
 pub mod uisp_data;
+pub mod visp_data;
 
 /// Starts `routes` on loopback in a thread of its own (for tests that are not async).
 pub fn start_background(
