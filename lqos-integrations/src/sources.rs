@@ -58,6 +58,11 @@ pub async fn fetch(name: &str, config: &Config) -> Result<Import, SourceError> {
             let http = Http::new(limits, &s.options)?;
             crate::powercode::import(s, &i.common, &http).await
         }
+        "sonar" => {
+            let s = i.sonar.as_ref().ok_or_else(not)?;
+            let http = Http::new(limits, &s.options)?;
+            crate::sonar::import(s, &i.common, &http).await
+        }
         "visp" => {
             let s = i.visp.as_ref().ok_or_else(not)?;
             let http = Http::new(limits, &s.options)?;
@@ -69,7 +74,7 @@ pub async fn fetch(name: &str, config: &Config) -> Result<Import, SourceError> {
             crate::wispgate::import(s, &http).await
         }
         _ => Err(SourceError::Mapping(format!(
-            "the {name} integration is not implemented yet in lqos"
+            "unknown integration {name:?}"
         ))),
     }
 }

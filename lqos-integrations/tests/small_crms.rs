@@ -197,3 +197,44 @@ async fn visp() {
     assert_eq!(rows(csv, "visp:service:88008").len(), 1);
     common::every_failure_keeps_the_files(&srv, &config, dir.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sonar() {
+    use lqos_integrations::testkit::sonar_data;
+    let srv = server::start(
+        sonar_data::auth,
+        Default::default(),
+        Some(sonar_data::post()),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tables = format!(
+        "[sonar_integration]\nenable_sonar = true\nsonar_api_key = \"{}\"\nsonar_api_url = \"{}\"\nactive_status_ids = [\"\"]\nrecurring_service_rates = [{{enabled = true, service_name = \"fiber 100\", download_mbps = 100.0, upload_mbps = 100.0}}]\n",
+        sonar_data::KEY,
+        srv.url
+    );
+    let config = common::config(dir.path(), &tables);
+    let (n, skipped, why) = ok(&config).await;
+    let got = files(dir.path());
+    golden("sonar", &got);
+    let csv = &got.1;
+    has(&why, "account 4402: no address");
+    has(&why, "account 4406: no DATA service");
+    has(&why, "account 4409: address ignored");
+    has(&why, "account[20]: malformed record");
+    has(
+        &why,
+        "IP 100.64.12.8/32 is already claimed by circuit sonar:account:4407",
+    );
+    has(&why, "imported flat");
+    assert_eq!((n, skipped), (17, 5), "{why:#?}");
+    // Every page was read (accounts 4416..4419 are on the third).
+    assert_eq!(rows(csv, "sonar:account:4419").len(), 1);
+    assert!(
+        rows(csv, "sonar:account:4405")[0].ends_with(",98,98,100,100,"),
+        "recurring rate"
+    );
+    assert!(rows(csv, "sonar:account:4403")[1].contains(",sonar:account-ip-assignments:4403,"));
+    assert_eq!(rows(csv, "sonar:account:4404").len(), 2);
+    common::every_failure_keeps_the_files(&srv, &config, dir.path()).await;
+}
