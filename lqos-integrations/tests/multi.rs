@@ -16,7 +16,7 @@ use std::sync::Arc;
 async fn two_sources_merge_and_a_shared_address_is_quarantined_in_the_later() {
     let uisp = server::start(uisp_data::auth, uisp_data::routes(), None).await;
     let rows_json = Arc::new(std::sync::Mutex::new(json!([
-        {"Circuit ID": "W-1", "Circuit Name": "Claims a UISP address", "IPv4": "100.64.0.1", "Download Max Mbps": 20, "Upload Max Mbps": 5},
+        {"Circuit ID": "W-1", "Circuit Name": "Claims a UISP address", "IPv4": "100.64.10.1", "Download Max Mbps": 20, "Upload Max Mbps": 5},
         {"Circuit ID": "W-2", "Circuit Name": "Its own", "IPv4": "100.66.0.2", "Download Max Mbps": 20, "Upload Max Mbps": 5}
     ])));
     let shared = rows_json.clone();
@@ -45,7 +45,7 @@ async fn two_sources_merge_and_a_shared_address_is_quarantined_in_the_later() {
         wg.issues.iter().any(|i| i.skipped
             && i.record == "circuit wispgate:circuit:W-1"
             && i.reason
-                .contains("100.64.0.1/32 is already claimed by circuit uisp:site:c01")),
+                .contains("100.64.10.1/32 is already claimed by circuit uisp:site:c01")),
         "{:?}",
         wg.issues
     );

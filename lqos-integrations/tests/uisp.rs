@@ -55,7 +55,7 @@ async fn full_strategy_writes_the_whole_tree_and_every_circuit() {
     );
     assert!(
         has("circuit uisp:site:c12")
-            && has("IP 100.64.0.11/32 is already claimed by circuit uisp:site:c11"),
+            && has("IP 100.64.10.11/32 is already claimed by circuit uisp:site:c11"),
         "{reasons:#?}"
     );
     assert_eq!(skipped, 5, "{reasons:#?}");
@@ -96,7 +96,7 @@ async fn full_strategy_writes_the_whole_tree_and_every_circuit() {
     assert_eq!(tree["Tower East"]["id"], "uisp:site:s-east");
     // Rates: plan × commit / (plan + burst) × overhead.
     let c01 = row(csv, "uisp:site:c01");
-    assert_eq!(c01, vec!["uisp:site:c01,Chidi Okafor,uisp:device:cpe01,Okafor-CPE,North-LTU,uisp:device:d-ap-n2,,24:5A:4C:AA:01:10,100.64.0.1,,24.5,4.9,28.75,5.75,"]);
+    assert_eq!(c01, vec!["uisp:site:c01,Chidi Okafor,uisp:device:cpe01,Okafor-CPE,North-LTU,uisp:device:d-ap-n2,,24:5A:4C:AA:01:10,100.64.10.1,,24.5,4.9,28.75,5.75,"]);
     let c16 = row(csv, "uisp:site:c16")[0];
     assert!(c16.ends_with(",24.5,4.9,40.25,5.75,"), "{c16}");
     // A 300/50 plan behind a 100M port: capped at 94.
@@ -105,9 +105,9 @@ async fn full_strategy_writes_the_whole_tree_and_every_circuit() {
     // Suspended (slow): 0.1 both ways.
     assert!(row(csv, "uisp:site:c06")[0].ends_with(",0.1,0.1,0.1,0.1,"));
     // IPv6 prefix kept, link-local dropped; two devices; routed subnet; company name kept.
-    assert!(row(csv, "uisp:site:c09")[0].contains(",100.64.0.9,2001:db8:109::/56,"));
+    assert!(row(csv, "uisp:site:c09")[0].contains(",100.64.10.9,2001:db8:109::/56,"));
     assert_eq!(row(csv, "uisp:site:c10").len(), 2);
-    assert!(row(csv, "uisp:site:c17")[0].contains("\"100.64.0.17, 203.0.113.16/29\""));
+    assert!(row(csv, "uisp:site:c17")[0].contains("\"100.64.10.17, 203.0.113.16/29\""));
     assert!(row(csv, "uisp:site:c19")[0].contains(",\"Acme Farms, LLC\","));
     // Linked by a data link only; no AP (its UISP parent site); exception CPE.
     assert!(row(csv, "uisp:site:c13")[0].contains(",South-LiteAP,uisp:device:d-ap-s1,"));

@@ -51,7 +51,7 @@ fn integration_test_prints_and_refresh_imports_then_keeps_the_last_good_files() 
         "ShapedDevices.csv: 21 circuits",
         "validation: ok (21 circuits valid",
         "uisp skipped site c06: suspended (suspended_strategy = \"ignore\")",
-        "uisp skipped circuit uisp:site:c12: IP 100.64.0.11/32 is already claimed",
+        "uisp skipped circuit uisp:site:c12: IP 100.64.10.11/32 is already claimed",
         "uisp skipped site c08: no device with an IP address",
         "  uisp:site:c01,Chidi Okafor,uisp:device:cpe01,Okafor-CPE,North-LTU,",
     ] {
@@ -70,7 +70,7 @@ fn integration_test_prints_and_refresh_imports_then_keeps_the_last_good_files() 
         "{stderr}"
     );
     assert!(
-        stdout.contains("100.64.0.24/32"),
+        stdout.contains("100.64.10.24/32"),
         "the plan is built from the import"
     );
     let csv = std::fs::read(dir.path().join("ShapedDevices.csv")).expect("written");
@@ -115,7 +115,7 @@ fn integration_test_prints_and_refresh_imports_then_keeps_the_last_good_files() 
             && stderr.contains("full log: "),
         "{stderr}"
     );
-    assert!(stdout.contains("100.64.0.24/32"));
+    assert!(stdout.contains("100.64.10.24/32"));
     assert_eq!(
         std::fs::read(dir.path().join("ShapedDevices.csv")).expect("csv"),
         csv

@@ -14,6 +14,19 @@ pub fn start_background(
     routes: std::collections::HashMap<String, serde_json::Value>,
     post: Option<server::PostHandler>,
 ) -> server::Server {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    serve_std(listener, auth, routes, post)
+}
+
+/// Serves on an already bound listener (for example one bound inside a network namespace)
+/// from a thread of its own.
+pub fn serve_std(
+    listener: std::net::TcpListener,
+    auth: server::Auth,
+    routes: std::collections::HashMap<String, serde_json::Value>,
+    post: Option<server::PostHandler>,
+) -> server::Server {
+    listener.set_nonblocking(true).expect("nonblocking");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -22,7 +35,8 @@ pub fn start_background(
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let s = server::start(auth, routes, post).await;
+            let l = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let s = server::start_on(l, auth, routes, post);
             let _ = tx.send(s);
             std::future::pending::<()>().await;
         });

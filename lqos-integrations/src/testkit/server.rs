@@ -60,6 +60,20 @@ pub async fn start(
     routes: HashMap<String, Value>,
     post: Option<PostHandler>,
 ) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    start_on(listener, auth, routes, post)
+}
+
+/// Serves on `listener` (bound by the caller, for example inside a network namespace), in
+/// the current runtime.
+pub fn start_on(
+    listener: tokio::net::TcpListener,
+    auth: Auth,
+    routes: HashMap<String, Value>,
+    post: Option<PostHandler>,
+) -> Server {
     let state = Arc::new(Mutex::new(State {
         mode: Mode::Ok,
         routes,
@@ -71,9 +85,6 @@ pub async fn start(
         let st = st.clone();
         async move { answer(st, auth, req).await }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -228,10 +228,10 @@ pub fn devices() -> Value {
         };
         let mut cpe = json!({
             "identification": {"id": format!("cpe{n:02}"), "hostname": host, "mac": format!("24:5A:4C:AA:{n:02X}:10"), "model": "LBE-5AC-Gen2", "type": "airMax", "role": "station", "site": {"id": format!("c{n:02}")}},
-            "ipAddress": format!("100.64.0.{n}"),
+            "ipAddress": format!("100.64.10.{n}"),
             "attributes": {"apDevice": {"id": APS[n % 4], "name": null}},
             "overview": {"wirelessMode": "sta-ptmp", "downlinkCapacity": 150_000_000, "uplinkCapacity": 50_000_000},
-            "interfaces": [{"identification": {"name": "eth0", "type": "eth"}, "status": {"status": "active", "currentSpeed": if n == 15 { "100-full" } else { "1000-full" }}, "addresses": [{"cidr": format!("100.64.0.{n}/24")}]}]
+            "interfaces": [{"identification": {"name": "eth0", "type": "eth"}, "status": {"status": "active", "currentSpeed": if n == 15 { "100-full" } else { "1000-full" }}, "addresses": [{"cidr": format!("100.64.10.{n}/24")}]}]
         });
         match n {
             8 => {
@@ -243,8 +243,8 @@ pub fn devices() -> Value {
                 .expect("array")
                 .push(json!({"identification": {"name": "br0", "type": "bridge"}, "addresses": [{"cidr": "2001:db8:109::/56"}, {"cidr": "fe80::1/64"}]})),
             12 => {
-                cpe["ipAddress"] = json!("100.64.0.11");
-                cpe["interfaces"][0]["addresses"] = json!([{"cidr": "100.64.0.11/24"}]);
+                cpe["ipAddress"] = json!("100.64.10.11");
+                cpe["interfaces"][0]["addresses"] = json!([{"cidr": "100.64.10.11/24"}]);
             }
             13 => cpe["attributes"] = Value::Null,
             15 => cpe["attributes"] = Value::Null,
