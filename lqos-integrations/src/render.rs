@@ -164,6 +164,7 @@ fn place_nodes<'a>(
             });
         }
     }
+    #[allow(clippy::needless_range_loop)] // nodes[i] is written while ids are read
     for i in 0..nodes.len() {
         let rec = nodes[i].rec;
         if promote

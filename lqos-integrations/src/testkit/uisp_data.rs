@@ -48,6 +48,7 @@ fn tower(id: &str, name: &str, parent: Option<&str>) -> Value {
     json!({"id": id, "identification": {"name": name, "type": "site", "parent": parent.map(|p| json!({"id": p})), "status": "active", "suspended": false}, "qos": {"enabled": false}})
 }
 
+#[allow(clippy::too_many_arguments)]
 fn device(
     id: &str,
     host: &str,

@@ -28,7 +28,7 @@ pub fn device_capacity(d: &Device, s: &Uisp) -> Option<(f64, f64)> {
         })? * s.airmax_capacity;
         let share = match dl_ratio {
             Some(r) if r > 0.0 && r < 1.0 => r,
-            Some(r) if r >= 1.0 && r <= 100.0 => r / 100.0,
+            Some(r) if (1.0..=100.0).contains(&r) => r / 100.0,
             _ => s.airmax_flexible_frame_download_ratio,
         };
         return Some(((total * share).round(), (total * (1.0 - share)).round()));

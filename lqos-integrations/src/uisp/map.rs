@@ -127,7 +127,7 @@ pub fn map(
     }
     let mut parents: BTreeMap<&str, Parent> = BTreeMap::new();
     let mut used_aps: BTreeSet<String> = BTreeSet::new();
-    for (cid, _) in &clients {
+    for cid in clients.keys() {
         let devs = by_site.get(cid).map(Vec::as_slice).unwrap_or(&[]);
         let mut parent = Parent::None;
         let in_tower = |id: &str| {
