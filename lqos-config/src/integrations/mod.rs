@@ -7,6 +7,7 @@
 //! Keys LibreQoS parses but never acts on are accepted with a warning naming them.
 
 mod raw;
+pub mod schema;
 mod sources;
 mod sources_uisp;
 

@@ -188,6 +188,8 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
     }
 
     let mut watch = watch::InputWatch::new(inputs(&config));
+    // lqos.conf edited (the WebUI's integration editors): reloaded as on SIGHUP.
+    let mut conf_stamp = lqos_config::file_stamp(config_path);
     let mut progress = Progress::default();
     let mut ticks = 0u64;
     let mut lqosd_reachable: bool;
@@ -274,6 +276,19 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                         info!("an input file changed: refreshing");
                         break;
                     }
+                    let stamp = lqos_config::file_stamp(config_path);
+                    if stamp != conf_stamp {
+                        conf_stamp = stamp;
+                        match Config::load(config_path) {
+                            Ok((c, _)) => {
+                                info!("lqos.conf changed: reloaded; refreshing");
+                                config = c;
+                                watch = watch::InputWatch::new(inputs(&config));
+                                break;
+                            }
+                            Err(e) => error!(error = %e, "lqos.conf changed but is invalid; keeping the running configuration"),
+                        }
+                    }
                     if std::fs::remove_file(config.refresh_request_path()).is_ok() {
                         info!("a refresh was requested (WebUI): refreshing");
                         break;
@@ -286,6 +301,7 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                     match Config::load(config_path) {
                         Ok((c, _)) => {
                             info!("SIGHUP: lqos.conf reloaded; refreshing");
+                            conf_stamp = lqos_config::file_stamp(config_path);
                             config = c;
                             watch = watch::InputWatch::new(inputs(&config));
                             break;
