@@ -85,12 +85,12 @@ pub fn start_on(
         let st = st.clone();
         async move { answer(st, auth, req).await }
     });
-    let port = listener.local_addr().expect("addr").port();
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Server {
-        url: format!("http://127.0.0.1:{port}"),
+        url: format!("http://{addr}"),
         state,
     }
 }
