@@ -44,6 +44,23 @@ pub struct CircuitRec {
     pub comment: String,
 }
 
+impl CircuitRec {
+    /// An empty circuit at LibreQoS's client rates: max as given, min = 98 % of max.
+    pub fn client_rates(down_max: f64, up_max: f64) -> CircuitRec {
+        CircuitRec {
+            id: String::new(),
+            name: String::new(),
+            parent_id: None,
+            download_min: down_max * 0.98,
+            upload_min: up_max * 0.98,
+            download_max: down_max,
+            upload_max: up_max,
+            devices: Vec::new(),
+            comment: String::new(),
+        }
+    }
+}
+
 /// A record an integration skipped (or imported only in part), and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordIssue {

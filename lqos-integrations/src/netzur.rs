@@ -192,17 +192,13 @@ pub fn map(s: &Netzur, common: &IntegrationCommon, d: Defaults, body: Body) -> I
                 name.clone()
             },
             parent_id,
-            download_min: down * 0.98,
-            upload_min: up * 0.98,
-            download_max: down,
-            upload_max: up,
             devices: vec![DeviceRec {
                 id: format!("netzur:device:{sid}"),
                 name: format!("{name} device"),
                 mac: c.mac.clone().unwrap_or_default(),
                 ips,
             }],
-            comment: String::new(),
+            ..CircuitRec::client_rates(down, up)
         });
     }
     import

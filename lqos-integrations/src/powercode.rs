@@ -156,12 +156,8 @@ pub fn map(
                 id: format!("powercode:customer:{cid}:service:{sid}"),
                 name: name.clone(),
                 parent_id: None,
-                download_min: down * 0.98,
-                upload_min: up * 0.98,
-                download_max: down,
-                upload_max: up,
                 devices,
-                comment: String::new(),
+                ..CircuitRec::client_rates(down, up)
             });
         }
     }

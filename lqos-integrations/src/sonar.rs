@@ -198,12 +198,8 @@ pub fn map(s: &Sonar, common: &IntegrationCommon, accounts: Vec<Value>) -> Impor
                 name
             },
             parent_id: None,
-            download_min: down * 0.98,
-            upload_min: up * 0.98,
-            download_max: down,
-            upload_max: up,
             devices,
-            comment: String::new(),
+            ..CircuitRec::client_rates(down, up)
         });
     }
     import

@@ -309,17 +309,13 @@ pub fn map(s: &Splynx, common: &IntegrationCommon, r: &Records, import: &mut Imp
             id: format!("splynx:service:{id}"),
             name: name.clone(),
             parent_id,
-            download_min: down * 0.98,
-            upload_min: up * 0.98,
-            download_max: down,
-            upload_max: up,
             devices: vec![DeviceRec {
                 id: format!("splynx:device:{id}"),
                 name,
                 mac: svc.mac.clone().unwrap_or_default(),
                 ips,
             }],
-            comment: String::new(),
+            ..CircuitRec::client_rates(down, up)
         });
     }
 }

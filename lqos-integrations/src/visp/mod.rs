@@ -206,17 +206,13 @@ pub fn map(s: &Visp, common: &IntegrationCommon, bulk: Vec<Value>, subs: Vec<Val
                     id: format!("visp:service:{number}"),
                     name: username.clone(),
                     parent_id: None,
-                    download_min: down * 0.98,
-                    upload_min: up * 0.98,
-                    download_max: down,
-                    upload_max: up,
                     devices: vec![DeviceRec {
                         id: format!("visp:device:{number}"),
                         name: format!("{username}_device"),
                         mac,
                         ips: ips.clone(),
                     }],
-                    comment: String::new(),
+                    ..CircuitRec::client_rates(down, up)
                 },
             );
         }
