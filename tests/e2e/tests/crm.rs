@@ -58,12 +58,13 @@ fn a_uisp_import_is_shaped_and_a_plan_change_re_rates_only_its_circuit() -> Resu
     let own = class_line(&tb, "100.64.10.1")?;
     ensure!(other.contains("circuit uisp:site:c02"), "{other}");
 
-    // The CRM raises c01 to 60 Mbit/s; the operator asks for an import now (the WebUI's
+    // The CRM raises c01 to 40 Mbit/s (a 60 plan measured 51-57 on this 2-core machine under
+    // a load of 8: veth throughput, not the shaper); the operator asks for an import now (the WebUI's
     // "import now" leaves these two files).
     let mut sites = srv.route("/nms/api/v2.1/sites");
     for s in sites.as_array_mut().into_iter().flatten() {
         if s["id"] == "c01" {
-            s["qos"]["downloadSpeed"] = serde_json::json!(60_000_000);
+            s["qos"]["downloadSpeed"] = serde_json::json!(40_000_000);
         }
     }
     srv.set_route("/nms/api/v2.1/sites", sites);
@@ -72,11 +73,11 @@ fn a_uisp_import_is_shaped_and_a_plan_change_re_rates_only_its_circuit() -> Resu
     std::fs::write(state.join("integrations/import-now"), "test\n")?;
     std::fs::write(state.join("refresh.request"), "test\n")?;
     tb.wait_for_applies(2, Duration::from_secs(30))?;
-    let after = tb.measure_plan("100.64.10.1", false, 60.0)?;
-    eprintln!("crm: UISP plan 25 -> 60 Mbit/s, measured {before:.2} -> {after:.2}");
+    let after = tb.measure_plan("100.64.10.1", false, 40.0)?;
+    eprintln!("crm: UISP plan 25 -> 40 Mbit/s, measured {before:.2} -> {after:.2}");
     ensure!(
-        within(after, 60.0, 0.05),
-        "re-rated to 60: measured {after:.2}"
+        within(after, 40.0, 0.05),
+        "re-rated to 40: measured {after:.2}"
     );
     ensure!(
         class_line(&tb, "100.64.10.2")? == other,
