@@ -198,6 +198,22 @@ async fn failures_keep_the_last_good_files() {
         "{err}"
     );
     assert_eq!(files(dir.path()), before);
+    // No client at all: refused too.
+    let towers: Vec<serde_json::Value> = sites
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|s| !s["id"].as_str().is_some_and(|id| id.starts_with('c')))
+        .cloned()
+        .collect();
+    srv.set_route("/nms/api/v2.1/sites", serde_json::Value::Array(towers));
+    let report = run_enabled(&config, true).await;
+    let err = match &report.outcomes[0].result {
+        Some(Err(e)) => e.to_string(),
+        other => panic!("refused: {other:?}"),
+    };
+    assert!(err.contains("0 circuit(s) where the last good import had 22") && err.contains("no circuit at all"), "{err}");
+    assert_eq!(files(dir.path()), before);
     srv.set_route("/nms/api/v2.1/sites", sites);
     // A malformed record costs that record only.
     let mut devices = srv.route("/nms/api/v2.1/devices");

@@ -364,6 +364,12 @@ test('an admin sets up UISP: test connection against its test API, save, import;
       return /Chidi Okafor/.test(await tid(admin, 'circuits-table').innerText());
     }, 'the imported circuits are listed', 60000);
     await shot(admin, '19-circuits-imported');
+    // The scheduler page shows the integration's own status.
+    await admin.goto(`${URL}/#/scheduler`);
+    await tid(admin, 'scheduler-integrations').waitFor();
+    await eventually(async () => /uisp[\s\S]*ok[\s\S]*22/.test(await tid(admin, 'scheduler-integrations').innerText()),
+      'uisp: ok, 22 imported', 30000);
+    await shot(admin, '20-scheduler-integrations');
   } finally {
     api.kill();
   }
