@@ -212,7 +212,11 @@ async fn failures_keep_the_last_good_files() {
         Some(Err(e)) => e.to_string(),
         other => panic!("refused: {other:?}"),
     };
-    assert!(err.contains("0 circuit(s) where the last good import had 22") && err.contains("no circuit at all"), "{err}");
+    assert!(
+        err.contains("0 circuit(s) where the last good import had 22")
+            && err.contains("no circuit at all"),
+        "{err}"
+    );
     assert_eq!(files(dir.path()), before);
     srv.set_route("/nms/api/v2.1/sites", sites);
     // A malformed record costs that record only.
