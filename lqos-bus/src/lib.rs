@@ -44,8 +44,8 @@ pub use client::{Client, ClientOptions};
 pub use error::{BusError, MessageKind, Stage};
 pub use frame::{FrameHeader, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use message::{
-    decode_request, decode_response, encode_request, encode_response, ApplySummary, QueueClasses,
-    Request, Response, StatusReport,
+    decode_request, decode_response, encode_request, encode_response, ApplySummary, LazyStatus,
+    QueueClasses, Request, Response, StatusReport,
 };
 pub use report::{
     IntegrationReport, IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport,

@@ -168,8 +168,28 @@ impl StateDir {
     /// Removes the saved plan (teardown).
     pub fn forget(&self) {
         let _ = std::fs::remove_file(self.plan_path());
+        let _ = std::fs::remove_file(self.built_path());
         let _ = std::fs::remove_file(self.marker_path());
         self.discard();
+    }
+
+    fn built_path(&self) -> PathBuf {
+        self.dir.join("lazy-built.json")
+    }
+
+    /// Saves which circuits have their queue built (lazy queues), so that a restart can
+    /// recognise the kernel's tree and adopt it.
+    pub fn save_built(&self, ids: &[&str]) -> Result<(), StateError> {
+        let json = serde_json::to_vec(ids).unwrap_or_default();
+        self.write_atomic(&self.built_path(), &json)
+    }
+
+    /// The circuits saved by [`StateDir::save_built`]; none when there is no (readable) file.
+    pub fn load_built(&self) -> Vec<String> {
+        std::fs::read(self.built_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
     }
 
     pub fn mark_applying(&self) -> Result<(), StateError> {
