@@ -10,6 +10,11 @@ export LQOS_BIN_DIR=${LQOS_BIN_DIR:-$root/target/debug}
 for b in lqosd lqos-scheduler lqos; do
     [ -x "$LQOS_BIN_DIR/$b" ] || { echo "browser-test: $LQOS_BIN_DIR/$b is missing: cargo build first" >&2; exit 1; }
 done
+# The CRM test APIs (the integration editors' test), built with the binaries' target dir.
+[ -x "$LQOS_BIN_DIR/examples/crm-test-api" ] || {
+    echo "browser-test: $LQOS_BIN_DIR/examples/crm-test-api is missing: cargo build -p lqos-integrations --example crm-test-api --features testkit" >&2
+    exit 1
+}
 artifacts=$root/target/browser-tests
 rm -rf "$artifacts" && mkdir -p "$artifacts"
 demo_pid=

@@ -12,6 +12,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 cargo build --workspace --all-targets --locked
+cargo build --locked -p lqos-integrations --example crm-test-api --features testkit
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -45,12 +45,11 @@ pub use error::{BusError, MessageKind, Stage};
 pub use frame::{FrameHeader, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use message::{
     decode_request, decode_response, encode_request, encode_response, ApplySummary, Fence,
-    LazyStatus,
-    QueueClasses, Request, Response, StatusReport,
+    LazyStatus, QueueClasses, Request, Response, StatusReport,
 };
 pub use report::{
-    IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport, ThroughputReport,
-    UrgentIssue,
+    IntegrationReport, IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport,
+    ThroughputReport, UrgentIssue,
 };
 pub use server::{serve, Handler, Limits, DEFAULT_MAX_REQUEST_BYTES};
 

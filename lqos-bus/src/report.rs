@@ -24,6 +24,26 @@ pub struct SchedulerReport {
     pub step: String,
     /// While refreshing: how much of the refresh is done.
     pub percent: u8,
+    /// Each enabled CRM/NMS integration's status.
+    pub integrations: Vec<IntegrationReport>,
+}
+
+/// One CRM/NMS integration as the scheduler last ran it (its own interval, its own result).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationReport {
+    /// "uisp", "splynx", ...
+    pub name: String,
+    pub last_run_unix: Option<u64>,
+    pub last_duration_ms: Option<u64>,
+    pub ok: bool,
+    /// "ok", or why the last run failed.
+    pub result: String,
+    /// Circuits imported and records skipped by the last run.
+    pub imported: u64,
+    pub skipped: u64,
+    pub next_run_unix: Option<u64>,
+    /// Time spent running in the last hour (busy ratio = this / 3,600,000).
+    pub busy_ms_last_hour: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -71,6 +71,18 @@ pub fn status(
             if let Some(ms) = r.last_duration_ms {
                 writeln!(out, "  last refresh took {ms} ms")?;
             }
+            for i in &r.integrations {
+                let busy = i.busy_ms_last_hour as f64 / 36_000.0;
+                writeln!(
+                    out,
+                    "  integration {}: {} ({} imported, {} skipped; last run {} ms; busy {busy:.2}% of the last hour)",
+                    i.name,
+                    if i.ok { "ok" } else { i.result.as_str() },
+                    i.imported,
+                    i.skipped,
+                    i.last_duration_ms.unwrap_or(0)
+                )?;
+            }
         }
     }
     Ok(())

@@ -29,6 +29,8 @@ pub struct Config {
     pub http_import: Option<crate::http_import::HttpImport>,
     /// `[fleet]`, when this box is one of several coordinated through etcd.
     pub fleet: Option<crate::fleet::Fleet>,
+    /// The CRM/NMS integrations (`[uisp_integration]`, ...) and their shared settings.
+    pub integrations: crate::integrations::Integrations,
 }
 
 /// Which interfaces are shaped.
@@ -168,7 +170,19 @@ struct RawConfig {
     #[serde(default)]
     queues: RawQueues,
     #[serde(default)]
-    integration_common: RawIntegrationCommon,
+    integration_common: crate::integrations::RawCommon,
+    #[serde(default)]
+    lqos_integrations: crate::integrations::RawLimits,
+    uisp_integration: Option<crate::integrations::RawUisp>,
+    splynx_integration: Option<crate::integrations::RawSplynx>,
+    spylnx_integration: Option<crate::integrations::RawSplynx>,
+    netzur_integration: Option<crate::integrations::RawNetzur>,
+    visp_integration: Option<crate::integrations::RawVisp>,
+    powercode_integration: Option<crate::integrations::RawPowercode>,
+    sonar_integration: Option<crate::integrations::RawSonar>,
+    wispgate_integration: Option<crate::integrations::RawWispGate>,
+    #[serde(default)]
+    topology: RawTopology,
     #[serde(default)]
     ip_ranges: RawIpRanges,
     #[serde(default)]
@@ -208,9 +222,10 @@ struct RawQueues {
     lazy_threshold_bytes: Option<u64>,
 }
 
+/// `[topology]` (LibreQoS v2): only `compile_mode` is read.
 #[derive(Debug, Deserialize, Default)]
-struct RawIntegrationCommon {
-    queue_refresh_interval_mins: Option<u32>,
+struct RawTopology {
+    compile_mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -246,8 +261,7 @@ const LIBREQOS_ONLY: &[&str] = &[
     "flows",
     "bridge.use_xdp_bridge",
     "queues.sudo",
-    "integration_common.circuit_name_as_address",
-    "integration_common.always_overwrite_network_json",
+    "topology",
     "ip_ranges.unknown_ip_honors_ignore",
     "ip_ranges.unknown_ip_honors_allow",
 ];
@@ -523,17 +537,38 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         }
     };
 
-    let interval = raw
-        .integration_common
-        .queue_refresh_interval_mins
-        .unwrap_or(30);
-    if interval == 0 {
-        reject(
-            "integration_common.queue_refresh_interval_mins",
-            "0".into(),
-            "expected at least 1 minute",
-        );
-    }
+    let mut checker = crate::integrations::Checker { file, diags };
+    let common = crate::integrations::build_common(raw.integration_common, &mut checker);
+    let limits = crate::integrations::build_limits(raw.lqos_integrations, &mut checker);
+    let tables = crate::integrations::RawTables {
+        uisp: raw.uisp_integration,
+        splynx: raw.splynx_integration.or(raw.spylnx_integration),
+        netzur: raw.netzur_integration,
+        visp: raw.visp_integration,
+        powercode: raw.powercode_integration,
+        sonar: raw.sonar_integration,
+        wispgate: raw.wispgate_integration,
+        compile_mode: raw.topology.compile_mode,
+    };
+    let built = crate::integrations::build_sources(tables, &common, &mut checker);
+    let interval = common.queue_refresh_interval_mins;
+    let integrations = crate::integrations::Integrations {
+        common,
+        limits,
+        uisp: built.uisp,
+        splynx: built.splynx,
+        netzur: built.netzur,
+        visp: built.visp,
+        powercode: built.powercode,
+        sonar: built.sonar,
+        wispgate: built.wispgate,
+    };
+    let mut reject = |key: &str, value: String, message: &str| {
+        diags.push(
+            Diagnostic::new(Severity::Reject, file, Location::Key(key.into()), message)
+                .value(value),
+        )
+    };
 
     let mut subnets = |key: &str, list: Vec<String>| -> Vec<IpNet> {
         list.into_iter()
@@ -579,6 +614,17 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
     let http_import = crate::http_import::build(raw.http_import, file, diags);
     let node_name = raw.node_name.unwrap_or_else(|| "lqos".into());
     let fleet = crate::fleet::build(raw.fleet, &node_name, file, diags);
+    if http_import.is_some() && !integrations.enabled().is_empty() {
+        diags.push(Diagnostic::new(
+            Severity::Reject,
+            file,
+            Location::Key("http_import".into()),
+            format!(
+                "[http_import] and the {} integration(s) both write ShapedDevices.csv: enable one source of circuits",
+                integrations.enabled().join(", ")
+            ),
+        ));
+    }
     let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
     let interfaces = interfaces?;
     Some(Config {
@@ -621,6 +667,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         },
         http_import,
         fleet,
+        integrations,
     })
 }
 

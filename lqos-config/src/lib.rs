@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod fleet;
 pub mod fleet_status;
 pub mod http_import;
+pub mod integrations;
 pub mod ip_list;
 mod json_tree;
 pub mod network;

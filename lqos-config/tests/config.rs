@@ -24,6 +24,7 @@ fn a_libreqos_v15_file_loads_and_names_what_lqos_ignores() {
     assert_eq!(c.ip_ranges.allow_subnets.len(), 4);
     assert_eq!(c.webserver_listen, ":::9123");
     assert_eq!(c.queue_refresh_interval_mins, 30);
+    assert!(c.integrations.enabled().is_empty(), "enable_uisp = false");
     assert!(d.iter().all(|x| x.severity == Severity::Warning));
     let keys: Vec<String> = d
         .iter()
@@ -38,7 +39,6 @@ fn a_libreqos_v15_file_loads_and_names_what_lqos_ignores() {
         "usage_stats",
         "bridge.use_xdp_bridge",
         "queues.sudo",
-        "uisp_integration",
     ] {
         let i = keys
             .iter()

@@ -163,6 +163,7 @@ fn messages(etc: &Path) -> Result<(Payloads, Payloads)> {
         next_run_unix: Some(2),
         step: "planning".into(),
         percent: 50,
+        integrations: Vec::new(),
     };
     let requests = [
         Request::Ping,

@@ -30,6 +30,24 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// The service: refresh now, every queue_refresh_interval_mins and after manual edits.
     Run,
+    /// CRM/NMS integrations.
+    Integration {
+        #[command(subcommand)]
+        action: IntegrationCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IntegrationCommand {
+    /// Connect with the configured credentials, fetch, map and print what would be imported
+    /// (counts, the first rows, every skipped record with its reason); writes nothing.
+    Test {
+        /// uisp, splynx, netzur, visp, powercode, sonar or wispgate.
+        name: String,
+        /// Rows of ShapedDevices.csv shown.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -61,4 +79,7 @@ pub struct RefreshArgs {
     /// Fleet service internal: the share to plan, comma-separated top-level nodes.
     #[arg(long, hide = true, value_name = "NODES")]
     pub share: Option<String>,
+    /// Run every enabled integration now, even those not due yet.
+    #[arg(long)]
+    pub import_now: bool,
 }

@@ -44,11 +44,12 @@ fn load_and_plan(
     rebalance: bool,
     debug: bool,
     integrations: bool,
+    import_now: bool,
 ) -> anyhow::Result<Result<Run, ExitCode>> {
     load_and_plan_from(
         config_path,
         machine,
-        (dry_run, rebalance, debug, integrations),
+        (dry_run, rebalance, debug, integrations, import_now),
         &Source::Local { share: None },
     )
 }
@@ -56,7 +57,7 @@ fn load_and_plan(
 fn load_and_plan_from(
     config_path: &Path,
     machine: &dyn Machine,
-    (dry_run, rebalance, debug, integrations): (bool, bool, bool, bool),
+    (dry_run, rebalance, debug, integrations, import_now): (bool, bool, bool, bool, bool),
     source: &Source,
 ) -> anyhow::Result<Result<Run, ExitCode>> {
     let started = Instant::now();
@@ -88,14 +89,8 @@ fn load_and_plan_from(
     };
     if integrations {
         progress(1, "integrations");
-        for f in lqos_scheduler::integrations::run_enabled(&config) {
-            let log = f
-                .log
-                .map_or(String::new(), |p| format!("; full log: {}", p.display()));
-            eprintln!(
-                "integration {} failed: {} (kept the last good inputs{log})",
-                f.name, f.error
-            );
+        for line in lqos_scheduler::imports::run(&config, import_now) {
+            eprintln!("{line}");
         }
     }
     progress(2, "validating inputs");
@@ -187,7 +182,7 @@ fn load_and_plan_from(
 
 /// `lqos-scheduler validate`.
 pub fn validate(config_path: &Path, debug: bool) -> anyhow::Result<ExitCode> {
-    let run = match load_and_plan(config_path, &InputsOnly, true, false, debug, false)? {
+    let run = match load_and_plan(config_path, &InputsOnly, true, false, debug, false, false)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -249,7 +244,13 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
     let run = match load_and_plan_from(
         config_path,
         &ThisMachine,
-        (args.dry_run, args.rebalance, args.debug, integrations),
+        (
+            args.dry_run,
+            args.rebalance,
+            args.debug,
+            integrations,
+            args.import_now,
+        ),
         &source,
     )? {
         Ok(r) => r,
@@ -462,4 +463,76 @@ fn print_summary(run: &Run, render: Option<Duration>, debug: bool) {
         ms(run.load_time),
         ms(run.plan_time)
     );
+}
+
+/// `lqos-scheduler integration test NAME`: fetch and map, print what would be imported,
+/// write nothing.
+pub fn integration_test(config_path: &Path, name: &str, rows: usize) -> anyhow::Result<ExitCode> {
+    let (config, _) =
+        Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let started = Instant::now();
+    let (import, rendered) = match runtime.block_on(lqos_integrations::dry_run(&config, name)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("integration {name} failed: {}", e.report().trim_end());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let took = started.elapsed().as_millis();
+    let csv = String::from_utf8_lossy(&rendered.shaped_devices_csv);
+    let top: Vec<String> = serde_json::from_str::<serde_json::Value>(&rendered.network_json)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+        .unwrap_or_default();
+    println!("{name}: fetched and mapped in {took} ms; nothing was written");
+    println!(
+        "network.json: {} nodes ({} at the top level: {})",
+        import.nodes.len(),
+        top.len(),
+        top.join(", ")
+    );
+    println!(
+        "ShapedDevices.csv: {} circuits, {} device rows",
+        rendered.circuits.get(name).copied().unwrap_or(0),
+        csv.lines().count().saturating_sub(1)
+    );
+    let overrides = std::fs::read_to_string(config.overrides_path()).ok();
+    let texts = lqos_config::InputTexts {
+        shaped_devices: &rendered.shaped_devices_csv,
+        network: &rendered.network_json,
+        overrides: overrides.as_deref(),
+    };
+    let (inputs, diags) = lqos_config::parse_inputs(&texts, &config.ip_ranges);
+    match inputs {
+        Some(i) => println!(
+            "validation: ok ({} circuits valid, {} quarantined)",
+            i.circuits.len(),
+            i.quarantined.len()
+        ),
+        None => println!("validation: REJECTED (the scheduler would keep the last good files)"),
+    }
+    for d in diags.iter().filter(|d| d.severity != Severity::Info) {
+        println!("  {d}");
+    }
+    let all: Vec<&lqos_integrations::RecordIssue> =
+        import.issues.iter().chain(&rendered.issues).collect();
+    let skipped: Vec<_> = all.iter().filter(|i| i.skipped).collect();
+    println!("skipped records ({}):", skipped.len());
+    for i in &skipped {
+        println!("  {i}");
+    }
+    let notes: Vec<_> = all.iter().filter(|i| !i.skipped).collect();
+    println!("notes ({}):", notes.len());
+    for i in &notes {
+        println!("  {i}");
+    }
+    println!("first {rows} rows of ShapedDevices.csv:");
+    for line in csv.lines().take(rows + 1) {
+        println!("  {line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

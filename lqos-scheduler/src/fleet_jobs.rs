@@ -30,11 +30,8 @@ pub fn parse_fence(text: Option<&str>) -> anyhow::Result<Option<lqos_bus::Fence>
 pub fn publish_to(config_path: &Path, file: &Path, debug: bool) -> anyhow::Result<ExitCode> {
     let (config, _) = Config::load(config_path).context("loading the configuration")?;
     eprintln!("progress: 1/3 integrations");
-    for f in lqos_scheduler::integrations::run_enabled(&config) {
-        eprintln!(
-            "integration {} failed: {} (kept the last good inputs)",
-            f.name, f.error
-        );
+    for line in lqos_scheduler::imports::run(&config, false) {
+        eprintln!("{line}");
     }
     eprintln!("progress: 2/3 validating inputs");
     // Waits until nobody writes the files, then reads them once more as bytes: what is

@@ -2,7 +2,7 @@
 //! It never touches the kernel: lqosd applies what it plans.
 
 pub mod cli;
-pub mod integrations;
+pub mod imports;
 pub mod logs;
 pub mod plan;
 pub mod service;

@@ -1,7 +1,7 @@
 //! `lqos-scheduler`: the one-shot refresh and validation CLI (see `--help`).
 
 use clap::Parser;
-use lqos_scheduler::cli::{Cli, Command};
+use lqos_scheduler::cli::{Cli, Command, IntegrationCommand};
 mod commands;
 mod fleet_jobs;
 
@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         Command::Validate { debug } => commands::validate(&cli.config, debug),
         Command::Refresh(args) => commands::refresh(&cli.config, &args),
         Command::Run => run_service(&cli.config),
+        Command::Integration {
+            action: IntegrationCommand::Test { name, rows },
+        } => commands::integration_test(&cli.config, &name, rows),
     };
     match result {
         Ok(code) => code,

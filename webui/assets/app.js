@@ -13,6 +13,7 @@ import * as unknown from './pages/unknown.js';
 import * as scheduler from './pages/scheduler.js';
 import * as issues from './pages/issues.js';
 import * as config from './pages/config.js';
+import * as integrations from './pages/integrations.js';
 
 const NAV = [
   ['dashboard', '#/', 'Dashboard'],
@@ -22,6 +23,7 @@ const NAV = [
   ['scheduler', '#/scheduler', 'Scheduler'],
   ['issues', '#/issues', 'Issues'],
   ['config', '#/config', 'Configuration'],
+  ['integrations', '#/integrations', 'Integrations'],
 ];
 
 // [path pattern, page module, nav entry]; the captured group is the URL-encoded parameter.
@@ -34,6 +36,7 @@ const ROUTES = [
   [/^\/scheduler$/, scheduler, 'scheduler'],
   [/^\/issues$/, issues, 'issues'],
   [/^\/config$/, config, 'config'],
+  [/^\/integrations(?:\/(.+))?$/, integrations, 'integrations'],
 ];
 
 const root = document.getElementById('app');
@@ -113,7 +116,8 @@ function topBar(session) {
   return h('header', { class: 'topbar' },
     h('a', { class: 'brand', href: '#/', title: `lqos ${session.version ?? ''}` }, 'lqos',
       session.node_name ? h('span', { class: 'node-name', testid: 'node-name' }, session.node_name) : null),
-    h('nav', { class: 'nav' }, NAV.map(([id, href, label]) => h('a', { href, testid: `nav-${id}` }, label))),
+    h('nav', { class: 'nav' }, NAV.filter(([id]) => id !== 'integrations' || session.user.role === 'admin')
+      .map(([id, href, label]) => h('a', { href, testid: `nav-${id}` }, label))),
     h('div', { class: 'topbar-right' },
       h('a', { href: '#/issues', class: 'issues-badge', testid: 'issues-badge', title: 'Urgent issues' }, '0'),
       h('label', { class: 'privacy', title: 'Privacy mode: hide subscriber names and addresses' },

@@ -3,7 +3,7 @@
 // The tests run in order: the first creates the first admin.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
@@ -66,7 +66,7 @@ async function eventually(probe, what, ms = 20000) {
     if (last) return last;
     await new Promise((r) => setTimeout(r, 250));
   }
-  assert.fail(`${what} (last seen: ${JSON.stringify(last)})`);
+  assert.fail(`${what} (last seen: ${JSON.stringify(last)})${admin ? `; message: ${await admin.getByTestId('integration-message').innerText().catch(() => '')}` : ''}`);
 }
 
 let admin; // the admin's page, logged in by the first test
@@ -320,6 +320,59 @@ test('a read-only user sees the pages but cannot change anything', async () => {
   });
   assert.deepEqual(status, [403, 'read-only users cannot change anything']);
   await page.context().close();
+});
+
+test('an admin sets up UISP: test connection against its test API, save, import; its circuits appear', async () => {
+  // The UISP test API of lqos-integrations' testkit, on the management link the shaper
+  // (and so lqos-scheduler) reaches.
+  const api = spawn(`${BIN}/examples/crm-test-api`, ['uisp', '10.123.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      api.stdout.once('data', (d) => resolve(String(d).trim()));
+      api.once('exit', (code) => reject(new Error(`crm-test-api exited (${code})`)));
+    });
+    await admin.goto(`${URL}/#/integrations/uisp`);
+    await tid(admin, 'integration-form-uisp').waitFor();
+    assert.match(await tid(admin, 'integration-secret-token').innerText(), /not set/);
+    await tid(admin, 'integration-enabled').check();
+    await tid(admin, 'integration-field-url').fill(url);
+    await tid(admin, 'integration-field-token').fill('uisp-test-token');
+    await tid(admin, 'integration-field-strategy').selectOption('full');
+    await tid(admin, 'integration-save').click();
+    let said = '';
+    await eventually(async () => /saved/i.test(said = await tid(admin, 'integration-message').innerText()), 'saved');
+    assert.doesNotMatch(said, /error|invalid/i);
+    assert.match(await tid(admin, 'integration-secret-token').innerText(), /^\s*set$/, 'shown as set, never shown');
+    const conf = readFileSync(`${DEMO}/lqos.conf`, 'utf8');
+    assert.match(conf, /\[uisp_integration\]\nenable_uisp = true/);
+    assert.match(conf, /# How often, in minutes/, 'comments kept');
+    const html = await admin.content();
+    assert.ok(!html.includes('uisp-test-token'), 'the secret is never sent back');
+    await tid(admin, 'integration-test').click();
+    await eventually(async () => /ShapedDevices\.csv: \d+ circuits/.test(await tid(admin, 'integration-test-output').innerText()),
+      'the test shows what would be imported', 60000);
+    assert.match(await tid(admin, 'integration-test-output').innerText(), /uisp skipped site c08: no device with an IP/);
+    await shot(admin, '18-integration-uisp');
+    await tid(admin, 'integration-import').click();
+    await eventually(async () => /import requested/i.test(await tid(admin, 'integration-message').innerText()), 'import requested');
+    await eventually(async () => /uisp:site:c01/.test(readFileSync(`${DEMO}/ShapedDevices.csv`, 'utf8')), 'imported', 60000);
+    await admin.goto(`${URL}/#/circuits`);
+    await tid(admin, 'circuits-table').waitFor();
+    await eventually(async () => {
+      await admin.reload();
+      await tid(admin, 'circuits-table').waitFor();
+      return /Chidi Okafor/.test(await tid(admin, 'circuits-table').innerText());
+    }, 'the imported circuits are listed', 60000);
+    await shot(admin, '19-circuits-imported');
+    // The scheduler page shows the integration's own status.
+    await admin.goto(`${URL}/#/scheduler`);
+    await tid(admin, 'scheduler-integrations').waitFor();
+    await eventually(async () => /uisp[\s\S]*ok[\s\S]*22/.test(await tid(admin, 'scheduler-integrations').innerText()),
+      'uisp: ok, 22 imported', 30000);
+    await shot(admin, '20-scheduler-integrations');
+  } finally {
+    api.kill();
+  }
 });
 
 test('no page logged a JavaScript error', () => {

@@ -192,6 +192,8 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
     }
 
     let mut watch = watch::InputWatch::new(inputs(&config));
+    // lqos.conf edited (the WebUI's integration editors): reloaded as on SIGHUP.
+    let mut conf_stamp = lqos_config::file_stamp(config_path);
     let mut progress = Progress::default();
     let mut ticks = 0u64;
     let mut lqosd_reachable: bool;
@@ -225,9 +227,9 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
         };
         last_run = Instant::now();
         watch.covered();
-        let interval =
-            Duration::from_secs(u64::from(config.queue_refresh_interval_mins.max(1)) * 60);
+        let interval = crate::imports::loop_interval(&config);
         progress.finished(&outcome, interval);
+        progress.report.integrations = crate::imports::reports(&config);
         if outcome.ok {
             failures = 0;
             info!(took = ?outcome.duration, "{}", outcome.summary);
@@ -278,6 +280,19 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                         info!("an input file changed: refreshing");
                         break;
                     }
+                    let stamp = lqos_config::file_stamp(config_path);
+                    if stamp != conf_stamp {
+                        conf_stamp = stamp;
+                        match Config::load(config_path) {
+                            Ok((c, _)) => {
+                                info!("lqos.conf changed: reloaded; refreshing");
+                                config = c;
+                                watch = watch::InputWatch::new(inputs(&config));
+                                break;
+                            }
+                            Err(e) => error!(error = %e, "lqos.conf changed but is invalid; keeping the running configuration"),
+                        }
+                    }
                     if std::fs::remove_file(config.refresh_request_path()).is_ok() {
                         info!("a refresh was requested (WebUI): refreshing");
                         break;
@@ -290,6 +305,7 @@ pub async fn run(config_path: &Path, mut config: Config) -> anyhow::Result<()> {
                     match Config::load(config_path) {
                         Ok((c, _)) => {
                             info!("SIGHUP: lqos.conf reloaded; refreshing");
+                            conf_stamp = lqos_config::file_stamp(config_path);
                             config = c;
                             watch = watch::InputWatch::new(inputs(&config));
                             break;

@@ -10,6 +10,7 @@ mod circuits;
 mod dashboard;
 mod edit;
 mod error;
+mod integrations;
 mod listener;
 pub mod live;
 mod metrics;
@@ -250,6 +251,16 @@ pub fn router(state: WebState) -> Router {
         .route("/issues", get(reports::issues))
         .route("/issues/{id}/ack", post(reports::ack))
         .route("/config/{file}", get(reports::config_file))
+        .route("/integrations", get(integrations::list))
+        .route(
+            "/integrations/{name}",
+            axum::routing::put(integrations::save),
+        )
+        .route("/integrations/{name}/test", post(integrations::test))
+        .route(
+            "/integrations/{name}/import",
+            post(integrations::import_now),
+        )
         .fallback(|| async {
             ApiError::NotFound("no such API route (docs/webui.md lists them)".into())
         })

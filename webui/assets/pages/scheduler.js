@@ -88,6 +88,26 @@ function runs(list) {
   });
 }
 
+// Each CRM integration on its own interval: last run, result, counts, next run, and the
+// share of the last hour it spent running (as LibreNMS's poller page shows).
+function integrations(list) {
+  return table({
+    testid: 'scheduler-integrations',
+    rows: list,
+    empty: 'No CRM integration is enabled.',
+    columns: [
+      { label: 'Integration', cell: (i) => i.name },
+      { label: 'Last run', cell: (i) => fmtWhen(i.last_run_unix) },
+      { label: 'Duration', cls: 'num', cell: (i) => fmtMs(i.last_duration_ms) },
+      { label: 'Result', cls: 'wrap', cell: (i) => h('span', { class: i.ok ? 'ok-text' : 'error-text' }, i.ok ? 'ok' : scrub(i.result ?? '')) },
+      { label: 'Imported', cls: 'num', cell: (i) => fmtCount(i.imported ?? 0) },
+      { label: 'Skipped', cls: 'num', cell: (i) => fmtCount(i.skipped ?? 0) },
+      { label: 'Next run', cell: (i) => fmtWhen(i.next_run_unix) },
+      { label: 'Busy (last hour)', cls: 'num', cell: (i) => `${((i.busy_ms_last_hour ?? 0) / 36000).toFixed(2)}%` },
+    ],
+  });
+}
+
 export function mount(root, _params, ctx) {
   const slot = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
   const message = h('div', { class: 'notice', testid: 'scheduler-message', hidden: true, role: 'status' });
@@ -119,6 +139,7 @@ export function mount(root, _params, ctx) {
       data.refresh_requested ? h('p', { class: 'notice' }, 'A refresh has been requested and is about to start.') : null,
       card('Status', h('div', { testid: 'scheduler-report' }, report(data))),
       fleet(data.fleet),
+      card('Integrations', integrations(data.report?.integrations ?? [])),
       card('Recent runs', runs(data.runs ?? [])),
       error ? errorBox({ message: `Refresh failed: ${error.message}` }) : null);
     if (slot.querySelector('dl, .warn-text')) patch(slot, fresh); else slot.replaceChildren(...fresh.childNodes);

@@ -266,3 +266,4 @@ async fn first_event(s: &Site, uri: &str, who: &Who) -> String {
 mod auth;
 mod connections;
 mod data;
+mod integrations;
