@@ -11,7 +11,7 @@ use crate::error::{BusError, MessageKind};
 use crate::report::{
     IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
 };
-use lqos_plan::QueuePlan;
+use lqos_plan::{PlanDelta, QueuePlan};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -49,11 +49,40 @@ pub enum Request {
     CircuitRate { circuit_id: String },
     /// Live throughput per CPU queue. Answered with [`Response::QueueLoad`].
     QueueLoad,
+    /// Wire index 12 is taken by a request another branch adds; this build cannot decode it
+    /// ([`Unassigned`] has no value), so it is answered as an unknown variant.
+    #[doc(hidden)]
+    Reserved12(Unassigned),
+    /// Apply the plan `delta` makes of the live one: answered exactly as
+    /// [`Request::SubmitPlan`] of the patched plan would be, or, when the live plan is not the
+    /// delta's base (generation and hash), [`Response::Rejected`] whose first reason starts
+    /// with [`BASE_MISMATCH`]: the scheduler then sends the full plan.
+    SubmitDelta { generation: u64, delta: PlanDelta },
+}
+
+/// A request variant this build reserves but does not know: it has no value, so it is never
+/// sent and never decodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Unassigned {}
+
+/// The first reason of a [`Response::Rejected`] to [`Request::SubmitDelta`] starts with this
+/// code when the live plan is not the delta's base (or the delta does not rebuild the plan it
+/// promises): nothing was changed, send the full plan.
+pub const BASE_MISMATCH: &str = "base-mismatch";
+
+/// Whether lqosd refused a [`Request::SubmitDelta`] because its live plan is not the delta's
+/// base: `Rejected` with a first reason that starts with [`BASE_MISMATCH`].
+pub fn is_base_mismatch(response: &Response) -> bool {
+    matches!(response, Response::Rejected { reasons } if reasons.first().is_some_and(|r| r.starts_with(BASE_MISMATCH)))
 }
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 12;
+    pub const KNOWN_VARIANTS: u32 = 14;
+
+    /// Indexes below [`Request::KNOWN_VARIANTS`] that this build does not know (another branch
+    /// assigns them): decoded as [`BusError::UnknownVariant`] like any index past the end.
+    pub const RESERVED_INDEXES: &'static [u32] = &[12];
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -70,6 +99,8 @@ impl Request {
             Request::Throughput { .. } => 9,
             Request::CircuitRate { .. } => 10,
             Request::QueueLoad => 11,
+            Request::Reserved12(never) => match *never {},
+            Request::SubmitDelta { .. } => 13,
         }
     }
 
@@ -88,6 +119,8 @@ impl Request {
             Request::Throughput { .. } => "throughput",
             Request::CircuitRate { .. } => "circuit-rate",
             Request::QueueLoad => "queue-load",
+            Request::Reserved12(never) => match *never {},
+            Request::SubmitDelta { .. } => "submit-delta",
         }
     }
 }
@@ -207,12 +240,22 @@ pub fn encode_response(response: &Response) -> Result<Vec<u8>, BusError> {
 /// Decodes a request payload; an index past the known variants is
 /// [`BusError::UnknownVariant`], anything else that does not decode is [`BusError::Decode`].
 pub fn decode_request(payload: &[u8]) -> Result<Request, BusError> {
-    decode(payload, MessageKind::Request, Request::KNOWN_VARIANTS)
+    decode(
+        payload,
+        MessageKind::Request,
+        Request::KNOWN_VARIANTS,
+        Request::RESERVED_INDEXES,
+    )
 }
 
 /// Decodes a response payload, with the same errors as [`decode_request`].
 pub fn decode_response(payload: &[u8]) -> Result<Response, BusError> {
-    decode(payload, MessageKind::Response, Response::KNOWN_VARIANTS)
+    decode(
+        payload,
+        MessageKind::Response,
+        Response::KNOWN_VARIANTS,
+        &[],
+    )
 }
 
 fn encode<T: Serialize>(message: &T, what: MessageKind) -> Result<Vec<u8>, BusError> {
@@ -223,6 +266,7 @@ fn decode<T: DeserializeOwned>(
     payload: &[u8],
     what: MessageKind,
     known: u32,
+    reserved: &[u32],
 ) -> Result<T, BusError> {
     match postcard::take_from_bytes::<T>(payload) {
         Ok((message, [])) => Ok(message),
@@ -233,7 +277,7 @@ fn decode<T: DeserializeOwned>(
         // The variant index is the payload's first varint; read it alone to tell "newer peer"
         // from "garbage".
         Err(source) => match postcard::take_from_bytes::<u32>(payload) {
-            Ok((index, _)) if index >= known => {
+            Ok((index, _)) if index >= known || reserved.contains(&index) => {
                 Err(BusError::UnknownVariant { what, index, known })
             }
             _ => Err(BusError::Decode { what, source }),
@@ -274,7 +318,19 @@ mod tests {
                 circuit_id: "1001".into(),
             },
             Request::QueueLoad,
+            Request::SubmitDelta {
+                generation: 9,
+                delta: lqos_plan::PlanDelta::between(7, &empty(), &empty()),
+            },
         ]
+    }
+
+    fn empty() -> QueuePlan {
+        QueuePlan {
+            queues: 1,
+            interfaces: Vec::new(),
+            mappings: Vec::new(),
+        }
     }
 
     fn issue() -> UrgentIssue {
@@ -340,9 +396,14 @@ mod tests {
     #[test]
     fn every_variant_keeps_its_wire_index() {
         let requests = sample_requests();
-        assert_eq!(requests.len() as u32, Request::KNOWN_VARIANTS);
-        for (i, r) in requests.iter().enumerate() {
-            assert_eq!(r.wire_index(), i as u32);
+        let known = Request::KNOWN_VARIANTS;
+        assert_eq!(
+            requests.len() as u32,
+            known - Request::RESERVED_INDEXES.len() as u32
+        );
+        let indexes = (0..known).filter(|i| !Request::RESERVED_INDEXES.contains(i));
+        for (i, r) in indexes.zip(&requests) {
+            assert_eq!(r.wire_index(), i);
             assert_eq!(encode_request(r).ok().map(|b| b[0]), Some(i as u8), "{r:?}");
         }
         let responses = sample_responses();
@@ -355,6 +416,21 @@ mod tests {
                 "{r:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_base_mismatch_is_told_apart_from_other_rejections() {
+        let mismatch = Response::Rejected {
+            reasons: vec![format!(
+                "{BASE_MISMATCH}: the delta is against generation 1"
+            )],
+        };
+        assert!(is_base_mismatch(&mismatch));
+        let other = Response::Rejected {
+            reasons: vec!["the plan shapes eth9".into()],
+        };
+        assert!(!is_base_mismatch(&other));
+        assert!(!is_base_mismatch(&Response::Unchanged { generation: 1 }));
     }
 
     #[test]
@@ -371,18 +447,26 @@ mod tests {
 
     #[test]
     fn a_newer_variant_is_told_apart_from_garbage() {
-        let err = decode_request(&[13]).err();
+        let err = decode_request(&[14]).err();
         assert!(
             matches!(
                 err,
                 Some(BusError::UnknownVariant {
-                    index: 13,
-                    known: 12,
+                    index: 14,
+                    known: 14,
                     ..
                 })
             ),
             "{err:?}"
         );
+        // The reserved index 12, bare or with a payload, is unknown to this build too.
+        for payload in [&[12u8][..], &[12, 0, 1, 2]] {
+            let err = decode_request(payload).err();
+            assert!(
+                matches!(err, Some(BusError::UnknownVariant { index: 12, .. })),
+                "{err:?}"
+            );
+        }
         // SubmitPlan whose plan is cut short.
         let err = decode_request(&[1, 7]).err();
         assert!(matches!(err, Some(BusError::Decode { .. })), "{err:?}");

@@ -2,12 +2,14 @@
 //! against what is live and applies only the difference. It renders as the equivalent
 //! `tc -batch` text for `--dry-run`, debugging and tests.
 
+mod delta;
 mod diff;
 mod htb;
 mod ops;
 mod render;
 mod steering;
 
+pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Run};
 pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
 pub use ops::{build_interface, is_batch_text, rollback, steps, Step, TcOp};

@@ -57,6 +57,11 @@ impl BusHandler {
     }
 }
 
+/// Milliseconds since lqosd started, at least 1 (0 means "no apply runs").
+fn since(shared: &Shared) -> u64 {
+    (shared.started.elapsed().as_millis() as u64).max(1)
+}
+
 impl Handler for BusHandler {
     async fn handle(&self, request: Request) -> Response {
         // Reports and issues: quick, and never behind an apply.
@@ -129,44 +134,17 @@ impl Handler for BusHandler {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
             let mut shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
-            match request {
-                Request::Status => Response::Status(shaper.status(uptime)),
+            let (generation, outcome) = match request {
+                Request::Status => return Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
-                    applying.store(
-                        (shared.started.elapsed().as_millis() as u64).max(1),
-                        Ordering::Relaxed,
-                    );
-                    let outcome = shaper.submit(generation, plan);
-                    applying.store(0, Ordering::Relaxed);
-                    let s = shaper.status(uptime);
-                    if let Outcome::Applied(summary) = &outcome {
-                        shared.plan_applied(
-                            PrefixIndex::new(shaper.mappings()),
-                            s.clone(),
-                            Some(summary.duration_ms),
-                        );
-                    }
-                    let status = match &outcome {
-                        Outcome::Rejected(reasons) => {
-                            format!("last plan rejected: {}", reasons.join("; "))
-                        }
-                        _ => format!(
-                            "shaping {} circuits, {} prefixes (generation {})",
-                            s.circuits,
-                            s.mapped_ips,
-                            s.applied_generation.unwrap_or(0)
-                        ),
-                    };
-                    crate::notify(&[sd_notify::NotifyState::Status(&status)]);
-                    match outcome {
-                        Outcome::Applied(summary) => Response::Applied {
-                            generation,
-                            summary,
-                        },
-                        Outcome::Unchanged(generation) => Response::Unchanged { generation },
-                        Outcome::Rejected(reasons) => Response::Rejected { reasons },
-                    }
+                    applying.store(since(&shared), Ordering::Relaxed);
+                    (generation, shaper.submit(generation, plan))
                 }
+                Request::SubmitDelta { generation, delta } => {
+                    applying.store(since(&shared), Ordering::Relaxed);
+                    (generation, shaper.submit_delta(generation, &delta))
+                }
+                Request::Reserved12(never) => match never {},
                 // Answered above, without the shaper.
                 Request::Ping
                 | Request::SchedulerReport(_)
@@ -177,9 +155,40 @@ impl Handler for BusHandler {
                 | Request::LookupIp { .. }
                 | Request::Throughput { .. }
                 | Request::CircuitRate { .. }
-                | Request::QueueLoad => Response::Error {
-                    message: "internal: misrouted request".into(),
+                | Request::QueueLoad => {
+                    return Response::Error {
+                        message: "internal: misrouted request".into(),
+                    }
+                }
+            };
+            applying.store(0, Ordering::Relaxed);
+            let s = shaper.status(uptime);
+            if let Outcome::Applied(summary) = &outcome {
+                shared.plan_applied(
+                    PrefixIndex::new(shaper.mappings()),
+                    s.clone(),
+                    Some(summary.duration_ms),
+                );
+            }
+            let status = match &outcome {
+                Outcome::Rejected(reasons) => {
+                    format!("last plan rejected: {}", reasons.join("; "))
+                }
+                _ => format!(
+                    "shaping {} circuits, {} prefixes (generation {})",
+                    s.circuits,
+                    s.mapped_ips,
+                    s.applied_generation.unwrap_or(0)
+                ),
+            };
+            crate::notify(&[sd_notify::NotifyState::Status(&status)]);
+            match outcome {
+                Outcome::Applied(summary) => Response::Applied {
+                    generation,
+                    summary,
                 },
+                Outcome::Unchanged(generation) => Response::Unchanged { generation },
+                Outcome::Rejected(reasons) => Response::Rejected { reasons },
             }
         })
         .await;

@@ -162,6 +162,22 @@ impl Shaper {
     /// Handles a plan from the bus.
     pub fn submit(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
         let hash = plan_hash(&plan);
+        self.submit_hashed(generation, hash, plan)
+    }
+
+    /// Handles a delta from the bus: the plan it makes of the live one goes the way of
+    /// [`Shaper::submit`]; a delta against another base is refused untouched.
+    pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
+        match crate::apply::patch_live(&self.live, delta) {
+            Ok((plan, hash)) => self.submit_hashed(generation, hash, plan),
+            Err(why) => {
+                info!(live = self.live.generation, "{why}");
+                Outcome::Rejected(vec![why])
+            }
+        }
+    }
+
+    fn submit_hashed(&mut self, generation: u64, hash: u64, plan: QueuePlan) -> Outcome {
         if !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation) {
             return Outcome::Unchanged(self.live.generation);
         }
