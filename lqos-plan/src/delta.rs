@@ -9,8 +9,8 @@
 //! so a delta can never produce a plan the scheduler did not compute.
 
 use crate::{HtbClass, InterfacePlan, IpMapping, QueuePlan};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::hash::Hash;
 
 /// A content hash of a plan, to tell "unchanged" and "same base" cheaply: FxHash (no random
@@ -233,18 +233,24 @@ impl<T: Clone + PartialEq> ListDelta<T> {
     /// running in step.
     pub fn between<K: Hash + Eq>(old: &[T], new: &[T], key: impl Fn(&T) -> K) -> Self {
         let mut runs: Vec<Run<T>> = Vec::new();
-        let mut index: Option<HashMap<K, usize>> = None;
+        let mut index: Option<FxHashMap<K, usize>> = None;
         let mut copied = vec![false; old.len()];
         // The old index expected next: after the last copied element.
         let mut next = 0usize;
         for n in new {
-            let found = if old.get(next) == Some(n) {
-                Some(next)
-            } else {
-                let index = index.get_or_insert_with(|| {
-                    old.iter().enumerate().map(|(i, o)| (key(o), i)).collect()
-                });
-                index.get(&key(n)).copied().filter(|&i| old[i] == *n)
+            let found = match old.get(next) {
+                Some(o) if o == n => Some(next),
+                // Changed in place (the common case): new, and the lists stay in step.
+                Some(o) if key(o) == key(n) => {
+                    next += 1;
+                    None
+                }
+                _ => {
+                    let index = index.get_or_insert_with(|| {
+                        old.iter().enumerate().map(|(i, o)| (key(o), i)).collect()
+                    });
+                    index.get(&key(n)).copied().filter(|&i| old[i] == *n)
+                }
             }
             .filter(|&i| !copied[i]);
             match (found, runs.last_mut()) {

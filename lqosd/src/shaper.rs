@@ -44,7 +44,7 @@ impl Shaper {
     /// ever classified against an empty IP map and no class is rebuilt.
     pub fn start(config: &Config) -> Result<Self, DataplaneError> {
         let shaped = dataplane::shaped_interfaces(config)?;
-        let state = StateDir::new(&config.state_directory);
+        let mut state = StateDir::new(&config.state_directory);
         let mut startup_issues = Vec::new();
         if let Some(why) = dataplane::pins_die_with_lqosd(&config.lqosd.bpf_pin_dir) {
             warn!("{why}");
@@ -143,7 +143,7 @@ impl Shaper {
                 interrupted, "rebuilding the saved plan"
             );
             shaper.needs_rebuild = true;
-            match shaper.apply_plan(saved.generation, saved.hash, saved.plan) {
+            match shaper.apply_plan(saved.generation, saved.hash, saved.plan, None) {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
                 other => error!(
                     ?other,
@@ -162,14 +162,14 @@ impl Shaper {
     /// Handles a plan from the bus.
     pub fn submit(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
         let hash = plan_hash(&plan);
-        self.submit_hashed(generation, hash, plan)
+        self.submit_hashed(generation, hash, plan, None)
     }
 
     /// Handles a delta from the bus: the plan it makes of the live one goes the way of
     /// [`Shaper::submit`]; a delta against another base is refused untouched.
     pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
         match crate::apply::patch_live(&self.live, delta) {
-            Ok((plan, hash)) => self.submit_hashed(generation, hash, plan),
+            Ok((plan, hash)) => self.submit_hashed(generation, hash, plan, Some(delta)),
             Err(why) => {
                 info!(live = self.live.generation, "{why}");
                 Outcome::Rejected(vec![why])
@@ -177,7 +177,14 @@ impl Shaper {
         }
     }
 
-    fn submit_hashed(&mut self, generation: u64, hash: u64, plan: QueuePlan) -> Outcome {
+    /// `delta`: what the plan came as (saved as such when the saved plan is its base).
+    fn submit_hashed(
+        &mut self,
+        generation: u64,
+        hash: u64,
+        plan: QueuePlan,
+        delta: Option<&lqos_plan::PlanDelta>,
+    ) -> Outcome {
         if !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation) {
             return Outcome::Unchanged(self.live.generation);
         }
@@ -185,16 +192,22 @@ impl Shaper {
         if !problems.is_empty() {
             return Outcome::Rejected(problems);
         }
-        self.apply_plan(generation, hash, plan)
+        self.apply_plan(generation, hash, plan, delta)
     }
 
-    fn apply_plan(&mut self, generation: u64, hash: u64, plan: QueuePlan) -> Outcome {
+    fn apply_plan(
+        &mut self,
+        generation: u64,
+        hash: u64,
+        plan: QueuePlan,
+        delta: Option<&lqos_plan::PlanDelta>,
+    ) -> Outcome {
         let state_err = |e: crate::state::StateError| {
             let why = crate::state::with_causes(&e);
             error!(error = %why, "cannot save the plan in state_directory: refused, the previous plan stays live");
             Outcome::Rejected(vec![format!("{why}: lqosd refuses a plan it could not recover after a restart; the previous plan stays live")])
         };
-        if let Err(e) = self.state.stage(generation, &plan) {
+        if let Err(e) = self.state.stage((generation, hash), &plan, delta) {
             return state_err(e);
         }
         if let Err(e) = self.state.mark_applying() {

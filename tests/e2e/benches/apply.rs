@@ -427,8 +427,18 @@ fn refresh_processes(
     inputs: &lqos_config::Inputs,
 ) -> Result<(Duration, Duration)> {
     let csv = bed.dir.join(lqos_gen::SHAPED_DEVICES_FILE);
-    std::fs::write(bed.dir.join(lqos_gen::NETWORK_FILE), &files.network_json)?;
-    std::fs::write(&csv, &files.shaped_devices_csv)?;
+    // Files written a while ago: the scheduler reads files only once they have been still for
+    // a second (lqos_scheduler::steady), a wait that is not the refresh's work.
+    let write_old = |path: &Path, text: &str| -> Result<()> {
+        std::fs::write(path, text)?;
+        std::fs::File::options()
+            .write(true)
+            .open(path)?
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(5))?;
+        Ok(())
+    };
+    write_old(&bed.dir.join(lqos_gen::NETWORK_FILE), &files.network_json)?;
+    write_old(&csv, &files.shaped_devices_csv)?;
     let base = bed
         .dir
         .join("state")
@@ -449,7 +459,7 @@ fn refresh_processes(
             (&changed, true),
             (&files.shaped_devices_csv, false),
         ] {
-            std::fs::write(&csv, text)?;
+            write_old(&csv, text)?;
             if !by_delta {
                 std::fs::remove_file(&base)?;
             }
@@ -463,6 +473,9 @@ fn refresh_processes(
                 err.contains(sent) && err.contains("applied generation"),
                 "refresh: {err}"
             );
+            if k == 0 {
+                eprintln!("refresh ({:.0} ms):\n{err}", took.as_secs_f64() * 1e3);
+            }
             if by_delta { &mut delta } else { &mut full }.push(took);
         }
     }

@@ -432,7 +432,9 @@ impl Testbed {
                 break;
             }
             let way = if upload { "upload" } else { "download" };
-            eprintln!("{sub_addr} {way}: run {attempt} measured {mbps:.2} Mbit/s, plan {plan_mbps}");
+            eprintln!(
+                "{sub_addr} {way}: run {attempt} measured {mbps:.2} Mbit/s, plan {plan_mbps}"
+            );
         }
         Ok(mbps)
     }
