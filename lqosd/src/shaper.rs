@@ -168,8 +168,15 @@ impl Shaper {
     /// Handles a delta from the bus: the plan it makes of the live one goes the way of
     /// [`Shaper::submit`]; a delta against another base is refused untouched.
     pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
+        let started = std::time::Instant::now();
         match crate::apply::patch_live(&self.live, delta) {
-            Ok((plan, hash)) => self.submit_hashed(generation, hash, plan, Some(delta)),
+            Ok((plan, hash)) => {
+                debug!(
+                    patch_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "delta patched onto the live plan"
+                );
+                self.submit_hashed(generation, hash, plan, Some(delta))
+            }
             Err(why) => {
                 info!(live = self.live.generation, "{why}");
                 Outcome::Rejected(vec![why])
@@ -188,10 +195,15 @@ impl Shaper {
         if !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation) {
             return Outcome::Unchanged(self.live.generation);
         }
+        let checking = std::time::Instant::now();
         let problems = self.check(&plan);
         if !problems.is_empty() {
             return Outcome::Rejected(problems);
         }
+        debug!(
+            check_ms = checking.elapsed().as_secs_f64() * 1e3,
+            "plan checked"
+        );
         self.apply_plan(generation, hash, plan, delta)
     }
 
@@ -207,6 +219,7 @@ impl Shaper {
             error!(error = %why, "cannot save the plan in state_directory: refused, the previous plan stays live");
             Outcome::Rejected(vec![format!("{why}: lqosd refuses a plan it could not recover after a restart; the previous plan stays live")])
         };
+        let staging = std::time::Instant::now();
         if let Err(e) = self.state.stage((generation, hash), &plan, delta) {
             return state_err(e);
         }
@@ -255,6 +268,7 @@ impl Shaper {
                     }
                 }
                 debug!(
+                    stage_ms = (started - staging).as_secs_f64() * 1e3,
                     apply_ms = applied.as_millis() as u64,
                     save_ms = (started.elapsed() - applied).as_millis() as u64,
                     "plan live and saved"
