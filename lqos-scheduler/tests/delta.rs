@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::edits::{apply_edit, config, edit, generated};
+use common::edits::{config, edit, generated, plan_pair};
 use lqos_plan::{plan_hash, PlanDelta};
 use lqos_scheduler::plan::{plan, AssignOptions};
 use proptest::prelude::*;
@@ -13,16 +13,7 @@ proptest! {
 
     #[test]
     fn patching_the_old_plan_with_the_delta_gives_the_new_one(seed in any::<u64>(), circuits in 5usize..150, queues in 1u16..4, requeue in proptest::bool::weighted(0.1), edits in proptest::collection::vec(edit(), 0..6)) {
-        let config = config();
-        let opts = AssignOptions { binpacking: true, rebalance: false };
-        let before = generated(circuits, seed);
-        let old = plan(&before, &config, queues, None, opts).unwrap();
-        let mut after = before.clone();
-        for (n, e) in edits.iter().enumerate() {
-            apply_edit(&mut after, e, n);
-        }
-        let next_queues = if requeue { queues + 1 } else { queues };
-        let new = plan(&after, &config, next_queues, Some(&old.state), opts).unwrap();
+        let (old, new) = plan_pair(seed, circuits, queues, requeue, &edits);
         let delta = PlanDelta::between(3, &old.plan, &new.plan);
         // Through the wire format, as lqosd gets it.
         let bytes = postcard::to_stdvec(&delta).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::edits::{apply_edit, config, edit, generated};
+use common::edits::{config, edit, generated, plan_pair};
 use lqos_plan::{diff, ClassId, IpMapping, PlanDiff, QueuePlan};
 use lqos_scheduler::plan::{plan, AssignOptions};
 use proptest::prelude::*;
@@ -149,16 +149,7 @@ proptest! {
 
     #[test]
     fn the_diff_turns_the_old_plan_into_the_new_one(seed in any::<u64>(), circuits in 5usize..150, queues in 1u16..4, requeue in proptest::bool::weighted(0.1), edits in proptest::collection::vec(edit(), 1..6)) {
-        let config = config();
-        let opts = AssignOptions { binpacking: true, rebalance: false };
-        let before = generated(circuits, seed);
-        let old = plan(&before, &config, queues, None, opts).unwrap();
-        let mut after = before.clone();
-        for (n, e) in edits.iter().enumerate() {
-            apply_edit(&mut after, e, n);
-        }
-        let next_queues = if requeue { queues + 1 } else { queues };
-        let new = plan(&after, &config, next_queues, Some(&old.state), opts).unwrap();
+        let (old, new) = plan_pair(seed, circuits, queues, requeue, &edits);
         let d = diff(&old.plan, &new.plan);
         let mut model = Model::of(&old.plan);
         model.apply(&d).map_err(|e| TestCaseError::fail(format!("{e}\n{edits:?}")))?;

@@ -1,6 +1,7 @@
 //! Random edits of generated inputs, shared by the property tests over plan pairs.
 
 use lqos_config::{Config, Inputs, SqmKind, SqmOverride};
+use lqos_scheduler::plan::{plan, AssignOptions, Planned};
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -69,4 +70,29 @@ pub fn apply_edit(i: &mut Inputs, e: &Edit, n: usize) {
         }
         _ => {}
     }
+}
+
+/// The plan of `circuits` generated circuits on `queues` queues, and the plan after `edits`
+/// (on one more queue with `requeue`), keeping the class ids of the first.
+pub fn plan_pair(
+    seed: u64,
+    circuits: usize,
+    queues: u16,
+    requeue: bool,
+    edits: &[Edit],
+) -> (Planned, Planned) {
+    let config = config();
+    let opts = AssignOptions {
+        binpacking: true,
+        rebalance: false,
+    };
+    let before = generated(circuits, seed);
+    let old = plan(&before, &config, queues, None, opts).unwrap();
+    let mut after = before.clone();
+    for (n, e) in edits.iter().enumerate() {
+        apply_edit(&mut after, e, n);
+    }
+    let next_queues = if requeue { queues + 1 } else { queues };
+    let new = plan(&after, &config, next_queues, Some(&old.state), opts).unwrap();
+    (old, new)
 }

@@ -134,18 +134,6 @@ fn rerated_csv(text: &str, id: &str) -> Result<String> {
     })
 }
 
-fn parse_inputs(g: &lqos_gen::Generated) -> Result<lqos_config::Inputs> {
-    let texts = lqos_config::InputTexts {
-        shaped_devices: g.shaped_devices_csv.as_bytes(),
-        network: &g.network_json,
-        overrides: None,
-    };
-    match lqos_config::parse_inputs(&texts, &Default::default()) {
-        (Some(inputs), _) => Ok(inputs),
-        (None, d) => anyhow::bail!("inputs: {d}"),
-    }
-}
-
 /// The inputs with circuit `k`'s download ceiling halved: down, so no parent's ceiling can
 /// absorb the change.
 fn rerated(inputs: &lqos_config::Inputs, k: usize) -> lqos_config::Inputs {
@@ -341,7 +329,7 @@ fn main() -> Result<()> {
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let files = bench_files(n)?;
-        let inputs = parse_inputs(&files)?;
+        let inputs = lqos_gen::parse(&files).map_err(|d| anyhow::anyhow!("inputs: {d}"))?;
         let (full, state) = plan_for(&inputs, None)?;
         let full_hash = lqos_plan::plan_hash(&full);
         let classes: usize = full
@@ -485,7 +473,10 @@ fn refresh_processes(
 /// lqosd's resident memory holding `ips` mapped prefixes: a 1k-circuit plan whose circuits
 /// get extra /32s until the IP map holds `ips` entries.
 fn rss_with_mapped_ips(rt: &tokio::runtime::Runtime, ips: usize) -> Result<()> {
-    let (mut p, _) = plan_for(&parse_inputs(&bench_files(1000)?)?, None)?;
+    let (mut p, _) = plan_for(
+        &lqos_gen::parse(&bench_files(1000)?).map_err(|d| anyhow::anyhow!("inputs: {d}"))?,
+        None,
+    )?;
     let base = p.mappings.clone();
     let mut i = 0u32;
     while p.mappings.len() < ips {

@@ -47,13 +47,7 @@ fn a_delta_refresh_re_rates_one_circuit_while_a_neighbour_flows() -> Result<()> 
         "{out}"
     );
     let b = flow.finish()?;
-    // 1 s windows (0.5 s ones alias with TCP's bursts); the first is still ramping up.
-    let windows: Vec<f64> = b
-        .intervals_bps
-        .chunks_exact(2)
-        .skip(1)
-        .map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6)
-        .collect();
+    let windows = one_second_windows(&b);
     let slowest = windows.iter().cloned().fold(f64::MAX, f64::min);
     eprintln!(
         "B during the delta: mean {:.2} Mbit/s, per second {windows:.1?}",
