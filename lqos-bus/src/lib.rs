@@ -45,7 +45,8 @@ pub use error::{BusError, MessageKind, Stage};
 pub use frame::{FrameHeader, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use message::{
     decode_request, decode_response, encode_request, encode_response, is_base_mismatch,
-    ApplySummary, QueueClasses, Request, Response, StatusReport, Unassigned, BASE_MISMATCH,
+    ApplySummary, LazyStatus, QueueClasses, Request, Response, StatusReport, Unassigned,
+    BASE_MISMATCH,
 };
 pub use report::{
     IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport, ThroughputReport,

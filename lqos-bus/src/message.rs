@@ -216,6 +216,22 @@ pub struct StatusReport {
     pub classes_per_queue: Vec<QueueClasses>,
     /// Seconds since lqosd started.
     pub uptime_secs: u64,
+    /// Lazy queues, when `[queues] lazy_queues` is not `No`.
+    pub lazy: Option<LazyStatus>,
+}
+
+/// Which circuits have their queue built under lazy queues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LazyStatus {
+    /// `Htb` or `Full`.
+    pub mode: String,
+    /// Circuits whose queue exists now.
+    pub built: u64,
+    /// Circuits built and collapsed since lqosd started.
+    pub activations: u64,
+    pub collapses: u64,
+    /// `lazy_expire_seconds`; `None`: built circuits never collapse.
+    pub expire_secs: Option<u64>,
 }
 
 /// How many classes one HTB queue holds.

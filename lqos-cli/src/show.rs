@@ -22,6 +22,16 @@ pub fn status(
         None => writeln!(out, "shaper: attached, no plan applied yet")?,
     }
     writeln!(out, "lqosd up {} s", s.uptime_secs)?;
+    if let Some(l) = &s.lazy {
+        let expiry = l.expire_secs.map_or("never collapse".to_owned(), |e| {
+            format!("collapse after {e} s idle")
+        });
+        writeln!(
+            out,
+            "lazy queues {}: {} of {} circuits built ({} built, {} collapsed since start; {expiry})",
+            l.mode, l.built, s.circuits, l.activations, l.collapses
+        )?;
+    }
     for q in &s.classes_per_queue {
         writeln!(
             out,

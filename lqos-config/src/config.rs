@@ -69,6 +69,41 @@ pub struct Queues {
     pub use_binpacking: bool,
     /// Circuits whose max rate in a direction is at or above this get `fq_codel` there.
     pub fast_queues_fq_codel: Option<f64>,
+    /// Which parts of a circuit's queue lqosd builds only once the circuit carries traffic.
+    pub lazy: LazyQueues,
+}
+
+/// `[queues] lazy_queues`, `lazy_expire_seconds`, `lazy_threshold_bytes` (LibreQoS's keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LazyQueues {
+    pub mode: LazyMode,
+    /// Idle time after which a built circuit collapses again; `None` (0 in lqos.conf): never.
+    pub expire: Option<std::time::Duration>,
+    /// Bytes a circuit must carry (both ways, within one counter sample) to count as active.
+    pub threshold_bytes: u64,
+}
+
+impl Default for LazyQueues {
+    fn default() -> Self {
+        Self {
+            mode: LazyMode::No,
+            expire: Some(std::time::Duration::from_secs(600)),
+            threshold_bytes: 0,
+        }
+    }
+}
+
+/// What lqosd leaves out of the kernel until a circuit carries traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LazyMode {
+    /// Everything is built at once.
+    #[default]
+    No,
+    /// Every HTB class is built; a circuit's leaf qdisc only once it is active.
+    Htb,
+    /// A circuit's class (and leaf) only once it is active; until then its packets share a
+    /// pool class under its parent node, within the parent's limits.
+    Full,
 }
 
 /// `[ip_ranges]`.
@@ -165,6 +200,9 @@ struct RawQueues {
     override_available_queues: Option<u32>,
     use_binpacking: Option<bool>,
     fast_queues_fq_codel: Option<f64>,
+    lazy_queues: Option<String>,
+    lazy_expire_seconds: Option<u64>,
+    lazy_threshold_bytes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -441,6 +479,33 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         (None, Some(true)) => QueueMode::Observe,
         (None, _) => QueueMode::Shape,
     };
+    let lazy_mode = match q
+        .lazy_queues
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("no") => LazyMode::No,
+        Some("htb") => LazyMode::Htb,
+        Some("full") => LazyMode::Full,
+        Some(_) => {
+            reject(
+                "queues.lazy_queues",
+                q.lazy_queues.clone().unwrap_or_default(),
+                "expected \"No\", \"Htb\" or \"Full\"",
+            );
+            LazyMode::No
+        }
+    };
+    let lazy = LazyQueues {
+        mode: lazy_mode,
+        expire: match q.lazy_expire_seconds {
+            Some(0) => None,
+            Some(s) => Some(std::time::Duration::from_secs(s)),
+            None => LazyQueues::default().expire,
+        },
+        threshold_bytes: q.lazy_threshold_bytes.unwrap_or(0),
+    };
     let override_queues = match q.override_available_queues {
         None | Some(0) => None,
         // HTB majors 1..=n (2n on a stick) must stay below the first leaf qdisc handle (0x400).
@@ -531,6 +596,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
             override_available_queues: override_queues,
             use_binpacking: q.use_binpacking.unwrap_or(true),
             fast_queues_fq_codel: fast,
+            lazy,
         },
         queue_refresh_interval_mins: interval,
         ip_ranges,

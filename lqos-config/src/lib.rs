@@ -19,7 +19,9 @@ pub mod sqm;
 pub mod text_encoding;
 
 pub use circuits::{Circuit, Device};
-pub use config::{Config, ConfigError, Interfaces, IpRanges, QueueMode, XdpMode};
+pub use config::{
+    Config, ConfigError, Interfaces, IpRanges, LazyMode, LazyQueues, QueueMode, XdpMode,
+};
 pub use diagnostics::{Diagnostic, Diagnostics, Location, Severity};
 pub use http_import::HttpImport;
 pub use network::{Network, Node};

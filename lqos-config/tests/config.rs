@@ -230,3 +230,35 @@ fn http_import_is_parsed_and_its_mistakes_reported() {
         "{d}"
     );
 }
+
+#[test]
+fn lazy_queues_take_libreqos_keys_and_refuse_unknown_modes() {
+    use lqos_config::LazyMode;
+    let base = "[bridge]\nto_internet = \"a\"\nto_network = \"b\"\n[queues]\n";
+    let (c, d) = parse(base);
+    let lazy = c.unwrap().queues.lazy;
+    assert!(d.is_empty(), "{d}");
+    assert_eq!(lazy.mode, LazyMode::No);
+    assert_eq!(lazy.expire, Some(std::time::Duration::from_secs(600)));
+    assert_eq!(lazy.threshold_bytes, 0);
+    for (text, mode) in [
+        ("No", LazyMode::No),
+        ("Htb", LazyMode::Htb),
+        ("full", LazyMode::Full),
+    ] {
+        let (c, d) = parse(&format!("{base}lazy_queues = \"{text}\"\nlazy_expire_seconds = 0\nlazy_threshold_bytes = 1500\n"));
+        let lazy = c.unwrap().queues.lazy;
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(
+            (lazy.mode, lazy.expire, lazy.threshold_bytes),
+            (mode, None, 1500)
+        );
+    }
+    let (_, d) = parse(&format!("{base}lazy_queues = \"Yes\"\n"));
+    let bad = d
+        .iter()
+        .find(|x| x.location == Location::Key("queues.lazy_queues".into()))
+        .expect("lazy_queues refused");
+    assert_eq!(bad.severity, Severity::Reject);
+    assert!(bad.message.contains("\"Htb\""), "{bad}");
+}

@@ -5,6 +5,7 @@
 mod delta;
 mod diff;
 mod htb;
+mod lazy;
 mod ops;
 mod render;
 mod steering;
@@ -12,6 +13,7 @@ mod steering;
 pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Run};
 pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
+pub use lazy::{materialise, CircuitState, Laziness};
 pub use ops::{build_interface, is_batch_text, rollback, steps, Step, TcOp};
 pub use render::{
     render_diff, render_mappings, render_tc, write_diff, write_mappings, write_tc, MAPPINGS_HEADER,
@@ -126,6 +128,9 @@ pub enum ClassOwner {
     Node(String),
     /// Shared with the mappings: one allocation per circuit id.
     Circuit(Arc<str>),
+    /// Where idle circuits' packets wait under their parent while their classes do not exist
+    /// (lazy queues, `Full`): never in a plan the scheduler makes, only in what lqosd builds.
+    LazyPool,
 }
 
 /// A shaped prefix and where its packets go.

@@ -53,6 +53,7 @@ fn write_class(
         ClassOwner::QueueRoot => {}
         ClassOwner::Node(n) => writeln!(out, "# node {}", n.replace('\n', " "))?,
         ClassOwner::Circuit(id) => writeln!(out, "# circuit {}", id.replace('\n', " "))?,
+        ClassOwner::LazyPool => writeln!(out, "# lazy pool")?,
     }
     writeln!(
         out,

@@ -160,6 +160,7 @@ pub fn validate(config_path: &Path, debug: bool) -> anyhow::Result<ExitCode> {
     }
     let errors: usize = all.iter().map(|d| d.count(Severity::Quarantine)).sum();
     let warnings: usize = all.iter().map(|d| d.count(Severity::Warning)).sum();
+    let slow = slow_build_warning(&run);
     let i = &run.loaded.inputs;
     eprintln!(
         "{}: {} circuits valid, {} quarantined, {} errors, {} warnings",
@@ -167,7 +168,7 @@ pub fn validate(config_path: &Path, debug: bool) -> anyhow::Result<ExitCode> {
         i.circuits.len(),
         i.quarantined.len(),
         errors,
-        warnings
+        warnings + usize::from(slow)
     );
     Ok(if errors == 0 {
         ExitCode::SUCCESS
@@ -399,6 +400,18 @@ fn print_diagnostics(d: &Diagnostics, debug: bool) {
     }
 }
 
+/// Prints a warning when rebuilding the plan from nothing would take long; whether it did.
+fn slow_build_warning(run: &Run) -> bool {
+    let advice = lqos_scheduler::plan::cost::slow_build_advice(
+        &run.planned.plan,
+        run.config.queues.lazy.mode,
+    );
+    if let Some(a) = &advice {
+        eprintln!("warning: {a}");
+    }
+    advice.is_some()
+}
+
 fn classes_per_queue(plan: &QueuePlan, dir: lqos_plan::Direction) -> Vec<usize> {
     plan.interfaces
         .iter()
@@ -447,6 +460,7 @@ fn print_summary(run: &Run, render: Option<Duration>, debug: bool) {
             }
         );
     }
+    slow_build_warning(run);
     let render = render.map_or(String::new(), |r| format!(", render {:.1} ms", ms(r)));
     eprintln!(
         "timings: read+validate {:.1} ms, plan {:.1} ms{render}",

@@ -44,6 +44,57 @@ impl BusHandler {
         }
     }
 
+    /// Lazy queues' threshold, when they are on.
+    pub fn lazy_threshold(&self) -> Option<u64> {
+        self.shaper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lazy_threshold()
+    }
+
+    /// Lazy queues, forever: after every counter sample, the circuits whose hosts carried more
+    /// than `threshold` bytes get their queue built, and idle ones collapse.
+    pub async fn drive_lazy_queues(self: Arc<Self>, threshold: u64) {
+        let mut samples = self.shared.subscribe_samples();
+        while samples.changed().await.is_ok() {
+            let sample = self.shared.sample();
+            let index = self.shared.index();
+            let secs = sample.interval_ms as f64 / 1e3;
+            let mut active: Vec<Arc<str>> = sample
+                .hosts
+                .iter()
+                .filter(|(_, d, u)| ((d + u) as f64 * secs / 8.0) as u64 > threshold)
+                .filter_map(|(addr, _, _)| index.lookup(*addr).map(|m| m.circuit_id.clone()))
+                .collect();
+            active.sort_unstable();
+            active.dedup();
+            let (shaper, shared) = (self.shaper.clone(), self.shared.clone());
+            let uptime = shared.uptime_secs();
+            let pass = tokio::task::spawn_blocking(move || {
+                let mut shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
+                let change = shaper.observe(&active, std::time::Instant::now());
+                if change.is_some() {
+                    shared.lazy_changed(shaper.status(uptime));
+                }
+                change
+            })
+            .await;
+            match pass {
+                Ok(Some(Ok(c))) => tracing::info!(
+                    built = c.built,
+                    collapsed = c.collapsed,
+                    ms = c.duration.as_secs_f64() * 1e3,
+                    "lazy queues: circuits built and collapsed"
+                ),
+                Ok(Some(Err(e))) => {
+                    tracing::error!(error = %e, "lazy queues: the change was refused; the previous tree stays")
+                }
+                Ok(None) => {}
+                Err(e) => return tracing::error!(error = %e, "lazy queues stopped"),
+            }
+        }
+    }
+
     /// One line for systemd's `STATUS=`.
     pub fn status_line(&self) -> String {
         let s = &self.shared.applied().status;

@@ -7,6 +7,7 @@ pub mod bus_handler;
 pub mod bus_socket;
 pub mod cli;
 pub mod dataplane;
+pub mod lazy;
 pub mod prefix_index;
 pub mod reports;
 pub mod shaper;
@@ -83,10 +84,15 @@ pub async fn run(
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&handler.status_line()),
     ]);
+    let lazy = handler.lazy_threshold();
     tokio::spawn(throughput::run(
         config.lqosd.bpf_pin_dir.clone(),
         handler.shared.clone(),
+        throughput::interval(lazy.is_some()),
     ));
+    if let Some(threshold) = lazy {
+        tokio::spawn(handler.clone().drive_lazy_queues(threshold));
+    }
     if let Some(period) = sd_notify::watchdog_enabled() {
         tokio::spawn(watchdog(handler.clone(), socket.clone(), period));
     }

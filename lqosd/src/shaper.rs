@@ -5,12 +5,15 @@
 use crate::apply::Kernel;
 use crate::apply::{apply, empty_plan, plan_hash, ApplyError, LeafHandles, Live};
 use crate::dataplane::{self, Dataplane, DataplaneError, Shaped};
+use crate::lazy::Lazy;
 use crate::state::StateDir;
 use lqos_bus::{ApplySummary, IssueSeverity, QueueClasses, StatusReport};
 use lqos_config::Config;
 use lqos_plan::{steering_problems, QueuePlan, Steering};
 use std::collections::HashSet;
 use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
 use tracing::{debug, error, info, warn};
 
 /// The answer to a submitted plan.
@@ -33,6 +36,8 @@ pub struct Shaper {
     handles: LeafHandles,
     /// Found at start, raised as urgent issues once the bus is up.
     startup_issues: Vec<lqos_bus::UrgentIssue>,
+    /// Lazy queues: the kernel holds `lazy.kernel`, derived from `live.plan`.
+    lazy: Option<Lazy>,
 }
 
 impl Shaper {
@@ -66,15 +71,22 @@ impl Shaper {
         let queues = saved.as_ref().map_or(1, |s| s.plan.queues.max(1));
         let mut dataplane = Dataplane::load(config, shaped.clone(), queues)?;
         let interrupted = state.was_applying();
-        let mut adopt = saved
-            .as_ref()
-            .is_some_and(|s| !interrupted && kernel_has(&s.plan));
-        match (&saved, dataplane.maps_reused) {
-            (Some(saved), false) if adopt => {
+        let mut lazy = Lazy::new(config.queues.lazy);
+        // With lazy queues the kernel holds the saved plan materialised for the circuits that
+        // were built; without, the saved plan itself.
+        let lazy_kernel = match (&mut lazy, &saved) {
+            (Some(l), Some(s)) => Some(adoptable_lazy_tree(l, &state, &s.plan)),
+            _ => None,
+        };
+        let expected = lazy_kernel.as_ref().or(saved.as_ref().map(|s| &s.plan));
+        let mut live_tree = expected.filter(|_| !interrupted).and_then(kernel_tree);
+        let mut adopt = live_tree.is_some();
+        match (expected, dataplane.maps_reused) {
+            (Some(expected), false) if adopt => {
                 // The tree outlived the pins: give the fresh IP map the saved plan's entries.
-                match dataplane.upsert_mappings(&saved.plan.mappings) {
+                match dataplane.upsert_mappings(&expected.mappings) {
                     Ok(()) => warn!(
-                        prefixes = saved.plan.mappings.len(),
+                        prefixes = expected.mappings.len(),
                         "the pinned maps were gone but the live tree matches the saved plan: \
                          IP map refilled before attaching, nothing rebuilt"
                     ),
@@ -110,6 +122,7 @@ impl Shaper {
             shaped,
             dataplane,
             startup_issues,
+            lazy,
         };
         let Some(saved) = saved else {
             return Ok(shaper);
@@ -130,12 +143,14 @@ impl Shaper {
                 "adopted the live plan left by the previous lqosd: nothing re-applied"
             );
             shaper.dataplane.set_xps(&saved.plan);
-            for iface in &saved.plan.interfaces {
-                shaper.handles.read_tc_text(
-                    &iface.name,
-                    &tc_text(&["qdisc", "show", "dev", &iface.name]).unwrap_or_default(),
+            if let (Some(l), Some(k)) = (&mut shaper.lazy, lazy_kernel) {
+                info!(
+                    built = l.built_count(),
+                    "lazy queues: adopted the built circuits"
                 );
+                l.kernel = k;
             }
+            shaper.handles = live_tree.take().unwrap_or_default();
             shaper.live = saved;
         } else {
             info!(
@@ -143,6 +158,10 @@ impl Shaper {
                 interrupted, "rebuilding the saved plan"
             );
             shaper.needs_rebuild = true;
+            if let Some(l) = &mut shaper.lazy {
+                // After a reboot nothing is active yet: traffic builds circuits again.
+                l.forget();
+            }
             match shaper.apply_plan(saved.generation, saved.hash, saved.plan, None) {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
                 other => error!(
@@ -232,21 +251,31 @@ impl Shaper {
                 return Outcome::Rejected(vec![e.to_string()]);
             }
         }
-        let old = if self.needs_rebuild {
-            empty_plan()
-        } else {
-            std::mem::replace(&mut self.live.plan, empty_plan())
+        // What the kernel holds now and what it must hold: the plans themselves, or with lazy
+        // queues the plans materialised for the built circuits.
+        let kernel_now = match (&mut self.lazy, self.needs_rebuild) {
+            (_, true) => empty_plan(),
+            (Some(l), false) => std::mem::replace(&mut l.kernel, empty_plan()),
+            (None, false) => std::mem::replace(&mut self.live.plan, empty_plan()),
         };
+        // Built circuits the plan no longer has are simply not materialised.
+        let lazy_target = self.lazy.as_ref().map(|l| l.realise(&plan));
         let started = std::time::Instant::now();
         let result = apply(
             &mut self.dataplane,
-            &old,
-            &plan,
+            &kernel_now,
+            lazy_target.as_ref().unwrap_or(&plan),
             self.ip_map_capacity,
             &mut self.handles,
         );
-        if result.is_err() {
-            self.live.plan = old;
+        match (&mut self.lazy, lazy_target, result.is_ok()) {
+            (Some(l), Some(target), true) => {
+                l.kernel = target;
+                l.prune(&plan);
+            }
+            (Some(l), _, false) => l.kernel = kernel_now,
+            (None, _, false) => self.live.plan = kernel_now,
+            _ => {}
         }
         match result {
             Ok(summary) => {
@@ -260,6 +289,7 @@ impl Shaper {
                     plan,
                 };
                 self.needs_rebuild = false;
+                self.save_built();
                 let applied = started.elapsed();
                 match self.state.commit() {
                     Ok(()) => self.state.clear_applying(),
@@ -338,7 +368,11 @@ impl Shaper {
             plan_hash: (self.live.generation > 0).then(|| format!("{:016x}", self.live.hash)),
             circuits: circuits(p) as u64,
             mapped_ips: p.mappings.len() as u64,
-            classes_per_queue: p
+            // What the kernel holds (fewer classes than the plan with lazy queues).
+            classes_per_queue: self
+                .lazy
+                .as_ref()
+                .map_or(p, |l| &l.kernel)
                 .interfaces
                 .iter()
                 .flat_map(|i| {
@@ -350,8 +384,126 @@ impl Shaper {
                 })
                 .collect(),
             uptime_secs,
+            lazy: self.lazy.as_ref().map(Lazy::status),
         }
     }
+
+    /// The lazy queues' threshold, when they are on.
+    pub fn lazy_threshold(&self) -> Option<u64> {
+        self.lazy.as_ref().map(|l| l.threshold_bytes)
+    }
+
+    /// Lazy queues: builds the circuits in `active` that have no queue yet and collapses
+    /// those idle past `lazy_expire_seconds`, as two applies of the materialised plan (the
+    /// second takes the collapsed classes away once their prefixes point at the pools).
+    /// `None` when nothing changed.
+    pub fn observe(
+        &mut self,
+        active: &[Arc<str>],
+        now: Instant,
+    ) -> Option<Result<LazyChange, String>> {
+        if self.needs_rebuild || self.live.generation == 0 {
+            return None;
+        }
+        let lazy = self.lazy.as_mut()?;
+        let due = lazy.due(active, now);
+        if due.is_empty() {
+            return None;
+        }
+        let started = Instant::now();
+        lazy.build(&due.build, now);
+        let first = lazy.realise_leaving(&self.live.plan, &due.collapse);
+        if let Err(e) = self.apply_kernel(first) {
+            if let Some(l) = &mut self.lazy {
+                l.unbuild(&due.build);
+            }
+            return Some(Err(e));
+        }
+        if !due.collapse.is_empty() {
+            let lazy = self.lazy.as_mut()?;
+            lazy.unbuild(&due.collapse);
+            let second = lazy.realise(&self.live.plan);
+            if let Err(e) = self.apply_kernel(second) {
+                // The collapsing circuits stay built (and routed to their pools) until the
+                // next pass tries again.
+                if let Some(l) = &mut self.lazy {
+                    l.build(&due.collapse.iter().cloned().collect::<Vec<_>>(), now);
+                }
+                return Some(Err(e));
+            }
+        }
+        let lazy = self.lazy.as_mut()?;
+        lazy.activations += due.build.len() as u64;
+        lazy.collapses += due.collapse.len() as u64;
+        self.save_built();
+        Some(Ok(LazyChange {
+            built: due.build.len(),
+            collapsed: due.collapse.len(),
+            duration: started.elapsed(),
+        }))
+    }
+
+    /// Applies `target` over the lazy kernel plan; on success it becomes the kernel plan.
+    fn apply_kernel(&mut self, target: QueuePlan) -> Result<ApplySummary, String> {
+        let Some(lazy) = &mut self.lazy else {
+            return Err("lazy queues are off".into());
+        };
+        let result = apply(
+            &mut self.dataplane,
+            &lazy.kernel,
+            &target,
+            self.ip_map_capacity,
+            &mut self.handles,
+        );
+        match result {
+            Ok(summary) => {
+                lazy.kernel = target;
+                Ok(summary)
+            }
+            Err(e) => {
+                if matches!(e, ApplyError::Inconsistent { .. }) {
+                    error!(error = %e, "lazy queues: the kernel matches neither plan; the next plan is built from scratch");
+                    self.needs_rebuild = true;
+                }
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Saves the built circuits (lazy queues), logging a failure: a restart that cannot read
+    /// them rebuilds the tree cold, which is safe.
+    fn save_built(&self) {
+        if let Some(l) = &self.lazy {
+            if let Err(e) = self.state.save_built(&l.built_ids()) {
+                warn!(error = %crate::state::with_causes(&e), "cannot save the lazy queues' built circuits");
+            }
+        }
+    }
+}
+
+/// What one lazy pass did.
+#[derive(Debug)]
+pub struct LazyChange {
+    pub built: usize,
+    pub collapsed: usize,
+    pub duration: std::time::Duration,
+}
+
+/// The tree a previous lqosd left with lazy queues: the saved plan materialised for the
+/// circuits it had built. A tree built without lazy queues (the mode was just switched on) is
+/// adopted as it is, every circuit counted as built: idle ones collapse after the expiry, and
+/// the first lazy pass adds the pools.
+fn adoptable_lazy_tree(lazy: &mut Lazy, state: &StateDir, plan: &QueuePlan) -> QueuePlan {
+    let now = Instant::now();
+    lazy.restore(state.load_built().into_iter().map(Arc::from), now);
+    lazy.prune(plan);
+    let tree = lazy.realise(plan);
+    if kernel_tree(&tree).is_none() && kernel_tree(plan).is_some() {
+        info!("lazy queues were just switched on: adopting the full tree, idle circuits collapse after lazy_expire_seconds");
+        lazy.restore(plan.mappings.iter().map(|m| m.circuit_id.clone()), now);
+        return plan.clone();
+    }
+    tree
 }
 
 /// An urgent issue raised by lqosd itself.
@@ -376,17 +528,36 @@ fn circuits(p: &QueuePlan) -> usize {
         .count()
 }
 
-/// Whether the kernel holds exactly the plan's classes on every interface.
-fn kernel_has(plan: &QueuePlan) -> bool {
-    plan.interfaces.iter().all(|iface| {
-        let Some(live) = live_classids(&iface.name) else { return false };
-        let planned: HashSet<String> = iface.htbs.iter().flat_map(|q| &q.classes).map(|c| c.id.to_string()).collect();
-        let same = live == planned;
-        if !same {
+/// The live leaf qdisc handles, when the kernel holds exactly the plan's classes on every
+/// interface, with a leaf qdisc exactly where the plan has one.
+fn kernel_tree(plan: &QueuePlan) -> Option<LeafHandles> {
+    let mut handles = LeafHandles::default();
+    for iface in &plan.interfaces {
+        let live = live_classids(&iface.name)?;
+        let planned: HashSet<String> = iface
+            .htbs
+            .iter()
+            .flat_map(|q| &q.classes)
+            .map(|c| c.id.to_string())
+            .collect();
+        if live != planned {
             warn!(interface = %iface.name, live = live.len(), planned = planned.len(), "the kernel's classes differ from the saved plan");
+            return None;
         }
-        same
-    })
+        handles.read_tc_text(
+            &iface.name,
+            &tc_text(&["qdisc", "show", "dev", &iface.name])?,
+        );
+        let classes = iface.htbs.iter().flat_map(|q| &q.classes);
+        let leaves_differ = classes
+            .filter(|c| c.leaf.is_some() != handles.get(&iface.name, c.id).is_some())
+            .count();
+        if leaves_differ > 0 {
+            warn!(interface = %iface.name, classes = leaves_differ, "the kernel's leaf qdiscs differ from the saved plan");
+            return None;
+        }
+    }
+    Some(handles)
 }
 
 /// The HTB class ids on `dev`, from `tc class show` (this iproute2 has no JSON for classes):

@@ -25,6 +25,8 @@ pub struct Shared {
     reports: Mutex<Reports>,
     index: RwLock<Arc<PrefixIndex>>,
     sample: RwLock<Arc<Sample>>,
+    /// Counts samples, for whoever waits for the next one.
+    samples: tokio::sync::watch::Sender<u64>,
     applied: RwLock<Applied>,
 }
 
@@ -36,6 +38,7 @@ impl Shared {
             reports: Mutex::new(Reports::default()),
             index: RwLock::new(Arc::new(index)),
             sample: RwLock::new(Arc::new(Sample::default())),
+            samples: tokio::sync::watch::Sender::new(0),
             applied: RwLock::new(Applied {
                 status,
                 ..Applied::default()
@@ -62,9 +65,15 @@ impl Shared {
             .clone()
     }
 
-    /// A new counter sample (every second).
+    /// A new counter sample (every [`crate::throughput::interval`]).
     pub fn set_sample(&self, sample: Sample) {
         *self.sample.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sample);
+        self.samples.send_modify(|n| *n += 1);
+    }
+
+    /// Changes with every new counter sample.
+    pub fn subscribe_samples(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.samples.subscribe()
     }
 
     /// What the last apply left live.
@@ -81,6 +90,15 @@ impl Shared {
             a.applies += 1;
             a.last_apply_ms = Some(ms);
         }
+    }
+
+    /// After lazy queues built or collapsed circuits: the live plan is the same, its status
+    /// is not.
+    pub fn lazy_changed(&self, status: StatusReport) {
+        self.applied
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .status = status;
     }
 
     /// Seconds since lqosd started.

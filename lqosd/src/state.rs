@@ -310,10 +310,30 @@ impl StateDir {
     pub fn forget(&mut self) {
         let _ = std::fs::remove_file(self.plan_path());
         let _ = std::fs::remove_file(self.journal_path());
+        let _ = std::fs::remove_file(self.built_path());
         let _ = std::fs::remove_file(self.marker_path());
         let _ = std::fs::remove_file(self.staged_path());
         let _ = std::fs::remove_file(self.staged_journal_path());
         (self.on_disk, self.staged) = (None, None);
+    }
+
+    fn built_path(&self) -> PathBuf {
+        self.dir.join("lazy-built.json")
+    }
+
+    /// Saves which circuits have their queue built (lazy queues), so that a restart can
+    /// recognise the kernel's tree and adopt it.
+    pub fn save_built(&self, ids: &[&str]) -> Result<(), StateError> {
+        let json = serde_json::to_vec(ids).unwrap_or_default();
+        self.write_atomic(&self.built_path(), &json)
+    }
+
+    /// The circuits saved by [`StateDir::save_built`]; none when there is no (readable) file.
+    pub fn load_built(&self) -> Vec<String> {
+        std::fs::read(self.built_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
     }
 
     /// Not fsynced: the marker matters after lqosd dies with the kernel's tree left behind,
@@ -336,6 +356,20 @@ impl StateDir {
     /// An apply was cut short by a crash.
     pub fn was_applying(&self) -> bool {
         self.marker_path().exists()
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+        let tmp = path.with_extension("tmp");
+        let written = self.write_synced(&tmp, bytes);
+        if written.is_err() {
+            // A half-written temp file only takes space.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
+        std::fs::rename(&tmp, path).map_err(|source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     fn write_synced(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {

@@ -1,5 +1,5 @@
 //! Live throughput: the data plane's per-host counters (`lqos_hosts`, per CPU) and the
-//! unknown-address counters (`lqos_unknown`), read every [`INTERVAL`] through their own handles
+//! unknown-address counters (`lqos_unknown`), read every [`interval`] through their own handles
 //! on the pinned maps (so sampling never waits for an apply), turned into rates per host and
 //! per circuit.
 
@@ -15,7 +15,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often the counters are read.
+/// How often the counters are read: every second, twice as often with lazy queues (a circuit's
+/// first packets are seen within half a second, and its queue built then).
+pub fn interval(lazy: bool) -> Duration {
+    if lazy {
+        INTERVAL / 2
+    } else {
+        INTERVAL
+    }
+}
+
+/// The period of the counters without lazy queues, and of the WebUI's live picture.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// Rates of the last interval, kept whole; the bus picks the top N from it.
@@ -109,7 +119,8 @@ impl Sampler {
             .previous
             .iter()
             .filter_map(|(addr, &(d, u))| {
-                let (pd, pu) = previous.get(addr).copied().unwrap_or((d, u));
+                // A host new since the last sample carried all its bytes in this interval.
+                let (pd, pu) = previous.get(addr).copied().unwrap_or((0, 0));
                 let (rd, ru) = (rate(d, pd), rate(u, pu));
                 (rd > 0 || ru > 0).then_some((*addr, rd, ru))
             })
@@ -297,8 +308,8 @@ pub fn queue_load(sample: &Sample, index: &PrefixIndex) -> Vec<QueueLoad> {
     queues
 }
 
-/// Samples every [`INTERVAL`] on a blocking thread, forever; the latest sample is in `out`.
-pub async fn run(pin_dir: std::path::PathBuf, out: Arc<crate::shared::Shared>) {
+/// Samples every `period` on a blocking thread, forever; the latest sample is in `out`.
+pub async fn run(pin_dir: std::path::PathBuf, out: Arc<crate::shared::Shared>, period: Duration) {
     let opened = tokio::task::spawn_blocking(move || Sampler::open(&pin_dir)).await;
     let mut sampler = match opened {
         Ok(Ok(s)) => s,
@@ -307,7 +318,7 @@ pub async fn run(pin_dir: std::path::PathBuf, out: Arc<crate::shared::Shared>) {
         }
         Err(e) => return tracing::error!(error = %e, "counter sampler failed to start"),
     };
-    let mut tick = tokio::time::interval(INTERVAL);
+    let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
         let (s, sample) = match tokio::task::spawn_blocking(move || {

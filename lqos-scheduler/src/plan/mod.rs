@@ -1,6 +1,7 @@
 //! The planner: validated inputs in, a [`QueuePlan`] value out. Pure: no kernel, no files.
 
 mod assign;
+pub mod cost;
 mod layout;
 mod leaves;
 mod rates;

@@ -71,6 +71,14 @@ pub fn render(s: &WebState) -> Result<String, std::fmt::Error> {
         "Circuits in the live plan",
         as_i(applied.status.circuits),
     );
+    if let Some(lazy) = &applied.status.lazy {
+        gauge(
+            &mut r,
+            "lazy_circuits_built",
+            "Circuits whose queue exists (lazy queues on)",
+            as_i(lazy.built),
+        );
+    }
     gauge(
         &mut r,
         "mapped_ips",

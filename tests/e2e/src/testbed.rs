@@ -37,6 +37,8 @@ pub struct Testbed {
     options: Options,
     /// Extra environment of lqosd and the scheduler (`LD_PRELOAD` of libfaketime, ...).
     pub env: Vec<(String, String)>,
+    /// Lines added to lqos.conf's `[queues]` table by [`Testbed::write_inputs`].
+    pub queues_conf: String,
 }
 
 /// How a test bed differs from the usual one.
@@ -110,6 +112,7 @@ impl Testbed {
             scheduler: None,
             notify_socket: None,
             env: Vec::new(),
+            queues_conf: String::new(),
             port: std::sync::atomic::AtomicU16::new(0),
             options,
         })
@@ -163,6 +166,7 @@ impl Testbed {
             scheduler: None,
             notify_socket: None,
             env: Vec::new(),
+            queues_conf: String::new(),
             port: std::sync::atomic::AtomicU16::new(0),
             options: Options::default(),
         })
@@ -200,9 +204,10 @@ impl Testbed {
             "lqos_directory = \"{d}\"\nstate_directory = \"{d}/state\"\n\
              {}\
              [queues]\ndefault_sqm = \"pfifo\"\ndownlink_bandwidth_mbps = 2000\nuplink_bandwidth_mbps = 2000\n\
-             generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n\
+             generated_pn_download_mbps = 2000\ngenerated_pn_upload_mbps = 2000\n{}\
              [lqosd]\nbus_socket = \"{d}/bus\"\nbpf_pin_dir = \"{}\"\n{xdp_mode}{extra}",
             self.interfaces,
+            self.queues_conf,
             pins.display()
         );
         self.dir.write("network.json", network_json)?;
@@ -216,6 +221,12 @@ impl Testbed {
 
     /// Starts lqosd in the shaper namespace and waits until its bus answers.
     pub fn start_lqosd(&mut self) -> Result<()> {
+        self.spawn_lqosd()?;
+        self.wait_for_bus(Duration::from_secs(20))
+    }
+
+    /// Starts lqosd in the shaper namespace without waiting for it.
+    pub fn spawn_lqosd(&mut self) -> Result<()> {
         ensure!(self.lqosd.is_none(), "lqosd already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -236,8 +247,13 @@ impl Testbed {
                 .env("WATCHDOG_USEC", "1000000");
         }
         self.lqosd = Some(cmd.spawn().context("cannot start lqosd")?);
+        Ok(())
+    }
+
+    /// Waits until lqosd's bus answers (lqosd binds it once the saved plan is live).
+    pub fn wait_for_bus(&mut self, limit: Duration) -> Result<()> {
         let socket = self.dir.join("bus");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             if let Some(child) = self.lqosd.as_mut() {
                 if let Some(status) = child.try_wait()? {
@@ -247,7 +263,7 @@ impl Testbed {
             }
             ensure!(
                 Instant::now() < deadline,
-                "lqosd's bus did not answer within 20 s:\n{}",
+                "lqosd's bus did not answer within {limit:?}:\n{}",
                 self.lqosd_log()
             );
             std::thread::sleep(Duration::from_millis(50));

@@ -1,0 +1,181 @@
+//! Lazy queues: the part of a plan the kernel holds while some circuits are idle.
+//!
+//! The plan itself never changes: every circuit keeps its class id whether or not its class
+//! exists. [`materialise`] derives, from the plan and the set of circuits that carry traffic,
+//! the plan lqosd puts in the kernel, so the usual diff, rollback and adoption apply to it
+//! unchanged, and a plan change to an idle circuit costs no tc operation.
+//!
+//! - [`Laziness::Htb`]: every class exists; an idle circuit's class has no leaf qdisc (HTB's
+//!   default one), so its CAKE or fq_codel instance is created when it becomes active.
+//! - [`Laziness::Full`]: an idle circuit has no class. HTB enqueues only to leaf classes, so its
+//!   packets go to a *pool* class under the circuit's parent: one per parent with circuits,
+//!   capped at the parent's ceiling, with the leaf qdisc of the parent's first circuit. Idle
+//!   circuits' traffic is therefore held within the parent node's limits, never unshaped,
+//!   until their own class exists. Pools depend on their parent only and keep their minors
+//!   when circuits come and go.
+
+use crate::{ClassId, ClassOwner, HtbClass, IpMapping, QueuePlan, MAX_MINOR};
+use std::collections::{HashMap, HashSet};
+
+/// What lqosd leaves out of the kernel for idle circuits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Laziness {
+    /// Their leaf qdiscs.
+    Htb,
+    /// Their classes (and leaves); their packets use their parent's pool class.
+    Full,
+}
+
+/// Which circuits have what in the kernel.
+pub trait CircuitState {
+    /// The circuit's class (and leaf qdisc) exist.
+    fn built(&self, circuit_id: &str) -> bool;
+    /// Its prefixes point at its own class (only ever true when built: when a circuit
+    /// collapses, its prefixes move to the pool before its class goes).
+    fn routed(&self, circuit_id: &str) -> bool;
+}
+
+/// Every built circuit is routed.
+impl CircuitState for HashSet<std::sync::Arc<str>> {
+    fn built(&self, circuit_id: &str) -> bool {
+        self.contains(circuit_id)
+    }
+    fn routed(&self, circuit_id: &str) -> bool {
+        self.contains(circuit_id)
+    }
+}
+
+/// The plan the kernel holds for `plan` with `mode` when `state` says which circuits are
+/// active.
+pub fn materialise(plan: &QueuePlan, mode: Laziness, state: &dyn CircuitState) -> QueuePlan {
+    match mode {
+        Laziness::Htb => {
+            let mut out = plan.clone();
+            for iface in &mut out.interfaces {
+                for class in iface.htbs.iter_mut().flat_map(|q| &mut q.classes) {
+                    if let ClassOwner::Circuit(id) = &class.owner {
+                        if !state.built(id) {
+                            class.leaf = None;
+                        }
+                    }
+                }
+            }
+            out
+        }
+        Laziness::Full => full(plan, state),
+    }
+}
+
+fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
+    // Circuit class -> the pool class of its parent.
+    let mut pool_of: HashMap<ClassId, ClassId> = HashMap::new();
+    let mut out = QueuePlan {
+        queues: plan.queues,
+        interfaces: Vec::with_capacity(plan.interfaces.len()),
+        mappings: Vec::with_capacity(plan.mappings.len()),
+    };
+    for iface in &plan.interfaces {
+        let mut htbs = Vec::with_capacity(iface.htbs.len());
+        for q in &iface.htbs {
+            let pools = pools(&q.classes);
+            let mut classes = Vec::with_capacity(q.classes.len());
+            for c in &q.classes {
+                match &c.owner {
+                    ClassOwner::Circuit(id) => {
+                        let pool = c.parent.and_then(|p| pools.get(&p));
+                        if let Some(pool) = pool {
+                            pool_of.insert(c.id, pool.id);
+                        }
+                        if state.built(id) || pool.is_none() {
+                            classes.push(c.clone());
+                        }
+                    }
+                    _ => {
+                        classes.push(c.clone());
+                        // A parent's pool right after it (parents before children).
+                        if let Some(pool) = pools.get(&c.id) {
+                            classes.push(pool.clone());
+                        }
+                    }
+                }
+            }
+            htbs.push(crate::HtbQueue {
+                classes,
+                ..q.clone()
+            });
+        }
+        out.interfaces.push(crate::InterfacePlan {
+            name: iface.name.clone(),
+            htbs,
+        });
+    }
+    let pooled = |class: ClassId| pool_of.get(&class).copied().unwrap_or(class);
+    out.mappings.extend(plan.mappings.iter().map(|m| {
+        if state.routed(&m.circuit_id) {
+            m.clone()
+        } else {
+            IpMapping {
+                download: pooled(m.download),
+                upload: pooled(m.upload),
+                ..m.clone()
+            }
+        }
+    }));
+    out
+}
+
+/// The pool class of every parent with circuit children in one HTB, keyed by the parent.
+///
+/// A pool depends on its parent only (rate 1/64 of the parent's, its ceiling, the leaf qdisc
+/// of the parent's first circuit), so re-rating an idle circuit changes nothing in the kernel.
+/// Its minor is `0xffff - parent minor` when the plan leaves it free (stable whatever else
+/// changes), else the highest free one.
+fn pools(classes: &[HtbClass]) -> HashMap<ClassId, HtbClass> {
+    let used: HashSet<u16> = classes.iter().map(|c| c.id.minor).collect();
+    let by_id: HashMap<ClassId, &HtbClass> = classes.iter().map(|c| (c.id, c)).collect();
+    let mut taken: HashSet<u16> = HashSet::new();
+    let mut pools: HashMap<ClassId, HtbClass> = HashMap::new();
+    for c in classes {
+        let (ClassOwner::Circuit(_), Some(parent)) = (&c.owner, c.parent) else {
+            continue;
+        };
+        if pools.contains_key(&parent) {
+            continue;
+        }
+        let Some(p) = by_id.get(&parent) else {
+            continue;
+        };
+        let free = |m: &u16| *m != 0 && !used.contains(m) && !taken.contains(m);
+        let preferred = MAX_MINOR - parent.minor;
+        // Without a free minor (65,534 classes in one HTB) there is no pool, and the parent's
+        // circuits are built whether active or not.
+        let Some(minor) = Some(preferred)
+            .filter(free)
+            .or_else(|| (1..=MAX_MINOR).rev().find(free))
+        else {
+            continue;
+        };
+        taken.insert(minor);
+        pools.insert(parent, pool_under(p, c, ClassId::new(parent.major, minor)));
+    }
+    pools
+}
+
+/// The pool class `id` under `parent`, with the leaf qdisc of circuit class `first`.
+fn pool_under(parent: &HtbClass, first: &HtbClass, id: ClassId) -> HtbClass {
+    let rate = (parent.rate_bps / 64).clamp(8_000, parent.ceil_bps.max(8_000));
+    HtbClass {
+        id,
+        parent: Some(parent.id),
+        rate_bps: rate,
+        ceil_bps: parent.ceil_bps,
+        burst: crate::burst_bytes(rate),
+        cburst: parent.cburst,
+        quantum: crate::quantum_bytes(rate),
+        owner: ClassOwner::LazyPool,
+        leaf: first.leaf.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
