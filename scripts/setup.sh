@@ -5,13 +5,13 @@
 # playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark,
 # Prometheus for the test of the Grafana dashboard's queries, man-db to render the manual pages,
 # tmux to run lqtop in a real terminal in its end-to-end test, faketime (libfaketime) for the
-# clock-step fault test, protoc (protobuf-compiler) to build the etcd client and etcd itself for the
-# fleet tests.
+# clock-step fault test, protoc (protobuf-compiler, with the well-known .proto files of
+# libprotobuf-dev) to build the etcd client, and etcd itself for the fleet tests.
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config
-    socat curl chromium wrk prometheus man-db tmux faketime protobuf-compiler etcd-server etcd-client)
+    socat curl chromium wrk prometheus man-db tmux faketime protobuf-compiler libprotobuf-dev etcd-server etcd-client)
 # Node.js: Debian's, unless the machine has one already.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()

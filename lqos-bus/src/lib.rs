@@ -44,8 +44,8 @@ pub use client::{Client, ClientOptions};
 pub use error::{BusError, MessageKind, Stage};
 pub use frame::{FrameHeader, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 pub use message::{
-    decode_request, decode_response, encode_request, encode_response, ApplySummary, Fence,
-    LazyStatus, QueueClasses, Request, Response, StatusReport,
+    decode_request, decode_response, encode_request, encode_response, is_base_mismatch,
+    ApplySummary, Fence, LazyStatus, QueueClasses, Request, Response, StatusReport, BASE_MISMATCH,
 };
 pub use report::{
     IntegrationReport, IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport,
@@ -53,5 +53,6 @@ pub use report::{
 };
 pub use server::{serve, Handler, Limits, DEFAULT_MAX_REQUEST_BYTES};
 
-/// The plan type carried by [`Request::SubmitPlan`], re-exported for convenience.
-pub use lqos_plan::QueuePlan;
+/// The plan types carried by [`Request::SubmitPlan`] and [`Request::SubmitDelta`], re-exported
+/// for convenience.
+pub use lqos_plan::{PlanDelta, QueuePlan};

@@ -11,7 +11,7 @@ use crate::error::{BusError, MessageKind};
 use crate::report::{
     IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
 };
-use lqos_plan::QueuePlan;
+use lqos_plan::{PlanDelta, QueuePlan};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,11 @@ pub enum Request {
         plan: QueuePlan,
         fence: Option<Fence>,
     },
+    /// Apply the plan `delta` makes of the live one: answered exactly as
+    /// [`Request::SubmitPlan`] of the patched plan would be, or, when the live plan is not the
+    /// delta's base (generation and hash), [`Response::Rejected`] whose first reason starts
+    /// with [`BASE_MISMATCH`]: the scheduler then sends the full plan.
+    SubmitDelta { generation: u64, delta: PlanDelta },
 }
 
 /// Orders plans across a fleet: `token` is the fleet leader's election key's create revision
@@ -77,9 +82,20 @@ impl std::fmt::Display for Fence {
     }
 }
 
+/// The first reason of a [`Response::Rejected`] to [`Request::SubmitDelta`] starts with this
+/// code when the live plan is not the delta's base (or the delta does not rebuild the plan it
+/// promises): nothing was changed, send the full plan.
+pub const BASE_MISMATCH: &str = "base-mismatch";
+
+/// Whether lqosd refused a [`Request::SubmitDelta`] because its live plan is not the delta's
+/// base: `Rejected` with a first reason that starts with [`BASE_MISMATCH`].
+pub fn is_base_mismatch(response: &Response) -> bool {
+    matches!(response, Response::Rejected { reasons } if reasons.first().is_some_and(|r| r.starts_with(BASE_MISMATCH)))
+}
+
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 13;
+    pub const KNOWN_VARIANTS: u32 = 14;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -97,6 +113,7 @@ impl Request {
             Request::CircuitRate { .. } => 10,
             Request::QueueLoad => 11,
             Request::SubmitFencedPlan { .. } => 12,
+            Request::SubmitDelta { .. } => 13,
         }
     }
 
@@ -116,6 +133,7 @@ impl Request {
             Request::CircuitRate { .. } => "circuit-rate",
             Request::QueueLoad => "queue-load",
             Request::SubmitFencedPlan { .. } => "submit-fenced-plan",
+            Request::SubmitDelta { .. } => "submit-delta",
         }
     }
 }
@@ -330,7 +348,19 @@ mod tests {
                     generation: 9,
                 }),
             },
+            Request::SubmitDelta {
+                generation: 9,
+                delta: lqos_plan::PlanDelta::between(7, &empty(), &empty()),
+            },
         ]
+    }
+
+    fn empty() -> QueuePlan {
+        QueuePlan {
+            queues: 1,
+            interfaces: Vec::new(),
+            mappings: Vec::new(),
+        }
     }
 
     fn issue() -> UrgentIssue {
@@ -396,7 +426,8 @@ mod tests {
     #[test]
     fn every_variant_keeps_its_wire_index() {
         let requests = sample_requests();
-        assert_eq!(requests.len() as u32, Request::KNOWN_VARIANTS);
+        let known = Request::KNOWN_VARIANTS;
+        assert_eq!(requests.len() as u32, known);
         for (i, r) in requests.iter().enumerate() {
             assert_eq!(r.wire_index(), i as u32);
             assert_eq!(encode_request(r).ok().map(|b| b[0]), Some(i as u8), "{r:?}");
@@ -411,6 +442,21 @@ mod tests {
                 "{r:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_base_mismatch_is_told_apart_from_other_rejections() {
+        let mismatch = Response::Rejected {
+            reasons: vec![format!(
+                "{BASE_MISMATCH}: the delta is against generation 1"
+            )],
+        };
+        assert!(is_base_mismatch(&mismatch));
+        let other = Response::Rejected {
+            reasons: vec!["the plan shapes eth9".into()],
+        };
+        assert!(!is_base_mismatch(&other));
+        assert!(!is_base_mismatch(&Response::Unchanged { generation: 1 }));
     }
 
     #[test]
@@ -441,7 +487,7 @@ mod tests {
                 err,
                 Some(BusError::UnknownVariant {
                     index: 14,
-                    known: 13,
+                    known: 14,
                     ..
                 })
             ),

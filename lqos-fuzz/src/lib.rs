@@ -198,10 +198,19 @@ pub fn bus_messages(data: &[u8]) {
     };
     // lqosd refuses a plan whose text would not stay within its `tc -batch` lines before it
     // goes further (its other checks compare with the live interfaces).
-    if let lqos_bus::Request::SubmitPlan { plan, .. } = request {
-        if lqosd::apply::unsafe_text(&plan).is_empty() {
-            apply_plan(&plan);
+    let plan = match request {
+        lqos_bus::Request::SubmitPlan { plan, .. } => plan,
+        // A delta is patched onto the live plan (here the empty one) first.
+        lqos_bus::Request::SubmitDelta { delta, .. } => {
+            match delta.patch(&lqosd::apply::empty_plan()) {
+                Ok((plan, _)) => plan,
+                Err(_) => return,
+            }
         }
+        _ => return,
+    };
+    if lqosd::apply::unsafe_text(&plan).is_empty() {
+        apply_plan(&plan);
     }
 }
 

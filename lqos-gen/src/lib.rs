@@ -101,7 +101,11 @@ pub fn generate(spec: &GenSpec) -> Generated {
 /// The generated files for `spec`, parsed and validated as the scheduler does (default
 /// `[ip_ranges]`), for tests and benchmarks that need the inputs rather than the text.
 pub fn inputs(spec: &GenSpec) -> Result<lqos_config::Inputs, lqos_config::Diagnostics> {
-    let g = generate(spec);
+    parse(&generate(spec))
+}
+
+/// Generated (and possibly edited) files, parsed and validated as [`inputs`] does.
+pub fn parse(g: &Generated) -> Result<lqos_config::Inputs, lqos_config::Diagnostics> {
     let texts = lqos_config::InputTexts {
         shaped_devices: g.shaped_devices_csv.as_bytes(),
         network: &g.network_json,

@@ -8,6 +8,7 @@
 
 use crate::{ClassId, HtbClass, InterfacePlan, IpMapping, QueuePlan};
 use ipnet::IpNet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -85,40 +86,103 @@ pub fn diff(old: &QueuePlan, new: &QueuePlan) -> PlanDiff {
     d
 }
 
+/// Lengths of the common prefix and (of what remains) the common suffix of two lists: the
+/// elements there are unchanged, so only the middles need a lookup. A one-circuit change of a
+/// 10k-circuit plan compares in place instead of hashing every class and prefix.
+fn same_ends<T: PartialEq>(old: &[T], new: &[T]) -> (usize, usize) {
+    let pre = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suf = old[pre..]
+        .iter()
+        .rev()
+        .zip(new[pre..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    (pre, suf)
+}
+
+/// The two plans' HTBs side by side (same layout), each with the range of its classes that
+/// differs: before it both lists are equal element by element, after it too.
+struct Sides<'a> {
+    old: &'a [HtbClass],
+    new: &'a [HtbClass],
+    pre: usize,
+    suf: usize,
+}
+
+impl<'a> Sides<'a> {
+    fn old_mid(&self) -> &'a [HtbClass] {
+        &self.old[self.pre..self.old.len() - self.suf]
+    }
+    fn new_mid(&self) -> &'a [HtbClass] {
+        &self.new[self.pre..self.new.len() - self.suf]
+    }
+    fn old_suffix(&self) -> &'a [HtbClass] {
+        &self.old[self.old.len() - self.suf..]
+    }
+    fn new_suffix(&self) -> &'a [HtbClass] {
+        &self.new[self.new.len() - self.suf..]
+    }
+}
+
 fn diff_interface(old: &InterfacePlan, new: &InterfacePlan, d: &mut PlanDiff) {
     let dev = &old.name;
-    let old_classes: HashMap<ClassId, &HtbClass> = old
+    // Class ids are unique per interface, so a class of an equal prefix or suffix has no
+    // counterpart in the other plan's middles, and a class there keeps its parent.
+    let sides: Vec<Sides> = old
         .htbs
         .iter()
-        .flat_map(|q| &q.classes)
+        .zip(&new.htbs)
+        .map(|(o, n)| {
+            let (pre, suf) = same_ends(&o.classes, &n.classes);
+            Sides {
+                old: &o.classes,
+                new: &n.classes,
+                pre,
+                suf,
+            }
+        })
+        .collect();
+    let old_classes: FxHashMap<ClassId, &HtbClass> = sides
+        .iter()
+        .flat_map(Sides::old_mid)
         .map(|c| (c.id, c))
         .collect();
-    let new_classes: HashMap<ClassId, &HtbClass> = new
-        .htbs
+    let new_classes: FxHashMap<ClassId, &HtbClass> = sides
         .iter()
-        .flat_map(|q| &q.classes)
+        .flat_map(Sides::new_mid)
         .map(|c| (c.id, c))
         .collect();
 
     // A class goes when it is gone, moved to another parent, or under a class that goes.
-    let mut going: HashSet<ClassId> = HashSet::new();
-    for q in &old.htbs {
-        // Parent-first order: a parent's fate is known before its children's.
-        for c in &q.classes {
+    // Parent-first order: a parent's fate is known before its children's. Classes of the
+    // equal prefix stay (so do their parents, which come before them); those of the equal
+    // suffix go only with a parent.
+    let mut going: FxHashSet<ClassId> = FxHashSet::default();
+    for s in &sides {
+        for c in s.old_mid() {
             let moved = new_classes.get(&c.id).is_none_or(|n| n.parent != c.parent);
             let parent_goes = c.parent.is_some_and(|p| going.contains(&p));
             if moved || parent_goes {
                 going.insert(c.id);
             }
         }
-    }
-    for q in &old.htbs {
-        for c in q.classes.iter().rev().filter(|c| going.contains(&c.id)) {
-            d.remove_classes.push((dev.clone(), c.id));
+        if !going.is_empty() {
+            for c in s.old_suffix() {
+                if c.parent.is_some_and(|p| going.contains(&p)) {
+                    going.insert(c.id);
+                }
+            }
         }
     }
-    for q in &new.htbs {
-        for c in &q.classes {
+    if !going.is_empty() {
+        for s in &sides {
+            for c in s.old.iter().rev().filter(|c| going.contains(&c.id)) {
+                d.remove_classes.push((dev.clone(), c.id));
+            }
+        }
+    }
+    for s in &sides {
+        for c in s.new_mid() {
             match old_classes.get(&c.id) {
                 Some(o) if !going.contains(&c.id) => {
                     let sized =
@@ -133,13 +197,22 @@ fn diff_interface(old: &InterfacePlan, new: &InterfacePlan, d: &mut PlanDiff) {
                 _ => d.add_classes.push((dev.clone(), c.clone())),
             }
         }
+        // An unchanged class under one that moved is added again with it.
+        if !going.is_empty() {
+            for c in s.new_suffix().iter().filter(|c| going.contains(&c.id)) {
+                d.add_classes.push((dev.clone(), c.clone()));
+            }
+        }
     }
 }
 
-/// One map of the old prefixes and one pass over the new ones (a one-circuit change of a
-/// 10k-circuit plan is dominated by this: keep it to one hash build and one lookup each).
+/// One map of the old prefixes and one pass over the new ones, both only over the middles
+/// that differ (prefixes are unique per plan, so an equal start or end holds no move).
 fn diff_mappings(old: &[IpMapping], new: &[IpMapping], d: &mut PlanDiff) {
-    let mut before: HashMap<IpNet, usize> = HashMap::with_capacity(old.len());
+    let (pre, suf) = same_ends(old, new);
+    let (old, new) = (&old[pre..old.len() - suf], &new[pre..new.len() - suf]);
+    let mut before: FxHashMap<IpNet, usize> =
+        FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
     before.extend(old.iter().enumerate().map(|(i, m)| (m.prefix, i)));
     let mut kept = vec![false; old.len()];
     for m in new {

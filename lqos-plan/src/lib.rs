@@ -2,6 +2,7 @@
 //! against what is live and applies only the difference. It renders as the equivalent
 //! `tc -batch` text for `--dry-run`, debugging and tests.
 
+mod delta;
 mod diff;
 mod htb;
 mod lazy;
@@ -9,6 +10,7 @@ mod ops;
 mod render;
 mod steering;
 
+pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Run};
 pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
 pub use lazy::{materialise, CircuitState, Laziness};

@@ -25,6 +25,9 @@ struct Run {
     notes: Diagnostics,
     load_time: Duration,
     plan_time: Duration,
+    /// The last plan lqosd applied from this state directory, read while the inputs are
+    /// parsed and planned (refreshes that apply only).
+    base: Option<std::thread::JoinHandle<Option<state::Submitted>>>,
 }
 
 /// Where a refresh takes its inputs from.
@@ -87,6 +90,10 @@ fn load_and_plan_from(
     } else {
         None
     };
+    let base = (integrations && !dry_run).then(|| {
+        let dir = config.state_directory.clone();
+        std::thread::spawn(move || state::load_submitted(&dir))
+    });
     if integrations {
         progress(1, "integrations");
         for line in lqos_scheduler::imports::run(&config, import_now) {
@@ -177,6 +184,7 @@ fn load_and_plan_from(
         notes,
         load_time,
         plan_time: started.elapsed(),
+        base,
     }))
 }
 
@@ -264,7 +272,11 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         if args.local && run.config.fleet.is_some() {
             crate::fleet_jobs::raise_local_mode(&run.config);
         }
-        return submit(&run, fence);
+        let mut run = run;
+        let done = submit(&mut run, fence);
+        // As below: the process ends here, no need to free the plans one allocation at a time.
+        std::mem::forget(run);
+        return done;
     }
     let started = Instant::now();
     // The tc text streams to stdout while the mappings render on the other core.
@@ -311,7 +323,7 @@ fn progress(step: u8, what: &str) {
     );
 }
 
-fn submit(run: &Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode> {
+fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode> {
     progress(4, "applying through lqosd");
     let socket = &run.config.lqosd.bus_socket;
     // A generation that grows with every refresh, across scheduler restarts: the wall clock,
@@ -325,23 +337,59 @@ fn submit(run: &Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode>
         .enable_all()
         .build()
         .context("tokio runtime")?;
+    let base = run.base.take().and_then(|b| b.join().ok().flatten());
+    let plan = &run.planned.plan;
+    let hash = lqos_plan::plan_hash(plan);
+    let connect = || lqos_bus::Client::connect(socket, Duration::from_secs(5));
     let response = runtime.block_on(async {
-        let mut client = lqos_bus::Client::connect(socket, Duration::from_secs(5)).await?;
-        let live = match client.request(&lqos_bus::Request::Status).await? {
-            lqos_bus::Response::Status(s) => s.applied_generation.unwrap_or(0),
-            _ => 0,
+        let mut client = connect().await?;
+        let (live, live_hash) = match client.request(&lqos_bus::Request::Status).await? {
+            lqos_bus::Response::Status(s) => (s.applied_generation.unwrap_or(0), s.plan_hash),
+            _ => (0, None),
         };
         let generation = now.max(live.saturating_add(1));
-        let plan = run.planned.plan.clone();
-        let request = match fence {
-            None => lqos_bus::Request::SubmitPlan { generation, plan },
+        let full = || match fence {
+            None => lqos_bus::Request::SubmitPlan {
+                generation,
+                plan: plan.clone(),
+            },
             Some(fence) => lqos_bus::Request::SubmitFencedPlan {
                 generation,
-                plan,
+                plan: plan.clone(),
                 fence: Some(fence),
             },
         };
-        client.request_with_timeout(&request, APPLY_TIMEOUT).await
+        // A fleet box's plan goes whole: lqosd checks its fence before anything else.
+        if fence.is_some() {
+            return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+        }
+        let delta = match base_for(base.as_ref(), live, live_hash.as_deref()) {
+            Ok(base) => lqos_plan::PlanDelta::with_hashes(live, base.hash, &base.plan, plan, hash),
+            Err(why) => {
+                eprintln!("sending the full plan: {why}");
+                return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+            }
+        };
+        let bytes = postcard::to_stdvec(&delta).map_or(0, |b| b.len());
+        let elements = delta.new_elements();
+        let answer = client
+            .request_with_timeout(
+                &lqos_bus::Request::SubmitDelta { generation, delta },
+                APPLY_TIMEOUT,
+            )
+            .await?;
+        // An lqosd without deltas answers Error (unknown request) and may close: ask afresh.
+        if lqos_bus::is_base_mismatch(&answer) || matches!(answer, lqos_bus::Response::Error { .. }) {
+            eprintln!(
+                "lqosd refused the delta against generation {live} ({}): sending the full plan",
+                refusal(&answer)
+            );
+            return connect().await?.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+        }
+        eprintln!(
+            "sent a delta of {bytes} bytes ({elements} new classes and mappings) against generation {live}"
+        );
+        Ok(answer)
     });
     let response = response.map_err(|e| {
         anyhow::anyhow!(
@@ -356,7 +404,7 @@ fn submit(run: &Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode>
             generation,
             summary: s,
         } => {
-            save_state(run);
+            save_state(run, generation, hash);
             eprintln!(
                 "applied generation {generation} in {took:.0} ms (lqosd {} ms): classes +{} ~{} -{}, IP mappings +{} ~{} -{}",
                 s.duration_ms, s.classes_added, s.classes_changed, s.classes_removed,
@@ -365,7 +413,7 @@ fn submit(run: &Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         lqos_bus::Response::Unchanged { generation } => {
-            save_state(run);
+            save_state(run, generation, hash);
             eprintln!("unchanged: generation {generation} stays live ({took:.0} ms)");
             Ok(ExitCode::SUCCESS)
         }
@@ -380,11 +428,55 @@ fn submit(run: &Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitCode>
     }
 }
 
-fn save_state(run: &Run) {
-    if let Err(e) = state::save(&run.config.state_directory, &run.planned.state) {
+/// The saved plan when it is exactly lqosd's live one (generation and hash), or why not.
+fn base_for<'a>(
+    base: Option<&'a state::Submitted>,
+    live: u64,
+    live_hash: Option<&str>,
+) -> Result<&'a state::Submitted, String> {
+    let Some(base) = base else {
+        return Err(format!(
+            "no plan applied from this state directory is kept ({})",
+            state::SUBMITTED_PLAN_FILE
+        ));
+    };
+    if live == 0 {
+        return Err("lqosd has no live plan".into());
+    }
+    let hash = format!("{:016x}", base.hash);
+    if (base.generation, Some(hash.as_str())) != (live, live_hash) {
+        return Err(format!(
+            "lqosd's live plan is generation {live} (hash {}), the last applied from here is generation {} (hash {hash})",
+            live_hash.unwrap_or("none"),
+            base.generation
+        ));
+    }
+    Ok(base)
+}
+
+/// Why lqosd refused a delta, in one line.
+fn refusal(answer: &lqos_bus::Response) -> String {
+    match answer {
+        lqos_bus::Response::Rejected { reasons } => reasons.join("; "),
+        lqos_bus::Response::Error { message } => message.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Saves the class ids once they are live, and the plan lqosd now holds (as `generation`)
+/// as the base of the next delta.
+fn save_state(run: &Run, generation: u64, hash: u64) {
+    let dir = &run.config.state_directory;
+    if let Err(e) = state::save(dir, &run.planned.state) {
         eprintln!(
             "warning: cannot save class ids in {} ({e}): the next refresh may renumber classes",
-            run.config.state_directory.display()
+            dir.display()
+        );
+    }
+    if let Err(e) = state::save_submitted(dir, generation, hash, &run.planned.plan) {
+        eprintln!(
+            "warning: cannot keep the applied plan in {} ({e}): the next refresh sends the full plan",
+            dir.display()
         );
     }
 }

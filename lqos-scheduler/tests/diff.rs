@@ -2,12 +2,13 @@
 //! parent, delete only without children, change only in place), turns the old plan into
 //! exactly the new one, for random edits of generated networks.
 
-use lqos_config::{Config, Inputs, SqmKind, SqmOverride};
+mod common;
+
+use common::edits::{config, edit, generated, plan_pair};
 use lqos_plan::{diff, ClassId, IpMapping, PlanDiff, QueuePlan};
 use lqos_scheduler::plan::{plan, AssignOptions};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 type Sized = (u64, u64, u32, u32, u32);
@@ -19,14 +20,17 @@ struct Class {
     leaf: Option<Arc<str>>,
 }
 
+/// One interface in the kernel: its queue layout (major, mq minor, CPU) and its classes.
+type IfaceModel = (Vec<(u16, u16, u32)>, BTreeMap<ClassId, Class>);
+
 /// What the kernel would hold: per interface its queue layout and classes, and the IP map.
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Model {
-    ifaces: BTreeMap<String, (Vec<(u16, u16, u32)>, BTreeMap<ClassId, Class>)>,
+    ifaces: BTreeMap<String, IfaceModel>,
     ip_map: BTreeMap<ipnet::IpNet, IpMapping>,
 }
 
-fn iface_model(i: &lqos_plan::InterfacePlan) -> (Vec<(u16, u16, u32)>, BTreeMap<ClassId, Class>) {
+fn iface_model(i: &lqos_plan::InterfacePlan) -> IfaceModel {
     let layout = i
         .htbs
         .iter()
@@ -143,88 +147,12 @@ impl Model {
     }
 }
 
-fn config() -> Config {
-    Config::parse("[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"pfifo\"\n", "lqos.conf", Path::new("/")).0.unwrap()
-}
-
-fn generated(circuits: usize, seed: u64) -> Inputs {
-    lqos_gen::inputs(&lqos_gen::GenSpec {
-        seed,
-        ..lqos_gen::GenSpec::new(circuits)
-    })
-    .unwrap()
-}
-
-#[derive(Debug, Clone)]
-enum Edit {
-    Rerate(usize, f64),
-    Add(usize),
-    Remove(usize),
-    Reparent(usize, usize),
-    NodeRate(usize, f64),
-    NodeVirtual(usize),
-    Sqm(usize),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        (any::<usize>(), 0.2f64..3.0).prop_map(|(i, f)| Edit::Rerate(i, f)),
-        any::<usize>().prop_map(Edit::Add),
-        any::<usize>().prop_map(Edit::Remove),
-        (any::<usize>(), any::<usize>()).prop_map(|(c, n)| Edit::Reparent(c, n)),
-        (any::<usize>(), 0.2f64..3.0).prop_map(|(i, f)| Edit::NodeRate(i, f)),
-        any::<usize>().prop_map(Edit::NodeVirtual),
-        any::<usize>().prop_map(Edit::Sqm),
-    ]
-}
-
-fn apply_edit(i: &mut Inputs, e: &Edit, n: usize) {
-    let c = i.circuits.len();
-    let nodes = i.network.nodes.len();
-    match *e {
-        Edit::Rerate(k, f) => {
-            let x = &mut i.circuits[k % c];
-            x.download_max *= f;
-            x.download_min = x.download_min.min(x.download_max);
-        }
-        Edit::Add(k) => {
-            let mut x = i.circuits[k % c].clone();
-            x.id = format!("ADDED-{n}");
-            x.devices.truncate(1);
-            x.devices[0].ips = vec![format!("203.0.113.{}/32", n % 250).parse().unwrap()];
-            i.circuits.push(x);
-        }
-        Edit::Remove(k) if c > 1 => {
-            i.circuits.remove(k % c);
-        }
-        Edit::Reparent(k, p) if nodes > 0 => i.circuits[k % c].parent = Some(p % nodes),
-        Edit::NodeRate(k, f) if nodes > 0 => i.network.nodes[k % nodes].download_mbps *= f,
-        Edit::NodeVirtual(k) if nodes > 0 => i.network.nodes[k % nodes].is_virtual ^= true,
-        Edit::Sqm(k) => {
-            i.circuits[k % c].sqm = Some(SqmOverride {
-                download: Some(SqmKind::FqCodel),
-                upload: None,
-            })
-        }
-        _ => {}
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn the_diff_turns_the_old_plan_into_the_new_one(seed in any::<u64>(), circuits in 5usize..150, queues in 1u16..4, requeue in proptest::bool::weighted(0.1), edits in proptest::collection::vec(edit(), 1..6)) {
-        let config = config();
-        let opts = AssignOptions { binpacking: true, rebalance: false };
-        let before = generated(circuits, seed);
-        let old = plan(&before, &config, queues, None, opts).unwrap();
-        let mut after = before.clone();
-        for (n, e) in edits.iter().enumerate() {
-            apply_edit(&mut after, e, n);
-        }
-        let next_queues = if requeue { queues + 1 } else { queues };
-        let new = plan(&after, &config, next_queues, Some(&old.state), opts).unwrap();
+        let (old, new) = plan_pair(seed, circuits, queues, requeue, &edits);
         let d = diff(&old.plan, &new.plan);
         let mut model = Model::of(&old.plan);
         model.apply(&d).map_err(|e| TestCaseError::fail(format!("{e}\n{edits:?}")))?;

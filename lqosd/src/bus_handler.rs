@@ -123,6 +123,11 @@ impl BusHandler {
     }
 }
 
+/// Milliseconds since lqosd started, at least 1 (0 means "no apply runs").
+fn since(shared: &Shared) -> u64 {
+    (shared.started.elapsed().as_millis() as u64).max(1)
+}
+
 impl Handler for BusHandler {
     async fn handle(&self, request: Request) -> Response {
         // Reports and issues: quick, and never behind an apply.
@@ -188,7 +193,7 @@ impl Handler for BusHandler {
             }
             other => other,
         };
-        let shaper = self.shaper.clone();
+        let (shaper, locked) = (self.shaper.clone(), self.shaper.clone());
         let uptime = self.shared.uptime_secs();
         let (applying, shared) = (self.applying_since.clone(), self.shared.clone());
         let fences = self.fences.clone();
@@ -196,10 +201,11 @@ impl Handler for BusHandler {
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
             let mut shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
-            match request {
-                Request::Status => Response::Status(shaper.status(uptime)),
+            let (generation, outcome) = match request {
+                Request::Status => return Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
-                    submit(&mut shaper, &applying, &shared, uptime, generation, plan)
+                    applying.store(since(&shared), Ordering::Relaxed);
+                    (generation, shaper.submit(generation, plan))
                 }
                 Request::SubmitFencedPlan {
                     generation,
@@ -207,13 +213,15 @@ impl Handler for BusHandler {
                     fence,
                 } => {
                     let mut fences = fences.lock().unwrap_or_else(|p| p.into_inner());
-                    submit_fenced(
-                        &mut fences,
-                        fence,
-                        |s| submit(s, &applying, &shared, uptime, generation, plan),
-                        &mut shaper,
-                        uptime,
-                    )
+                    let outcome = submit_fenced(&mut fences, fence, &mut shaper, uptime, |s| {
+                        applying.store(since(&shared), Ordering::Relaxed);
+                        s.submit(generation, plan)
+                    });
+                    (generation, outcome)
+                }
+                Request::SubmitDelta { generation, delta } => {
+                    applying.store(since(&shared), Ordering::Relaxed);
+                    (generation, shaper.submit_delta(generation, &delta))
                 }
                 // Answered above, without the shaper.
                 Request::Ping
@@ -225,9 +233,46 @@ impl Handler for BusHandler {
                 | Request::LookupIp { .. }
                 | Request::Throughput { .. }
                 | Request::CircuitRate { .. }
-                | Request::QueueLoad => Response::Error {
-                    message: "internal: misrouted request".into(),
+                | Request::QueueLoad => {
+                    return Response::Error {
+                        message: "internal: misrouted request".into(),
+                    }
+                }
+            };
+            applying.store(0, Ordering::Relaxed);
+            let s = shaper.status(uptime);
+            if let Outcome::Applied(summary) = &outcome {
+                // The address index (70 ms at 100k circuits) is rebuilt after the answer, under
+                // the shaper's lock, so it always indexes the live plan of its time.
+                let (shaper, shared, ms) = (locked.clone(), shared.clone(), summary.duration_ms);
+                tokio::task::spawn_blocking(move || {
+                    let shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
+                    shared.plan_applied(
+                        PrefixIndex::new(shaper.mappings()),
+                        shaper.status(uptime),
+                        Some(ms),
+                    );
+                });
+            }
+            let status = match &outcome {
+                Outcome::Rejected(reasons) => {
+                    format!("last plan rejected: {}", reasons.join("; "))
+                }
+                _ => format!(
+                    "shaping {} circuits, {} prefixes (generation {})",
+                    s.circuits,
+                    s.mapped_ips,
+                    s.applied_generation.unwrap_or(0)
+                ),
+            };
+            crate::notify(&[sd_notify::NotifyState::Status(&status)]);
+            match outcome {
+                Outcome::Applied(summary) => Response::Applied {
+                    generation,
+                    summary,
                 },
+                Outcome::Unchanged(generation) => Response::Unchanged { generation },
+                Outcome::Rejected(reasons) => Response::Rejected { reasons },
             }
         })
         .await;
@@ -237,60 +282,15 @@ impl Handler for BusHandler {
     }
 }
 
-/// Applies a submitted plan and answers for it.
-fn submit(
-    shaper: &mut Shaper,
-    applying: &AtomicU64,
-    shared: &Shared,
-    uptime: u64,
-    generation: u64,
-    plan: lqos_bus::QueuePlan,
-) -> Response {
-    applying.store(
-        (shared.started.elapsed().as_millis() as u64).max(1),
-        Ordering::Relaxed,
-    );
-    let outcome = shaper.submit(generation, plan);
-    applying.store(0, Ordering::Relaxed);
-    let s = shaper.status(uptime);
-    if let Outcome::Applied(summary) = &outcome {
-        shared.plan_applied(
-            PrefixIndex::new(shaper.mappings()),
-            s.clone(),
-            Some(summary.duration_ms),
-        );
-    }
-    let status = match &outcome {
-        Outcome::Rejected(reasons) => {
-            format!("last plan rejected: {}", reasons.join("; "))
-        }
-        _ => format!(
-            "shaping {} circuits, {} prefixes (generation {})",
-            s.circuits,
-            s.mapped_ips,
-            s.applied_generation.unwrap_or(0)
-        ),
-    };
-    crate::notify(&[sd_notify::NotifyState::Status(&status)]);
-    match outcome {
-        Outcome::Applied(summary) => Response::Applied {
-            generation,
-            summary,
-        },
-        Outcome::Unchanged(generation) => Response::Unchanged { generation },
-        Outcome::Rejected(reasons) => Response::Rejected { reasons },
-    }
-}
-
 /// The fence rule (docs/fleet.md): a stale fence is refused, a duplicate is a no-op, a fresh
 /// one is applied through `apply` and remembered once its plan is live.
 fn submit_fenced(
     fences: &mut FenceStore,
     fence: Option<lqos_bus::Fence>,
-    apply: impl FnOnce(&mut Shaper) -> Response,
     shaper: &mut Shaper,
     uptime: u64,
-) -> Response {
+    apply: impl FnOnce(&mut Shaper) -> Outcome,
+) -> Outcome {
     let Some(fence) = fence else {
         return apply(shaper);
     };
@@ -298,31 +298,29 @@ fn submit_fenced(
         FenceCheck::Stale(last) => {
             fences.log(fence, "stale", None);
             tracing::warn!(%fence, applied = %last, "refused a stale fleet plan (from a deposed leader?)");
-            return Response::Rejected {
-                reasons: vec![format!(
-                    "stale fleet plan: {fence} is not newer than the applied {last}; the applied plan stays live"
-                )],
-            };
+            return Outcome::Rejected(vec![format!(
+                "stale fleet plan: {fence} is not newer than the applied {last}; the applied plan stays live"
+            )]);
         }
         FenceCheck::Duplicate => {
             fences.log(fence, "duplicate", None);
             let live = shaper.status(uptime).applied_generation.unwrap_or(0);
-            return Response::Unchanged { generation: live };
+            return Outcome::Unchanged(live);
         }
         FenceCheck::Fresh => {}
     }
-    let response = apply(shaper);
-    let outcome = match &response {
-        Response::Applied { .. } => "applied",
-        Response::Unchanged { .. } => "unchanged",
-        _ => "rejected",
+    let outcome = apply(shaper);
+    let what = match &outcome {
+        Outcome::Applied(_) => "applied",
+        Outcome::Unchanged(_) => "unchanged",
+        Outcome::Rejected(_) => "rejected",
     };
-    if outcome != "rejected" {
+    if what != "rejected" {
         if let Err(e) = fences.record(fence) {
             tracing::error!(error = %crate::state::with_causes(&e), "the plan is live but its fence was not saved");
         }
     }
     let hash = shaper.status(uptime).plan_hash;
-    fences.log(fence, outcome, hash.as_deref());
-    response
+    fences.log(fence, what, hash.as_deref());
+    outcome
 }

@@ -49,7 +49,7 @@ impl Shaper {
     /// ever classified against an empty IP map and no class is rebuilt.
     pub fn start(config: &Config) -> Result<Self, DataplaneError> {
         let shaped = dataplane::shaped_interfaces(config)?;
-        let state = StateDir::new(&config.state_directory);
+        let mut state = StateDir::new(&config.state_directory);
         let mut startup_issues = Vec::new();
         if let Some(why) = dataplane::pins_die_with_lqosd(&config.lqosd.bpf_pin_dir) {
             warn!("{why}");
@@ -162,7 +162,7 @@ impl Shaper {
                 // After a reboot nothing is active yet: traffic builds circuits again.
                 l.forget();
             }
-            match shaper.apply_plan(saved.generation, saved.hash, saved.plan) {
+            match shaper.apply_plan(saved.generation, saved.hash, saved.plan, None) {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
                 other => error!(
                     ?other,
@@ -181,23 +181,65 @@ impl Shaper {
     /// Handles a plan from the bus.
     pub fn submit(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
         let hash = plan_hash(&plan);
+        self.submit_hashed(generation, hash, plan, None)
+    }
+
+    /// Handles a delta from the bus: the plan it makes of the live one goes the way of
+    /// [`Shaper::submit`]; a delta against another base is refused untouched.
+    pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
+        let started = std::time::Instant::now();
+        match crate::apply::patch_live(&self.live, delta) {
+            Ok((plan, hash)) => {
+                debug!(
+                    patch_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "delta patched onto the live plan"
+                );
+                self.submit_hashed(generation, hash, plan, Some(delta))
+            }
+            Err(why) => {
+                info!(live = self.live.generation, "{why}");
+                Outcome::Rejected(vec![why])
+            }
+        }
+    }
+
+    /// `delta`: what the plan came as (saved as such when the saved plan is its base).
+    fn submit_hashed(
+        &mut self,
+        generation: u64,
+        hash: u64,
+        plan: QueuePlan,
+        delta: Option<&lqos_plan::PlanDelta>,
+    ) -> Outcome {
         if !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation) {
             return Outcome::Unchanged(self.live.generation);
         }
+        let checking = std::time::Instant::now();
         let problems = self.check(&plan);
         if !problems.is_empty() {
             return Outcome::Rejected(problems);
         }
-        self.apply_plan(generation, hash, plan)
+        debug!(
+            check_ms = checking.elapsed().as_secs_f64() * 1e3,
+            "plan checked"
+        );
+        self.apply_plan(generation, hash, plan, delta)
     }
 
-    fn apply_plan(&mut self, generation: u64, hash: u64, plan: QueuePlan) -> Outcome {
+    fn apply_plan(
+        &mut self,
+        generation: u64,
+        hash: u64,
+        plan: QueuePlan,
+        delta: Option<&lqos_plan::PlanDelta>,
+    ) -> Outcome {
         let state_err = |e: crate::state::StateError| {
             let why = crate::state::with_causes(&e);
             error!(error = %why, "cannot save the plan in state_directory: refused, the previous plan stays live");
             Outcome::Rejected(vec![format!("{why}: lqosd refuses a plan it could not recover after a restart; the previous plan stays live")])
         };
-        if let Err(e) = self.state.stage(generation, &plan) {
+        let staging = std::time::Instant::now();
+        if let Err(e) = self.state.stage((generation, hash), &plan, delta) {
             return state_err(e);
         }
         if let Err(e) = self.state.mark_applying() {
@@ -256,6 +298,7 @@ impl Shaper {
                     }
                 }
                 debug!(
+                    stage_ms = (started - staging).as_secs_f64() * 1e3,
                     apply_ms = applied.as_millis() as u64,
                     save_ms = (started.elapsed() - applied).as_millis() as u64,
                     "plan live and saved"

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod edits;
 use lqos_plan::{ClassOwner, HtbClass, QueuePlan};
 use std::collections::HashMap;
 

@@ -15,7 +15,7 @@ mod tests;
 
 use ipnet::IpNet;
 use lqos_bus::ApplySummary;
-use lqos_plan::{diff, rollback, steps, IpMapping, QueuePlan, TcOp};
+use lqos_plan::{diff, rollback, steps, IpMapping, PlanDelta, QueuePlan, TcOp};
 use std::collections::HashMap;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -87,14 +87,16 @@ pub struct Live {
     pub plan: QueuePlan,
 }
 
-/// A content hash of a plan, to tell "unchanged" cheaply: FxHash (no random seed, so the same
-/// plan hashes the same in every run of one lqosd build) over the plan's fields, without
-/// serializing it. Only ever compared with hashes computed by the same build.
-pub fn plan_hash(plan: &QueuePlan) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    plan.hash(&mut h);
-    h.finish()
+pub use lqos_plan::plan_hash;
+
+/// The plan `delta` makes of the live one, with its hash; refused (nothing is touched) when
+/// the live plan is not the delta's base or the delta does not rebuild the plan it promises.
+/// The message starts with [`lqos_bus::BASE_MISMATCH`]: the scheduler then sends the full plan.
+pub fn patch_live(live: &Live, delta: &PlanDelta) -> Result<(QueuePlan, u64), String> {
+    delta
+        .check_base(live.generation, live.hash)
+        .and_then(|()| delta.patch(&live.plan))
+        .map_err(|e| format!("{}: {e}; send the full plan", lqos_bus::BASE_MISMATCH))
 }
 
 /// What in `plan` would not stay within its `tc -batch` lines ([`lqos_plan::is_batch_text`]):

@@ -173,3 +173,44 @@ fn the_hash_tells_plans_apart() {
     assert_eq!(plan_hash(&old), plan_hash(&old.clone()));
     assert_ne!(plan_hash(&old), plan_hash(&new));
 }
+
+/// What lqosd does with a delta, over the model: patch the live plan, then the same apply.
+fn submit_delta(
+    k: &mut FakeKernel,
+    h: &mut LeafHandles,
+    live: &Live,
+    delta: &PlanDelta,
+) -> Result<QueuePlan, String> {
+    let (plan, hash) = patch_live(live, delta)?;
+    assert_eq!(hash, plan_hash(&plan));
+    apply(k, &live.plan, &plan, u32::MAX, h).map_err(|e| e.to_string())?;
+    Ok(plan)
+}
+
+#[test]
+fn a_delta_on_its_base_lands_on_the_new_plan_and_any_other_base_is_refused_untouched() {
+    let (old, new) = pair(false);
+    let live = Live {
+        generation: 5,
+        hash: plan_hash(&old),
+        plan: old.clone(),
+    };
+    let (mut k, mut h) = kernel_on(&old);
+    let (before, ran) = (k.state(), k.tc_ops_run);
+    for wrong in [
+        PlanDelta::between(4, &old, &new),
+        PlanDelta::with_hashes(5, plan_hash(&new), &old, &new, plan_hash(&new)),
+        // The right base but a result that is not the one promised.
+        PlanDelta::with_hashes(5, plan_hash(&old), &old, &new, plan_hash(&old)),
+    ] {
+        let err = submit_delta(&mut k, &mut h, &live, &wrong).expect_err("wrong base");
+        assert!(err.starts_with(lqos_bus::BASE_MISMATCH), "{err}");
+        assert!(err.contains("send the full plan"), "{err}");
+        assert_eq!((k.state(), k.tc_ops_run), (before.clone(), ran));
+    }
+    let delta = PlanDelta::between(5, &old, &new);
+    let plan = submit_delta(&mut k, &mut h, &live, &delta).expect("on its base");
+    assert_eq!(plan, new);
+    assert_eq!(k.state(), kernel_on(&new).0.state());
+    handles_match(&k, &h);
+}

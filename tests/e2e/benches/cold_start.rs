@@ -127,7 +127,7 @@ fn set_mode(tb: &mut Testbed, mode: &str) -> Result<()> {
 }
 
 fn dry_run_plan(tb: &Testbed) -> Result<QueuePlan> {
-    let state = lqosd::state::StateDir::new(&tb.dir.join("state"));
+    let mut state = lqosd::state::StateDir::new(&tb.dir.join("state"));
     Ok(state.load()?.context("a saved plan")?.plan)
 }
 

@@ -86,3 +86,13 @@ pub fn wait_until(
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// A flow's rate per 1 s window in Mbit/s on the wire, without the first (still ramping up):
+/// 0.5 s windows alias with TCP's bursts and with a refresh's CPU use on 2 cores.
+pub fn one_second_windows(flow: &crate::testbed::Throughput) -> Vec<f64> {
+    flow.intervals_bps
+        .chunks_exact(2)
+        .skip(1)
+        .map(|p| (p[0] + p[1]) / 2.0 * crate::testbed::WIRE_PER_PAYLOAD / 1e6)
+        .collect()
+}

@@ -145,14 +145,8 @@ fn re_rating_one_circuit_leaves_another_flow_alone() -> Result<()> {
         "a re-rate adds no class: {out}"
     );
     let b = flow.finish()?;
-    // 1 s windows: 0.5 s ones alias with TCP's bursts and with the refresh's CPU use on 2 cores.
-    // The first is still ramping up (the re-rate comes two seconds later).
-    let windows: Vec<f64> = b
-        .intervals_bps
-        .chunks_exact(2)
-        .skip(1)
-        .map(|p| (p[0] + p[1]) / 2.0 * lqos_e2e::testbed::WIRE_PER_PAYLOAD / 1e6)
-        .collect();
+    // The re-rate comes two seconds after the flow started.
+    let windows = one_second_windows(&b);
     let slowest = windows.iter().cloned().fold(f64::MAX, f64::min);
     eprintln!(
         "B while A was re-rated: mean {:.2} Mbit/s, per second {windows:.1?}",

@@ -1,0 +1,490 @@
+//! A plan as the difference from the one before it: what the scheduler sends lqosd when lqosd
+//! already holds the plan it last submitted, so that a one-circuit change costs kilobytes on
+//! the bus instead of the whole plan.
+//!
+//! A [`PlanDelta`] rebuilds the new plan **exactly** (same order, same values, same
+//! [`plan_hash`]) from the old one: every list is a sequence of runs copied from the old list
+//! and of new elements. It names its base (generation and hash) and the hash of its result;
+//! lqosd patches only a live plan that is that base, and refuses a result whose hash differs,
+//! so a delta can never produce a plan the scheduler did not compute.
+
+use crate::{HtbClass, InterfacePlan, IpMapping, QueuePlan};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::hash::Hash;
+
+/// A content hash of a plan, to tell "unchanged" and "same base" cheaply: FxHash (no random
+/// seed, so the same plan hashes the same in every process of one build) over the plan's
+/// fields, without serializing it. Compare only hashes computed by builds of the same source:
+/// a scheduler and an lqosd that hash differently never agree on a base and fall back to full
+/// plans, which is slower but correct.
+pub fn plan_hash(plan: &QueuePlan) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    plan.hash(&mut h);
+    h.finish()
+}
+
+/// The plan after `base`: see the module docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanDelta {
+    /// Generation of the plan this delta applies to.
+    pub base_generation: u64,
+    /// [`plan_hash`] of that plan.
+    pub base_hash: u64,
+    /// [`plan_hash`] of the plan the delta produces.
+    pub result_hash: u64,
+    pub queues: u16,
+    /// The new plan's interfaces, in order.
+    pub interfaces: Vec<InterfaceDelta>,
+    pub mappings: ListDelta<IpMapping>,
+}
+
+/// One interface of the new plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InterfaceDelta {
+    /// The old interface at index `base`, with the same name and the same HTB layout; each of
+    /// its HTBs' class lists patched in order.
+    Patched {
+        base: u32,
+        classes: Vec<ListDelta<HtbClass>>,
+    },
+    /// A new interface, or one whose name or HTB layout changed: sent whole.
+    Whole(InterfacePlan),
+}
+
+/// A list as runs of the old list and new elements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListDelta<T> {
+    pub runs: Vec<Run<T>>,
+}
+
+/// Part of a [`ListDelta`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Run<T> {
+    /// `len` elements of the old list from index `from`.
+    Copy { from: u32, len: u32 },
+    /// Elements that are not in the old list as they are.
+    New(Vec<T>),
+}
+
+/// Why a delta does not produce a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeltaError {
+    #[error("the delta is against generation {delta_generation} (hash {delta_hash:016x}), the live plan is generation {live_generation} (hash {live_hash:016x})")]
+    BaseMismatch {
+        delta_generation: u64,
+        delta_hash: u64,
+        live_generation: u64,
+        live_hash: u64,
+    },
+    #[error("the delta refers to {what} {index} of the base plan, which has {len}")]
+    OutOfRange {
+        what: &'static str,
+        index: u64,
+        len: usize,
+    },
+    #[error("the patched plan hashes to {got:016x}, the delta promised {expected:016x}")]
+    ResultMismatch { expected: u64, got: u64 },
+}
+
+impl PlanDelta {
+    /// The delta that turns `old` (live as `base_generation`) into `new`.
+    pub fn between(base_generation: u64, old: &QueuePlan, new: &QueuePlan) -> Self {
+        Self::with_hashes(base_generation, plan_hash(old), old, new, plan_hash(new))
+    }
+
+    /// [`PlanDelta::between`] with both hashes already known (they cost a pass over each plan).
+    pub fn with_hashes(
+        base_generation: u64,
+        base_hash: u64,
+        old: &QueuePlan,
+        new: &QueuePlan,
+        result_hash: u64,
+    ) -> Self {
+        let interfaces = new
+            .interfaces
+            .iter()
+            .map(|n| {
+                let same_layout = old.interfaces.iter().enumerate().find(|(_, o)| {
+                    o.name == n.name
+                        && o.htbs.len() == n.htbs.len()
+                        && o.htbs.iter().zip(&n.htbs).all(|(a, b)| {
+                            (a.major, a.mq_minor, a.direction, a.cpu)
+                                == (b.major, b.mq_minor, b.direction, b.cpu)
+                        })
+                });
+                match same_layout {
+                    Some((i, o)) => InterfaceDelta::Patched {
+                        base: i as u32,
+                        classes: o
+                            .htbs
+                            .iter()
+                            .zip(&n.htbs)
+                            .map(|(a, b)| ListDelta::between(&a.classes, &b.classes, |c| c.id))
+                            .collect(),
+                    },
+                    None => InterfaceDelta::Whole(n.clone()),
+                }
+            })
+            .collect();
+        Self {
+            base_generation,
+            base_hash,
+            result_hash,
+            queues: new.queues,
+            interfaces,
+            mappings: ListDelta::between(&old.mappings, &new.mappings, |m| m.prefix),
+        }
+    }
+
+    /// Checks that the live plan is this delta's base.
+    pub fn check_base(&self, live_generation: u64, live_hash: u64) -> Result<(), DeltaError> {
+        if (self.base_generation, self.base_hash) == (live_generation, live_hash) {
+            return Ok(());
+        }
+        Err(DeltaError::BaseMismatch {
+            delta_generation: self.base_generation,
+            delta_hash: self.base_hash,
+            live_generation,
+            live_hash,
+        })
+    }
+
+    /// The new plan from `base` (which the caller checked with [`PlanDelta::check_base`]),
+    /// and its hash, checked against the one the delta promised.
+    pub fn patch(&self, base: &QueuePlan) -> Result<(QueuePlan, u64), DeltaError> {
+        let mut interfaces = Vec::with_capacity(self.interfaces.len());
+        for i in &self.interfaces {
+            interfaces.push(match i {
+                InterfaceDelta::Whole(plan) => plan.clone(),
+                InterfaceDelta::Patched { base: at, classes } => {
+                    let old = base
+                        .interfaces
+                        .get(*at as usize)
+                        .ok_or(DeltaError::OutOfRange {
+                            what: "interface",
+                            index: u64::from(*at),
+                            len: base.interfaces.len(),
+                        })?;
+                    if classes.len() != old.htbs.len() {
+                        return Err(DeltaError::OutOfRange {
+                            what: "HTB",
+                            index: classes.len() as u64,
+                            len: old.htbs.len(),
+                        });
+                    }
+                    let htbs = old
+                        .htbs
+                        .iter()
+                        .zip(classes)
+                        .map(|(q, d)| {
+                            Ok(crate::HtbQueue {
+                                major: q.major,
+                                mq_minor: q.mq_minor,
+                                direction: q.direction,
+                                cpu: q.cpu,
+                                classes: d.patch(&q.classes, "class")?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, DeltaError>>()?;
+                    InterfacePlan {
+                        name: old.name.clone(),
+                        htbs,
+                    }
+                }
+            });
+        }
+        let plan = QueuePlan {
+            queues: self.queues,
+            interfaces,
+            mappings: self.mappings.patch(&base.mappings, "mapping")?,
+        };
+        let got = plan_hash(&plan);
+        if got != self.result_hash {
+            return Err(DeltaError::ResultMismatch {
+                expected: self.result_hash,
+                got,
+            });
+        }
+        Ok((plan, got))
+    }
+
+    /// New elements the delta carries (classes of whole interfaces included), for logs.
+    pub fn new_elements(&self) -> usize {
+        let classes: usize = self
+            .interfaces
+            .iter()
+            .map(|i| match i {
+                InterfaceDelta::Whole(p) => p.htbs.iter().map(|q| q.classes.len()).sum::<usize>(),
+                InterfaceDelta::Patched { classes, .. } => {
+                    classes.iter().map(ListDelta::new_elements).sum()
+                }
+            })
+            .sum();
+        classes + self.mappings.new_elements()
+    }
+}
+
+impl<T: Clone + PartialEq> ListDelta<T> {
+    /// Runs that turn `old` into `new`. An element of `new` equal to the old element with the
+    /// same key is copied (each old element at most once); runs of consecutive old elements
+    /// become one [`Run::Copy`]. The keys of `old` are indexed only when the lists stop
+    /// running in step.
+    pub fn between<K: Hash + Eq>(old: &[T], new: &[T], key: impl Fn(&T) -> K) -> Self {
+        let mut runs: Vec<Run<T>> = Vec::new();
+        let mut index: Option<FxHashMap<K, usize>> = None;
+        let mut copied = vec![false; old.len()];
+        // The old index expected next: after the last copied element.
+        let mut next = 0usize;
+        for n in new {
+            let found = match old.get(next) {
+                Some(o) if o == n => Some(next),
+                // Changed in place (the common case): new, and the lists stay in step.
+                Some(o) if key(o) == key(n) => {
+                    next += 1;
+                    None
+                }
+                _ => {
+                    let index = index.get_or_insert_with(|| {
+                        old.iter().enumerate().map(|(i, o)| (key(o), i)).collect()
+                    });
+                    index.get(&key(n)).copied().filter(|&i| old[i] == *n)
+                }
+            }
+            .filter(|&i| !copied[i]);
+            match (found, runs.last_mut()) {
+                (Some(i), Some(Run::Copy { from, len })) if *from as usize + *len as usize == i => {
+                    *len += 1
+                }
+                (Some(i), _) => runs.push(Run::Copy {
+                    from: i as u32,
+                    len: 1,
+                }),
+                (None, Some(Run::New(items))) => items.push(n.clone()),
+                (None, _) => runs.push(Run::New(vec![n.clone()])),
+            }
+            if let Some(i) = found {
+                copied[i] = true;
+                next = i + 1;
+            }
+        }
+        Self { runs }
+    }
+
+    /// The new list from `old`. Copies may not add up to more than `old` holds (each old
+    /// element is copied at most once), which bounds what a delta can make lqosd allocate.
+    pub fn patch(&self, old: &[T], what: &'static str) -> Result<Vec<T>, DeltaError> {
+        let (mut copies, mut news) = (0usize, 0usize);
+        for r in &self.runs {
+            match r {
+                Run::Copy { len, .. } => copies = copies.saturating_add(*len as usize),
+                Run::New(items) => news += items.len(),
+            }
+        }
+        if copies > old.len() {
+            return Err(DeltaError::OutOfRange {
+                what,
+                index: copies as u64,
+                len: old.len(),
+            });
+        }
+        let mut out = Vec::with_capacity(copies + news);
+        for r in &self.runs {
+            match r {
+                Run::Copy { from, len } => {
+                    let (from, end) = (*from as usize, *from as usize + *len as usize);
+                    let part = old.get(from..end).ok_or(DeltaError::OutOfRange {
+                        what,
+                        index: end as u64,
+                        len: old.len(),
+                    })?;
+                    out.extend_from_slice(part);
+                }
+                Run::New(items) => out.extend_from_slice(items),
+            }
+        }
+        Ok(out)
+    }
+
+    fn new_elements(&self) -> usize {
+        self.runs
+            .iter()
+            .map(|r| match r {
+                Run::New(items) => items.len(),
+                Run::Copy { .. } => 0,
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClassId, ClassOwner, Direction, HtbQueue};
+    use std::sync::Arc;
+
+    fn class(major: u16, minor: u16, rate: u64) -> HtbClass {
+        HtbClass {
+            id: ClassId::new(major, minor),
+            parent: (minor > 1).then_some(ClassId::new(major, 1)),
+            rate_bps: rate,
+            ceil_bps: rate,
+            burst: 6_056,
+            cburst: 6_056,
+            quantum: 1_514,
+            owner: ClassOwner::Circuit(Arc::from(format!("c{minor}"))),
+            leaf: Some(Arc::from("pfifo")),
+        }
+    }
+
+    fn mapping(i: u32, major: u16) -> IpMapping {
+        IpMapping {
+            prefix: ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(
+                0x6440_0000 + i,
+            ))),
+            cpu: u32::from(major) - 1,
+            download: ClassId::new(major, (i + 2) as u16),
+            upload: ClassId::new(major + 2, (i + 2) as u16),
+            circuit_id: Arc::from(format!("c{}", i + 2)),
+        }
+    }
+
+    /// Two interfaces of two HTBs each, `n` circuits per HTB.
+    fn plan(n: u16) -> QueuePlan {
+        let iface = |name: &str, first: u16, direction| InterfacePlan {
+            name: name.into(),
+            htbs: (0..2)
+                .map(|q| HtbQueue {
+                    major: first + q,
+                    mq_minor: q + 1,
+                    direction,
+                    cpu: u32::from(q),
+                    classes: (1..=n + 1)
+                        .map(|m| class(first + q, m, 1_000_000 * u64::from(m)))
+                        .collect(),
+                })
+                .collect(),
+        };
+        QueuePlan {
+            queues: 2,
+            interfaces: vec![
+                iface("down", 1, Direction::Download),
+                iface("up", 3, Direction::Upload),
+            ],
+            mappings: (0..u32::from(n) * 2)
+                .map(|i| mapping(i, 1 + (i % 2) as u16))
+                .collect(),
+        }
+    }
+
+    fn round_trip(old: &QueuePlan, new: &QueuePlan) -> PlanDelta {
+        let d = PlanDelta::between(7, old, new);
+        let bytes = postcard::to_stdvec(&d).expect("encode");
+        let d: PlanDelta = postcard::from_bytes(&bytes).expect("decode");
+        d.check_base(7, plan_hash(old)).expect("base");
+        let (patched, hash) = d.patch(old).expect("patch");
+        assert_eq!(&patched, new);
+        assert_eq!(hash, plan_hash(new));
+        d
+    }
+
+    #[test]
+    fn an_unchanged_plan_is_one_copy_per_list() {
+        let p = plan(50);
+        let d = round_trip(&p, &p);
+        assert_eq!(d.new_elements(), 0);
+        assert_eq!(d.mappings.runs, vec![Run::Copy { from: 0, len: 100 }]);
+        assert!(postcard::to_stdvec(&d).expect("encode").len() < 100);
+    }
+
+    #[test]
+    fn one_rerated_circuit_carries_only_its_class() {
+        let old = plan(500);
+        let mut new = old.clone();
+        new.interfaces[0].htbs[1].classes[17].ceil_bps /= 2;
+        let d = round_trip(&old, &new);
+        assert_eq!(d.new_elements(), 1);
+        let InterfaceDelta::Patched { classes, .. } = &d.interfaces[0] else {
+            panic!("patched expected: {d:?}")
+        };
+        assert_eq!(classes[1].runs.len(), 3, "{:?}", classes[1]);
+        let size = postcard::to_stdvec(&d).expect("encode").len();
+        let whole = postcard::to_stdvec(&new).expect("encode").len();
+        assert!(size < 200 && whole > 50 * size, "{size} vs {whole}");
+    }
+
+    #[test]
+    fn added_removed_moved_and_reordered_elements_are_rebuilt_exactly() {
+        let old = plan(40);
+        let mut new = old.clone();
+        // Removed, added, changed mappings, and two swapped.
+        new.mappings.remove(3);
+        new.mappings.insert(10, mapping(900, 1));
+        new.mappings[20].cpu = 1;
+        new.mappings.swap(30, 31);
+        new.mappings.push(mapping(901, 2));
+        // A class gone, one added at the end, one added in the middle.
+        let q = &mut new.interfaces[1].htbs[0].classes;
+        q.remove(5);
+        q.push(class(3, 400, 5));
+        q.insert(2, class(3, 401, 6));
+        round_trip(&old, &new);
+        // Everything new, and nothing at all.
+        round_trip(&old, &plan(0));
+        round_trip(&plan(0), &old);
+    }
+
+    #[test]
+    fn an_interface_whose_layout_changed_is_sent_whole() {
+        let old = plan(10);
+        let mut new = old.clone();
+        new.interfaces[1].htbs[1].cpu = 5;
+        new.interfaces.push(InterfacePlan {
+            name: "extra".into(),
+            htbs: Vec::new(),
+        });
+        new.interfaces.swap(0, 1);
+        let d = round_trip(&old, &new);
+        assert!(matches!(d.interfaces[0], InterfaceDelta::Whole(_)));
+        assert!(matches!(
+            d.interfaces[1],
+            InterfaceDelta::Patched { base: 0, .. }
+        ));
+        assert!(matches!(d.interfaces[2], InterfaceDelta::Whole(_)));
+    }
+
+    #[test]
+    fn a_delta_refuses_another_base_and_a_wrong_result() {
+        let old = plan(10);
+        let mut new = old.clone();
+        new.mappings[0].cpu = 1;
+        let d = PlanDelta::between(7, &old, &new);
+        let e = d
+            .check_base(8, plan_hash(&old))
+            .expect_err("other generation");
+        assert!(
+            matches!(
+                e,
+                DeltaError::BaseMismatch {
+                    live_generation: 8,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(d.check_base(7, plan_hash(&new)).is_err(), "other hash");
+        // Patched onto another plan (a caller that skipped the base check): the result's hash
+        // tells.
+        let e = d.patch(&plan(9)).expect_err("wrong base");
+        assert!(
+            matches!(
+                e,
+                DeltaError::ResultMismatch { .. } | DeltaError::OutOfRange { .. }
+            ),
+            "{e}"
+        );
+        let e = d.patch(&plan(0)).expect_err("short base");
+        assert!(e.to_string().contains("of the base plan, which has"), "{e}");
+    }
+}
