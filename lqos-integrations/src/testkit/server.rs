@@ -30,6 +30,10 @@ pub struct State {
     pub routes: HashMap<String, Value>,
     pub post: Option<PostHandler>,
     pub hits: Vec<String>,
+    /// Header values refused with 401 whatever `auth` says (a revoked token).
+    pub revoked: Vec<String>,
+    /// One-shot GET answers, served before `routes`.
+    pub queued: HashMap<String, std::collections::VecDeque<Value>>,
 }
 
 #[derive(Clone)]
@@ -48,6 +52,32 @@ impl Server {
             .expect("lock")
             .routes
             .insert(path.to_owned(), body);
+    }
+    /// Refuses every request carrying a header with this value (401).
+    pub fn revoke(&self, header_value: &str) {
+        self.state
+            .lock()
+            .expect("lock")
+            .revoked
+            .push(header_value.to_owned());
+    }
+    /// Answers the next GET of `path` with `body` (once), before its route.
+    pub fn queue_route(&self, path: &str, body: Value) {
+        self.state
+            .lock()
+            .expect("lock")
+            .queued
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(body);
+    }
+    /// How many requests reached `path` (with or without a query).
+    pub fn hits_of(&self, path: &str) -> usize {
+        let s = self.state.lock().expect("lock");
+        s.hits
+            .iter()
+            .filter(|h| h.split('?').next() == Some(path))
+            .count()
     }
     pub fn route(&self, path: &str) -> Value {
         self.state.lock().expect("lock").routes[path].clone()
@@ -79,6 +109,8 @@ pub fn start_on(
         routes,
         post,
         hits: Vec::new(),
+        revoked: Vec::new(),
+        queued: HashMap::new(),
     }));
     let st = state.clone();
     let app = axum::Router::new().fallback(move |req: Request<Body>| {
@@ -100,14 +132,21 @@ async fn answer(st: Arc<Mutex<State>>, auth: Auth, req: Request<Body>) -> Respon
         Some(q) => format!("{}?{q}", req.uri().path()),
         None => req.uri().path().to_owned(),
     };
-    let authorized = auth(req.headers());
+    let mut authorized = auth(req.headers());
     let is_post = req.method() == axum::http::Method::POST;
+    let headers = req.headers().clone();
     let body = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
     let (mode, json) = {
         let mut s = st.lock().expect("lock");
         s.hits.push(key.clone());
+        if headers
+            .values()
+            .any(|v| s.revoked.iter().any(|r| v.as_bytes() == r.as_bytes()))
+        {
+            authorized = false;
+        }
         let json = if is_post {
             let text = String::from_utf8_lossy(&body).into_owned();
             match s.post.clone().map(|h| h(&key, &text)) {
@@ -118,6 +157,8 @@ async fn answer(st: Arc<Mutex<State>>, auth: Auth, req: Request<Body>) -> Respon
                 }
                 _ => None,
             }
+        } else if let Some(v) = s.queued.get_mut(&key).and_then(|q| q.pop_front()) {
+            Some(v)
         } else {
             s.routes
                 .get(&key)
