@@ -66,7 +66,7 @@ pub async fn fetch(name: &str, config: &Config) -> Result<Import, SourceError> {
         "visp" => {
             let s = i.visp.as_ref().ok_or_else(not)?;
             let http = Http::new(limits, &s.options)?;
-            crate::visp::import(s, &i.common, &http).await
+            crate::visp::import(s, &i.common, d, &http).await
         }
         "wispgate" => {
             let s = i.wispgate.as_ref().ok_or_else(not)?;

@@ -162,43 +162,6 @@ async fn powercode() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn visp() {
-    use lqos_integrations::testkit::visp_data;
-    let srv = server::start(
-        visp_data::auth,
-        visp_data::routes(),
-        Some(visp_data::post()),
-    )
-    .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tables = format!(
-        "[visp_integration]\nenable_visp = true\nclient_id = \"{}\"\nclient_secret = \"s\"\nusername = \"u\"\npassword = \"pw\"\ntoken_url = \"{url}/token\"\ngraphql_url = \"{url}/graphql\"\ntimeout_secs = 10\n",
-        visp_data::CLIENT_ID,
-        url = srv.url
-    );
-    let config = common::config(dir.path(), &tables);
-    let (n, skipped, why) = ok(&config).await;
-    let got = files(dir.path());
-    golden("visp", &got);
-    let csv = &got.1;
-    has(&why, "service 88001: cancelled");
-    has(&why, "service 88004: no IPv4 address");
-    has(&why, "service 88000: duplicate service number");
-    has(&why, "service 88007: no download/upload speed");
-    has(&why, "customer customer[20]: malformed record");
-    has(
-        &why,
-        "IP 100.70.1.1/32 is already claimed by circuit visp:service:88000",
-    );
-    assert_eq!((n, skipped), (15, 6), "{why:#?}");
-    // kbps; the subscriber's address; INACTIVE is still shaped (as LibreQoS).
-    assert!(rows(csv, "visp:service:88002")[0].ends_with(",73.5,14.7,75,15,"));
-    assert!(rows(csv, "visp:service:88003")[0].contains(",100.70.2.4,"));
-    assert_eq!(rows(csv, "visp:service:88008").len(), 1);
-    common::every_failure_keeps_the_files(&srv, &config, dir.path()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sonar() {
     use lqos_integrations::testkit::sonar_data;
     let srv = server::start(

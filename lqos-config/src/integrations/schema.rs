@@ -188,6 +188,12 @@ pub const TABLES: &[TableSpec] = &[
                 "ISP id; empty: the token's first"
             ),
             k(
+                "online_users_domain",
+                Kind::Text,
+                "",
+                "onlineUsers domain: addresses for services without one; empty: not asked"
+            ),
+            k(
                 "timeout_secs",
                 Kind::Integer,
                 "20",

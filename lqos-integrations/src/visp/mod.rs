@@ -1,255 +1,121 @@
-//! VISP: `[visp_integration]`. A token from the token URL (four `x-visp-*` headers), then
-//! GraphQL: the bulk `customerCPEwithWirelessServiceSpeeds` (one circuit per wireless
-//! service) and the paged `subscribers` (names, status and fallback addresses). Flat.
+//! VISP: `[visp_integration]`. A token from the token URL (four `x-visp-*` headers; fetched
+//! again once when GraphQL refuses it), then GraphQL: the bulk
+//! `customerCPEwithWirelessServiceSpeeds` (one circuit per wireless service), the paged
+//! `subscribers`, `customerServices` for each subscriber the bulk list lacks (the backfill,
+//! a few at a time; one failing costs only that customer), `onlineUsers` when
+//! `online_users_domain` is set, and the IRM equipment (`equipmentAssemblies`,
+//! `equipmentPg`) for the parents ([`topology`]). Mapping: [`map`].
 
-use crate::graphql;
-use crate::http::{parse_json, Http, HttpError};
-use crate::model::{client_rate, parse_ip_list, CircuitRec, DeviceRec, Import};
-use crate::model_de::{number, text};
-use crate::sources::SourceError;
+pub mod map;
+pub mod records;
+pub mod session;
+pub mod topology;
+
+pub use map::{map, to_mbps, Fetched};
+pub use session::VispError;
+
+use crate::http::HttpError;
+use crate::model::{text_field, Import};
+use crate::sources::{Defaults, SourceError};
+use futures_util::stream::{self, StreamExt};
 use lqos_config::integrations::{IntegrationCommon, Visp};
-use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use session::Session;
+use std::collections::HashSet;
 
 pub const NAME: &str = "visp";
 const PAGE: usize = 500;
+/// At most this many pages of a paged query (500 000 records).
+const MAX_PAGES: usize = 1000;
+/// Backfill queries in flight at once.
+const BACKFILL_CONCURRENCY: usize = 4;
 
 pub const BULK: &str =
     "query Bulk($isp_id: Int) { customerCPEwithWirelessServiceSpeeds(isp_id: $isp_id) }";
 pub const SUBS: &str = "query Subs($isp_id: Int, $limit: Int, $offset: Int) { subscribers(isp_id: $isp_id, limit: $limit, offset: $offset) { customer_id username first_name last_name status package_ip equipment_ip } count: subscribersCount(isp_id: $isp_id) }";
+pub const SERVICES: &str = "query CustomerServices($customer_id: Int) { customerServices(customer_id: $customer_id, active: true) { id service_type status service_details { __typename ... on ServiceTypeWifi { service_number down_speed down_speed_unit up_speed up_speed_unit ip_address mac_address username } } } }";
+pub const IP_LIST: &str = "query CustomerIpList($customer_id: Int) { customerIPList(customer_id: $customer_id) { package_ip equipment_ip } }";
+pub const ONLINE: &str =
+    "query Online($domain: String!) { onlineUsers(domain: $domain) { username ip } }";
+pub const ASSEMBLIES: &str = "query EquipmentAssemblies($isp_id: Int) { equipmentAssemblies(isp_id: $isp_id, ap_upstream: true, type: \"CPE\") { id parent_id description location_name equipment_data } }";
+pub const EQUIPMENT: &str = "query EquipmentPg($isp_id: Int, $limit: Int, $offset: Int) { equipmentPg(isp_id: $isp_id, limit: $limit, offset: $offset) { id parent_id name description location_id location_name } }";
 
-#[derive(Debug, Deserialize)]
-pub struct TokenAnswer {
-    pub token: String,
-    #[serde(default)]
-    pub payload: Option<TokenPayload>,
-}
+/// A backfilled customer: its id, its `customerServices`, its `customerIPList` if asked.
+type Backfilled = (
+    String,
+    Result<Vec<Value>, VispError>,
+    Option<Result<Vec<Value>, VispError>>,
+);
 
-#[derive(Debug, Deserialize)]
-#[allow(non_snake_case)]
-pub struct TokenPayload {
-    #[serde(default)]
-    pub ispId: Vec<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Customer {
-    #[serde(default, deserialize_with = "text")]
-    pub customer_id: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub equipment: Option<Vec<Equipment>>,
-    #[serde(default)]
-    pub wireless_services: Option<Vec<WirelessService>>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Equipment {
-    #[serde(default, deserialize_with = "text")]
-    pub mac_address: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub ip_address: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct WirelessService {
-    #[serde(default, deserialize_with = "text")]
-    pub service_number: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub package_status: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub status: Option<String>,
-    #[serde(default, deserialize_with = "number")]
-    pub down_speed: Option<f64>,
-    #[serde(default, deserialize_with = "text")]
-    pub down_speed_unit: Option<String>,
-    #[serde(default, deserialize_with = "number")]
-    pub up_speed: Option<f64>,
-    #[serde(default, deserialize_with = "text")]
-    pub up_speed_unit: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub ip_address: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub mac_address: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Subscriber {
-    #[serde(default, deserialize_with = "text")]
-    pub customer_id: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub username: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub first_name: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub last_name: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub status: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub package_ip: Option<String>,
-    #[serde(default, deserialize_with = "text")]
-    pub equipment_ip: Option<String>,
-}
-
-/// Mbps from a VISP speed and its unit (an unknown unit counts as Mbps, as LibreQoS).
-pub fn to_mbps(value: f64, unit: Option<&str>) -> f64 {
-    match unit.unwrap_or("").trim().to_ascii_lowercase().as_str() {
-        "kbps" | "kb" | "k" => value / 1000.0,
-        "gbps" | "gb" | "g" => value * 1000.0,
-        _ => value,
+fn list(v: &Value, key: &str) -> Vec<Value> {
+    match v.get(key) {
+        Some(Value::Array(a)) => a.clone(),
+        Some(o @ Value::Object(_)) => vec![o.clone()],
+        _ => Vec::new(),
     }
 }
 
-fn cancelled(status: Option<&str>) -> bool {
-    matches!(
-        status.unwrap_or("").trim().to_ascii_uppercase().as_str(),
-        "CANCELLED" | "CANCELED" | "TERMINATED" | "DELETED"
-    )
+/// A VISP error as the run reports it.
+fn fail(e: VispError) -> SourceError {
+    match e {
+        VispError::Http(e) => SourceError::Http(e),
+        other => SourceError::Mapping(other.to_string()),
+    }
 }
 
-/// Maps the bulk list and the subscribers (pure).
-pub fn map(s: &Visp, common: &IntegrationCommon, bulk: Vec<Value>, subs: Vec<Value>) -> Import {
-    let mut import = Import::new(NAME);
-    let id = |v: &Value| crate::model::text_field(v, "customer_id");
-    let customers: Vec<Customer> = crate::model::parse_records(&mut import, "customer", bulk, id);
-    let subscribers: Vec<Subscriber> =
-        crate::model::parse_records(&mut import, "subscriber", subs, id);
-    let by_id: HashMap<&str, &Subscriber> = subscribers
-        .iter()
-        .filter_map(|x| Some((x.customer_id.as_deref()?, x)))
-        .collect();
-    let rate = |x| {
-        client_rate(
-            x,
-            s.shared.bandwidth_overhead_factor,
-            common.client_bandwidth_multiplier,
-        )
-    };
-    let mut out: BTreeMap<String, CircuitRec> = BTreeMap::new();
-    for c in &customers {
-        let cid = c.customer_id.clone().unwrap_or_default();
-        let sub = by_id.get(cid.as_str());
-        for svc in c.wireless_services.as_deref().unwrap_or(&[]) {
-            let Some(number) = svc.service_number.clone() else {
-                continue;
-            };
-            let record = format!("service {number}");
-            if cancelled(svc.package_status.as_deref()) || cancelled(svc.status.as_deref()) {
-                import.skip(&record, "cancelled/terminated/deleted");
-                continue;
-            }
-            if out.contains_key(&number) {
-                import.skip(&record, "duplicate service number");
-                continue;
-            }
-            let (Some(d), Some(u)) = (
-                svc.down_speed.filter(|x| *x > 0.0),
-                svc.up_speed.filter(|x| *x > 0.0),
-            ) else {
-                import.skip(&record, "no download/upload speed");
-                continue;
-            };
-            let (down, up) = (
-                rate(to_mbps(d, svc.down_speed_unit.as_deref())),
-                rate(to_mbps(u, svc.up_speed_unit.as_deref())),
-            );
-            // Candidates in LibreQoS's order: the service, the subscriber, the equipment.
-            let mut texts: Vec<&str> = vec![svc.ip_address.as_deref().unwrap_or("")];
-            if let Some(sub) = sub {
-                texts.extend([
-                    sub.package_ip.as_deref().unwrap_or(""),
-                    sub.equipment_ip.as_deref().unwrap_or(""),
-                ]);
-            }
-            texts.extend(
-                c.equipment
-                    .as_deref()
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter_map(|e| e.ip_address.as_deref()),
-            );
-            let mut ips = Vec::new();
-            for t in texts {
-                let (good, _) = parse_ip_list(t);
-                ips.extend(good.into_iter().filter(|n| n.addr().is_ipv4()));
-            }
-            ips.dedup();
-            if ips.is_empty() {
-                import.skip(
-                    &record,
-                    "no IPv4 address (service, subscriber or equipment)",
-                );
-                continue;
-            }
-            let username = c
-                .username
-                .clone()
-                .or_else(|| sub.and_then(|x| x.username.clone()))
-                .unwrap_or_else(|| cid.clone());
-            let mac = svc
-                .mac_address
-                .clone()
-                .or_else(|| {
-                    c.equipment
-                        .as_deref()
-                        .unwrap_or(&[])
-                        .iter()
-                        .find_map(|e| e.mac_address.clone())
-                })
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            out.insert(
-                number.clone(),
-                CircuitRec {
-                    id: format!("visp:service:{number}"),
-                    name: username.clone(),
-                    parent_id: None,
-                    devices: vec![DeviceRec {
-                        id: format!("visp:device:{number}"),
-                        name: format!("{username}_device"),
-                        mac,
-                        ips: ips.clone(),
-                    }],
-                    ..CircuitRec::client_rates(down, up)
-                },
-            );
+/// Runs a query that only adds to the import (onlineUsers, IRM): refused credentials fail
+/// the run; any other failure is noted and the import goes on without it.
+fn optional(
+    r: Result<Vec<Value>, VispError>,
+    what: &str,
+    notes: &mut Vec<(String, String)>,
+) -> Result<Vec<Value>, SourceError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_auth() => Err(fail(e)),
+        Err(e) => {
+            notes.push((what.to_owned(), format!("not imported: {e}")));
+            Ok(Vec::new())
         }
     }
-    import.circuits = out.into_values().collect();
-    import
 }
 
-async fn token(http: &Http, s: &Visp) -> Result<(String, Option<i64>), HttpError> {
-    let headers = [
-        ("x-visp-client-id", s.client_id.as_str()),
-        ("x-visp-client-secret", s.client_secret.as_str()),
-        ("x-visp-username", s.username.as_str()),
-        ("x-visp-password", s.password.as_str()),
-    ];
-    let bytes = http.get(&s.token_url, &headers, None).await?;
-    let t: TokenAnswer = parse_json(&s.token_url, &bytes)?;
-    let isp = t.payload.and_then(|p| p.ispId.first().copied());
-    Ok((t.token, isp))
+async fn paged(
+    session: &Session<'_>,
+    op: &str,
+    query: &str,
+    key: &str,
+) -> Result<Vec<Value>, VispError> {
+    let mut all = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let vars = json!({"isp_id": session.isp_id, "limit": PAGE, "offset": all.len()});
+        let page = session.query(op, query, vars).await?;
+        let items = list(&page, key);
+        let total = page
+            .get("count")
+            .and_then(Value::as_u64)
+            .map(|t| t as usize);
+        let n = items.len();
+        all.extend(items);
+        if n < PAGE || total.is_some_and(|t| all.len() >= t) {
+            break;
+        }
+    }
+    Ok(all)
 }
 
 pub async fn import(
     s: &Visp,
     common: &IntegrationCommon,
-    http: &Http,
+    d: Defaults,
+    http: &crate::http::Http,
 ) -> Result<Import, SourceError> {
-    let (tok, token_isp) = token(http, s).await?;
-    let isp = s.isp_id.or(token_isp);
-    let headers = [
-        ("authorization", tok.as_str()),
-        ("x-visp-client-id", s.client_id.as_str()),
-        ("x-visp-client-secret", s.client_secret.as_str()),
-    ];
-    let q = |op: &'static str, query: &'static str, vars: Value| {
-        graphql::query(http, &s.graphql_url, &headers, Some(op), query, vars)
-    };
-    let bulk = q("Bulk", BULK, json!({"isp_id": isp})).await?;
+    let session = Session::open(http, s).await?;
+    let isp = session.isp_id;
+    let bulk = session
+        .query("Bulk", BULK, json!({"isp_id": isp}))
+        .await
+        .map_err(fail)?;
     let bulk = match bulk.get("customerCPEwithWirelessServiceSpeeds") {
         Some(Value::Array(a)) => a.clone(),
         // The scalar may come as JSON text.
@@ -259,25 +125,104 @@ pub async fn import(
         })?,
         _ => Vec::new(),
     };
-    let mut subs = Vec::new();
-    loop {
-        let page = q(
-            "Subs",
-            SUBS,
-            json!({"isp_id": isp, "limit": PAGE, "offset": subs.len()}),
-        )
-        .await?;
-        let list = page
-            .get("subscribers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let total = page.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let n = list.len();
-        subs.extend(list);
-        if n < PAGE || subs.len() >= total {
-            break;
+    let subscribers = paged(&session, "Subs", SUBS, "subscribers")
+        .await
+        .map_err(fail)?;
+
+    // The backfill: subscribers the bulk list does not cover (cancelled ones are not asked).
+    let covered: HashSet<String> = bulk
+        .iter()
+        .filter_map(|c| text_field(c, "customer_id"))
+        .collect();
+    let uncovered: Vec<(String, Value)> = subscribers
+        .iter()
+        .filter_map(|sub| Some((text_field(sub, "customer_id")?, sub.clone())))
+        .filter(|(id, sub)| {
+            !covered.contains(id) && !map::cancelled(sub.get("status").and_then(Value::as_str))
+        })
+        .collect();
+    let session_ref = &session;
+    let answers: Vec<Backfilled> = stream::iter(uncovered)
+        .map(|(id, sub)| async move {
+            let n = id
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(id.clone()));
+            let services = session_ref
+                .query("CustomerServices", SERVICES, json!({"customer_id": n}))
+                .await
+                .map(|v| list(&v, "customerServices"));
+            let ips = match &services {
+                Ok(svcs) if map::needs_ip_list(svcs, Some(&sub)) => Some(
+                    session_ref
+                        .query("CustomerIpList", IP_LIST, json!({"customer_id": n}))
+                        .await
+                        .map(|v| list(&v, "customerIPList")),
+                ),
+                _ => None,
+            };
+            (id, services, ips)
+        })
+        .buffer_unordered(BACKFILL_CONCURRENCY)
+        .collect()
+        .await;
+    let mut f = Fetched {
+        bulk,
+        subscribers,
+        ..Fetched::default()
+    };
+    let mut notes = Vec::new();
+    for (id, services, ips) in answers {
+        match services {
+            Err(e) if e.is_auth() => return Err(fail(e)),
+            other => {
+                f.backfill
+                    .insert(id.clone(), other.map_err(|e| e.to_string()));
+            }
+        }
+        match ips {
+            Some(Err(e)) if e.is_auth() => return Err(fail(e)),
+            Some(Err(e)) => notes.push((
+                format!("customer {id}"),
+                format!("customerIPList failed: {e}"),
+            )),
+            Some(Ok(list)) => {
+                f.ip_lists.insert(id, list);
+            }
+            None => {}
         }
     }
-    Ok(map(s, common, bulk, subs))
+    if let Some(domain) = &s.online_users_domain {
+        let r = session
+            .query("Online", ONLINE, json!({"domain": domain}))
+            .await
+            .map(|v| list(&v, "onlineUsers"));
+        f.online = optional(r, "onlineUsers", &mut notes)?;
+    }
+    let r = session
+        .query("EquipmentAssemblies", ASSEMBLIES, json!({"isp_id": isp}))
+        .await
+        .map(|v| list(&v, "equipmentAssemblies"));
+    f.assemblies = optional(r, "IRM topology (equipmentAssemblies)", &mut notes)?;
+    if !f.assemblies.is_empty() {
+        let r = paged(&session, "EquipmentPg", EQUIPMENT, "equipmentPg").await;
+        f.equipment = optional(r, "IRM topology (equipmentPg)", &mut notes)?;
+    }
+    let mut import = map(s, common, d, f);
+    for (record, why) in notes {
+        import.note(record, why);
+    }
+    Ok(import)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ip_list_as_object_or_list() {
+        assert_eq!(list(&json!({"k": {"a": 1}}), "k").len(), 1);
+        assert_eq!(list(&json!({"k": [{"a": 1}, {"a": 2}]}), "k").len(), 2);
+        assert!(list(&json!({"k": null}), "k").is_empty());
+    }
 }
