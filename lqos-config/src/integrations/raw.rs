@@ -137,6 +137,8 @@ pub(crate) struct RawSonar {
     pub sonar_api_url: Option<String>,
     pub sonar_api_key: Option<String>,
     pub snmp_community: Option<String>,
+    pub snmp_port: Option<u16>,
+    pub snmp_timeout_secs: Option<u64>,
     pub airmax_model_ids: Option<Vec<String>>,
     pub ltu_model_ids: Option<Vec<String>>,
     pub active_status_ids: Option<Vec<String>>,

@@ -138,6 +138,10 @@ pub struct Sonar {
     pub api_url: String,
     pub api_key: String,
     pub snmp_community: String,
+    /// lqos addition: the APs' SNMP port (161).
+    pub snmp_port: u16,
+    /// lqos addition: seconds to wait for one SNMP answer (2, 1..=30).
+    pub snmp_timeout_secs: u64,
     pub airmax_model_ids: Vec<String>,
     pub ltu_model_ids: Vec<String>,
     pub active_status_ids: Vec<String>,
@@ -431,6 +435,8 @@ pub(crate) fn build_sources(
                 api_url: c.url("sonar_integration.sonar_api_url", r.sonar_api_url, true),
                 api_key: r.sonar_api_key.unwrap_or_default(),
                 snmp_community: r.snmp_community.unwrap_or_else(|| "public".into()),
+                snmp_port: r.snmp_port.unwrap_or(161),
+                snmp_timeout_secs: r.snmp_timeout_secs.unwrap_or(2).clamp(1, 30),
                 airmax_model_ids: ids(r.airmax_model_ids),
                 ltu_model_ids: ids(r.ltu_model_ids),
                 active_status_ids: ids(r.active_status_ids),
