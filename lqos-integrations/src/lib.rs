@@ -14,6 +14,7 @@ pub mod netzur;
 pub mod powercode;
 pub mod render;
 pub mod run;
+pub mod snmp;
 pub mod sonar;
 pub mod sources;
 pub mod splynx;
