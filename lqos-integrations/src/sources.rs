@@ -61,7 +61,7 @@ pub async fn fetch(name: &str, config: &Config) -> Result<Import, SourceError> {
         "sonar" => {
             let s = i.sonar.as_ref().ok_or_else(not)?;
             let http = Http::new(limits, &s.options)?;
-            crate::sonar::import(s, &i.common, &http).await
+            crate::sonar::import(s, &i.common, d, &http).await
         }
         "visp" => {
             let s = i.visp.as_ref().ok_or_else(not)?;

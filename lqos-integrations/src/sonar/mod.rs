@@ -1,13 +1,15 @@
 //! Sonar: `[sonar_integration]`. GraphQL (`<url>/api/graphql`, Bearer key), paged accounts
 //! of the active statuses; one circuit per account with a DATA service (else a configured
 //! RECURRING service rate), its devices from the inventory at its addresses and the account's
-//! own IP assignments. Flat: LibreQoS finds each account's AP by SNMP-walking every AP,
-//! which lqos does not do (see docs/integrations.md).
+//! own IP assignments. Unless `flat`, the APs of the configured airMax/LTU models are
+//! SNMP-walked and each account goes under the AP its radio is associated with ([`aps`]).
+
+pub mod aps;
 
 use crate::graphql;
 use crate::http::Http;
 use crate::model::{client_rate, parse_ip, CircuitRec, DeviceRec, Import};
-use crate::sources::SourceError;
+use crate::sources::{Defaults, SourceError};
 use ipnet::IpNet;
 use lqos_config::integrations::{IntegrationCommon, Sonar, Strategy};
 use serde_json::{json, Value};
@@ -21,7 +23,7 @@ pub const STATUSES: &str =
     "query { account_statuses(activates_account: true) { entities { id } } }";
 pub const ACCOUNTS: &str = "query Accounts($pages: Paginator, $search: [Search]) { accounts(paginator: $pages, search: $search) { page_info { page total_pages } entities { id name account_status_id ip_assignments { entities { subnet } } account_services(reverse_relation_filters: [{relation: \"service\", search: [{string_fields: [{attribute: \"type\", match: true, search_value: \"DATA\"}]}]}]) { entities { service { data_service_detail { download_speed_kilobits_per_second upload_speed_kilobits_per_second } } } } all_account_services: account_services { entities { service { name type enabled } } } addresses { entities { line1 line2 city subdivision inventory_items { entities { id inventory_model { name } inventory_model_field_data { entities { value ip_assignments { entities { subnet } } inventory_model_field { name primary } } } ip_assignments { entities { subnet } } } } } } } } }";
 
-fn entities(v: &Value, key: &str) -> Vec<Value> {
+pub(crate) fn entities(v: &Value, key: &str) -> Vec<Value> {
     v.get(key)
         .and_then(|x| x.get("entities"))
         .and_then(Value::as_array)
@@ -29,7 +31,7 @@ fn entities(v: &Value, key: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
+pub(crate) fn text(v: &Value, key: &str) -> Option<String> {
     crate::model::text_field(v, key).filter(|s| !s.trim().is_empty())
 }
 
@@ -85,15 +87,15 @@ fn rate(s: &Sonar, account: &Value) -> Option<(f64, f64)> {
         })
 }
 
-/// Maps the accounts (pure).
-pub fn map(s: &Sonar, common: &IntegrationCommon, accounts: Vec<Value>) -> Import {
+/// Maps the accounts and places them under the APs that were walked (pure).
+pub fn map(
+    s: &Sonar,
+    common: &IntegrationCommon,
+    d: Defaults,
+    accounts: Vec<Value>,
+    seen: &[aps::Seen],
+) -> Import {
     let mut import = Import::new(NAME);
-    if s.strategy != Strategy::Flat {
-        import.note(
-            "strategy",
-            "AP parents need SNMP walks of every AP (LibreQoS), which lqos does not do: imported flat",
-        );
-    }
     for (i, a) in accounts.iter().enumerate() {
         let Some(id) = text(a, "id") else {
             import.skip(format!("account[{i}]"), "malformed record: no id");
@@ -202,6 +204,7 @@ pub fn map(s: &Sonar, common: &IntegrationCommon, accounts: Vec<Value>) -> Impor
             ..CircuitRec::client_rates(down, up)
         });
     }
+    aps::place(&mut import, d, seen);
     import
 }
 
@@ -218,6 +221,7 @@ pub fn endpoint(url: &str) -> String {
 pub async fn import(
     s: &Sonar,
     common: &IntegrationCommon,
+    d: Defaults,
     http: &Http,
 ) -> Result<Import, SourceError> {
     let url = endpoint(&s.api_url);
@@ -245,5 +249,36 @@ pub async fn import(
         }
         page += 1;
     }
-    Ok(map(s, common, accounts))
+    if s.strategy == Strategy::Flat {
+        return Ok(map(s, common, d, accounts, &[]));
+    }
+    if s.airmax_model_ids.is_empty() && s.ltu_model_ids.is_empty() {
+        let mut import = map(s, common, d, accounts, &[]);
+        import.note(
+            "strategy",
+            "no airmax_model_ids or ltu_model_ids: no AP to walk, imported flat",
+        );
+        return Ok(import);
+    }
+    let search = aps::model_search(s);
+    let rr = json!({"relation": "inventory_items", "search": [search]});
+    let mut sites = Vec::new();
+    let mut page = 1u64;
+    loop {
+        let vars = json!({"pages": {"records_per_page": PER_PAGE, "page": page}, "rr_ap_models": rr, "ap_models": search});
+        let answer = graphql::query(http, &url, &headers, Some("Sites"), aps::SITES, vars).await?;
+        let list = &answer["network_sites"];
+        sites.extend(list["entities"].as_array().cloned().unwrap_or_default());
+        let total = list["page_info"]["total_pages"].as_u64().unwrap_or(1);
+        if page >= total || page >= 10_000 {
+            break;
+        }
+        page += 1;
+    }
+    let mut found_issues = Import::new(NAME);
+    let found = aps::aps_of_sites(s, &sites, &mut found_issues);
+    let seen = aps::walk_all(s, found, aps::BUDGET).await;
+    let mut import = map(s, common, d, accounts, &seen);
+    import.issues.splice(0..0, found_issues.issues);
+    Ok(import)
 }

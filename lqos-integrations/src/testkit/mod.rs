@@ -3,6 +3,7 @@
 
 pub mod server;
 pub mod small_data;
+pub mod snmp_agent;
 pub mod sonar_data;
 pub mod splynx_data;
 pub mod uisp_data;
