@@ -16,7 +16,7 @@ secs=${1:-600}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(shaped_devices network_json overrides lqos_conf bus_frames bus_messages webui_bodies)
+    targets=(shaped_devices network_json overrides lqos_conf bus_frames bus_messages webui_bodies integrations)
 fi
 work=${FUZZ_WORK:-/tmp/lqos-fuzz}
 target_dir=${CARGO_TARGET_DIR:-target}

@@ -9,6 +9,9 @@ use lqos_bus::{encode_request, encode_response, FrameHeader, Request, Response};
 use lqos_config::{Config, InputTexts};
 use std::path::{Path, PathBuf};
 
+#[path = "../tests/support/integration_seeds.rs"]
+mod integration_seeds;
+
 fn main() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = std::env::args()
@@ -103,6 +106,9 @@ fn main() -> Result<()> {
             format!("body-{i}"),
             &[&[*mode][..], body.as_bytes()].concat(),
         )?;
+    }
+    for (i, input) in integration_seeds::inputs()?.iter().enumerate() {
+        write("integrations", format!("crm-{i}"), input)?;
     }
     println!("seeds written to {}", out.display());
     Ok(())

@@ -14,6 +14,12 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::OnceLock;
 
+mod integrations;
+pub use integrations::{
+    integrations, rendered as integration_files, SEPARATOR as INTEGRATION_BODY_SEPARATOR,
+    SOURCES as INTEGRATION_SOURCES,
+};
+
 /// A fuzz target: its name (the corpus directory) and its function.
 pub struct Target {
     pub name: &'static str,
@@ -49,6 +55,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "webui_bodies",
         run: webui_bodies,
+    },
+    Target {
+        name: "integrations",
+        run: integrations,
     },
 ];
 

@@ -5,6 +5,9 @@ use lqos_bus::{encode_request, FrameHeader, Request};
 use lqos_config::{Config, InputTexts};
 use std::path::Path;
 
+#[path = "support/integration_seeds.rs"]
+mod integration_seeds;
+
 const ETC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../etc");
 
 fn read(name: &str) -> String {
@@ -74,6 +77,37 @@ fn credentials_decode_as_the_login_handler_decodes_them() {
     let name = lqosd::web::decode_credentials(br#"{"username":"ana","password":"x"}"#);
     assert_eq!(name.as_deref(), Ok("ana"));
     assert!(lqosd::web::decode_credentials(br#"{"username":"ana"}"#).is_err());
+}
+
+/// Each CRM's seed (its test API's bodies) renders circuits that validate, and a body of the
+/// wrong shape fails the import: the `integrations` target reaches the mapping and the
+/// validation, not only the JSON decoder.
+#[test]
+fn every_crm_seed_renders_circuits_that_validate() {
+    let seeds = integration_seeds::inputs().unwrap();
+    let (config, _) = Config::parse(&read("lqos.conf"), "lqos.conf", Path::new(ETC));
+    let ranges = config.unwrap().ip_ranges;
+    let mut seen = Vec::new();
+    for (selector, (name, _)) in lqos_fuzz::INTEGRATION_SOURCES.iter().enumerate() {
+        let seed = &seeds[selector];
+        assert_eq!(usize::from(seed[0]), selector);
+        let files = lqos_fuzz::integration_files(seed).unwrap_or_else(|| panic!("{name}"));
+        let texts = InputTexts {
+            shaped_devices: &files.shaped_devices_csv,
+            network: &files.network_json,
+            overrides: None,
+        };
+        let (inputs, d) = lqos_config::parse_inputs(&texts, &ranges);
+        let circuits = inputs.map_or(0, |i| i.circuits.len());
+        assert!(circuits >= 3, "{name}: {circuits} circuits validate: {d:?}");
+        let broken = [&[selector as u8][..], b"\"not JSON of the shape\""].concat();
+        assert!(
+            lqos_fuzz::integration_files(&broken).is_none(),
+            "{name}: a body of the wrong shape fails the import"
+        );
+        seen.push(*name);
+    }
+    assert_eq!(seen.len(), seeds.len());
 }
 
 #[test]
