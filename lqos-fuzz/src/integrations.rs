@@ -2,6 +2,10 @@
 //! decodes them, then its mapping, the merge into ShapedDevices.csv and network.json, and
 //! the validation and planning of what was rendered, as `lqos-scheduler` does after an import.
 //!
+//! Not fuzzed here: the bodies of VISP's per-customer queries (backfill, IP lists) and Sonar's
+//! SNMP answers (the walks' results reach the mapping as station lists, so Sonar is mapped
+//! without an AP tree).
+//!
 //! An input is one selector byte (which CRM, modulo [`SOURCES`]) and then the bodies of that
 //! CRM's calls, separated by [`SEPARATOR`]; a missing body is `[]`. A body that is not JSON of
 //! the expected shape fails the whole import, as it does against the real API; everything
@@ -25,7 +29,7 @@ pub const SOURCES: &[(&str, usize)] = &[
     ("uisp", 3),
     ("splynx", 8),
     ("netzur", 1),
-    ("visp", 2),
+    ("visp", 5),
     ("powercode", 2),
     ("sonar", 1),
     ("wispgate", 1),
@@ -149,14 +153,26 @@ fn import(name: &str, bodies: &[&[u8]], i: &Integrations, d: Defaults) -> Option
             d,
             parse_json("fuzz", bodies[0]).ok()?,
         ),
-        "visp" => visp::map(i.visp.as_ref()?, common, list(bodies[0])?, list(bodies[1])?),
+        "visp" => visp::map(
+            i.visp.as_ref()?,
+            common,
+            d,
+            visp::Fetched {
+                bulk: list(bodies[0])?,
+                subscribers: list(bodies[1])?,
+                online: list(bodies[2])?,
+                assemblies: list(bodies[3])?,
+                equipment: list(bodies[4])?,
+                ..Default::default()
+            },
+        ),
         "powercode" => powercode::map(
             i.powercode.as_ref()?,
             common,
             list(bodies[0])?,
             list(bodies[1])?,
         ),
-        "sonar" => sonar::map(i.sonar.as_ref()?, common, list(bodies[0])?),
+        "sonar" => sonar::map(i.sonar.as_ref()?, common, d, list(bodies[0])?, &[]),
         _ => wispgate::map(list(bodies[0])?),
     };
     Some(import)

@@ -281,6 +281,36 @@ pub const TABLES: &[TableSpec] = &[
                 "",
                 "recurring services never used for rates"
             ),
+            k(
+                "snmp_community",
+                Kind::Secret,
+                "public",
+                "SNMP v1 community of the APs walked for the AP tree"
+            ),
+            k(
+                "airmax_model_ids",
+                Kind::List,
+                "",
+                "inventory model ids of airMax APs to walk"
+            ),
+            k(
+                "ltu_model_ids",
+                Kind::List,
+                "",
+                "inventory model ids of LTU APs to walk"
+            ),
+            k(
+                "snmp_port",
+                Kind::Integer,
+                "161",
+                "the APs' SNMP port (lqos key)"
+            ),
+            k(
+                "snmp_timeout_secs",
+                Kind::Integer,
+                "2",
+                "per-request SNMP timeout (lqos key)"
+            ),
         ],
     },
     TableSpec {

@@ -49,7 +49,16 @@ pub fn inputs() -> Result<Vec<Vec<u8>>> {
             .collect(),
         ),
         ("netzur", vec![netzur]),
-        ("visp", vec![visp_data::bulk(), visp_data::subscribers()]),
+        (
+            "visp",
+            vec![
+                visp_data::bulk(),
+                visp_data::subscribers(),
+                visp_data::online_users(),
+                visp_data::assemblies(),
+                visp_data::equipment(),
+            ],
+        ),
         (
             "powercode",
             vec![powercode("list_customers")?, powercode("list_services")?],
