@@ -140,12 +140,12 @@ test('the fleet card shows this box, its share, the leader, the applied fence, e
   await tid('fleet').waitFor();
   const expected = {
     'fleet-name': 'b',
-    'fleet-share': 'SiteB',
+    'fleet-share': ready.share.join(', '),
     'fleet-etcd': 'ok',
     'fleet-leader': `a (token ${token})`,
     'fleet-applied': `token ${token}, generation ${generation}`,
     a: ['a (leader)', 'SiteA', `${token}`, `${generation}`, '0', 'ok'],
-    b: ['b', 'SiteB', `${token}`, `${generation}`, '0', 'ok'],
+    b: ['b', ready.share.join(', '), `${token}`, `${generation}`, '0', 'ok'],
   };
   const matches = async () => {
     const c = await card();
@@ -164,7 +164,7 @@ test('a box whose lqosd is down falls behind: the card shows its lag and health'
   assert.ok(behind >= 1, 'box a is behind');
   const probe = async () => {
     const [a, b] = [await row('a'), await row('b')];
-    return JSON.stringify(b) === JSON.stringify(['b', 'SiteB', `${lag.token}`, `${lag.generation}`, '0', 'ok'])
+    return JSON.stringify(b) === JSON.stringify(['b', ready.share.join(', '), `${lag.token}`, `${lag.generation}`, '0', 'ok'])
       && JSON.stringify(a?.slice(0, 5)) === JSON.stringify(['a (leader)', 'SiteA', `${lag.a_token}`, `${lag.a_generation}`, `${behind}`])
       && /^apply failed/.test(a?.[5] ?? '')
       && await text('fleet-applied') === `token ${lag.token}, generation ${lag.generation}`

@@ -1,7 +1,7 @@
 //! A fleet for the WebUI's browser test (webui/tests/fleet.test.mjs; docs/fleet.md): a real
 //! 3-member etcd in a management namespace, and two shaper boxes, each with its own lqosd and
 //! `lqos-scheduler run` in fleet mode (lease TTL 2 s): box a leads (share SiteA), box b
-//! follows (share SiteB, `campaign = false`). Box b's WebUI is forwarded to a loopback port of
+//! follows (`campaign = false`; its share is a rule, `share_rule` matching SiteB's type). Box b's WebUI is forwarded to a loopback port of
 //! this host, with a read-only user made for the test.
 //!
 //! Talks JSON lines: once the fleet has published and both boxes applied, it prints
@@ -28,7 +28,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const NET: &str = r#"{"SiteA": {"downloadBandwidthMbps": 1000, "uploadBandwidthMbps": 1000},
-    "SiteB": {"downloadBandwidthMbps": 1000, "uploadBandwidthMbps": 1000}}"#;
+    "SiteB": {"downloadBandwidthMbps": 1000, "uploadBandwidthMbps": 1000, "type": "POP"}}"#;
+/// Box b's share, by a rule over network.json's node attributes (SiteB is the only POP).
+const B_SHARE: &str = "@type=POP*";
 const USER: &str = "fleet-viewer";
 const PASSWORD: &str = "fleet viewer pw";
 
@@ -120,7 +122,10 @@ fn start() -> Result<Bed> {
     let mut boxes = Vec::new();
     for (i, (name, role)) in [
         ("a", "share = [\"SiteA\"]"),
-        ("b", "share = [\"SiteB\"]\ncampaign = false"),
+        (
+            "b",
+            "share_rule = { attribute = \"type\", matches = [\"POP*\"] }\ncampaign = false",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -243,10 +248,19 @@ fn run(bed: &mut Bed, commands: &mpsc::Receiver<String>) -> Result<()> {
                     .all(|b| b.applied_generation == Some(generation))
         })
     })?;
+    // Each box planned its own share only (b's by the rule).
+    for (tb, mine, other) in [(&bed.boxes[0], "A1", "B1"), (&bed.boxes[1], "B1", "A1")] {
+        let ids: Value =
+            serde_json::from_slice(&std::fs::read(tb.dir.join("state/classids.json"))?)?;
+        ensure!(
+            !ids["circuits"][mine].is_null() && ids["circuits"][other].is_null(),
+            "a box planned another's share: {ids}"
+        );
+    }
     say(json!({
         "event": "ready", "url": format!("http://127.0.0.1:{port}"),
         "username": USER, "password": PASSWORD,
-        "box": "b", "share": ["SiteB"], "leader": "a", "other_share": ["SiteA"],
+        "box": "b", "share": [B_SHARE], "leader": "a", "other_share": ["SiteA"],
         "token": token, "generation": generation,
         "dirs": bed.boxes.iter().map(|b| b.dir.path().display().to_string()).collect::<Vec<_>>(),
     }))?;
