@@ -23,5 +23,6 @@ LQOS_BIN_DIR=$PWD/target/debug ./scripts/browser-test.sh 2>&1 | tee -a "$log"
 browser=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "Rust tests: %d passed, %d failed\n", passed, failed }' "$log"
-awk '/^# pass / { passed = $3 } /^# fail / { failed = $3 } END { printf "browser tests: %d passed, %d failed\n", passed, failed }' "$log"
+# One "# pass"/"# fail" pair per node --test run of scripts/browser-test.sh (the demo's, the fleet's).
+awk '/^# pass / { passed += $3 } /^# fail / { failed += $3 } END { printf "browser tests: %d passed, %d failed\n", passed, failed }' "$log"
 [ "$status" = 0 ] && [ "$browser" = 0 ]

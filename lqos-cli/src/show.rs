@@ -199,6 +199,10 @@ pub fn fleet(
         )
     };
     writeln!(out, "fleet: box {}, {etcd} (seen {age} s ago)", v.me.name)?;
+    if v.etcd != "ok" && v.seen_unix_ms > 0 {
+        let seen = now_ms.saturating_sub(v.seen_unix_ms) / 1000;
+        writeln!(out, "  as last seen in etcd {seen} s ago:")?;
+    }
     match &v.leader {
         Some(l) => writeln!(out, "  leader: {} (token {})", l.name, l.token)?,
         None => writeln!(out, "  leader: NONE (no box leads: nothing is published)")?,
@@ -229,4 +233,58 @@ pub fn fleet(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use lqos_config::fleet_status::{BoxStatus, FleetStatus, LeaderStatus};
+
+    fn shown(v: &FleetStatus) -> String {
+        let mut out = Vec::new();
+        super::fleet(&mut out, Some(v), 20_000).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_fleet_section_marks_what_is_as_last_seen_while_etcd_is_unreachable() {
+        let me = BoxStatus {
+            name: "b".into(),
+            share: vec!["SiteB".into()],
+            applied_token: Some(7),
+            applied_generation: Some(3),
+            health: "etcd: no leader".into(),
+            ..Default::default()
+        };
+        let v = FleetStatus {
+            updated_unix_ms: 19_000,
+            seen_unix_ms: 12_000,
+            me: me.clone(),
+            etcd: "no leader".into(),
+            leader: Some(LeaderStatus {
+                name: "a".into(),
+                token: 7,
+            }),
+            manifest: None,
+            boxes: vec![me],
+        };
+        let text = shown(&v);
+        assert!(
+            text.starts_with("fleet: box b, ETCD UNREACHABLE (no leader)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  as last seen in etcd 8 s ago:\n  leader: a (token 7)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  b: share [SiteB], applied token 7 generation 3, etcd: no leader"),
+            "{text}"
+        );
+        let ok = FleetStatus {
+            etcd: "ok".into(),
+            seen_unix_ms: 19_000,
+            ..v
+        };
+        assert!(!shown(&ok).contains("as last seen"));
+    }
 }

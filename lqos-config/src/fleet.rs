@@ -2,6 +2,7 @@
 //! etcd. Absent, lqos is one box and talks to no etcd. See docs/fleet.md.
 
 use crate::diagnostics::{Diagnostic, Diagnostics, Location, Severity};
+use crate::share::{Attribute, Rule};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,7 +21,8 @@ pub struct Fleet {
     pub cluster: String,
     /// This box's name, unique in the fleet. Default: `node_name`.
     pub name: String,
-    /// Top-level network.json nodes this box shapes ([`SHARE_ALL`], [`SHARE_UNPARENTED`]).
+    /// Top-level network.json nodes this box shapes ([`SHARE_ALL`], [`SHARE_UNPARENTED`]),
+    /// then `share_rule`'s patterns as rule entries (`@type=Site*`, [`crate::share::Rule`]).
     /// Empty for a standby, which takes its primary's.
     pub share: Vec<String>,
     /// The box whose share this one holds hot (an HA pair's standby).
@@ -51,6 +53,7 @@ pub(crate) struct RawFleet {
     name: Option<String>,
     #[serde(default)]
     share: Vec<String>,
+    share_rule: Option<RawShareRule>,
     standby_of: Option<String>,
     campaign: Option<bool>,
     lease_ttl_secs: Option<u64>,
@@ -59,6 +62,16 @@ pub(crate) struct RawFleet {
     key_file: Option<PathBuf>,
     user: Option<String>,
     password: Option<String>,
+}
+
+/// `share_rule = { attribute = "type", matches = ["Site", "POP-*"] }`: the top-level nodes
+/// whose attribute matches one of the patterns.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawShareRule {
+    attribute: Option<String>,
+    #[serde(default)]
+    matches: Vec<String>,
 }
 
 /// A name that is safe inside an etcd key path.
@@ -140,18 +153,59 @@ pub(crate) fn build(
             "expected the name of another box of the fleet",
         );
     }
-    if raw.share.is_empty() && raw.standby_of.is_none() {
-        reject("share", "[]".into(), "expected the top-level network.json nodes this box shapes (\"*\" for all), or standby_of");
+    let mut share = raw.share;
+    let named = !share.is_empty();
+    for s in &share {
+        if s.trim().is_empty() {
+            reject("share", s.clone(), "expected a node name");
+        } else if let Err(e) = Rule::parse(s) {
+            reject("share", s.clone(), &e.to_string());
+        }
     }
-    if !raw.share.is_empty() && raw.standby_of.is_some() {
+    if let Some(rule) = &raw.share_rule {
+        if raw.standby_of.is_some() {
+            reject(
+                "share_rule",
+                String::new(),
+                "a standby takes its primary's share: set share_rule or standby_of, not both",
+            );
+        }
+        let attribute = rule.attribute.as_deref().unwrap_or_default();
+        match Attribute::parse(attribute) {
+            None => reject(
+                "share_rule.attribute",
+                attribute.to_owned(),
+                &format!(
+                    "expected the node attribute to match: {}",
+                    Attribute::EXPECTED
+                ),
+            ),
+            Some(a) => {
+                if rule.matches.is_empty() {
+                    reject(
+                        "share_rule.matches",
+                        "[]".into(),
+                        "expected one or more patterns ('*' matches any run of characters)",
+                    );
+                }
+                for p in &rule.matches {
+                    match Rule::new(a, p) {
+                        Ok(r) => share.push(r.entry()),
+                        Err(e) => reject("share_rule.matches", p.clone(), &e.to_string()),
+                    }
+                }
+            }
+        }
+    }
+    if !named && raw.share_rule.is_none() && raw.standby_of.is_none() {
+        reject("share", "[]".into(), "expected the top-level network.json nodes this box shapes (\"*\" for all), a share_rule, or standby_of");
+    }
+    if named && raw.standby_of.is_some() {
         reject(
             "share",
-            format!("{:?}", raw.share),
+            format!("{share:?}"),
             "a standby takes its primary's share: set share or standby_of, not both",
         );
-    }
-    if let Some(s) = raw.share.iter().find(|s| s.trim().is_empty()) {
-        reject("share", s.clone(), "expected a node name");
     }
     let ttl = raw.lease_ttl_secs.unwrap_or(6);
     if !(1..=300).contains(&ttl) {
@@ -207,7 +261,7 @@ pub(crate) fn build(
         endpoints,
         cluster,
         name,
-        share: raw.share,
+        share,
         standby_of: raw.standby_of,
         campaign: raw.campaign.unwrap_or(true),
         lease_ttl: Duration::from_secs(ttl),

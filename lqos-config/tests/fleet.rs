@@ -97,3 +97,74 @@ fn bad_fleet_tables_are_rejected_with_their_key() {
         ["fleet.lease_ttl_secs"]
     );
 }
+
+#[test]
+fn a_share_rule_becomes_rule_entries_after_the_named_nodes() {
+    let (c, d) = parse("[fleet]\nendpoints = [\"http://e:2379\"]\nshare = [\"SiteA\"]\nshare_rule = { attribute = \"type\", matches = [\"Site\", \"POP-*\"] }\n");
+    assert!(!d.rejects(), "{d}");
+    let f = c.expect("valid").fleet.expect("fleet");
+    assert_eq!(f.share, ["SiteA", "@type=Site", "@type=POP-*"]);
+    // A rule alone is a share; so is a rule written as a share entry.
+    let (c, d) = parse("[fleet]\nendpoints = [\"http://e:2379\"]\nshare_rule = { attribute = \"name\", matches = [\"north-*\"] }\n");
+    assert!(!d.rejects(), "{d}");
+    assert_eq!(
+        c.expect("valid").fleet.expect("fleet").share,
+        ["@name=north-*"]
+    );
+    let (c, d) = parse("[fleet]\nendpoints = [\"http://e:2379\"]\nshare = [\"@id=7*\"]\n");
+    assert!(!d.rejects(), "{d}");
+    assert_eq!(c.expect("valid").fleet.expect("fleet").share, ["@id=7*"]);
+}
+
+#[test]
+fn bad_share_rules_are_rejected_with_the_key_the_value_and_what_was_expected() {
+    let rejected = |extra: &str| {
+        let (c, d) = parse(&format!(
+            "[fleet]\nendpoints = [\"http://e:2379\"]\n{extra}"
+        ));
+        assert!(c.is_none() || d.rejects(), "accepted: {extra}");
+        d.iter()
+            .filter(|x| x.severity == Severity::Reject)
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let text = rejected("share_rule = { attribute = \"kind\", matches = [\"Site\"] }\n");
+    assert!(
+        text.contains("fleet.share_rule.attribute")
+            && text.contains("kind")
+            && text.contains("name, type or id"),
+        "{text}"
+    );
+    let text = rejected("share_rule = { matches = [\"Site\"] }\n");
+    assert!(text.contains("fleet.share_rule.attribute"), "{text}");
+    let text = rejected("share_rule = { attribute = \"type\", matches = [] }\n");
+    assert!(
+        text.contains("fleet.share_rule.matches") && text.contains("one or more patterns"),
+        "{text}"
+    );
+    let text = rejected("share_rule = { attribute = \"type\", matches = [\"a,b\"] }\n");
+    assert!(
+        text.contains("fleet.share_rule.matches")
+            && text.contains("a,b")
+            && text.contains("without ','"),
+        "{text}"
+    );
+    let text = rejected("share = [\"@kind=x\"]\n");
+    assert!(
+        text.contains("fleet.share")
+            && text.contains("@kind=x")
+            && text.contains("unknown attribute"),
+        "{text}"
+    );
+    let text = rejected("share = [\"@type\"]\n");
+    assert!(text.contains("@ATTRIBUTE=PATTERN"), "{text}");
+    let text = rejected("name = \"b\"\nstandby_of = \"a\"\nshare_rule = { attribute = \"type\", matches = [\"Site\"] }\n");
+    assert!(
+        text.contains("fleet.share_rule") && text.contains("standby"),
+        "{text}"
+    );
+    // An unknown key inside the table is not ignored.
+    let text = rejected("share_rule = { attribute = \"type\", match = [\"Site\"] }\n");
+    assert!(text.contains("match"), "{text}");
+}

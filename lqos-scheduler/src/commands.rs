@@ -114,7 +114,11 @@ fn load_and_plan_from(
         Some(share) => {
             let shared = lqos_config::share::take_share(l.inputs, share);
             for unknown in &shared.unknown {
-                eprintln!("warning: fleet share: {unknown} is not a top-level node of network.json (nothing planned for it)");
+                if unknown.starts_with(lqos_config::share::RULE_PREFIX) {
+                    eprintln!("warning: fleet share: the rule {unknown} matches no top-level node of network.json (nothing planned for it)");
+                } else {
+                    eprintln!("warning: fleet share: {unknown} is not a top-level node of network.json (nothing planned for it)");
+                }
             }
             Loaded {
                 inputs: shared.inputs,

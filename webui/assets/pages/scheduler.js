@@ -38,30 +38,40 @@ function report(d) {
 }
 
 // A fleet box (docs/fleet.md): the leader, the latest publication, and every box's share,
-// applied fence, lag and health, as this box's scheduler last saw them in etcd.
+// applied fence, lag and health, as this box's scheduler last saw them in etcd. While etcd
+// is unreachable, all but this box are as last seen (and say so).
 function fleet(f) {
   if (!f) return null;
   const v = f.status;
   const fence = f.applied_fence ? `token ${f.applied_fence.token}, generation ${f.applied_fence.generation}` : 'none yet';
+  const val = (testid, ...content) => h('span', { testid }, ...content);
   if (!v) {
     return card('Fleet', h('div', { testid: 'fleet' }, h('p', { class: 'warn-text' }, 'No fleet status yet: is lqos-scheduler running?'),
-      dl([['This box', f.name], ['Applied here', fence]])));
+      dl([['This box', val('fleet-name', f.name)], ['Applied here (lqosd)', val('fleet-applied', fence)]])));
   }
-  const etcd = v.etcd === 'ok' ? h('span', { class: 'ok-text' }, 'ok')
-    : h('span', { class: 'error-text' }, `unreachable (${v.etcd}): shaping stays on the last applied plan`);
+  const ok = v.etcd === 'ok';
+  const etcd = ok ? h('span', { class: 'ok-text', testid: 'fleet-etcd' }, 'ok')
+    : h('span', { class: 'error-text', testid: 'fleet-etcd' }, `unreachable (${v.etcd}): shaping stays on the last applied plan`);
   const m = v.manifest;
+  const stale = !ok && v.seen_unix_ms
+    ? h('p', { class: 'warn-text', testid: 'fleet-stale' }, `The leader, the publication and the other boxes are as last seen in etcd, ${fmtWhen(Math.floor(v.seen_unix_ms / 1000))}.`)
+    : null;
   return card('Fleet', h('div', { testid: 'fleet' },
     dl([
-      ['This box', f.name],
+      ['This box', val('fleet-name', f.name)],
+      ['Its share', val('fleet-share', f.standby_of ? `standby of ${f.standby_of}` : (f.share ?? []).join(', '))],
       ['etcd', etcd],
-      ['Leader', v.leader ? `${v.leader.name} (token ${v.leader.token})` : h('span', { class: 'error-text' }, 'none: nothing is published')],
-      ['Latest publication', m ? `token ${m.token}, generation ${m.generation} by ${m.publisher} (${fmtCount(m.compressed)} bytes)` : '—'],
-      ['Applied here (lqosd)', fence],
+      ['Leader', v.leader ? val('fleet-leader', `${v.leader.name} (token ${v.leader.token})`)
+        : h('span', { class: 'error-text', testid: 'fleet-leader' }, 'none: nothing is published')],
+      ['Latest publication', val('fleet-publication', m ? `token ${m.token}, generation ${m.generation} by ${m.publisher} (${fmtCount(m.compressed)} bytes)` : '—')],
+      ['Applied here (lqosd)', val('fleet-applied', fence)],
       ['Seen', fmtWhen(Math.floor((v.updated_unix_ms ?? 0) / 1000))],
     ]),
+    stale,
     table({
       testid: 'fleet-boxes',
       rows: v.boxes.map((b, i) => ({ ...b, lag: f.lags?.[i] })),
+      rowAttrs: (b) => ({ testid: `fleet-box-${b.name}` }),
       empty: 'No box reports.',
       columns: [
         { label: 'Box', cell: (b) => b.leader ? `${b.name} (leader)` : b.name },

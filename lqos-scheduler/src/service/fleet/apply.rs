@@ -130,7 +130,11 @@ pub async fn report_loop(
     };
     let keys = Keys::new(&fleet.cluster);
     let period = (fleet.lease_ttl / 2).clamp(Duration::from_millis(500), Duration::from_secs(2));
+    // One round's bound: a member that loses quorum holds a request until its own timeout
+    // (5 s and more), and the status must say "unreachable" sooner than that.
+    let bound = (period * 2).max(Duration::from_secs(3));
     let mut session: Option<(lqos_cluster::Client, Lease)> = None;
+    let mut last: Option<FleetStatus> = None;
     loop {
         let me = lock(&shared).clone();
         let mut view = FleetStatus {
@@ -138,7 +142,7 @@ pub async fn report_loop(
             me: me.clone(),
             ..Default::default()
         };
-        let result: Result<(), ClusterError> = async {
+        let round = async {
             if session.as_ref().is_none_or(|(_, l)| !l.is_valid()) {
                 let client = lqos_cluster::connect(&fleet).await?;
                 let lease = Lease::grant(&client, fleet.lease_ttl * 2).await?;
@@ -164,14 +168,25 @@ pub async fn report_loop(
                         compressed: m.compressed,
                     });
             }
-            Ok(())
-        }
-        .await;
-        view.etcd = match &result {
-            Ok(()) => "ok".into(),
+            Ok::<(), ClusterError>(())
+        };
+        let result = match tokio::time::timeout(bound, round).await {
+            Ok(r) => r,
+            Err(_) => Err(ClusterError::Timeout {
+                what: "the fleet's status",
+                timeout: bound,
+            }),
+        };
+        let view = match result {
+            Ok(()) => {
+                view.etcd = "ok".into();
+                view.seen_unix_ms = view.updated_unix_ms;
+                last = Some(view.clone());
+                view
+            }
             Err(e) => {
                 session = None;
-                chain(e)
+                FleetStatus::unreachable(last.as_ref(), me.clone(), chain(&e), view.updated_unix_ms)
             }
         };
         journal::write_status(&config.state_directory, &view);

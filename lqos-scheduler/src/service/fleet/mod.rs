@@ -175,7 +175,12 @@ async fn follow_once(
     if down_since.take().is_some() {
         info!("fleet: etcd is back");
     }
-    lock(shared).health = "ok".into();
+    {
+        let mut s = lock(shared);
+        if cleared_by_etcd(&s.health) {
+            s.health = "ok".into();
+        }
+    }
     let mut watch = ManifestWatch::start(&client, &keys, revision + 1).await?;
     // The latest publication first, then each new one; and the latest again every few
     // seconds, in case a watch went quiet without an error (applying is idempotent).
@@ -211,7 +216,32 @@ async fn follow_once(
     }
 }
 
+/// Whether etcd answering again makes this box's health `ok`: it clears an etcd error (and
+/// `starting`), not a failed apply, which only a successful apply clears (clearing that too
+/// made the health flicker to `ok` on every retry while the box could not apply).
+fn cleared_by_etcd(health: &str) -> bool {
+    health == "starting" || health.starts_with("etcd: ")
+}
+
 /// Resolves once the service stops.
 pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn etcd_coming_back_clears_an_etcd_error_but_not_a_failed_apply() {
+        assert!(super::cleared_by_etcd("starting"));
+        assert!(super::cleared_by_etcd("etcd: reading the manifest failed"));
+        assert!(!super::cleared_by_etcd(
+            "apply failed: refresh failed (exit status: 1)"
+        ));
+        assert!(!super::cleared_by_etcd(
+            "waiting for the primary's registration"
+        ));
+        assert!(!super::cleared_by_etcd(
+            "cannot unpack the publication: corrupt"
+        ));
+    }
 }
