@@ -17,9 +17,9 @@
 //! Needs root. Run as `fleet-webui-bed` with `LQOS_BIN_DIR` pointing at the built binaries.
 
 use anyhow::{bail, ensure, Context, Result};
-use lqos_cluster::testing::EtcdCluster;
+use lqos_e2e::fleet::{field, journal, Management};
 use lqos_e2e::testbed::{device_row, Testbed, CSV_HEADER};
-use lqos_e2e::{in_namespace, require_root, NetNs};
+use lqos_e2e::{in_namespace, require_root};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -55,8 +55,7 @@ fn catch_signals() {
 
 struct Bed {
     boxes: Vec<Testbed>,
-    etcd: EtcdCluster,
-    _mgmt: NetNs,
+    mgmt: Management,
 }
 
 fn csv(a_mbps: f64) -> String {
@@ -67,31 +66,19 @@ fn csv(a_mbps: f64) -> String {
     )
 }
 
-fn lines(tb: &Testbed, rel: &str) -> Vec<Value> {
-    std::fs::read_to_string(tb.dir.join(rel))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn u(v: &Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap_or(0)
-}
-
 /// The fence lqosd applied last on a box (its `fence.json`).
 fn applied(tb: &Testbed) -> Option<(u64, u64)> {
     let bytes = std::fs::read(tb.dir.join("state/lqosd/fence.json")).ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
-    Some((u(&v, "token"), u(&v, "generation")))
+    Some((field(&v, "token"), field(&v, "generation")))
 }
 
 /// Box a's newest successful publication.
 fn published(tb: &Testbed) -> Option<(u64, u64)> {
-    lines(tb, "state/fleet/publications.jsonl")
+    journal(tb, "state/fleet/publications.jsonl")
         .iter()
         .filter(|p| p["succeeded"] == true)
-        .map(|p| (u(p, "token"), u(p, "generation")))
+        .map(|p| (field(p, "token"), field(p, "generation")))
         .max()
 }
 
@@ -109,16 +96,7 @@ fn wait_for(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) -> R
 }
 
 fn start() -> Result<Bed> {
-    let mgmt = NetNs::new()?;
-    mgmt.run("ip", &["link", "add", "mb", "type", "bridge"])?;
-    mgmt.add_addr("mb", "10.99.0.1/24")?;
-    mgmt.set_up("mb")?;
-    let etcd = EtcdCluster::start_in(3, Some(mgmt.name()), "10.99.0.1")?;
-    let endpoints: Vec<String> = etcd
-        .endpoints()
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect();
+    let mgmt = Management::start()?;
     let mut boxes = Vec::new();
     for (i, (name, role)) in [
         ("a", "share = [\"SiteA\"]"),
@@ -131,25 +109,11 @@ fn start() -> Result<Bed> {
     .enumerate()
     {
         let tb = Testbed::new(&format!("fleetui-{name}"))?;
-        let here = format!("mv{i}");
-        mgmt.add_veth_to(&here, &tb.shaper, "mg0", 1)?;
-        mgmt.run("ip", &["link", "set", &here, "master", "mb"])?;
-        mgmt.set_up(&here)?;
-        tb.shaper
-            .add_addr("mg0", &format!("10.99.0.{}/24", 10 + i))?;
-        tb.shaper.set_up("mg0")?;
-        let fleet = format!(
-            "[fleet]\nendpoints = [{}]\ncluster = \"webui\"\nname = \"{name}\"\n{role}\nlease_ttl_secs = 2\n",
-            endpoints.join(", ")
-        );
-        tb.write_inputs(NET, &csv(20.0), &fleet)?;
+        mgmt.attach(i, &tb)?;
+        tb.write_inputs(NET, &csv(20.0), &mgmt.fleet_conf("webui", name, role))?;
         boxes.push(tb);
     }
-    let mut bed = Bed {
-        boxes,
-        etcd,
-        _mgmt: mgmt,
-    };
+    let mut bed = Bed { boxes, mgmt };
     for tb in &mut bed.boxes {
         tb.start_lqosd()?;
         tb.start_scheduler_service()?;
@@ -300,8 +264,8 @@ fn run(bed: &mut Bed, commands: &mpsc::Receiver<String>) -> Result<()> {
                 )?;
             }
             "quorum-loss" => {
-                bed.etcd.kill(0);
-                bed.etcd.kill(1);
+                bed.mgmt.etcd.kill(0);
+                bed.mgmt.etcd.kill(1);
                 say(json!({"event": "quorum-loss"}))?;
             }
             "quit" => return Ok(()),

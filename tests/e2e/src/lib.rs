@@ -15,6 +15,7 @@
 
 pub mod bed;
 pub mod dry_run;
+pub mod fleet;
 pub mod kernel_state;
 pub mod netns;
 pub mod shaped_csv;

@@ -17,10 +17,10 @@
 //! The etcd members run in a management namespace bridged to every box's shaper namespace.
 
 use anyhow::{ensure, Context, Result};
-use lqos_cluster::testing::EtcdCluster;
 use lqos_e2e::bed::*;
+use lqos_e2e::fleet::{field, journal, Management};
+use lqos_e2e::require_root;
 use lqos_e2e::testbed::{device_row, Testbed, CSV_HEADER};
-use lqos_e2e::{require_root, NetNs};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -34,8 +34,7 @@ const B_IP: &str = "100.64.2.10";
 
 struct Fleet {
     beds: Vec<Testbed>,
-    etcd: EtcdCluster,
-    _mgmt: NetNs,
+    mgmt: Management,
 }
 
 fn csv(a_mbps: f64, b_mbps: f64) -> String {
@@ -46,24 +45,12 @@ fn csv(a_mbps: f64, b_mbps: f64) -> String {
     )
 }
 
-fn lines(tb: &Testbed, rel: &str) -> Vec<Value> {
-    std::fs::read_to_string(tb.dir.join(rel))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn u(v: &Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap_or(0)
-}
-
 /// The newest fence lqosd took (applied, or already live) on a box.
 fn took(tb: &Testbed) -> (u64, u64) {
-    lines(tb, "state/lqosd/fence-log.jsonl")
+    journal(tb, "state/lqosd/fence-log.jsonl")
         .iter()
         .filter(|l| matches!(l["outcome"].as_str(), Some("applied" | "unchanged")))
-        .map(|l| (u(l, "token"), u(l, "generation")))
+        .map(|l| (field(l, "token"), field(l, "generation")))
         .max()
         .unwrap_or_default()
 }
@@ -72,9 +59,9 @@ fn took(tb: &Testbed) -> (u64, u64) {
 fn published(f: &Fleet) -> (u64, u64) {
     f.beds
         .iter()
-        .flat_map(|tb| lines(tb, "state/fleet/publications.jsonl"))
+        .flat_map(|tb| journal(tb, "state/fleet/publications.jsonl"))
         .filter(|p| p["succeeded"] == true)
-        .map(|p| (u(&p, "token"), u(&p, "generation")))
+        .map(|p| (field(&p, "token"), field(&p, "generation")))
         .max()
         .unwrap_or_default()
 }
@@ -83,9 +70,9 @@ fn published(f: &Fleet) -> (u64, u64) {
 fn leader(f: &Fleet) -> Option<(usize, u64)> {
     (0..f.beds.len())
         .flat_map(|i| {
-            lines(&f.beds[i], "state/fleet/elections.jsonl")
+            journal(&f.beds[i], "state/fleet/elections.jsonl")
                 .into_iter()
-                .map(move |e| (u(&e, "token"), i))
+                .map(move |e| (field(&e, "token"), i))
         })
         .max()
         .map(|(t, i)| (i, t))
@@ -132,16 +119,7 @@ fn signal(pid: u32, sig: libc::c_int) {
 }
 
 fn start() -> Result<Fleet> {
-    let mgmt = NetNs::new()?;
-    mgmt.run("ip", &["link", "add", "mb", "type", "bridge"])?;
-    mgmt.add_addr("mb", "10.99.0.1/24")?;
-    mgmt.set_up("mb")?;
-    let etcd = EtcdCluster::start_in(3, Some(mgmt.name()), "10.99.0.1")?;
-    let endpoints: Vec<String> = etcd
-        .endpoints()
-        .iter()
-        .map(|e| format!("\"{e}\""))
-        .collect();
+    let mgmt = Management::start()?;
     let mut beds = Vec::new();
     // Box c is box a's HA standby: a's share, fully built; it never leads.
     let boxes = [
@@ -152,29 +130,15 @@ fn start() -> Result<Fleet> {
     for (i, (name, role, addr)) in boxes.into_iter().enumerate() {
         let tb = Testbed::new(&format!("fleet-{name}"))?;
         tb.add_subscriber_addr(&format!("{addr}/16"))?;
-        let (here, there) = (format!("mv{i}"), "mg0");
-        mgmt.add_veth_to(&here, &tb.shaper, there, 1)?;
-        mgmt.run("ip", &["link", "set", &here, "master", "mb"])?;
-        mgmt.set_up(&here)?;
-        tb.shaper
-            .add_addr(there, &format!("10.99.0.{}/24", 10 + i))?;
-        tb.shaper.set_up(there)?;
-        let fleet = format!(
-            "[fleet]\nendpoints = [{}]\ncluster = \"e2e\"\nname = \"{name}\"\n{role}\nlease_ttl_secs = 2\n",
-            endpoints.join(", ")
-        );
-        tb.write_inputs(NET2, &csv(20.0, 30.0), &fleet)?;
+        mgmt.attach(i, &tb)?;
+        tb.write_inputs(NET2, &csv(20.0, 30.0), &mgmt.fleet_conf("e2e", name, role))?;
         beds.push(tb);
     }
     for tb in &mut beds {
         tb.start_lqosd()?;
         tb.start_scheduler_service()?;
     }
-    Ok(Fleet {
-        beds,
-        etcd,
-        _mgmt: mgmt,
-    })
+    Ok(Fleet { beds, mgmt })
 }
 
 #[test]
@@ -254,10 +218,12 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
     ensure!(taken, "no takeover from the paused leader\n{}", f.logs());
     let third = f.wait_everywhere(second, Duration::from_secs(15))?;
     std::thread::sleep(Duration::from_secs(2));
-    let late: Vec<Value> = lines(&f.beds[paused], "state/fleet/publications.jsonl")
+    let late: Vec<Value> = journal(&f.beds[paused], "state/fleet/publications.jsonl")
         .into_iter()
         .filter(|p| {
-            p["succeeded"] == true && u(p, "token") == paused_token && u(p, "generation") > second.1
+            p["succeeded"] == true
+                && field(p, "token") == paused_token
+                && field(p, "generation") > second.1
         })
         .collect();
     ensure!(
@@ -273,10 +239,10 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
 
     // 4. One etcd member dies: publications go on. Two: nothing is published, shaping stays,
     //    an urgent issue says why; quorum back: the latest inputs are published.
-    f.etcd.kill(0);
+    f.mgmt.etcd.kill(0);
     f.write_inputs(35.0, 30.0)?;
     let fourth = f.wait_everywhere(third, Duration::from_secs(15))?;
-    f.etcd.kill(1);
+    f.mgmt.etcd.kill(1);
     let tree = live_tree(&f.beds[0])?;
     f.write_inputs(40.0, 30.0)?;
     let mut issues = String::new();
@@ -316,9 +282,9 @@ fn a_fleet_of_two_boxes_through_leader_loss_pause_quorum_loss_and_restart() -> R
             && lqos(&f.beds[0], &["issues"])?.contains("fleet_local_mode"),
         "the local plan (of the box's share only) is live and said so"
     );
-    f.etcd.restart(0)?;
-    f.etcd.restart(1)?;
-    f.etcd.wait_healthy(Duration::from_secs(20))?;
+    f.mgmt.etcd.restart(0)?;
+    f.mgmt.etcd.restart(1)?;
+    f.mgmt.etcd.wait_healthy(Duration::from_secs(20))?;
     let healed = Instant::now();
     let fifth = f.wait_everywhere(fourth, Duration::from_secs(30))?;
     eprintln!(
@@ -376,18 +342,22 @@ fn check_journals(f: &Fleet) -> Result<()> {
     let publications: Vec<Value> = f
         .beds
         .iter()
-        .flat_map(|tb| lines(tb, "state/fleet/publications.jsonl"))
+        .flat_map(|tb| journal(tb, "state/fleet/publications.jsonl"))
         .filter(|p| p["succeeded"] == true)
         .collect();
     let elections: Vec<(u64, u64)> = f
         .beds
         .iter()
-        .flat_map(|tb| lines(tb, "state/fleet/elections.jsonl"))
-        .map(|e| (u(&e, "unix_ms"), u(&e, "token")))
+        .flat_map(|tb| journal(tb, "state/fleet/elections.jsonl"))
+        .map(|e| (field(&e, "unix_ms"), field(&e, "token")))
         .collect();
     let mut by_generation = std::collections::BTreeMap::new();
     for p in &publications {
-        let (t, g, at) = (u(p, "token"), u(p, "generation"), u(p, "unix_ms"));
+        let (t, g, at) = (
+            field(p, "token"),
+            field(p, "generation"),
+            field(p, "unix_ms"),
+        );
         ensure!(
             by_generation.insert(g, t).is_none(),
             "generation {g} published twice"
@@ -409,11 +379,11 @@ fn check_journals(f: &Fleet) -> Result<()> {
     );
     let mut refused = 0;
     for (i, tb) in f.beds.iter().enumerate() {
-        let log = lines(tb, "state/lqosd/fence-log.jsonl");
+        let log = journal(tb, "state/lqosd/fence-log.jsonl");
         let taken: Vec<(u64, u64)> = log
             .iter()
             .filter(|l| matches!(l["outcome"].as_str(), Some("applied" | "unchanged")))
-            .map(|l| (u(l, "token"), u(l, "generation")))
+            .map(|l| (field(l, "token"), field(l, "generation")))
             .collect();
         ensure!(
             taken.windows(2).all(|w| w[0] < w[1]),
