@@ -5,22 +5,9 @@
 mod common;
 
 use common::server;
-use common::{files, golden, reasons, rows};
+use common::{files, golden, has, ok, rows};
 use lqos_integrations::run_enabled;
 use lqos_integrations::testkit::small_data as data;
-
-async fn ok(config: &lqos_config::Config) -> (usize, usize, Vec<String>) {
-    let report = run_enabled(config, true).await;
-    let why = reasons(&report);
-    match &report.outcomes[0].result {
-        Some(Ok((n, s))) => (*n, *s, why),
-        other => panic!("{other:?}"),
-    }
-}
-
-fn has(why: &[String], want: &str) {
-    assert!(why.iter().any(|w| w.contains(want)), "{want:?} in {why:#?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn netzur() {

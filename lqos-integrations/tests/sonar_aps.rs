@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::{files, golden, reasons, rows, server};
+use common::{files, golden, has, reasons, rows, server};
 use lqos_integrations::run_enabled;
 use lqos_integrations::testkit::{snmp_agent, sonar_data};
-
-fn has(why: &[String], want: &str) {
-    assert!(why.iter().any(|w| w.contains(want)), "{want:?} in {why:#?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sonar_ap_tree() {

@@ -5,13 +5,9 @@
 mod common;
 
 use common::server::{self, Server};
-use common::{files, golden, reasons, rows};
+use common::{files, golden, has, ok, rows};
 use lqos_integrations::run_enabled;
 use lqos_integrations::testkit::visp_data;
-
-fn has(why: &[String], want: &str) {
-    assert!(why.iter().any(|w| w.contains(want)), "{want:?} in {why:#?}");
-}
 
 async fn start(irm: bool) -> (Server, tempfile::TempDir, lqos_config::Config) {
     let srv = server::start(
@@ -28,15 +24,6 @@ async fn start(irm: bool) -> (Server, tempfile::TempDir, lqos_config::Config) {
     );
     let config = common::config(dir.path(), &tables);
     (srv, dir, config)
-}
-
-async fn ok(config: &lqos_config::Config) -> (usize, usize, Vec<String>) {
-    let report = run_enabled(config, true).await;
-    let why = reasons(&report);
-    match &report.outcomes[0].result {
-        Some(Ok((n, s))) => (*n, *s, why),
-        other => panic!("{other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,6 +60,22 @@ pub fn reasons(report: &lqos_integrations::Report) -> Vec<String> {
         .collect()
 }
 
+/// Runs the enabled integration, which must succeed: circuits imported, records skipped, and
+/// the issues as text.
+pub async fn ok(config: &Config) -> (usize, usize, Vec<String>) {
+    let report = lqos_integrations::run_enabled(config, true).await;
+    let why = reasons(&report);
+    match &report.outcomes[0].result {
+        Some(Ok((n, s))) => (*n, *s, why),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Some issue in `why` contains `want`.
+pub fn has(why: &[String], want: &str) {
+    assert!(why.iter().any(|w| w.contains(want)), "{want:?} in {why:#?}");
+}
+
 /// Every failure mode of the API, one after the other: each fails the integration with a
 /// message containing the expected words, writes a log, and leaves the files byte-identical.
 pub async fn every_failure_keeps_the_files(srv: &Server, config: &Config, dir: &Path) {
