@@ -80,6 +80,7 @@ fn info(i: u32, cpus: u32) -> LqosIpInfo {
         classid_down: classid(1, minor),
         classid_up: classid(2, minor),
         flags: 0,
+        circuit: 0,
     }
 }
 

@@ -50,6 +50,9 @@ pub struct LqosIpInfo {
     pub classid_up: u32,
     /// Reserved; must be 0.
     pub flags: u32,
+    /// The circuit's index in [`MAP_RTT`](crate::MAP_RTT), assigned by lqosd and stable while
+    /// the circuit exists; 0 = none (flows are tracked, no RTT histogram).
+    pub circuit: u32,
 }
 
 /// `struct lqos_host_key`: an exact host address, IPv4-mapped for IPv4 (the `lqos_hosts` key).
@@ -83,6 +86,104 @@ impl LqosHostCounters {
         self.last_seen_ns = self.last_seen_ns.max(other.last_seen_ns);
     }
 }
+
+/// `struct lqos_flow_key`: a flow oriented subscriber side (`local`, the address found in the
+/// IP map) / remote side, so both directions share one entry. Addresses IPv4-mapped for IPv4;
+/// ports in network byte order (0 for protocols without ports).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosFlowKey {
+    pub remote: [u8; 16],
+    pub local: [u8; 16],
+    pub remote_port: u16,
+    pub local_port: u16,
+    pub proto: u8,
+    pub pad: [u8; 3],
+}
+
+/// Index of [`LqosFlow::dir`] and [`LqosFlow::rtt_us`]: towards the subscriber.
+pub const FLOW_DOWN: usize = 0;
+/// Index of [`LqosFlow::dir`] and [`LqosFlow::rtt_us`]: towards the Internet.
+pub const FLOW_UP: usize = 1;
+/// [`LqosFlow::end`]: a FIN was seen.
+pub const FLOW_FIN: u8 = 1 << 0;
+/// [`LqosFlow::end`]: a RST was seen.
+pub const FLOW_RST: u8 = 1 << 1;
+
+/// `struct lqos_flow_dir`: one direction of a flow; cumulative, wrapping counters.
+/// Sequence and timestamp fields are TCP only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosFlowDir {
+    /// IP packet lengths (L3).
+    pub bytes: u64,
+    pub packets: u32,
+    /// TCP segments whose sequence number went backwards (retransmits, duplicates, reordering).
+    pub retransmits: u32,
+    pub highest_seq: u32,
+    pub tsval: u32,
+    pub tsecr: u32,
+    pub pending_tsval: u32,
+    pub pending_ns: u64,
+}
+
+/// `struct lqos_flow`: the value of [`MAP_FLOWS`](crate::MAP_FLOWS), 128 bytes.
+/// `rtt_us[FLOW_DOWN]` is the subscriber RTT (down data, the subscriber's ACK),
+/// `rtt_us[FLOW_UP]` the internet RTT; 0 = no sample yet.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosFlow {
+    /// `CLOCK_MONOTONIC` nanoseconds.
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    pub circuit: u32,
+    /// [`FLOW_FIN`] | [`FLOW_RST`].
+    pub end: u8,
+    pub reserved: [u8; 3],
+    pub rtt_us: [u32; 2],
+    pub sample_ns: [u64; 2],
+    pub dir: [LqosFlowDir; 2],
+}
+
+/// Buckets per side of [`LqosRttHist`].
+pub const RTT_BUCKETS: usize = 24;
+/// Upper edges (microseconds) of buckets `0..RTT_BUCKETS - 1`; the last bucket is "more
+/// than 1 s". `LQOS_RTT_EDGES_US` in `lqos_abi.h` (a test compares them).
+pub const RTT_EDGES_US: [u32; RTT_BUCKETS - 1] = [
+    1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000, 40000,
+    50000, 65000, 80000, 100000, 150000, 200000, 350000, 600000, 1000000,
+];
+/// [`LqosRttHist::side`]: down data, the subscriber's ACK (last mile + the shaper's queue).
+pub const RTT_SUBSCRIBER: usize = 0;
+/// [`LqosRttHist::side`]: up data, the remote end's ACK.
+pub const RTT_INTERNET: usize = 1;
+
+/// `struct lqos_rtt_side`: per bucket, the number of samples and their sum (microseconds).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosRttSide {
+    pub count: [u32; RTT_BUCKETS],
+    pub sum_us: [u32; RTT_BUCKETS],
+}
+
+/// `struct lqos_rtt_hist`: one CPU's cumulative RTT histograms of a circuit, the value of
+/// [`MAP_RTT`](crate::MAP_RTT) (PERCPU_ARRAY indexed by circuit index).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LqosRttHist {
+    pub side: [LqosRttSide; 2],
+}
+
+/// [`MAP_FLOW_STATS`](crate::MAP_FLOW_STATS) slot: flows created.
+pub const FLOW_STAT_INSERTS: u32 = 0;
+/// Slot: new flows not tracked because the flow table was full.
+pub const FLOW_STAT_INSERT_FAILED: u32 = 1;
+/// Slot: RTT samples added to the histograms.
+pub const FLOW_STAT_RTT_SAMPLES: u32 = 2;
+/// Slot: RTT samples of a circuit without a histogram (index 0 or beyond the map).
+pub const FLOW_STAT_RTT_NO_CIRCUIT: u32 = 3;
+/// Number of slots.
+pub const FLOW_STAT_SLOTS: u32 = 4;
 
 /// `struct lqos_dp_config`: the single entry of `lqos_config`. All-zero (the state before
 /// user space writes it) matches no interface: every packet passes untouched.
@@ -126,7 +227,24 @@ const _: () = {
     assert!(offset_of!(LqosTestSwitchCfg, internet_vlan) == 12);
     assert!(size_of::<LqosIpKey>() == 20);
     assert!(offset_of!(LqosIpKey, addr) == 4);
-    assert!(size_of::<LqosIpInfo>() == 16);
+    assert!(size_of::<LqosIpInfo>() == 20);
+    assert!(offset_of!(LqosIpInfo, circuit) == 16);
+    assert!(size_of::<LqosFlowKey>() == 40);
+    assert!(offset_of!(LqosFlowKey, local) == 16);
+    assert!(offset_of!(LqosFlowKey, remote_port) == 32);
+    assert!(offset_of!(LqosFlowKey, local_port) == 34);
+    assert!(offset_of!(LqosFlowKey, proto) == 36);
+    assert!(size_of::<LqosFlowDir>() == 40);
+    assert!(offset_of!(LqosFlowDir, retransmits) == 12);
+    assert!(offset_of!(LqosFlowDir, pending_ns) == 32);
+    assert!(size_of::<LqosFlow>() == 128);
+    assert!(offset_of!(LqosFlow, circuit) == 16);
+    assert!(offset_of!(LqosFlow, end) == 20);
+    assert!(offset_of!(LqosFlow, rtt_us) == 24);
+    assert!(offset_of!(LqosFlow, sample_ns) == 32);
+    assert!(offset_of!(LqosFlow, dir) == 48);
+    assert!(size_of::<LqosRttSide>() == 192);
+    assert!(size_of::<LqosRttHist>() == 384);
     assert!(offset_of!(LqosIpInfo, classid_down) == 4);
     assert!(offset_of!(LqosIpInfo, classid_up) == 8);
     assert!(offset_of!(LqosIpInfo, flags) == 12);
@@ -152,4 +270,9 @@ mod pod {
     unsafe impl aya::Pod for LqosHostCounters {}
     unsafe impl aya::Pod for LqosDpConfig {}
     unsafe impl aya::Pod for LqosTestSwitchCfg {}
+    unsafe impl aya::Pod for LqosFlowKey {}
+    unsafe impl aya::Pod for LqosFlowDir {}
+    unsafe impl aya::Pod for LqosFlow {}
+    unsafe impl aya::Pod for LqosRttSide {}
+    unsafe impl aya::Pod for LqosRttHist {}
 }

@@ -59,14 +59,26 @@ pub const MAP_CONFIG: &str = "lqos_config";
 /// LRU_PERCPU_HASH ([`LqosHostKey`] -> [`LqosHostCounters`]): traffic of unmapped addresses,
 /// one entry per address, [`UNKNOWN_HOSTS_ENTRIES`] at most (least recently seen evicted).
 pub const MAP_UNKNOWN_HOSTS: &str = "lqos_unk_hosts";
+/// HASH ([`LqosFlowKey`] -> [`LqosFlow`]), preallocated, written by the XDP program for
+/// mapped traffic only; a full table refuses new flows (counted in [`MAP_FLOW_STATS`]).
+/// `max_entries` from [`MapSizes::flows`].
+pub const MAP_FLOWS: &str = "lqos_flows";
+/// PERCPU_ARRAY (`u32` circuit index -> [`LqosRttHist`]); `max_entries` from
+/// [`MapSizes::circuits`].
+pub const MAP_RTT: &str = "lqos_rtt";
+/// PERCPU_ARRAY (`u32` slot, [`FLOW_STAT_INSERTS`]... -> `u64`).
+pub const MAP_FLOW_STATS: &str = "lqos_flow_stats";
 /// Every map of [`OBJECT`].
-pub const MAP_NAMES: [&str; 6] = [
+pub const MAP_NAMES: [&str; 9] = [
     MAP_IP,
     MAP_CPU,
     MAP_HOSTS,
     MAP_UNKNOWN,
     MAP_CONFIG,
     MAP_UNKNOWN_HOSTS,
+    MAP_FLOWS,
+    MAP_RTT,
+    MAP_FLOW_STATS,
 ];
 
 /// The XDP program (attach to the ingress of every shaped interface).
@@ -83,6 +95,10 @@ pub const IP_MAP_DEFAULT_ENTRIES: u32 = 1_048_576;
 pub const HOSTS_DEFAULT_ENTRIES: u32 = 65_536;
 /// `max_entries` of [`MAP_UNKNOWN_HOSTS`].
 pub const UNKNOWN_HOSTS_ENTRIES: u32 = 4096;
+/// `max_entries` of [`MAP_FLOWS`] compiled into the object.
+pub const FLOWS_DEFAULT_ENTRIES: u32 = 262_144;
+/// `max_entries` of [`MAP_RTT`] compiled into the object.
+pub const RTT_DEFAULT_ENTRIES: u32 = 131_072;
 /// `max_entries` of [`MAP_CPU`] compiled into the object (always overridden by [`load`]).
 pub const CPU_MAP_DEFAULT_ENTRIES: u32 = 64;
 

@@ -155,5 +155,6 @@ pub fn info(cpu: u32, minor: u16) -> LqosIpInfo {
         classid_down: classid(1, minor),
         classid_up: classid(2, minor),
         flags: 0,
+        circuit: 0,
     }
 }

@@ -279,6 +279,7 @@ impl Kernel for Dataplane {
                 classid_down: m.download.as_u32(),
                 classid_up: m.upload.as_u32(),
                 flags: 0,
+                circuit: 0,
             };
             trie.insert(&LqosIpKey::from_net(m.prefix).into(), info, 0)
                 .map_err(|e| MapFailure {
