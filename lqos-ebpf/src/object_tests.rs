@@ -46,7 +46,6 @@ fn maps_match_rust_types() {
             value: CPUMAP_VAL_SIZE,
             max_entries: CPU_MAP_DEFAULT_ENTRIES,
             flags: 0,
-            circuit: 0,
         },
         Expected {
             name: MAP_HOSTS,
@@ -55,7 +54,6 @@ fn maps_match_rust_types() {
             value: size_of::<LqosHostCounters>(),
             max_entries: HOSTS_DEFAULT_ENTRIES,
             flags: 0,
-            circuit: 0,
         },
         Expected {
             name: MAP_UNKNOWN_HOSTS,
@@ -64,7 +62,6 @@ fn maps_match_rust_types() {
             value: size_of::<LqosHostCounters>(),
             max_entries: UNKNOWN_HOSTS_ENTRIES,
             flags: 0,
-            circuit: 0,
         },
         Expected {
             name: MAP_UNKNOWN,
@@ -73,7 +70,6 @@ fn maps_match_rust_types() {
             value: size_of::<LqosHostCounters>(),
             max_entries: UNKNOWN_SLOTS,
             flags: 0,
-            circuit: 0,
         },
         Expected {
             name: MAP_CONFIG,
@@ -82,7 +78,6 @@ fn maps_match_rust_types() {
             value: size_of::<LqosDpConfig>(),
             max_entries: 1,
             flags: 0,
-            circuit: 0,
         },
     ];
     let mut names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
