@@ -31,6 +31,8 @@ pub struct Config {
     pub fleet: Option<crate::fleet::Fleet>,
     /// The CRM/NMS integrations (`[uisp_integration]`, ...) and their shared settings.
     pub integrations: crate::integrations::Integrations,
+    /// `[flows]`: flow, RTT and QoO telemetry.
+    pub flows: crate::flows::Flows,
 }
 
 /// Which interfaces are shaped.
@@ -189,6 +191,7 @@ struct RawConfig {
     lqosd: RawLqosd,
     http_import: Option<crate::http_import::RawHttpImport>,
     fleet: Option<crate::fleet::RawFleet>,
+    flows: Option<crate::flows::RawFlows>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,7 +261,6 @@ const LIBREQOS_ONLY: &[&str] = &[
     "tuning",
     "long_term_stats",
     "influxdb",
-    "flows",
     "bridge.use_xdp_bridge",
     "queues.sudo",
     "topology",
@@ -614,6 +616,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
     let http_import = crate::http_import::build(raw.http_import, file, diags);
     let node_name = raw.node_name.unwrap_or_else(|| "lqos".into());
     let fleet = crate::fleet::build(raw.fleet, &node_name, file, diags);
+    let flows = crate::flows::build(raw.flows, file, diags);
     if http_import.is_some() && !integrations.enabled().is_empty() {
         diags.push(Diagnostic::new(
             Severity::Reject,
@@ -668,6 +671,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         http_import,
         fleet,
         integrations,
+        flows,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod circuits;
 pub mod config;
 pub mod diagnostics;
 pub mod fleet;
+pub mod flows;
 pub mod fleet_status;
 pub mod http_import;
 pub mod integrations;
