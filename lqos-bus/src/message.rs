@@ -9,7 +9,7 @@
 
 use crate::error::{BusError, MessageKind};
 use crate::report::{
-    IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
+    CircuitReport, FlowsReport, IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
 };
 use lqos_plan::{PlanDelta, QueuePlan};
 use serde::de::DeserializeOwned;
@@ -65,6 +65,16 @@ pub enum Request {
     /// delta's base (generation and hash), [`Response::Rejected`] whose first reason starts
     /// with [`BASE_MISMATCH`]: the scheduler then sends the full plan.
     SubmitDelta { generation: u64, delta: PlanDelta },
+    /// One circuit's plan, live rate and telemetry (RTT, retransmits, flows, QoO, queue
+    /// statistics). Answered with [`Response::Circuit`]. Asking marks the circuit as watched:
+    /// its queue statistics are read every second for a while.
+    Circuit { circuit_id: String },
+    /// Active flows, of one circuit or of all, the busiest first, at most `limit`.
+    /// Answered with [`Response::Flows`].
+    Flows {
+        circuit_id: Option<String>,
+        limit: u32,
+    },
 }
 
 /// Orders plans across a fleet: `token` is the fleet leader's election key's create revision
@@ -95,7 +105,7 @@ pub fn is_base_mismatch(response: &Response) -> bool {
 
 impl Request {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 14;
+    pub const KNOWN_VARIANTS: u32 = 16;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -114,6 +124,8 @@ impl Request {
             Request::QueueLoad => 11,
             Request::SubmitFencedPlan { .. } => 12,
             Request::SubmitDelta { .. } => 13,
+            Request::Circuit { .. } => 14,
+            Request::Flows { .. } => 15,
         }
     }
 
@@ -134,6 +146,8 @@ impl Request {
             Request::QueueLoad => "queue-load",
             Request::SubmitFencedPlan { .. } => "submit-fenced-plan",
             Request::SubmitDelta { .. } => "submit-delta",
+            Request::Circuit { .. } => "circuit",
+            Request::Flows { .. } => "flows",
         }
     }
 }
@@ -173,11 +187,15 @@ pub enum Response {
     CircuitRate(Option<Rate>),
     /// Answer to [`Request::QueueLoad`]: every CPU queue that carries a mapping, by CPU.
     QueueLoad(Vec<QueueLoad>),
+    /// Answer to [`Request::Circuit`]; `None`: no such circuit in the live plan.
+    Circuit(Option<Box<CircuitReport>>),
+    /// Answer to [`Request::Flows`].
+    Flows(FlowsReport),
 }
 
 impl Response {
     /// Variants this build knows (their wire indexes are `0..KNOWN_VARIANTS`).
-    pub const KNOWN_VARIANTS: u32 = 13;
+    pub const KNOWN_VARIANTS: u32 = 15;
 
     /// The variant's index on the wire.
     pub fn wire_index(&self) -> u32 {
@@ -195,6 +213,8 @@ impl Response {
             Response::Throughput(_) => 10,
             Response::CircuitRate(_) => 11,
             Response::QueueLoad(_) => 12,
+            Response::Circuit(_) => 13,
+            Response::Flows(_) => 14,
         }
     }
 }
@@ -352,6 +372,13 @@ mod tests {
                 generation: 9,
                 delta: lqos_plan::PlanDelta::between(7, &empty(), &empty()),
             },
+            Request::Circuit {
+                circuit_id: "c".into(),
+            },
+            Request::Flows {
+                circuit_id: None,
+                limit: 10,
+            },
         ]
     }
 
@@ -419,6 +446,11 @@ mod tests {
                 down_bps: 3,
                 up_bps: 4,
             }]),
+            Response::Circuit(None),
+            Response::Flows(crate::FlowsReport {
+                total: 0,
+                flows: Vec::new(),
+            }),
         ]
     }
 

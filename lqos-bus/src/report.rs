@@ -127,3 +127,41 @@ pub struct QueueLoad {
     pub down_bps: u64,
     pub up_bps: u64,
 }
+
+/// One direction of a circuit in the live plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassPlan {
+    /// HTB class id, `major:minor` in hex as tc prints it.
+    pub classid: String,
+    /// The parent class (a node's, or the queue root's).
+    pub parent: Option<String>,
+    pub rate_mbps: f64,
+    pub ceil_mbps: f64,
+    /// The leaf qdisc spec (`cake diffserv4`, `pfifo`, ...); `None` for a lazy circuit whose
+    /// leaf is not built.
+    pub leaf: Option<String>,
+}
+
+/// Answer to [`crate::Request::Circuit`]: what the plan gives the circuit, its live rate and its
+/// telemetry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CircuitReport {
+    pub circuit_id: String,
+    /// The circuit's prefixes in the IP map.
+    pub prefixes: Vec<String>,
+    pub cpu: u32,
+    pub download: ClassPlan,
+    pub upload: ClassPlan,
+    /// Live rate over the last sampling interval (bit/s, Ethernet frames).
+    pub down_bps: u64,
+    pub up_bps: u64,
+    pub telemetry: lqos_telemetry::view::CircuitTelemetry,
+}
+
+/// Answer to [`crate::Request::Flows`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowsReport {
+    /// Active flows matching the request (before `limit`).
+    pub total: u64,
+    pub flows: Vec<lqos_telemetry::view::FlowView>,
+}

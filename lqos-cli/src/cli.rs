@@ -40,6 +40,26 @@ pub enum Command {
         #[arg(long)]
         circuit: Option<String>,
     },
+    /// A circuit's plan, live rate and telemetry: RTT per side, retransmits, QoO, queue
+    /// statistics, its busiest flows.
+    Circuit {
+        id: String,
+        /// One JSON object (members rtt, retransmits, flows, qoo, top_flows, queue, plan, rate).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Active flows, busiest first: remote end, protocol, rates, bytes, RTT, retransmits.
+    Flows {
+        /// Only this circuit's flows.
+        #[arg(long)]
+        circuit: Option<String>,
+        /// At most this many.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: u32,
+        /// A JSON array of flows.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a support bundle (.tar.gz) for a bug report: versions, kernel and NIC facts,
     /// lqos.conf without its secrets, validation, tc and eBPF state, the last hour of logs,
     /// urgent issues. Nothing that identifies subscribers unless --with-subscriber-data.

@@ -6,16 +6,20 @@
 //! lqos ... ack ID                                   # mark an issue as seen
 //! lqos ... lookup IP                                # which circuit and classes an address lands in
 //! lqos ... top [-n N] [--circuit ID]               # live throughput, busiest hosts and circuits
+//! lqos ... circuit ID [--json]                     # a circuit's plan, rate, RTT, retransmits, queues
+//! lqos ... flows [--circuit ID] [-n N] [--json]     # active flows, busiest first
 //! lqos ... support [--out FILE] [--with-subscriber-data]   # a bundle for a bug report
 //! ```
 
 mod show;
 mod support;
+mod telemetry;
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use lqos_bus::{Client, Request, Response};
 use lqos_cli::cli::{Cli, Command};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -121,6 +125,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{addr} is not in the live plan: it passes unshaped");
                 return Ok(ExitCode::from(3));
             }
+            other => bail!("unexpected answer: {other:?}"),
+        },
+        Command::Circuit { id, json } => match ask(Request::Circuit {
+            circuit_id: id.clone(),
+        })? {
+            Response::Circuit(Some(r)) if json => {
+                serde_json::to_writer_pretty(&mut *out, &telemetry::circuit_json(&r)?)?;
+                writeln!(out)?;
+            }
+            Response::Circuit(Some(r)) => telemetry::circuit(out, &r)?,
+            Response::Circuit(None) => bail!("no circuit {id} in the live plan"),
+            other => bail!("unexpected answer: {other:?}"),
+        },
+        Command::Flows {
+            circuit,
+            limit,
+            json,
+        } => match ask(Request::Flows {
+            circuit_id: circuit,
+            limit,
+        })? {
+            Response::Flows(r) if json => {
+                serde_json::to_writer_pretty(&mut *out, &r.flows)?;
+                writeln!(out)?;
+            }
+            Response::Flows(r) => telemetry::flows(out, &r)?,
+            Response::Error { message } => bail!("{message}"),
             other => bail!("unexpected answer: {other:?}"),
         },
         Command::Support(_) => bail!("lqos support was handled above"),

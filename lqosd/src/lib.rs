@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bus_handler;
 pub mod bus_socket;
+pub mod circuit_index;
 pub mod cli;
 pub mod dataplane;
 pub mod fence;

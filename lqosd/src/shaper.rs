@@ -96,6 +96,18 @@ impl Shaper {
                     }
                 }
             }
+            // The pinned IP map holds the previous lqosd's circuit indexes: give every circuit
+            // one of this process's (an overwrite per prefix, hitless) so that the telemetry
+            // reader knows whose RTT histogram each index is.
+            (Some(expected), true) if adopt => {
+                let started = std::time::Instant::now();
+                if let Err(e) = dataplane.upsert_mappings(&expected.mappings) {
+                    error!(error = %e, "cannot renumber the adopted circuits; rebuilding the saved plan");
+                    adopt = false;
+                } else {
+                    info!(prefixes = expected.mappings.len(), took = ?started.elapsed(), "circuit indexes of the adopted plan written");
+                }
+            }
             // Entries of a plan nobody remembers: start clean.
             (None, true) if !unreadable => match dataplane.clear_ip_map() {
                 Ok(n) if n > 0 => {
@@ -354,6 +366,21 @@ impl Shaper {
         };
         problems.extend(steering_problems(plan, &machine));
         problems
+    }
+
+    /// The live plan.
+    pub fn plan(&self) -> &QueuePlan {
+        &self.live.plan
+    }
+
+    /// Which circuit owns each RTT histogram index (the telemetry reader's view of it).
+    pub fn circuit_index(&self) -> Arc<std::sync::Mutex<crate::circuit_index::CircuitIndex>> {
+        self.dataplane.circuits.clone()
+    }
+
+    /// The shaped interfaces (name -> ifindex, for the queue statistics).
+    pub fn shaped(&self) -> &crate::dataplane::Shaped {
+        &self.shaped
     }
 
     /// The live plan's mappings.

@@ -19,7 +19,9 @@ use lqos_ebpf::{
     MODE_OBSERVE, MODE_SHAPE,
 };
 use lqos_plan::{IpMapping, QueuePlan, TcOp};
+use crate::circuit_index::CircuitIndex;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
 pub use links::{attach_all, LinkError};
@@ -108,6 +110,8 @@ pub struct Dataplane {
     pub pin_dir: PathBuf,
     /// cpumap entries: the CPUs packets can be steered to.
     pub cpumap_entries: u32,
+    /// Which circuit owns each RTT histogram index (shared with the telemetry reader).
+    pub circuits: Arc<Mutex<CircuitIndex>>,
 }
 
 impl Dataplane {
@@ -149,6 +153,7 @@ impl Dataplane {
             maps_reused,
             pin_dir,
             cpumap_entries: sizes.cpus,
+            circuits: Arc::new(Mutex::new(CircuitIndex::new(sizes.circuits))),
         };
         dp.write_config(queues)?;
         Ok(dp)
@@ -272,6 +277,8 @@ impl Kernel for Dataplane {
     }
 
     fn upsert_mappings(&mut self, mappings: &[IpMapping]) -> Result<(), MapFailure> {
+        let circuits = self.circuits.clone();
+        let mut circuits = circuits.lock().unwrap_or_else(|p| p.into_inner());
         let mut trie = self.ip_map()?;
         for m in mappings {
             let info = LqosIpInfo {
@@ -279,7 +286,7 @@ impl Kernel for Dataplane {
                 classid_down: m.download.as_u32(),
                 classid_up: m.upload.as_u32(),
                 flags: 0,
-                circuit: 0,
+                circuit: circuits.map(m.prefix, &m.circuit_id),
             };
             trie.insert(&LqosIpKey::from_net(m.prefix).into(), info, 0)
                 .map_err(|e| MapFailure {
@@ -291,8 +298,11 @@ impl Kernel for Dataplane {
     }
 
     fn remove_mappings(&mut self, prefixes: &[IpNet]) -> Result<(), MapFailure> {
+        let circuits = self.circuits.clone();
+        let mut circuits = circuits.lock().unwrap_or_else(|p| p.into_inner());
         let mut trie = self.ip_map()?;
         for p in prefixes {
+            circuits.unmap(p);
             match trie.remove(&LqosIpKey::from_net(*p).into()) {
                 Ok(()) => {}
                 Err(aya::maps::MapError::KeyNotFound) => {}

@@ -96,3 +96,9 @@ pub fn one_second_windows(flow: &crate::testbed::Throughput) -> Vec<f64> {
         .map(|p| (p[0] + p[1]) / 2.0 * crate::testbed::WIRE_PER_PAYLOAD / 1e6)
         .collect()
 }
+
+/// lqosd's `/metrics` (Prometheus text), fetched in the shaper's namespace.
+pub fn metrics(tb: &Testbed) -> Result<String> {
+    tb.shaper
+        .run("curl", &["-sS", "--max-time", "5", "http://127.0.0.1:9123/metrics"])
+}

@@ -18,6 +18,7 @@ pub mod dry_run;
 pub mod fleet;
 pub mod kernel_state;
 pub mod netns;
+pub mod packets;
 pub mod shaped_csv;
 pub mod soak;
 pub mod tc;

@@ -1,0 +1,280 @@
+//! Queue statistics: every HTB class and its leaf qdisc, dumped over netlink (no `tc`
+//! processes) every 2 s, every second while someone watches a circuit, attributed to circuits
+//! and nodes through the [`ClassIndex`], with a bounded per-second history of watched circuits.
+
+use super::classes::{ClassIndex, Owner};
+use lqos_plan::Direction;
+use lqos_queue_stats::{InterfaceQueues, QdiscStats, QueueReader};
+use lqos_telemetry::view::QueueDirView;
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Samples kept per watched circuit: 10 minutes at one a second.
+pub const HISTORY: usize = 600;
+/// A circuit stays watched this long after the last request for it.
+pub const WATCH_FOR: Duration = Duration::from_secs(10);
+/// At most this many circuits are watched at once (the oldest watch makes room).
+pub const MAX_WATCHED: usize = 64;
+/// The period without watchers.
+pub const PERIOD: Duration = Duration::from_secs(2);
+/// The period while a circuit is watched.
+pub const WATCHED_PERIOD: Duration = Duration::from_secs(1);
+
+/// The leaf qdisc's kind, kept small (one per class and direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Leaf {
+    #[default]
+    None,
+    Pfifo,
+    Bfifo,
+    FqCodel,
+    Cake,
+    Other,
+}
+
+impl Leaf {
+    fn of(kind: &str) -> Self {
+        match kind {
+            "pfifo" => Leaf::Pfifo,
+            "bfifo" => Leaf::Bfifo,
+            "fq_codel" => Leaf::FqCodel,
+            "cake" => Leaf::Cake,
+            _ => Leaf::Other,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Leaf::None => "",
+            Leaf::Pfifo => "pfifo",
+            Leaf::Bfifo => "bfifo",
+            Leaf::FqCodel => "fq_codel",
+            Leaf::Cake => "cake",
+            Leaf::Other => "other",
+        }
+    }
+}
+
+/// One class (and its leaf) in one direction, as last read. Cumulative counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDir {
+    pub sent_bytes: u64,
+    pub sent_packets: u64,
+    pub drops: u64,
+    pub overlimits: u64,
+    pub backlog_bytes: u64,
+    pub qlen: u64,
+    pub ecn_marks: Option<u64>,
+    pub ack_drops: Option<u64>,
+    pub peak_delay_us: Option<u64>,
+    pub base_delay_us: Option<u64>,
+    pub leaf: Leaf,
+}
+
+impl QueueDir {
+    pub fn view(&self) -> QueueDirView {
+        QueueDirView {
+            sent_bytes: self.sent_bytes,
+            sent_packets: self.sent_packets,
+            drops: self.drops,
+            overlimits: self.overlimits,
+            backlog_bytes: self.backlog_bytes,
+            qlen: self.qlen,
+            ecn_marks: self.ecn_marks,
+            ack_drops: self.ack_drops,
+            peak_delay_us: self.peak_delay_us,
+            base_delay_us: self.base_delay_us,
+            leaf: self.leaf.name().to_owned(),
+        }
+    }
+}
+
+/// A class's figures with its leaf's: the leaf qdisc is where packets wait and are dropped
+/// (HTB counts a drop of its leaf in the class too, so the two are not added).
+fn combine(class: &lqos_queue_stats::ClassStats, leaf: Option<&QdiscStats>) -> QueueDir {
+    let mut d = QueueDir {
+        sent_bytes: class.bytes,
+        sent_packets: class.packets,
+        drops: class.drops,
+        overlimits: class.overlimits,
+        backlog_bytes: class.backlog_bytes,
+        qlen: class.qlen,
+        ..QueueDir::default()
+    };
+    let Some(leaf) = leaf else {
+        return d;
+    };
+    d.leaf = Leaf::of(&leaf.kind);
+    d.drops = d.drops.max(leaf.drops);
+    d.backlog_bytes = leaf.backlog_bytes;
+    d.qlen = leaf.qlen;
+    if let Some(cake) = &leaf.cake {
+        d.ecn_marks = Some(cake.tins.iter().map(|t| u64::from(t.ecn_marked_packets)).sum());
+        d.ack_drops = Some(cake.tins.iter().map(|t| u64::from(t.ack_drops)).sum());
+        d.peak_delay_us = cake.tins.iter().map(|t| u64::from(t.peak_delay_us)).max();
+        d.base_delay_us = cake
+            .tins
+            .iter()
+            .filter(|t| t.sent_packets > 0)
+            .map(|t| u64::from(t.base_delay_us))
+            .min();
+    } else if let Some(fq) = &leaf.fq_codel {
+        d.ecn_marks = Some(u64::from(fq.ecn_mark));
+    }
+    d
+}
+
+/// One second (or two) of a watched circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSample {
+    pub unix_ms: u64,
+    pub down: QueueDir,
+    pub up: QueueDir,
+}
+
+/// What the last passes found.
+#[derive(Debug, Default)]
+pub struct QueueState {
+    /// Per circuit or node: [download, upload].
+    latest: FxHashMap<Owner, [QueueDir; 2]>,
+    watched: FxHashMap<Arc<str>, (Instant, VecDeque<QueueSample>)>,
+    /// Drops of every circuit's queues, summed at the last pass, per direction.
+    pub drops: [u64; 2],
+    /// Backlog of every circuit's queues at the last pass, bytes, per direction.
+    pub backlog_bytes: [u64; 2],
+    pub passes: u64,
+    pub last_pass: Option<Duration>,
+    pub last_error: Option<String>,
+}
+
+fn slot(d: Direction) -> usize {
+    match d {
+        Direction::Download => 0,
+        Direction::Upload => 1,
+    }
+}
+
+impl QueueState {
+    /// The latest figures of a circuit's or node's two classes.
+    pub fn of(&self, owner: &Owner) -> Option<&[QueueDir; 2]> {
+        self.latest.get(owner)
+    }
+
+    /// Marks `circuit` as watched (its history is kept and the period shortens).
+    pub fn watch(&mut self, circuit: &Arc<str>, now: Instant) {
+        if let Some((seen, _)) = self.watched.get_mut(circuit) {
+            *seen = now;
+            return;
+        }
+        if self.watched.len() >= MAX_WATCHED {
+            if let Some(oldest) = self
+                .watched
+                .iter()
+                .min_by_key(|(_, (seen, _))| *seen)
+                .map(|(k, _)| k.clone())
+            {
+                self.watched.remove(&oldest);
+            }
+        }
+        self.watched.insert(circuit.clone(), (now, VecDeque::new()));
+    }
+
+    /// A watched circuit's history, oldest first.
+    pub fn history(&self, circuit: &str) -> Vec<QueueSample> {
+        self.watched
+            .get(circuit)
+            .map(|(_, h)| h.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The period the next pass should wait.
+    pub fn period(&self, now: Instant) -> Duration {
+        let active = self
+            .watched
+            .values()
+            .any(|(seen, _)| now.duration_since(*seen) < WATCH_FOR);
+        if active {
+            WATCHED_PERIOD
+        } else {
+            PERIOD
+        }
+    }
+
+    /// Takes in one dump per interface of the plan (`dumps[i]` is `classes.interfaces[i]`).
+    pub fn update(
+        &mut self,
+        classes: &ClassIndex,
+        dumps: &[InterfaceQueues],
+        unix_ms: u64,
+        now: Instant,
+    ) {
+        let mut latest: FxHashMap<Owner, [QueueDir; 2]> =
+            FxHashMap::with_capacity_and_hasher(self.latest.len(), Default::default());
+        let (mut drops, mut backlog) = ([0u64; 2], [0u64; 2]);
+        for (pos, dump) in dumps.iter().enumerate() {
+            for (classid, class) in &dump.classes {
+                let Some((owner, dir)) = classes.owner(pos, *classid) else {
+                    continue;
+                };
+                let d = combine(class, dump.leaf_of(*classid));
+                if matches!(owner, Owner::Circuit(_)) {
+                    drops[slot(*dir)] += d.drops;
+                    backlog[slot(*dir)] += d.backlog_bytes;
+                }
+                latest.entry(owner.clone()).or_default()[slot(*dir)] = d;
+            }
+        }
+        // Watches that lapsed long ago lose their history.
+        self.watched
+            .retain(|_, (seen, _)| now.duration_since(*seen) < Duration::from_secs(600));
+        for (circuit, (_, history)) in &mut self.watched {
+            if let Some([down, up]) = latest.get(&Owner::Circuit(circuit.clone())) {
+                if history.len() == HISTORY {
+                    history.pop_front();
+                }
+                history.push_back(QueueSample {
+                    unix_ms,
+                    down: *down,
+                    up: *up,
+                });
+            }
+        }
+        self.latest = latest;
+        self.drops = drops;
+        self.backlog_bytes = backlog;
+        self.passes += 1;
+    }
+}
+
+/// Dumps every interface of the plan; `ifindexes` caches name -> ifindex.
+pub fn dump_all(
+    reader: &mut QueueReader,
+    classes: &ClassIndex,
+    ifindexes: &mut FxHashMap<Arc<str>, u32>,
+) -> Result<Vec<InterfaceQueues>, String> {
+    let mut out = Vec::with_capacity(classes.interfaces.len());
+    for name in &classes.interfaces {
+        let index = match ifindexes.get(name) {
+            Some(i) => *i,
+            None => {
+                let i = ifindex(name).ok_or_else(|| format!("no interface {name}"))?;
+                ifindexes.insert(name.clone(), i);
+                i
+            }
+        };
+        out.push(
+            reader
+                .dump(index)
+                .map_err(|e| format!("queue statistics of {name}: {e}"))?,
+        );
+    }
+    Ok(out)
+}
+
+fn ifindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a valid NUL-terminated name.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
