@@ -22,8 +22,14 @@ pub struct BusHandler {
 }
 
 impl BusHandler {
-    pub fn new(mut shaper: Shaper, state_directory: &std::path::Path) -> Self {
-        let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0));
+    pub fn new(
+        mut shaper: Shaper,
+        state_directory: &std::path::Path,
+        telemetry: Arc<crate::telemetry::TelemetryHub>,
+    ) -> Self {
+        telemetry.plan_applied(shaper.plan());
+        let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0))
+            .with_telemetry(telemetry);
         for issue in shaper.take_startup_issues() {
             shared.reports().raise(issue);
         }
@@ -191,6 +197,29 @@ impl Handler for BusHandler {
                     &shared.index(),
                 ));
             }
+            Request::Circuit { circuit_id } => {
+                let index = shared.index();
+                let prefixes = index.prefixes_of(&circuit_id);
+                let rate = throughput::circuit_rate(&shared.sample(), &index, &circuit_id)
+                    .map(|r| (r.down_bps, r.up_bps));
+                return Response::Circuit(
+                    shared
+                        .telemetry
+                        .circuit_report(&circuit_id, rate, prefixes)
+                        .map(Box::new),
+                );
+            }
+            Request::Flows { circuit_id, limit } => {
+                return match shared.telemetry.flows(circuit_id.as_deref(), limit as usize) {
+                    Some(report) => Response::Flows(report),
+                    None => Response::Error {
+                        message: format!(
+                            "no circuit {} with flows in the live plan",
+                            circuit_id.unwrap_or_default()
+                        ),
+                    },
+                };
+            }
             other => other,
         };
         let (shaper, locked) = (self.shaper.clone(), self.shaper.clone());
@@ -233,7 +262,9 @@ impl Handler for BusHandler {
                 | Request::LookupIp { .. }
                 | Request::Throughput { .. }
                 | Request::CircuitRate { .. }
-                | Request::QueueLoad => {
+                | Request::QueueLoad
+                | Request::Circuit { .. }
+                | Request::Flows { .. } => {
                     return Response::Error {
                         message: "internal: misrouted request".into(),
                     }
@@ -247,6 +278,7 @@ impl Handler for BusHandler {
                 let (shaper, shared, ms) = (locked.clone(), shared.clone(), summary.duration_ms);
                 tokio::task::spawn_blocking(move || {
                     let shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
+                    shared.telemetry.plan_applied(shaper.plan());
                     shared.plan_applied(
                         PrefixIndex::new(shaper.mappings()),
                         shaper.status(uptime),

@@ -16,6 +16,7 @@ pub mod shaper;
 pub mod shared;
 pub mod state;
 pub mod teardown;
+pub mod telemetry;
 pub mod throughput;
 pub mod web;
 
@@ -81,9 +82,14 @@ pub async fn run(
     let listener = lqos_bus::bind(socket)
         .with_context(|| format!("binding the bus socket {}", socket.display()))?;
     info!(socket = %socket.display(), "lqosd ready");
+    let hub = Arc::new(
+        telemetry::TelemetryHub::new(config.flows.clone(), shaper.circuit_index())
+            .context("[flows]")?,
+    );
     let handler = Arc::new(bus_handler::BusHandler::new(
         shaper,
         &config.state_directory,
+        hub.clone(),
     ));
     notify(&[
         sd_notify::NotifyState::Ready,
@@ -95,6 +101,13 @@ pub async fn run(
         handler.shared.clone(),
         throughput::interval(lazy.is_some()),
     ));
+    if config.flows.enabled {
+        telemetry::flow_reader::spawn(config.lqosd.bpf_pin_dir.clone(), hub.clone())
+            .context("starting the flow reader")?;
+        telemetry::queues::spawn(hub.clone()).context("starting the queue reader")?;
+    } else {
+        info!("[flows] enabled = false: no flow, RTT or queue telemetry is read");
+    }
     if let Some(threshold) = lazy {
         tokio::spawn(handler.clone().drive_lazy_queues(threshold));
     }

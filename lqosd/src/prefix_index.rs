@@ -42,6 +42,15 @@ impl PrefixIndex {
         &self.cpus
     }
 
+    /// The prefixes of a circuit, as text.
+    pub fn prefixes_of(&self, circuit_id: &str) -> Vec<String> {
+        self.mappings
+            .iter()
+            .filter(|m| &*m.circuit_id == circuit_id)
+            .map(|m| m.prefix.to_string())
+            .collect()
+    }
+
     pub fn has_circuit(&self, circuit_id: &str) -> bool {
         self.mappings.iter().any(|m| &*m.circuit_id == circuit_id)
     }

@@ -28,6 +28,8 @@ pub struct Shared {
     /// Counts samples, for whoever waits for the next one.
     samples: tokio::sync::watch::Sender<u64>,
     applied: RwLock<Applied>,
+    /// Flows, RTT, retransmits, QoO and queue statistics.
+    pub telemetry: Arc<crate::telemetry::TelemetryHub>,
 }
 
 impl Shared {
@@ -43,7 +45,14 @@ impl Shared {
                 status,
                 ..Applied::default()
             }),
+            telemetry: Arc::new(crate::telemetry::TelemetryHub::unattached()),
         }
+    }
+
+    /// The same with the data plane's telemetry.
+    pub fn with_telemetry(mut self, telemetry: Arc<crate::telemetry::TelemetryHub>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// The reports; a panic elsewhere while holding them leaves them consistent (every method

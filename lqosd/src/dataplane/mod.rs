@@ -121,9 +121,15 @@ impl Dataplane {
     pub fn load(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
         let pin_dir = config.lqosd.bpf_pin_dir.clone();
         let maps_reused = pin_dir.join(MAP_IP).exists();
+        let machine = MapSizes::for_this_machine()?;
+        let mem = crate::telemetry::sizes::mem_total().unwrap_or(8 << 30);
+        let (flows, circuits) =
+            crate::telemetry::sizes::table_sizes(&config.flows, mem, machine.cpus);
         let sizes = MapSizes {
             ip_map: config.lqosd.ip_map_capacity,
-            ..MapSizes::for_this_machine()?
+            flows,
+            circuits,
+            ..machine
         };
         let mut ebpf = lqos_ebpf::load(&sizes, &pin_dir)?;
         let mut cpus = CpuMap::try_from(

@@ -278,3 +278,53 @@ fn ifindex(name: &str) -> Option<u32> {
     let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
     (i != 0).then_some(i)
 }
+
+/// Runs the queue reader on its own thread until the process ends (lqosd runs in the shaper's
+/// network namespace, so the netlink socket opened here sees the shaped interfaces).
+pub fn spawn(hub: Arc<super::TelemetryHub>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("queue-reader".into())
+        .spawn(move || {
+            let mut reader = loop {
+                match QueueReader::new() {
+                    Ok(r) => break r,
+                    Err(e) => {
+                        tracing::warn!(error = %crate::state::with_causes(&e), "queue statistics: no netlink socket yet");
+                        std::thread::sleep(Duration::from_secs(5));
+                    }
+                }
+            };
+            let mut ifindexes = FxHashMap::default();
+            let mut last_error = String::new();
+            loop {
+                let started = Instant::now();
+                let classes = hub.classes();
+                let unix_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                let result = dump_all(&mut reader, &classes, &mut ifindexes);
+                let period = {
+                    let mut s = hub.write();
+                    match &result {
+                        Ok(dumps) => {
+                            s.queues.update(&classes, dumps, unix_ms, Instant::now());
+                            s.queues.last_pass = Some(started.elapsed());
+                            s.queues.last_error = None;
+                        }
+                        Err(e) => {
+                            if *e != last_error {
+                                tracing::warn!(error = %e, "queue statistics pass failed");
+                                last_error = e.clone();
+                            }
+                            // An interface renamed or re-created: look the indexes up again.
+                            ifindexes.clear();
+                            s.queues.last_error = Some(e.clone());
+                        }
+                    }
+                    s.queues.period(Instant::now())
+                };
+                std::thread::sleep(period.saturating_sub(started.elapsed()));
+            }
+        })
+        .map(drop)
+}
