@@ -116,11 +116,22 @@ impl Dataplane {
     /// map first when it must, then calls [`Dataplane::attach`].
     pub fn load(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
         let pin_dir = config.lqosd.bpf_pin_dir.clone();
-        let maps_reused = pin_dir.join(MAP_IP).exists();
+        // TODO(lead): flows/circuits from [flows] max_flows once the config has it.
         let sizes = MapSizes {
             ip_map: config.lqosd.ip_map_capacity,
+            flows: lqos_ebpf::FLOWS_DEFAULT_ENTRIES,
+            circuits: lqos_ebpf::RTT_DEFAULT_ENTRIES,
             ..MapSizes::for_this_machine()?
         };
+        // Pins an older lqos left with another layout (or telemetry maps of another size)
+        // are replaced by fresh maps: checked before deciding whether the IP map survived,
+        // so that a replaced IP map is refilled from the saved plan.
+        for stale in lqos_ebpf::replace_stale_pins(&sizes, &pin_dir)
+            .map_err(|e| DataplaneError::Load(lqos_ebpf::LoadError::Pins(e)))?
+        {
+            warn!(map = %stale.name, reason = %stale.reason, "pinned map replaced by a new, empty one");
+        }
+        let maps_reused = pin_dir.join(MAP_IP).exists();
         let mut ebpf = lqos_ebpf::load(&sizes, &pin_dir)?;
         let mut cpus = CpuMap::try_from(
             ebpf.map_mut(MAP_CPU)
