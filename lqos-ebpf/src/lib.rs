@@ -36,14 +36,22 @@
 //! ask for native XDP, so that the native path is the one they measure.
 
 mod abi;
+#[cfg(feature = "user")]
+mod batch;
 mod key;
 #[cfg(feature = "user")]
 mod load;
+#[cfg(feature = "user")]
+mod pins;
 
 pub use abi::*;
+#[cfg(feature = "user")]
+pub use batch::{delete_batch, lookup_batch, lookup_batch_per_cpu, BatchError};
 pub use key::{classid, classid_parts, KeyError};
 #[cfg(feature = "user")]
 pub use load::{ensure_bpffs, is_bpffs, load, LoadError, MapSizes, BPFFS};
+#[cfg(feature = "user")]
+pub use pins::{replace_stale_pins, PinError, StalePin};
 
 /// LPM trie ([`LqosIpKey`] -> [`LqosIpInfo`]); `max_entries` from [`MapSizes::ip_map`].
 pub const MAP_IP: &str = "lqos_ip_map";

@@ -5,8 +5,9 @@ use std::path::Path;
 use aya::{Ebpf, EbpfError, EbpfLoader};
 
 use crate::{
-    CPU_MAP_DEFAULT_ENTRIES, HOSTS_DEFAULT_ENTRIES, IP_MAP_DEFAULT_ENTRIES, MAP_CPU, MAP_HOSTS,
-    MAP_IP, OBJECT,
+    pins::{replace_stale_pins, PinError},
+    CPU_MAP_DEFAULT_ENTRIES, FLOWS_DEFAULT_ENTRIES, HOSTS_DEFAULT_ENTRIES, IP_MAP_DEFAULT_ENTRIES,
+    MAP_CPU, MAP_FLOWS, MAP_HOSTS, MAP_IP, MAP_RTT, OBJECT, RTT_DEFAULT_ENTRIES,
 };
 
 /// `max_entries` of the maps whose size depends on the deployment.
@@ -19,6 +20,12 @@ pub struct MapSizes {
     /// cpumap entries: the number of possible CPUs (never more than the kernel's `NR_CPUS`,
     /// which the possible count cannot exceed).
     pub cpus: u32,
+    /// Flows tracked at once (`lqos_flows`, `[flows] max_flows`). Preallocated: about
+    /// `flows * (40 + 128 + 48)` bytes (key, value, the kernel's element overhead).
+    pub flows: u32,
+    /// Circuit indexes with an RTT histogram (`lqos_rtt`): the highest circuit index + 1.
+    /// `circuits * possible CPUs * 384` bytes.
+    pub circuits: u32,
 }
 
 /// Where bpffs lives on every systemd host.
@@ -99,20 +106,23 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    #[error("map size {map} = 0: every map needs at least one entry")]
+    ZeroSize { map: &'static str },
+    #[error("checking the pinned maps against this lqos")]
+    Pins(#[source] PinError),
     #[error("loading the lqos eBPF object")]
     Load(#[source] EbpfError),
 }
 
 impl MapSizes {
-    /// The object's defaults for the IP and host maps; the cpumap sized to this machine.
+    /// The object's defaults for the IP, host and flow maps; the cpumap sized to this machine.
     pub fn for_this_machine() -> Result<Self, LoadError> {
         let cpus = aya::util::nr_cpus()
             .map_err(|(path, source)| LoadError::PossibleCpus { path, source })?;
         let cpus = u32::try_from(cpus).map_err(|_| LoadError::TooManyCpus { cpus })?;
         Ok(Self {
-            ip_map: IP_MAP_DEFAULT_ENTRIES,
-            hosts: HOSTS_DEFAULT_ENTRIES,
             cpus,
+            ..Self::default()
         })
     }
 }
@@ -124,6 +134,8 @@ impl Default for MapSizes {
             ip_map: IP_MAP_DEFAULT_ENTRIES,
             hosts: HOSTS_DEFAULT_ENTRIES,
             cpus: CPU_MAP_DEFAULT_ENTRIES,
+            flows: FLOWS_DEFAULT_ENTRIES,
+            circuits: RTT_DEFAULT_ENTRIES,
         }
     }
 }
@@ -134,9 +146,23 @@ impl Default for MapSizes {
 /// Every map is pinned by name under `pin_dir` (a bpffs directory, created if missing): maps
 /// already pinned there are reused as they are, contents included, so that a restarted lqosd
 /// keeps the live IP map. A reused map keeps the size it was created with (see
-/// [`MapSizes`]); remove the pins to resize. Callers that want private maps (tests) pass a
-/// fresh directory and remove it after loading: the maps live as long as their fds.
+/// [`MapSizes`]); remove the pins to resize. Exceptions, replaced by a new empty map (see
+/// [`replace_stale_pins`]): a pin whose type, key or value size or flags differ from this
+/// object's (a map from an older lqos), and a flow telemetry map (`lqos_flows`, `lqos_rtt`)
+/// whose size differs from `sizes`. Callers that want private maps (tests) pass a fresh
+/// directory and remove it after loading: the maps live as long as their fds.
 pub fn load(sizes: &MapSizes, pin_dir: &Path) -> Result<Ebpf, LoadError> {
+    for (map, size) in [
+        (MAP_IP, sizes.ip_map),
+        (MAP_HOSTS, sizes.hosts),
+        (MAP_CPU, sizes.cpus),
+        (MAP_FLOWS, sizes.flows),
+        (MAP_RTT, sizes.circuits),
+    ] {
+        if size == 0 {
+            return Err(LoadError::ZeroSize { map });
+        }
+    }
     if pin_dir.starts_with(BPFFS) {
         ensure_bpffs(Path::new(BPFFS))?;
     } else {
@@ -155,11 +181,14 @@ pub fn load(sizes: &MapSizes, pin_dir: &Path) -> Result<Ebpf, LoadError> {
         path: pin_dir.to_path_buf(),
         source,
     })?;
+    replace_stale_pins(sizes, pin_dir).map_err(LoadError::Pins)?;
     EbpfLoader::new()
         .map_pin_path(pin_dir)
         .set_max_entries(MAP_IP, sizes.ip_map)
         .set_max_entries(MAP_HOSTS, sizes.hosts)
         .set_max_entries(MAP_CPU, sizes.cpus)
+        .set_max_entries(MAP_FLOWS, sizes.flows)
+        .set_max_entries(MAP_RTT, sizes.circuits)
         .load(OBJECT)
         .map_err(LoadError::Load)
 }

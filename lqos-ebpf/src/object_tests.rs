@@ -79,6 +79,31 @@ fn maps_match_rust_types() {
             max_entries: 1,
             flags: 0,
         },
+        // Preallocated (no BPF_F_NO_PREALLOC) and not LRU: a flood must not evict flows.
+        Expected {
+            name: MAP_FLOWS,
+            kind: T::BPF_MAP_TYPE_HASH,
+            key: size_of::<LqosFlowKey>(),
+            value: size_of::<LqosFlow>(),
+            max_entries: FLOWS_DEFAULT_ENTRIES,
+            flags: 0,
+        },
+        Expected {
+            name: MAP_RTT,
+            kind: T::BPF_MAP_TYPE_PERCPU_ARRAY,
+            key: size_of::<u32>(),
+            value: size_of::<LqosRttHist>(),
+            max_entries: RTT_DEFAULT_ENTRIES,
+            flags: 0,
+        },
+        Expected {
+            name: MAP_FLOW_STATS,
+            kind: T::BPF_MAP_TYPE_PERCPU_ARRAY,
+            key: size_of::<u32>(),
+            value: size_of::<u64>(),
+            max_entries: FLOW_STAT_SLOTS,
+            flags: 0,
+        },
     ];
     let mut names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -86,8 +111,19 @@ fn maps_match_rust_types() {
     want.sort_unstable();
     assert_eq!(names, want, "maps in the object");
 
+    assert_eq!(
+        expected.len(),
+        MAP_NAMES.len(),
+        "every map has an expectation"
+    );
     for e in expected {
         let map = &obj.maps[e.name];
+        assert_eq!(
+            map.pinning(),
+            aya_obj::maps::PinningType::ByName,
+            "{}: pinned by name",
+            e.name
+        );
         assert!(
             e.name.len() <= 15,
             "{}: map names are cut at 15 characters",
@@ -147,8 +183,20 @@ fn floor_object_matches_the_ip_map_and_is_unpinned() {
         Err(e) => panic!("the embedded floor object does not parse: {e}"),
     };
     assert_eq!(FLOOR_OBJECT.as_ptr() as usize % 32, 0);
-    let names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
-    assert_eq!(names, ["floor_ip_map"], "maps in the floor object");
+    let mut names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["floor_flows", "floor_ip_map"],
+        "maps in the floor object"
+    );
+    let (flows, real_flows) = (&obj.maps["floor_flows"], &object().maps[MAP_FLOWS]);
+    assert_eq!(flows.map_type(), real_flows.map_type());
+    assert_eq!(flows.key_size(), real_flows.key_size());
+    assert_eq!(flows.value_size(), real_flows.value_size());
+    assert_eq!(flows.max_entries(), real_flows.max_entries());
+    assert_eq!(flows.map_flags(), real_flows.map_flags());
+    assert_eq!(flows.pinning(), aya_obj::maps::PinningType::None);
     let (floor, real) = (&obj.maps["floor_ip_map"], &object().maps[MAP_IP]);
     assert_eq!(floor.map_type(), real.map_type());
     assert_eq!(floor.key_size(), real.key_size());
@@ -163,5 +211,28 @@ fn floor_object_matches_the_ip_map_and_is_unpinned() {
         obj.programs["floor_tc"].section,
         ProgramSection::SchedClassifier
     ));
-    assert_eq!(obj.programs.len(), 2);
+    assert!(matches!(
+        obj.programs["floor_flow_xdp"].section,
+        ProgramSection::Xdp { frags: false, .. }
+    ));
+    assert_eq!(obj.programs.len(), 3);
+}
+
+/// `LQOS_RTT_EDGES_US` in the C header and [`RTT_EDGES_US`] hold the same edges.
+#[test]
+fn rtt_edges_match_the_header() {
+    let header = include_str!("../include/lqos_abi.h");
+    let start = header
+        .find("#define LQOS_RTT_EDGES_US")
+        .expect("LQOS_RTT_EDGES_US in lqos_abi.h");
+    let rest = &header[start..];
+    let open = rest.find('{').expect("edges: {");
+    let close = rest.find('}').expect("edges: }");
+    let edges: Vec<u32> = rest[open + 1..close]
+        .split(|c: char| c == ',' || c.is_whitespace() || c == '\\')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().expect("an edge"))
+        .collect();
+    assert_eq!(edges, RTT_EDGES_US.to_vec());
+    assert!(edges.windows(2).all(|w| w[0] < w[1]), "ascending edges");
 }

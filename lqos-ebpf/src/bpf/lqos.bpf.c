@@ -4,7 +4,8 @@
  *
  * lqos_xdp (XDP, on the ingress of the shaped interfaces): steers each subscriber's packets
  * to the CPU of its mapping through the cpumap, so that all of a subscriber's traffic is
- * handled, and transmitted, by one CPU (and so reaches the HTB of that CPU's tx queue).
+ * handled, and transmitted, by one CPU (and so reaches the HTB of that CPU's tx queue). It
+ * also tracks the flows of mapped subscribers, their TCP RTT and retransmits (lqos_flows.h).
  *
  * lqos_tc_egress (TC clsact egress, section "classifier" because aya rejects libbpf's "tc"):
  * counts bytes/packets per host and direction and sets skb->priority to the HTB classid of
@@ -16,6 +17,7 @@
 #include "lqos_abi.h"
 #include "lqos_maps.h"
 #include "lqos_parse.h"
+#include "lqos_flows.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -110,11 +112,13 @@ int lqos_xdp(struct xdp_md *ctx)
 	struct lqos_ip_info *info;
 	struct lqos_ip_key *key;
 	enum lqos_dir dir;
+	__be16 ethertype;
+	void *l3;
 
 	/* Map lookups may return NULL as far as the verifier knows, even index 0 of an ARRAY. */
 	if (!cfg)
 		return XDP_PASS;
-	if (lqos_parse(data, data_end, &pkt) != LQOS_PARSE_OK)
+	if (lqos_parse_l3(data, data_end, &pkt, &l3, &ethertype) != LQOS_PARSE_OK)
 		return XDP_PASS;
 	/* A tag stripped by the NIC (rx VLAN offload) is invisible here: on a stick, turn
 	 * rxvlan offload off. */
@@ -127,6 +131,8 @@ int lqos_xdp(struct xdp_md *ctx)
 		lqos_count_unknown(LQOS_UNKNOWN_XDP, dir, bpf_xdp_get_buff_len(ctx), 1);
 		return XDP_PASS;
 	}
+	/* Mapped traffic only, in shape and observe modes. */
+	lqos_flow_track(&pkt, l3, ethertype, data_end, dir, info);
 	if (cfg->mode != LQOS_MODE_SHAPE)
 		return XDP_PASS;
 	/* The low bits of flags are the verdict when the cpumap slot is empty: an unpopulated

@@ -76,4 +76,37 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_config SEC(".maps");
 
+/* Flow telemetry (lqos_flows.h). Written by lqos_xdp for mapped traffic only.
+ *
+ * lqos_flows: a preallocated HASH, not an LRU: a flood of new flows must never evict the
+ * flows already tracked. When it is full, a new flow is not tracked and counted in
+ * lqos_flow_stats[LQOS_FLOW_STAT_INSERT_FAILED]; user space deletes ended and idle flows.
+ * Memory: max_entries * (40 + 128 + the kernel's htab element overhead, ~48 bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LQOS_FLOWS_DEFAULT_ENTRIES);
+	__type(key, struct lqos_flow_key);
+	__type(value, struct lqos_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lqos_flows SEC(".maps");
+
+/* Circuit index -> per-CPU RTT histograms (both sides). max_entries * possible CPUs * 384
+ * bytes. Index 0 is "no circuit" and never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LQOS_RTT_DEFAULT_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct lqos_rtt_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lqos_rtt SEC(".maps");
+
+/* enum lqos_flow_stat: per-CPU cumulative counters of the flow tracking. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LQOS_FLOW_STAT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lqos_flow_stats SEC(".maps");
+
 #endif /* LQOS_MAPS_H */

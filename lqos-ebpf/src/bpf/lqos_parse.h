@@ -66,8 +66,11 @@ static __always_inline void lqos_set_v6(struct lqos_ip_key *key, const struct in
 
 /* Parse Ethernet, up to two VLAN tags (0x88a8/0x8100 outer, 0x8100 inner), IPv4 or IPv6.
  * Every header access is preceded by a check against data_end: the verifier rejects any
- * packet read it cannot prove in bounds. */
-static __always_inline int lqos_parse(void *data, void *data_end, struct lqos_pkt *pkt)
+ * packet read it cannot prove in bounds. *l3 gets the IP header (checked to be in bounds,
+ * IPv4: its fixed 20 bytes) and *ethertype ETH_P_IP or ETH_P_IPV6 (network order); callers
+ * that do not use them pay nothing (everything is inlined, dead stores vanish). */
+static __always_inline int lqos_parse_l3(void *data, void *data_end, struct lqos_pkt *pkt,
+					 void **l3, __be16 *ethertype)
 {
 	struct ethhdr *eth = data;
 	void *cursor;
@@ -101,6 +104,8 @@ static __always_inline int lqos_parse(void *data, void *data_end, struct lqos_pk
 			return LQOS_PARSE_SHORT;
 		lqos_set_v4_mapped(&pkt->src, ip->saddr);
 		lqos_set_v4_mapped(&pkt->dst, ip->daddr);
+		*l3 = ip;
+		*ethertype = proto;
 		return LQOS_PARSE_OK;
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
@@ -110,9 +115,20 @@ static __always_inline int lqos_parse(void *data, void *data_end, struct lqos_pk
 			return LQOS_PARSE_SHORT;
 		lqos_set_v6(&pkt->src, &ip6->saddr);
 		lqos_set_v6(&pkt->dst, &ip6->daddr);
+		*l3 = ip6;
+		*ethertype = proto;
 		return LQOS_PARSE_OK;
 	}
 	return LQOS_PARSE_NOT_IP;
+}
+
+/* lqos_parse_l3 for callers that need the addresses only (TC, the floors). */
+static __always_inline int lqos_parse(void *data, void *data_end, struct lqos_pkt *pkt)
+{
+	void *l3;
+	__be16 ethertype;
+
+	return lqos_parse_l3(data, data_end, pkt, &l3, &ethertype);
 }
 
 /* Direction of a frame arriving on ifindex with outer VLAN id vlan (0: untagged). */

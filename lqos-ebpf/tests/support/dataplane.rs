@@ -27,11 +27,15 @@ pub fn ifindex(dev: &str) -> u32 {
 /// Loads the object sized for this machine, fills the cpumap (queue size 2048 on every
 /// possible CPU), verifies both programs and writes the config; nothing is attached.
 pub fn load_ready(config: LqosDpConfig) -> Ebpf {
+    load_ready_with(config, MapSizes::for_this_machine().expect("map sizes"))
+}
+
+/// [`load_ready`] with the given map sizes.
+pub fn load_ready_with(config: LqosDpConfig, sizes: MapSizes) -> Ebpf {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let pin_dir =
         std::path::PathBuf::from(format!("/sys/fs/bpf/lqos-test-{}-{n}", std::process::id()));
-    let sizes = MapSizes::for_this_machine().expect("map sizes");
     let mut ebpf = load(&sizes, &pin_dir).expect("load the object");
     // Private maps: the pins go, the maps live on through the Ebpf's fds.
     std::fs::remove_dir_all(&pin_dir).expect("remove the test pin directory");

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod dataplane;
+pub mod packets;
 pub mod prog_test_run;
 pub mod traffic;
 

@@ -120,7 +120,6 @@ impl Dataplane {
     /// map first when it must, then calls [`Dataplane::attach`].
     pub fn load(config: &Config, shaped: Shaped, queues: u16) -> Result<Self, DataplaneError> {
         let pin_dir = config.lqosd.bpf_pin_dir.clone();
-        let maps_reused = pin_dir.join(MAP_IP).exists();
         let machine = MapSizes::for_this_machine()?;
         let mem = crate::telemetry::sizes::mem_total().unwrap_or(8 << 30);
         let (flows, circuits) =
@@ -131,6 +130,15 @@ impl Dataplane {
             circuits,
             ..machine
         };
+        // Pins an older lqos left with another layout (or telemetry maps of another size)
+        // are replaced by fresh maps: checked before deciding whether the IP map survived,
+        // so that a replaced IP map is refilled from the saved plan.
+        for stale in lqos_ebpf::replace_stale_pins(&sizes, &pin_dir)
+            .map_err(|e| DataplaneError::Load(lqos_ebpf::LoadError::Pins(e)))?
+        {
+            warn!(map = %stale.name, reason = %stale.reason, "pinned map replaced by a new, empty one");
+        }
+        let maps_reused = pin_dir.join(MAP_IP).exists();
         let mut ebpf = lqos_ebpf::load(&sizes, &pin_dir)?;
         let mut cpus = CpuMap::try_from(
             ebpf.map_mut(MAP_CPU)
