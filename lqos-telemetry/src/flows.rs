@@ -6,6 +6,8 @@
 //!   the previous `now_ns`), all its counters are new traffic and count in this pass's
 //!   per-circuit deltas and its rate; otherwise (the table's first pass, a flow that was not
 //!   tracked before) it is only a baseline.
+//! - A tracked key whose `first_seen_ns` changed is a new kernel entry under the same key
+//!   (evicted and re-created): its counters are counted from zero, never as a huge wrap.
 //! - Rates: byte deltas over the time since the flow's previous reading, bits per second.
 //! - A flow ends when idle for `idle_timeout` or once FIN/RST was seen, after this pass's
 //!   accounting: its key goes to [`Pass::expire`] and it moves to the finished list.
@@ -93,6 +95,16 @@ pub struct FlowTable {
     pass: u32,
     last_ns: Option<u64>,
     dropped: u64,
+}
+
+/// Bits per second of `bytes` over `elapsed_ns` (> 0); 64-bit arithmetic unless a delta of
+/// more than 2.3 GB needs 128 bits (a 128-bit division costs ~10x a 64-bit one).
+fn rate_bps(bytes: u64, elapsed_ns: u64) -> u64 {
+    match bytes.checked_mul(8_000_000_000) {
+        Some(bits_ns) => bits_ns / elapsed_ns,
+        None => u64::try_from(u128::from(bytes) * 8_000_000_000 / u128::from(elapsed_ns))
+            .unwrap_or(u64::MAX),
+    }
 }
 
 impl FlowTable {
@@ -199,6 +211,14 @@ impl FlowTable {
         let Some(e) = self.slab[slot as usize].as_mut() else {
             return;
         };
+        if flow.first_seen_ns != e.first_seen_ns {
+            // The kernel dropped the entry and made a new one under the same key (LRU
+            // eviction, a delete racing new packets): its counters start from zero again.
+            e.bytes = [0; 2];
+            e.packets = [0; 2];
+            e.retx = [0; 2];
+            e.sample_ns = [0; 2];
+        }
         let elapsed = now_ns.saturating_sub(e.read_ns);
         let old_circuit = e.circuit;
         let mut d_bytes = [0u64; 2];
@@ -211,8 +231,7 @@ impl FlowTable {
             d_packets[d] = u64::from(dir.packets.wrapping_sub(e.packets[d]));
             d_retx[d] = u64::from(dir.retransmits.wrapping_sub(e.retx[d]));
             if elapsed > 0 {
-                let bps = u128::from(d_bytes[d]) * 8 * 1_000_000_000 / u128::from(elapsed);
-                e.rate_bps[d] = u64::try_from(bps).unwrap_or(u64::MAX);
+                e.rate_bps[d] = rate_bps(d_bytes[d], elapsed);
             }
             rtt_changed |= flow.sample_ns[d] != 0 && flow.sample_ns[d] != e.sample_ns[d];
             e.bytes[d] = dir.bytes;
@@ -440,5 +459,19 @@ impl FlowTable {
         let circuits = self.circuits.capacity() * (size_of::<(u32, CircuitPass)>() + 1);
         let finished = self.finished.capacity() * size_of::<FinishedFlow>();
         index + slab + free + lists + by_circuit + circuits + finished + self.ending.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_bps;
+
+    #[test]
+    fn rates_of_huge_deltas_do_not_overflow() {
+        assert_eq!(rate_bps(125_000, 1_000_000_000), 1_000_000);
+        assert_eq!(rate_bps(250_000, 2_000_000_000), 1_000_000);
+        // 10 GB in one second needs the 128-bit path.
+        assert_eq!(rate_bps(10_000_000_000, 1_000_000_000), 80_000_000_000);
+        assert_eq!(rate_bps(u64::MAX, 1), u64::MAX);
     }
 }

@@ -98,6 +98,25 @@ impl Baseline {
         }
     }
 
+    /// Replaces this reading with `hist`, in place when the same cells are non-zero (the
+    /// usual case: no allocation).
+    pub fn update(&mut self, hist: &LqosRttHist) {
+        let mut mask = 0u64;
+        for (i, raw) in raw_cells(hist).enumerate() {
+            if raw != RawCell::default() {
+                mask |= 1 << i;
+            }
+        }
+        if mask != self.mask {
+            *self = Self::from_hist(hist);
+            return;
+        }
+        let present = raw_cells(hist).filter(|raw| *raw != RawCell::default());
+        for (cell, raw) in self.cells.iter_mut().zip(present) {
+            *cell = raw;
+        }
+    }
+
     fn get(&self, i: usize) -> RawCell {
         let bit = 1u64 << i;
         if self.mask & bit == 0 {
@@ -417,6 +436,24 @@ mod tests {
         assert_eq!(b.cells.len(), 2);
         assert_eq!(b.heap_bytes(), 16);
         assert!(b.delta_to(&h).unwrap().mask == 0);
+        // Updates: in place with the same cells, rebuilt with new ones; both exact.
+        let mut b = b;
+        let before = b.cells.as_ptr();
+        add_samples(&mut h, 1, 30_000, 2);
+        b.update(&h);
+        assert_eq!(b.cells.as_ptr(), before);
+        assert_eq!(b.get(RTT_BUCKETS + bucket_of(30_000)).count, 5);
+        add_samples(&mut h, 0, 9_000, 1);
+        b.update(&h);
+        assert_eq!(b.cells.len(), 3);
+        assert!(b.delta_to(&h).unwrap().mask == 0);
+        assert_eq!(
+            b.get(bucket_of(9_000)),
+            RawCell {
+                count: 1,
+                sum_us: 9_000
+            }
+        );
     }
 
     #[test]

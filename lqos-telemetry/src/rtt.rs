@@ -99,7 +99,10 @@ impl CircuitRtt {
                 d
             }
         };
-        state.baseline = Some(Baseline::from_hist(cumulative));
+        match state.baseline.as_mut() {
+            Some(base) => base.update(cumulative),
+            None => state.baseline = Some(Baseline::from_hist(cumulative)),
+        }
         let Some(delta) = delta else { return };
         if delta.mask == 0 {
             return;

@@ -146,30 +146,44 @@ impl Telemetry {
     /// [`RTT_SUBSCRIBER`]) over `window`, among those with at least 5 samples there
     /// (one pass over the circuits with samples in the last 5 minutes).
     pub fn worst_rtt(&self, side: usize, window: Window, n: usize) -> Vec<WorstRtt> {
-        let mut out: Vec<WorstRtt> = Vec::new();
+        let [internet, subscriber] = self.worst_rtt_both(window, n);
+        if side == RTT_INTERNET {
+            internet
+        } else {
+            subscriber
+        }
+    }
+
+    /// [`worst_rtt`](Self::worst_rtt) of both sides in one pass: `[internet, subscriber]`.
+    pub fn worst_rtt_both(&self, window: Window, n: usize) -> [Vec<WorstRtt>; 2] {
+        let mut out: [Vec<WorstRtt>; 2] = [Vec::new(), Vec::new()];
         for circuit in self.rtt.active_circuits() {
             if window == Window::TenSeconds && !self.rtt.has_recent(circuit) {
                 continue;
             }
             let dense = self.rtt.window(circuit, window);
-            let samples = dense.samples(side);
-            if samples < MIN_RTT_SAMPLES {
-                continue;
-            }
-            if let Some(p90_ms) = dense.percentile_ms(side, 0.9) {
-                out.push(WorstRtt {
-                    circuit,
-                    p90_ms,
-                    samples,
-                });
+            for (list, side) in out.iter_mut().zip([RTT_INTERNET, RTT_SUBSCRIBER]) {
+                let samples = dense.samples(side);
+                if samples < MIN_RTT_SAMPLES {
+                    continue;
+                }
+                if let Some(p90_ms) = dense.percentile_ms(side, 0.9) {
+                    list.push(WorstRtt {
+                        circuit,
+                        p90_ms,
+                        samples,
+                    });
+                }
             }
         }
-        out.sort_by(|a, b| {
-            b.p90_ms
-                .total_cmp(&a.p90_ms)
-                .then(a.circuit.cmp(&b.circuit))
-        });
-        out.truncate(n);
+        for list in &mut out {
+            list.sort_by(|a, b| {
+                b.p90_ms
+                    .total_cmp(&a.p90_ms)
+                    .then(a.circuit.cmp(&b.circuit))
+            });
+            list.truncate(n);
+        }
         out
     }
 
@@ -206,10 +220,11 @@ impl Telemetry {
     /// The dashboard: the 10-s RTT histogram, the `n` worst circuits by internet and by
     /// subscriber p90 (10 s) and by retransmits, and the flow counts.
     pub fn dashboard(&self, n: usize) -> DashboardView {
+        let [worst_internet_rtt, worst_subscriber_rtt] = self.worst_rtt_both(Window::TenSeconds, n);
         DashboardView {
             rtt_histogram: self.rtt_histogram(),
-            worst_internet_rtt: self.worst_rtt(RTT_INTERNET, Window::TenSeconds, n),
-            worst_subscriber_rtt: self.worst_rtt(RTT_SUBSCRIBER, Window::TenSeconds, n),
+            worst_internet_rtt,
+            worst_subscriber_rtt,
             worst_retransmits: self.worst_retransmits(n),
             flows_tracked: self.flows.len() as u64,
             flows_dropped: self.flows.dropped(),

@@ -315,3 +315,24 @@ fn limits_default_to_the_documented_values() {
     assert_eq!(l.finished_keep, Duration::from_secs(60));
     assert!(l.max_tracked > 0 && l.max_finished > 0);
 }
+
+#[test]
+fn a_recreated_kernel_entry_is_counted_from_zero_not_as_a_wrap() {
+    let mut t = table();
+    let old = with_dir(
+        flow(2, SEC, 5 * SEC),
+        FLOW_DOWN,
+        5_000_000_000,
+        4_000_000,
+        9,
+    );
+    t.ingest(5 * SEC, &[(key(1), old)]);
+    // Evicted and re-created within the second: first_seen moved, counters small again.
+    let new = with_dir(flow(2, 5 * SEC + 10, 6 * SEC), FLOW_DOWN, 3_000, 3, 0);
+    t.ingest(6 * SEC, &[(key(1), new)]);
+    let p = t.circuit_pass(2).unwrap();
+    assert_eq!(p.bytes, [3_000, 0]);
+    assert_eq!(p.packets, [3, 0]);
+    assert_eq!(p.retransmits, [0, 0]);
+    assert_eq!(t.get(&key(1)).unwrap().rate_down_bps, 24_000);
+}
