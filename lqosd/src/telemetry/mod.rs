@@ -41,6 +41,7 @@ pub struct KernelFlowCounters {
 }
 
 /// Everything the readers write and the views read.
+#[derive(Debug)]
 pub struct State {
     pub telemetry: lqos_telemetry::Telemetry,
     pub kernel: KernelFlowCounters,
@@ -49,6 +50,7 @@ pub struct State {
 }
 
 /// The shared telemetry of one lqosd.
+#[derive(Debug)]
 pub struct TelemetryHub {
     state: RwLock<State>,
     /// The live plan's classes (replaced after every apply).
@@ -68,6 +70,7 @@ impl TelemetryHub {
             idle_timeout: config.idle_timeout,
             finished_keep: config.finished_keep,
             max_tracked: config.max_tracked,
+            ..lqos_telemetry::FlowLimits::default()
         };
         Ok(Self {
             state: RwLock::new(State {
