@@ -133,6 +133,17 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
+/// This thread's CPU time, ms (time on the CPU only: steady on a machine others load).
+fn cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a pointer to a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
 fn bench_flows(n: u32) {
     let passes = 21;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -145,14 +156,16 @@ fn bench_flows(n: u32) {
         .map(|(i, (k, _))| (*k, i as u64))
         .collect();
     let mut floor = Vec::new();
+    let mut floor_cpu = Vec::new();
     for _ in 0..passes {
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_ms());
         let mut acc = 0u64;
         for (k, f) in &input {
             acc = acc.wrapping_add(floor_map.get(k).copied().unwrap_or(0) ^ f.dir[0].bytes);
         }
         black_box(acc);
         floor.push(ms(t0));
+        floor_cpu.push(cpu_ms() - c0);
     }
     drop(floor_map);
 
@@ -162,18 +175,22 @@ fn bench_flows(n: u32) {
     table.ingest(SEC, &input);
     let first = ms(t0);
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     let mut changed = 0;
     for p in 2..=passes as u64 {
         advance(&mut input, p * SEC, &mut rng);
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_ms());
         let pass = table.ingest(p * SEC, &input);
         times.push(ms(t0));
+        cpu.push(cpu_ms() - c0);
         changed = pass.changed_circuits.len();
     }
     let counted = live() - before;
     let computed = table.heap_bytes();
     let med = median(times);
     let floor = median(floor);
+    let cpu = median(cpu);
+    let floor_cpu = median(floor_cpu);
     println!(
         "FlowTable::ingest, {n} flows over {} circuits ({passes} passes)",
         n / FLOWS_PER_CIRCUIT
@@ -186,6 +203,10 @@ fn bench_flows(n: u32) {
     println!(
         "  floor (1 hash lookup/flow):  {floor:8.2} ms  -> {:.1}x floor",
         med / floor
+    );
+    println!(
+        "  CPU time: pass {cpu:.2} ms, floor {floor_cpu:.2} ms -> {:.1}x floor",
+        cpu / floor_cpu
     );
     println!("  changed circuits per pass:   {changed}");
     println!(
@@ -201,15 +222,18 @@ fn bench_flows(n: u32) {
     let mut input = flows(n, SEC);
     t.ingest_flows(SEC, &input);
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     for p in 2..=passes as u64 {
         advance(&mut input, p * SEC, &mut rng);
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_ms());
         black_box(t.ingest_flows(p * SEC, &input));
         times.push(ms(t0));
+        cpu.push(cpu_ms() - c0);
     }
     println!(
-        "Telemetry::ingest_flows (+ retransmit windows), median: {:8.2} ms",
-        median(times)
+        "Telemetry::ingest_flows (+ retransmit windows), median: {:.2} ms wall, {:.2} ms CPU",
+        median(times),
+        median(cpu)
     );
 }
 
@@ -255,26 +279,29 @@ fn bench_rtt() {
     }
     let idle_bytes = live() - before;
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     for s in 1..=310u64 {
         for (h, base) in hists.iter_mut().zip(&bases) {
             add_second(h, *base, &mut rng);
         }
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_ms());
         for (c, h) in hists.iter().enumerate() {
             rtt.ingest_rtt(s, c as u32 + 1, h);
         }
         rtt.advance(s);
         times.push(ms(t0));
+        cpu.push(cpu_ms() - c0);
     }
     let counted = live() - before;
     let steady = median(times[300..].to_vec());
+    let steady_cpu = median(cpu[300..].to_vec());
     println!(
         "CircuitRtt::ingest_rtt, {busy} changed circuits per pass (+ advance over {} circuits)",
         busy + idle
     );
     println!(
-        "  pass, median of seconds 301-310: {steady:8.2} ms  ({:.0} ns/circuit)",
-        steady * 1e6 / f64::from(busy)
+        "  pass, median of seconds 301-310: {steady:8.2} ms wall, {steady_cpu:.2} ms CPU ({:.0} ns/circuit)",
+        steady_cpu * 1e6 / f64::from(busy)
     );
     println!(
         "  memory: idle circuits {:.0} B each; busy circuits (5 min of windows) {:.0} B each; total {:.1} MiB counted, {:.1} MiB from heap_bytes()",
@@ -301,12 +328,13 @@ fn bench_queries(n: u32) {
             t.ingest_rtt(s, c, h);
         }
     }
+    // CPU time of this thread (the machine may be busy with other work).
     let time = |f: &dyn Fn()| {
         let mut v = Vec::new();
         for _ in 0..21 {
-            let t0 = Instant::now();
+            let c0 = cpu_ms();
             f();
-            v.push(ms(t0));
+            v.push(cpu_ms() - c0);
         }
         median(v)
     };
@@ -323,7 +351,9 @@ fn bench_queries(n: u32) {
     let all = time(&|| {
         black_box(t.flows().all_flows(100));
     });
-    println!("Queries with {n} flows, {circuits} circuits with 5 min of windows (medians)");
+    println!(
+        "Queries with {n} flows, {circuits} circuits with 5 min of windows (medians, CPU time)"
+    );
     println!("  circuit_view(10 flows): {view:.3} ms; rollup(100 circuits): {rollup:.3} ms");
     println!("  dashboard(10): {dash:.2} ms; all_flows(100): {all:.2} ms");
     println!(
