@@ -2,3 +2,5 @@
 //! and RTT histograms goes in, per-flow rates, per-circuit RTT percentiles, retransmit
 //! percentages, QoO scores and the views the bus, the CLI and the WebUI show come out.
 //! Nothing here touches the kernel, so all of it is tested without root.
+
+pub mod geo;
