@@ -219,12 +219,15 @@ fn check_count(what: &'static str, count: usize) -> Result<u32, BuildError> {
     })
 }
 
+/// The IPv4 and IPv6 tables of one file.
+type Tables<W> = (RangeTable<u32, W>, RangeTable<u128, W>);
+
 /// Splits resolved rows into the file's tables, mapping each value with `map`.
 fn tables<V: Copy, W: super::table::Value>(
     v4: Vec<Row<V>>,
     v6: Vec<Row<V>>,
     map: impl Fn(V) -> W,
-) -> Result<(RangeTable<u32, W>, RangeTable<u128, W>), BuildError> {
+) -> Result<Tables<W>, BuildError> {
     check_count("IPv4 ranges", v4.len())?;
     check_count("IPv6 ranges", v6.len())?;
     // The rows come out of `resolve` sorted and disjoint, so these checks cannot fail; they
