@@ -2,12 +2,13 @@
 # Builds the Debian package lqos_<version>_<arch>.deb with dpkg-deb (no packaging tool beyond
 # dpkg itself, which every Debian machine has; the layout is written out here, in full view):
 # the binaries, the systemd units (enabled by nothing), /etc/lqos.conf as a conffile, the
-# example inputs, the docs, the manual pages and shell completions, the Grafana dashboard.
+# example inputs, the docs, the manual pages and shell completions, the Grafana dashboard, and
+# the geo tables with their manifest and licences (/usr/share/lqos/geo: scripts/geo-data.sh).
 # The maintainer scripts are in etc/debian/.
 #
 #   scripts/package.sh [--bin-dir DIR] [--version V] [--out DIR]
-#     --bin-dir DIR  take the binaries from DIR (lqosd, lqos-scheduler, lqos, lqtop, lqos-manpages)
-#                    instead of building them in release mode
+#     --bin-dir DIR  take the binaries from DIR (lqosd, lqos-scheduler, lqos, lqtop, lqos-manpages,
+#                    and lqos-geo-build when there) instead of building them in release mode
 #     --version V    the package version (default: the workspace's)
 #     --out DIR      where to write the .deb (default: target/debian)
 set -euo pipefail
@@ -32,12 +33,17 @@ arch=$(dpkg --print-architecture)
 for b in lqosd lqos-scheduler lqos lqtop lqos-manpages; do
     [ -x "$bin_dir/$b" ] || { echo "package: $bin_dir/$b is missing" >&2; exit 1; }
 done
+# The geo tables (built here unless up to date; offline once data/node_modules is installed).
+geo_tool=()
+[ -x "$bin_dir/lqos-geo-build" ] && geo_tool=(--tool "$bin_dir/lqos-geo-build")
+./scripts/geo-data.sh "${geo_tool[@]}"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root="$stage/lqos_${version}_$arch"
 install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc" \
     "$root/usr/share/lqos/examples" "$root/usr/share/lqos/grafana" "$root/usr/share/doc/lqos/docs" \
+    "$root/usr/share/lqos/geo/licenses" \
     "$root/usr/share/man/man8" "$root/usr/share/bash-completion/completions" \
     "$root/usr/share/zsh/vendor-completions" "$root/usr/share/fish/vendor_completions.d"
 for b in lqosd lqos-scheduler lqos lqtop; do
@@ -51,10 +57,15 @@ done
 install -m 0644 etc/lqos.conf "$root/etc/lqos.conf"
 install -m 0644 etc/ShapedDevices.csv etc/network.json etc/lqos_overrides.json "$root/usr/share/lqos/examples/"
 install -m 0644 etc/grafana/lqos.json "$root/usr/share/lqos/grafana/"
+install -m 0644 target/geo/asn.bin target/geo/country.bin target/geo/country-centroids.json \
+    target/geo/datasets.json "$root/usr/share/lqos/geo/"
+install -m 0644 target/geo/licenses/* "$root/usr/share/lqos/geo/licenses/"
 install -m 0644 README.md "$root/usr/share/doc/lqos/"
 install -m 0644 etc/README.md "$root/usr/share/doc/lqos/examples.md"
 install -m 0644 docs/*.md "$root/usr/share/doc/lqos/docs/"
-printf 'lqos\nLicense: GPL-2.0-only (see /usr/share/common-licenses/GPL-2)\n' > "$root/usr/share/doc/lqos/copyright"
+printf 'lqos\nLicense: GPL-2.0-only (see /usr/share/common-licenses/GPL-2)\n\n%s\n' \
+    'Files: /usr/share/lqos/geo/*: open datasets (IP -> ASN and country: CC BY 4.0, RouteViews, DB-IP, NRO; Natural Earth geometry: public domain), each with its version, licence and attribution in /usr/share/lqos/geo/datasets.json and its licence files in /usr/share/lqos/geo/licenses/ (docs/geo-data.md).' \
+    > "$root/usr/share/doc/lqos/copyright"
 generated="$stage/generated"
 "$bin_dir/lqos-manpages" "$generated" >/dev/null
 for page in "$generated"/man/man8/*.8; do

@@ -6,7 +6,9 @@
 # Prometheus for the test of the Grafana dashboard's queries, man-db to render the manual pages,
 # tmux to run lqtop in a real terminal in its end-to-end test, faketime (libfaketime) for the
 # clock-step fault test, protoc (protobuf-compiler, with the well-known .proto files of
-# libprotobuf-dev) to build the etcd client, and etcd itself for the fleet tests.
+# libprotobuf-dev) to build the etcd client, and etcd itself for the fleet tests. Then the geo
+# datasets (data/package-lock.json) and the tables built from them into target/geo/
+# (scripts/geo-data.sh, docs/geo-data.md).
 # Idempotent: it installs only what is missing. Needs root (apt-get).
 set -euo pipefail
 
@@ -42,4 +44,7 @@ webui=$(cd "$(dirname "$0")/../webui" && pwd)
 if [ ! -d "$webui/node_modules/playwright-core" ] || [ "$webui/package-lock.json" -nt "$webui/node_modules" ]; then
     (cd "$webui" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The open IP -> ASN / country datasets and world geometry, pinned by data/package-lock.json,
+# converted into target/geo/ (the .deb's tables; target/geo/test/ for the demo and the tests).
+"$(dirname "$0")/geo-data.sh"
 echo "setup: ready ($(cargo --version), $(clang --version | head -n1))"

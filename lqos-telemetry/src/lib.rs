@@ -15,6 +15,7 @@
 mod error;
 mod flow_entry;
 mod flows;
+pub mod geo;
 mod hist;
 mod key;
 pub mod qoo;
