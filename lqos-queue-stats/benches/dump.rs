@@ -217,6 +217,11 @@ fn main() -> Result<()> {
         ensure!(q.classes.len() == n + 1, "short dump");
     }
 
+    let mut classes_only = Runs::new();
+    for _ in 0..runs {
+        let q = classes_only.time(|| Ok(reader.dump_classes_only(ifindex)?))?;
+        ensure!(q.classes.len() == n + 1, "short class dump");
+    }
     if env_usize("LQOS_BENCH_BASELINE", 1)? == 0 {
         netlink.report("netlink dump, classes + qdiscs", None);
         return Ok(());
@@ -234,6 +239,7 @@ fn main() -> Result<()> {
 
     println!("classes {n}, runs {runs} (CPU: this thread plus the tc children)");
     netlink.report("netlink dump, classes + qdiscs", None);
+    classes_only.report("netlink dump_classes_only", None);
     both.report(
         "fork tc -s class show + tc -s -j qdisc show, parse",
         Some(&netlink),
