@@ -57,7 +57,13 @@ fn decodes_every_field_of_four_tins() {
     assert_eq!(s.memory_limit, 4 << 20);
     assert_eq!(s.memory_used, 123_456);
     assert_eq!(
-        (s.avg_netoff, s.min_netlen, s.max_netlen, s.min_adjlen, s.max_adjlen),
+        (
+            s.avg_netoff,
+            s.min_netlen,
+            s.max_netlen,
+            s.min_adjlen,
+            s.max_adjlen
+        ),
         (14, 60, 1500, 98, 1538)
     );
     assert_eq!(s.tins.len(), 4);

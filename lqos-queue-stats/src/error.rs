@@ -72,7 +72,9 @@ pub enum QueueStatsError {
         ifindex: u32,
     },
     /// No interface has this name in the socket's network namespace.
-    #[error("no network interface is named {name:?} in the network namespace of the netlink socket")]
+    #[error(
+        "no network interface is named {name:?} in the network namespace of the netlink socket"
+    )]
     NoSuchInterfaceName {
         /// The name asked about.
         name: String,
@@ -119,7 +121,9 @@ pub enum DecodeError {
         available: usize,
     },
     /// An attribute declares a length shorter than its own header.
-    #[error("{attribute} (type {kind}) declares a length of {declared}, less than its 4 byte header")]
+    #[error(
+        "{attribute} (type {kind}) declares a length of {declared}, less than its 4 byte header"
+    )]
     BadAttributeLength {
         /// The attribute's name.
         attribute: &'static str,

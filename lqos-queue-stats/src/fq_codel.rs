@@ -79,7 +79,10 @@ mod tests {
         for len in 0..40 {
             let b = xstats(0, &[1; 9]);
             let err = decode_fq_codel_xstats(&b[..len]).unwrap_err();
-            assert!(err.to_string().contains("tc_fq_codel_xstats"), "{len}: {err}");
+            assert!(
+                err.to_string().contains("tc_fq_codel_xstats"),
+                "{len}: {err}"
+            );
         }
     }
 }

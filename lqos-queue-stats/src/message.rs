@@ -94,12 +94,11 @@ pub(crate) fn decode_entry(payload: &[u8]) -> Result<TcEntry<'_>, DecodeError> {
         match kind {
             TCA_KIND => {
                 let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-                e.kind = std::str::from_utf8(&value[..end]).map_err(|err| {
-                    DecodeError::Netlink {
+                e.kind =
+                    std::str::from_utf8(&value[..end]).map_err(|err| DecodeError::Netlink {
                         what: "TCA_KIND",
                         message: err.to_string(),
-                    }
-                })?;
+                    })?;
             }
             TCA_STATS2 => decode_stats2(value, &mut e, &mut app)?,
             TCA_XSTATS => compat_xstats = Some(value),

@@ -46,7 +46,11 @@ fn decodes_header_kind_stats2_and_app() {
         (e.qlen, e.backlog, e.drops, e.requeues, e.overlimits),
         (1, 2, 3, 4, 5)
     );
-    assert_eq!(e.xstats, Some(&[9u8; 20][..]), "TCA_STATS_APP wins over TCA_XSTATS");
+    assert_eq!(
+        e.xstats,
+        Some(&[9u8; 20][..]),
+        "TCA_STATS_APP wins over TCA_XSTATS"
+    );
     let c = e.into_class();
     assert_eq!(c.leaf_handle, Some(0x0010_0000));
     assert_eq!(c.classid, 0x0001_0010);

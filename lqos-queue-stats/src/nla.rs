@@ -101,7 +101,7 @@ pub(crate) mod build {
         out.extend_from_slice(&len.to_ne_bytes());
         out.extend_from_slice(&kind.to_ne_bytes());
         out.extend_from_slice(payload);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
@@ -172,18 +172,24 @@ mod tests {
 
     #[test]
     fn stray_bytes_and_short_lengths_are_errors() {
-        let err = Nlas::new(&[1, 0], "outer", name).next().unwrap().unwrap_err();
-        assert!(matches!(
-            err,
-            DecodeError::TruncatedHeader { within: "outer", available: 2 }
-        ));
-        let mut b = 2u16.to_ne_bytes().to_vec();
-        b.extend_from_slice(&1u16.to_ne_bytes());
-        let err = Nlas::new(&b, "outer", name)
+        let err = Nlas::new(&[1, 0], "outer", name)
             .next()
             .unwrap()
             .unwrap_err();
-        assert!(matches!(err, DecodeError::BadAttributeLength { declared: 2, .. }));
+        assert!(matches!(
+            err,
+            DecodeError::TruncatedHeader {
+                within: "outer",
+                available: 2
+            }
+        ));
+        let mut b = 2u16.to_ne_bytes().to_vec();
+        b.extend_from_slice(&1u16.to_ne_bytes());
+        let err = Nlas::new(&b, "outer", name).next().unwrap().unwrap_err();
+        assert!(matches!(
+            err,
+            DecodeError::BadAttributeLength { declared: 2, .. }
+        ));
     }
 
     #[test]

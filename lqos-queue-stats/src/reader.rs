@@ -15,8 +15,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP,
-    NLM_F_DUMP_INTR, NLM_F_MULTIPART, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_ECHO, NLM_F_REQUEST,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::tc::{TcAttribute, TcMessage};
@@ -39,6 +39,30 @@ const NLMSG_HDRLEN: usize = 16;
 /// Receive buffer. The kernel fills a dump datagram up to 32 KiB; more room costs nothing but
 /// address space and guards against a larger single message.
 const RECV_BUF: usize = 256 * 1024;
+
+/// Longest wait for one datagram: a kernel that never answers must not hang lqosd.
+const RECV_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn set_recv_timeout(socket: &Socket, t: std::time::Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: libc::suseconds_t::from(t.subsec_micros() as i32),
+    };
+    // SAFETY: a valid socket fd and a timeval of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Reads the queue statistics of interfaces over rtnetlink. Owns one socket and one receive
 /// buffer, reused by every dump; `Send`, so it can live on any thread (see the module doc for
@@ -101,6 +125,7 @@ impl QueueReader {
         socket
             .connect(&SocketAddr::new(0, 0))
             .map_err(QueueStatsError::Socket)?;
+        set_recv_timeout(&socket, RECV_TIMEOUT).map_err(QueueStatsError::Socket)?;
         Ok(QueueReader {
             socket,
             buf: vec![0; RECV_BUF],
@@ -159,7 +184,11 @@ impl QueueReader {
         const REQ: &str = "RTM_GETLINK";
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-        let seq = self.send(REQ, RouteNetlinkMessage::GetLink(msg), NLM_F_REQUEST)?;
+        let seq = self.send(
+            REQ,
+            RouteNetlinkMessage::GetLink(msg),
+            NLM_F_REQUEST | NLM_F_ACK,
+        )?;
         let mut index = None;
         self.receive(REQ, 0, seq, |ty, payload| {
             if ty == RTM_NEWLINK {
@@ -195,6 +224,65 @@ impl QueueReader {
         let classes = self.dump_classes(ifindex, index, qdiscs.len(), &mut failures)?;
         failures.log(ifindex);
         Ok(InterfaceQueues::new(classes, qdiscs))
+    }
+
+    /// Dumps only the classes of interface `ifindex` (one `RTM_GETTCLASS` dump): for an HTB
+    /// leaf class, bytes, packets, drops, overlimits, and its leaf's backlog and qlen, without
+    /// the qdisc dump's cost. `qdiscs` is empty. An unknown index is
+    /// [`QueueStatsError::NoSuchInterface`].
+    pub fn dump_classes_only(&mut self, ifindex: u32) -> Result<InterfaceQueues, QueueStatsError> {
+        let index = i32::try_from(ifindex).map_err(|_| QueueStatsError::BadIndex { ifindex })?;
+        if index == 0 {
+            return Err(QueueStatsError::NoSuchInterface { ifindex });
+        }
+        let mut failures = XstatsFailures::default();
+        let classes = self.dump_classes(ifindex, index, 0, &mut failures)?;
+        if classes.is_empty() {
+            self.check_link(ifindex)?;
+        }
+        failures.log(ifindex);
+        Ok(InterfaceQueues::new(classes, Vec::new()))
+    }
+
+    /// The qdisc attached to class `classid` of interface `ifindex` (its leaf: CAKE,
+    /// fq_codel...), asked for alone (`RTM_GETQDISC` by parent, not a dump): what a watched
+    /// circuit needs every second. `Ok(None)` when the class has no visible leaf or does not
+    /// exist.
+    pub fn leaf_qdisc(
+        &mut self,
+        ifindex: u32,
+        classid: u32,
+    ) -> Result<Option<QdiscStats>, QueueStatsError> {
+        const REQ: &str = "RTM_GETQDISC";
+        let index = i32::try_from(ifindex).map_err(|_| QueueStatsError::BadIndex { ifindex })?;
+        let mut msg = TcMessage::with_index(index);
+        msg.header.parent = classid.into();
+        // The kernel answers a qdisc get with rtnetlink_send(), which unicasts to the asker
+        // only with NLM_F_ECHO; it sends nothing for a hidden leaf, but NLM_F_ACK always ends
+        // the answer.
+        let seq = self.send(
+            REQ,
+            RouteNetlinkMessage::GetQueueDiscipline(msg),
+            NLM_F_REQUEST | NLM_F_ECHO | NLM_F_ACK,
+        )?;
+        let mut failures = XstatsFailures::default();
+        let mut found = None;
+        let r = self.receive(REQ, ifindex, seq, |ty, payload| {
+            if ty == RTM_NEWQDISC {
+                found = Some(qdisc_with_xstats(decode_entry(payload)?, &mut failures));
+            }
+            Ok(())
+        });
+        failures.log(ifindex);
+        match r.map_err(|e| no_such_interface(e, ifindex)) {
+            Ok(()) => Ok(found.filter(|q| q.parent == classid)),
+            Err(QueueStatsError::Kernel { source, .. })
+                if source.raw_os_error() == Some(libc::ENOENT) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn dump_qdiscs(
@@ -257,7 +345,11 @@ impl QueueReader {
         const REQ: &str = "RTM_GETLINK";
         let mut msg = LinkMessage::default();
         msg.header.index = ifindex;
-        let seq = self.send(REQ, RouteNetlinkMessage::GetLink(msg), NLM_F_REQUEST)?;
+        let seq = self.send(
+            REQ,
+            RouteNetlinkMessage::GetLink(msg),
+            NLM_F_REQUEST | NLM_F_ACK,
+        )?;
         self.receive(REQ, ifindex, seq, |_, _| Ok(()))
             .map_err(|e| no_such_interface(e, ifindex))
     }
@@ -283,8 +375,8 @@ impl QueueReader {
         Ok(self.seq)
     }
 
-    /// Receives the answer to request `seq` until its end (`NLMSG_DONE`, `NLMSG_ERROR`, or a
-    /// single non-multipart message), handing each message's type and payload to `on_msg`.
+    /// Receives the answer to request `seq` until its end (`NLMSG_DONE` of a dump, or
+    /// `NLMSG_ERROR`: an error, or the ACK every non-dump request asks for), handing each message's type and payload to `on_msg`.
     /// Messages of earlier requests (a dump abandoned by an error) are skipped. After a decode
     /// error the rest of the dump is still drained, so the socket is clean for the next call.
     fn receive(
@@ -355,9 +447,6 @@ impl QueueReader {
                             if let Err(source) = on_msg(ty, payload) {
                                 failed = Some(QueueStatsError::Decode { request, source });
                             }
-                        }
-                        if flags & NLM_F_MULTIPART == 0 {
-                            return finish(failed, interrupted, request);
                         }
                     }
                 }

@@ -36,10 +36,27 @@ fn bed() -> Result<Bed> {
     let peer = NetNs::new("peer")?;
     shaper.run(
         "ip",
-        &["link", "add", "qa0", "type", "veth", "peer", "name", "qb0", "netns", peer.name()],
+        &[
+            "link",
+            "add",
+            "qa0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "qb0",
+            "netns",
+            peer.name(),
+        ],
     )?;
-    shaper.run("ip", &["addr", "add", &format!("{SHAPER_IP}/30"), "dev", "qa0"])?;
-    peer.run("ip", &["addr", "add", &format!("{PEER_IP}/30"), "dev", "qb0"])?;
+    shaper.run(
+        "ip",
+        &["addr", "add", &format!("{SHAPER_IP}/30"), "dev", "qa0"],
+    )?;
+    peer.run(
+        "ip",
+        &["addr", "add", &format!("{PEER_IP}/30"), "dev", "qb0"],
+    )?;
     peer.run("ip", &["link", "set", "qb0", "up"])?;
     shaper.run("ip", &["link", "set", "qa0", "up"])?;
     // No ARP exchange in the middle of the counts.
@@ -48,7 +65,17 @@ fn bed() -> Result<Bed> {
     let mac = link[0]["address"].as_str().context("qb0 MAC")?.to_owned();
     shaper.run(
         "ip",
-        &["neigh", "replace", PEER_IP, "lladdr", &mac, "dev", "qa0", "nud", "permanent"],
+        &[
+            "neigh",
+            "replace",
+            PEER_IP,
+            "lladdr",
+            &mac,
+            "dev",
+            "qa0",
+            "nud",
+            "permanent",
+        ],
     )?;
     // Another interface with a qdisc in the same namespace: its qdisc must not show up in
     // qa0's dump (the kernel's qdisc dump covers every interface).
@@ -101,7 +128,10 @@ fn dump_matches_tc_after_traffic_into_one_class() -> Result<()> {
     // At 1 Mbit/s the 10 queued datagrams take ~80 ms to leave: they are still queued now.
     let busy = reader.dump(ifindex)?;
     let leaf = busy.leaf_of(C10).context("leaf of 1:10 while busy")?;
-    ensure!(leaf.qlen > 0 && leaf.backlog_bytes > 0, "nothing queued: {leaf:?}");
+    ensure!(
+        leaf.qlen > 0 && leaf.backlog_bytes > 0,
+        "nothing queued: {leaf:?}"
+    );
     let class = &busy.classes[&C10];
     ensure!(
         class.qlen == leaf.qlen && class.backlog_bytes == leaf.backlog_bytes,
@@ -119,8 +149,14 @@ fn dump_matches_tc_after_traffic_into_one_class() -> Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let dump = reader.dump(ifindex)?;
-    let tc_classes = parse_classes(&bed.shaper.run("tc", &["-s", "class", "show", "dev", "qa0"])?)?;
-    let tc_qdiscs = parse_qdiscs(&bed.shaper.run("tc", &["-s", "-j", "qdisc", "show", "dev", "qa0"])?)?;
+    let tc_classes = parse_classes(
+        &bed.shaper
+            .run("tc", &["-s", "class", "show", "dev", "qa0"])?,
+    )?;
+    let tc_qdiscs = parse_qdiscs(
+        &bed.shaper
+            .run("tc", &["-s", "-j", "qdisc", "show", "dev", "qa0"])?,
+    )?;
 
     // Class 1:10 got every datagram: sent or dropped by its 10-packet pfifo.
     let c10 = &dump.classes[&C10];
@@ -128,21 +164,37 @@ fn dump_matches_tc_after_traffic_into_one_class() -> Result<()> {
     assert_eq!(c10.kind, "htb");
     assert_eq!(c10.parent, C1);
     assert_eq!(c10.leaf_handle, Some(tc_handle(0x10, 0)));
-    assert_eq!((l10.kind.as_str(), l10.handle), ("pfifo", tc_handle(0x10, 0)));
-    assert!(l10.drops > 0, "the burst must overflow pfifo limit 10: {l10:?}");
+    assert_eq!(
+        (l10.kind.as_str(), l10.handle),
+        ("pfifo", tc_handle(0x10, 0))
+    );
+    assert!(
+        l10.drops > 0,
+        "the burst must overflow pfifo limit 10: {l10:?}"
+    );
     assert_eq!(c10.packets + l10.drops, SENT, "{c10:?} {l10:?}");
     assert_eq!(c10.drops, l10.drops);
     assert_eq!(c10.bytes, c10.packets * WIRE_LEN);
     assert_eq!((l10.bytes, l10.packets), (c10.bytes, c10.packets));
-    assert!(c10.overlimits > 0, "1 Mbit/s must throttle the burst: {c10:?}");
+    assert!(
+        c10.overlimits > 0,
+        "1 Mbit/s must throttle the burst: {c10:?}"
+    );
     let htb = c10.htb.context("HTB xstats of 1:10")?;
-    assert_eq!(u64::from(htb.lends), c10.packets, "1:10 never borrows: {htb:?}");
+    assert_eq!(
+        u64::from(htb.lends),
+        c10.packets,
+        "1:10 never borrows: {htb:?}"
+    );
 
     // Class 1:20 and its bfifo saw nothing.
     let c20 = &dump.classes[&C20];
     let l20 = dump.leaf_of(C20).context("leaf of 1:20")?;
     assert_eq!((c20.bytes, c20.packets, c20.drops), (0, 0, 0));
-    assert_eq!((l20.kind.as_str(), l20.handle, l20.packets), ("bfifo", tc_handle(0x20, 0), 0));
+    assert_eq!(
+        (l20.kind.as_str(), l20.handle, l20.packets),
+        ("bfifo", tc_handle(0x20, 0), 0)
+    );
 
     // The parent class carried exactly what its children sent.
     assert_eq!(dump.classes[&C1].bytes, c10.bytes);
@@ -151,7 +203,10 @@ fn dump_matches_tc_after_traffic_into_one_class() -> Result<()> {
     // Every class and qdisc equals tc's numbers.
     assert_eq!(dump.classes.len(), tc_classes.len(), "{tc_classes:?}");
     for t in &tc_classes {
-        let c = dump.classes.get(&t.classid).with_context(|| format!("class {t:?}"))?;
+        let c = dump
+            .classes
+            .get(&t.classid)
+            .with_context(|| format!("class {t:?}"))?;
         let got = (
             c.kind.as_str(),
             c.parent,
@@ -178,7 +233,13 @@ fn dump_matches_tc_after_traffic_into_one_class() -> Result<()> {
         );
         assert_eq!(got, want, "class {:x}", t.classid);
         let h = c.htb.context("HTB xstats")?;
-        let got = (h.lends, h.borrows, h.giants, i64::from(h.tokens), i64::from(h.ctokens));
+        let got = (
+            h.lends,
+            h.borrows,
+            h.giants,
+            i64::from(h.tokens),
+            i64::from(h.ctokens),
+        );
         assert_eq!(Some(got), t.htb, "HTB xstats of class {:x}", t.classid);
     }
     assert_eq!(dump.qdiscs.len(), tc_qdiscs.len(), "{tc_qdiscs:?}");
@@ -219,6 +280,42 @@ fn dump_matches_tc_after_traffic_into_one_class() -> Result<()> {
         dump.qdiscs.iter().all(|q| q.handle != tc_handle(5, 0)),
         "qc0's qdisc leaked into qa0's dump"
     );
+    Ok(())
+}
+
+#[test]
+fn classes_only_dump_and_single_leaf_lookup_match_the_full_dump() -> Result<()> {
+    let bed = bed()?;
+    let (mut reader, idx) = reader_and_index(&bed)?;
+    send_udp(&bed.shaper)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while reader.dump(idx)?.leaf_of(C10).map(|l| l.qlen) != Some(0) {
+        ensure!(Instant::now() < deadline, "queue of 1:10 never drained");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let full = reader.dump(idx)?;
+    let classes = reader.dump_classes_only(idx)?;
+    assert!(classes.qdiscs.is_empty());
+    assert_eq!(classes.classes, full.classes);
+    assert!(full.classes[&C10].packets > 0);
+
+    let leaf = reader.leaf_qdisc(idx, C10)?.context("leaf of 1:10")?;
+    assert_eq!(Some(&leaf), full.leaf_of(C10));
+    assert_eq!(
+        reader.leaf_qdisc(idx, C20)?.context("leaf of 1:20")?.kind,
+        "bfifo"
+    );
+    // No visible leaf, no such class: None, not an error.
+    assert_eq!(reader.leaf_qdisc(idx, C30)?, None);
+    assert_eq!(reader.leaf_qdisc(idx, tc_handle(1, 0x99))?, None);
+    assert!(matches!(
+        reader.leaf_qdisc(999_999, C10),
+        Err(QueueStatsError::NoSuchInterface { ifindex: 999_999 })
+    ));
+    assert!(matches!(
+        reader.dump_classes_only(999_999),
+        Err(QueueStatsError::NoSuchInterface { .. })
+    ));
     Ok(())
 }
 

@@ -145,7 +145,11 @@ pub fn parse_qdiscs(json: &str) -> Result<Vec<TcQdisc>> {
     };
     let mut out = Vec::with_capacity(list.len());
     for q in list {
-        let u = |k: &str| q.get(k).and_then(|x| x.as_u64()).with_context(|| format!("{k} in {q}"));
+        let u = |k: &str| {
+            q.get(k)
+                .and_then(|x| x.as_u64())
+                .with_context(|| format!("{k} in {q}"))
+        };
         out.push(TcQdisc {
             kind: q["kind"].as_str().context("kind")?.to_owned(),
             handle: parse_handle(q["handle"].as_str().context("handle")?)?,
