@@ -513,13 +513,13 @@ mod tests {
 
     #[test]
     fn a_newer_variant_is_told_apart_from_garbage() {
-        let err = decode_request(&[14]).err();
+        let err = decode_request(&[16]).err();
         assert!(
             matches!(
                 err,
                 Some(BusError::UnknownVariant {
-                    index: 14,
-                    known: 14,
+                    index: 16,
+                    known: 16,
                     ..
                 })
             ),
