@@ -23,9 +23,17 @@ pub struct Direction {
     pub drop_every: Option<u64>,
     /// Packets held at most; more are dropped and counted as overflow.
     pub queue_limit: usize,
+    /// A packet arriving while the writer is more than this behind its schedule (the
+    /// packet it is writing was due longer ago) is dropped and counted as overflow: the line's
+    /// buffer, in time, when the machine cannot keep up. Without it a saturated line queues
+    /// for seconds.
+    pub max_backlog_ns: u64,
     /// `SCHED_FIFO` priority of the two threads (0: the normal scheduler).
     pub priority: i32,
 }
+
+/// `head_due` while the writer waits for a packet.
+const IDLE: u64 = u64::MAX;
 
 /// Number of lateness buckets: bucket `i` counts writes late by less than `2^i` us (and at
 /// least `2^(i-1)`), the last one everything later.
@@ -40,7 +48,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     /// Dropped by the drop rule (TCP data only).
     pub dropped: AtomicU64,
-    /// Dropped because the queue held `queue_limit` packets.
+    /// Dropped because the queue held `queue_limit` packets or the writer was more than
+    /// `max_backlog_ns` behind.
     pub overflow: AtomicU64,
     /// Written to the destination device.
     pub sent: AtomicU64,
@@ -110,8 +119,10 @@ pub fn spawn(
     stats: Arc<Stats>,
 ) -> io::Result<[JoinHandle<()>; 2]> {
     let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(dir.queue_limit.max(1));
+    // The due time of the packet the writer is on; IDLE while it waits for one.
+    let head_due = Arc::new(AtomicU64::new(IDLE));
     let reader = {
-        let (dir, stats) = (dir.clone(), stats.clone());
+        let (dir, stats, head_due) = (dir.clone(), stats.clone(), head_due.clone());
         std::thread::Builder::new()
             .name(format!("{}-read", dir.name))
             .spawn(move || {
@@ -128,14 +139,20 @@ pub fn spawn(
                             return;
                         }
                     };
-                    let due = clock::now_ns() + dir.delay_ns;
+                    let now = clock::now_ns();
+                    let due = now + dir.delay_ns;
                     let packet = &buf[..n];
                     stats.packets.fetch_add(1, Relaxed);
                     stats.bytes.fetch_add(n as u64, Relaxed);
+                    let head = head_due.load(Relaxed);
+                    if head != IDLE && now.saturating_sub(head) > dir.max_backlog_ns {
+                        stats.overflow.fetch_add(1, Relaxed);
+                        continue;
+                    }
                     if let Some(every) = dir.drop_every {
                         if carries_tcp_payload(packet) {
                             data_seen += 1;
-                            if data_seen % every == 0 {
+                            if data_seen.is_multiple_of(every) {
                                 stats.dropped.fetch_add(1, Relaxed);
                                 continue;
                             }
@@ -158,12 +175,15 @@ pub fn spawn(
             .spawn(move || {
                 wake_on_time(&dir);
                 for (due, packet) in rx {
+                    head_due.store(due, Relaxed);
                     clock::sleep_until(due);
                     stats.record_late(clock::now_ns().saturating_sub(due));
+                    // A TUN write takes the whole packet or fails.
                     match (&*to).write(&packet) {
-                        Ok(_) => stats.sent.fetch_add(1, Relaxed),
-                        Err(_) => stats.write_errors.fetch_add(1, Relaxed),
+                        Ok(n) if n == packet.len() => stats.sent.fetch_add(1, Relaxed),
+                        Ok(_) | Err(_) => stats.write_errors.fetch_add(1, Relaxed),
                     };
+                    head_due.store(IDLE, Relaxed);
                 }
             })?
     };
@@ -209,6 +229,14 @@ mod tests {
 
     /// A line from `input` (written by the test) to `output` (read by the test).
     fn line(delay_ns: u64, drop_every: Option<u64>) -> (File, File, Arc<Stats>) {
+        line_with_backlog(delay_ns, drop_every, 50_000_000)
+    }
+
+    fn line_with_backlog(
+        delay_ns: u64,
+        drop_every: Option<u64>,
+        max_backlog_ns: u64,
+    ) -> (File, File, Arc<Stats>) {
         let (input, line_in) = pair();
         let (line_out, output) = pair();
         let stats = Arc::new(Stats::default());
@@ -217,6 +245,7 @@ mod tests {
             delay_ns,
             drop_every,
             queue_limit: 1000,
+            max_backlog_ns,
             priority: 0,
         };
         spawn(&dir, Arc::new(line_in), Arc::new(line_out), stats.clone()).unwrap();
@@ -304,6 +333,33 @@ mod tests {
         assert_eq!(tags, [0, 100, 1, 101, 102, 3, 103, 4, 104, 105]);
         assert_eq!(stats.dropped.load(Relaxed), 2);
         assert_eq!(stats.packets.load(Relaxed), 12);
+    }
+
+    #[test]
+    fn a_line_that_cannot_write_drops_what_arrives_once_it_is_too_far_behind() {
+        // Nobody reads the output: the writer blocks once the socket's buffer is full, and
+        // the packet it holds grows older than the 5 ms backlog.
+        let (mut input, output, stats) = line_with_backlog(0, None, 5_000_000);
+        // 900 packets: fewer than the queue limit (1000), so only the backlog can drop them.
+        for i in 0..900u16 {
+            input.write_all(&tcp(100, i)).unwrap();
+            if i % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let overflow = stats.overflow.load(Relaxed);
+        assert!(overflow > 0, "{stats:?}");
+        // Everything was read; what was not dropped is queued or written.
+        assert_eq!(stats.packets.load(Relaxed), 900);
+        drop(input);
+        let mut output = output;
+        let mut buf = [0u8; 2048];
+        let mut got = 0;
+        while output.read(&mut buf).unwrap() > 0 {
+            got += 1;
+        }
+        assert_eq!(got + overflow, 900, "{stats:?}");
     }
 
     #[test]

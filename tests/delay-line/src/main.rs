@@ -64,6 +64,10 @@ struct Args {
     /// Packets held per direction at most; more are dropped and counted as overflow.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     queue_limit: u64,
+    /// Drop arriving packets (counted as overflow) while the line is more than this many
+    /// milliseconds behind its schedule: its buffer when the machine cannot keep up.
+    #[arg(long, default_value = "50", value_parser = delay_ms)]
+    max_backlog_ms: Duration,
     /// SCHED_FIFO priority of the threads moving packets, so that a busy machine does not make
     /// them late (0: the normal scheduler).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=99))]
@@ -150,6 +154,7 @@ fn run(args: Args) -> Result<()> {
         delay_ns: delay.as_nanos() as u64,
         drop_every: args.drop_every.filter(|_| args.drop_dir == Some(dir)),
         queue_limit: args.queue_limit as usize,
+        max_backlog_ns: args.max_backlog_ms.as_nanos() as u64,
         priority,
     };
     let (a2b, b2a) = (

@@ -18,7 +18,7 @@ pub fn carries_tcp_payload(packet: &[u8]) -> bool {
 
 /// The TCP header onwards and the length of the TCP segment by the IPv4 header.
 fn ipv4_tcp(p: &[u8]) -> Option<(&[u8], usize)> {
-    let ihl = usize::from(p.get(0)? & 0x0f) * 4;
+    let ihl = usize::from(p.first()? & 0x0f) * 4;
     let total = usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]));
     let frag_offset = u16::from_be_bytes([*p.get(6)?, *p.get(7)?]) & 0x1fff;
     if ihl < 20 || total < ihl || frag_offset != 0 || *p.get(9)? != TCP {
