@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export LQOS_BIN_DIR=${LQOS_BIN_DIR:-$root/target/debug}
-for b in lqosd lqos-scheduler lqos; do
+for b in lqosd lqos-scheduler lqos lqos-delay-line; do
     [ -x "$LQOS_BIN_DIR/$b" ] || { echo "browser-test: $LQOS_BIN_DIR/$b is missing: cargo build first" >&2; exit 1; }
 done
 # The CRM test APIs (the integration editors' test), built with the binaries' target dir.

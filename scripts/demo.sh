@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The live demo: installs what lqos needs, builds it, and runs the bundled example network
 # (etc/) for real in network namespaces: an Internet host, the shaper (a bridge of two veths
-# running lqosd and lqos-scheduler) and a subscribers' host. iperf3 first measures a few
+# running lqosd and lqos-scheduler) and a subscribers' host, with latency on both sides: a
+# remote server 15 ms (one way) beyond the Internet host and the subscribers in three CPE
+# namespaces 3, 5 and 8 ms beyond the subscribers' host, each behind a delay line
+# (lqos-delay-line: this kernel has no netem; docs/testing.md). iperf3 first measures a few
 # circuits against their plans, then keeps traffic flowing through several circuits (some at
 # their plan, some below, one address in no circuit) while the WebUI shows it live.
 # Needs root. Ctrl-C (or SIGTERM) removes everything it created.
@@ -33,14 +36,20 @@ fi
 if [ -n "${LQOS_BIN_DIR:-}" ]; then
     bin=$(cd "$LQOS_BIN_DIR" && pwd)
 else
-    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli
+    cargo build --release --locked -p lqosd -p lqos-scheduler -p lqos-cli -p lqos-delay-line
     bin=$PWD/target/release
 fi
 out=$PWD/target/demo
 port=${LQOS_DEMO_PORT:-9123}
-inet=lqdemo-inet shaper=lqdemo-shaper subs=lqdemo-subs
+inet=lqdemo-inet shaper=lqdemo-shaper subs=lqdemo-subs far=lqdemo-far
+# The subscribers' CPE namespaces, each this many ms (one way) beyond the subscribers' host,
+# and the subscriber addresses behind each. 100.64.99.7 is in no circuit (an "unknown IP").
+cpes="3:100.64.1.10,100.64.4.10,100.64.99.7 5:100.64.1.40,100.64.5.20,100.64.8.20 8:100.64.1.50,100.64.6.20"
+cpe_namespaces="lqdemo-cpe3 lqdemo-cpe5 lqdemo-cpe8"
+internet_ms=15
 host_ip=10.123.0.1 shaper_ip=10.123.0.2
-forward_pid= sleep_pid=
+forward_pid= sleep_pid= line_pids=
+declare -A cpe_of # subscriber address -> its CPE namespace
 
 cleanup() {
     local - # the options below end with the function
@@ -50,13 +59,15 @@ cleanup() {
         pkill -P "$forward_pid" 2>/dev/null # socat's connections
         kill "$forward_pid" 2>/dev/null
     fi
-    for ns in $inet $subs $shaper; do
+    # The delay lines (processes of this host whose devices hold the namespaces).
+    [ -n "$line_pids" ] && kill $line_pids 2>/dev/null
+    for ns in $inet $subs $shaper $far $cpe_namespaces; do
         # Deleting a namespace does not stop its processes: stop them first.
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         [ -n "$pids" ] && kill $pids 2>/dev/null
     done
     sleep 0.5
-    for ns in $inet $subs $shaper; do
+    for ns in $inet $subs $shaper $far $cpe_namespaces; do
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         [ -n "$pids" ] && kill -9 $pids 2>/dev/null
         ip netns del "$ns" 2>/dev/null || true
@@ -78,14 +89,56 @@ ip -n $shaper link add br0 type bridge
 for dev in lqi lqn; do ip -n $shaper link set $dev master br0 up; done
 ip -n $shaper link set br0 up
 ip -n $inet addr add 100.127.255.254/10 dev eth0
-# Six subscribers of the example, and 100.64.99.7, which is in no circuit (an "unknown IP").
-subscribers="100.64.1.10 100.64.1.40 100.64.4.10 100.64.5.20 100.64.6.20 100.64.8.20 100.64.1.50"
-for addr in $subscribers 100.64.99.7; do ip -n $subs addr add $addr/10 dev eth0; done
+ip -n $subs addr add 100.127.255.253/10 dev eth0
 for ns in $inet $subs; do
     # Software checksums on the senders, so that the shaper can run native XDP on its veths
     # (xdp_mode = "native" below; see docs/dataplane.md).
     ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
     ip -n "$ns" link set eth0 up
+    # They route between the shaper's link and their delay lines.
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+done
+
+start_line() { # name, then lqos-delay-line's arguments; waits for its "ready"
+    local name=$1
+    shift
+    # The lowest real-time priority: on a busy machine, lines under the normal scheduler
+    # fall behind and queue (the demo's traffic measured 95 rather than 136 Mbit/s, lines
+    # up to 130 ms late); a line's work is bounded by the traffic, which backs off.
+    "$bin/lqos-delay-line" --priority 1 --exit-with-parent "$@" > "$out/line-$name.log" 2>&1 &
+    line_pids="$line_pids $!"
+    for _ in $(seq 100); do
+        grep -q '^ready' "$out/line-$name.log" && return 0
+        sleep 0.05
+    done
+    echo "demo: the delay line $name did not start:" >&2
+    cat "$out/line-$name.log" >&2
+    exit 1
+}
+echo "== delay lines: $far <-${internet_ms} ms-> $inet; $subs <-3/5/8 ms-> $cpe_namespaces"
+# The remote server: every flow of the demo starts or ends there.
+ip netns add $far
+ip -n $far link set lo up
+start_line internet --ns-a $inet --dev-a dlf --addr-a 10.123.1.2/30 --ns-b $far --dev-b dl0 \
+    --addr-b 10.123.1.1/30 --delay-ms-a2b $internet_ms --delay-ms-b2a $internet_ms
+ip -n $far route add default dev dl0
+ip -n $subs route add 10.123.1.0/30 via 100.127.255.254
+for c in $cpes; do
+    ms=${c%%:*} addrs=${c#*:}
+    ns=lqdemo-cpe$ms
+    ip netns add $ns
+    ip -n $ns link set lo up
+    start_line cpe$ms --ns-a $subs --dev-a dlc$ms --ns-b $ns --dev-b dl0 \
+        --delay-ms-a2b "$ms" --delay-ms-b2a "$ms"
+    ip -n $ns route add default dev dl0
+    for addr in ${addrs//,/ }; do
+        cpe_of[$addr]=$ns
+        ip -n $ns addr add "$addr/32" dev dl0
+        # The Internet host sees the subscribers on its link (a /10): the subscribers' host
+        # answers ARP for them and routes them to their CPE.
+        ip -n $subs route add "$addr/32" dev dlc$ms
+        ip -n $subs neigh add proxy "$addr" dev eth0
+    done
 done
 # A management link from this host to the shaper, for the WebUI.
 ip link add lqdemo-mgmt type veth peer name mgmt netns $shaper
@@ -133,13 +186,14 @@ done
 "$bin/lqos" --config "$conf" status | head -3
 
 measure() { # addr, -R for upload
-    timeout 30 ip netns exec $subs iperf3 -s -1 -B "$1" -p 5299 >/dev/null 2>&1 &
+    local cpe=${cpe_of[$1]}
+    timeout 30 ip netns exec $cpe iperf3 -s -1 -B "$1" -p 5299 >/dev/null 2>&1 &
     local server=$!
     for _ in $(seq 50); do
-        ip netns exec $subs ss -ltn 2>/dev/null | grep -q "$1:5299" && break
+        ip netns exec $cpe ss -ltn 2>/dev/null | grep -q "$1:5299" && break
         sleep 0.1
     done
-    ip netns exec $inet timeout 30 iperf3 -c "$1" -p 5299 -t 4 -O 1 -f m ${2:-} | awk '/receiver/ { print $7 }'
+    ip netns exec $far timeout 30 iperf3 -c "$1" -p 5299 -t 4 -O 1 -f m ${2:-} | awk '/receiver/ { print $7 }'
     wait $server || true
 }
 if [ $quick = 0 ]; then
@@ -153,19 +207,20 @@ if [ $quick = 0 ]; then
 fi
 
 # Traffic that keeps flowing: address, port, direction (-R: upload), rate (0: as fast as the
-# plan allows).
-flows="100.64.1.10:5301::0 100.64.1.10:5302:-R:0 100.64.1.40:5303::0 100.64.4.10:5304::60M
-100.64.5.20:5305::0 100.64.6.20:5306::120M 100.64.8.20:5307::40M 100.64.8.20:5308:-R:0
+# plan allows). About 220 Mbit/s down in all: every packet crosses two delay lines, which move
+# packets one by one through user space (one line carries ~290 Mbit/s of TCP on 2 cores).
+flows="100.64.1.10:5301::0 100.64.1.10:5302:-R:0 100.64.1.40:5303::0 100.64.4.10:5304::20M
+100.64.5.20:5305::30M 100.64.6.20:5306::40M 100.64.8.20:5307::15M 100.64.8.20:5308:-R:0
 100.64.99.7:5309::2M"
 for f in $flows; do
     IFS=: read -r addr p dir rate <<< "$f"
-    ip netns exec $subs iperf3 -s -B "$addr" -p "$p" >/dev/null 2>&1 &
+    ip netns exec "${cpe_of[$addr]}" iperf3 -s -B "$addr" -p "$p" >/dev/null 2>&1 &
 done
 sleep 0.5
 for f in $flows; do
     IFS=: read -r addr p dir rate <<< "$f"
     # A client that comes back if its flow ever ends.
-    ip netns exec $inet bash -c "while true; do iperf3 -c $addr -p $p -t 3600 -b $rate $dir >/dev/null 2>&1; sleep 1; done" &
+    ip netns exec $far bash -c "while true; do iperf3 -c $addr -p $p -t 3600 -b $rate $dir >/dev/null 2>&1; sleep 1; done" &
 done
 
 user_note="the page asks you to create the first admin, with the setup token in $out/state/webui-setup-token"
@@ -202,6 +257,7 @@ echo "Look around:"
 echo "  $bin/lqos --config $conf top"
 echo "  ip netns exec $shaper tc -s class show dev lqn | head -20"
 echo "  edit $out/ShapedDevices.csv: lqos-scheduler applies it within seconds"
+echo "  ip netns exec lqdemo-cpe5 ping 10.123.1.1    # the remote server: 2 x (5 + ${internet_ms}) ms away, plus the queues"
 if [ -t 0 ] || [ $keep = 1 ]; then
     echo "Ctrl-C stops the demo and removes everything it created."
     while true; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything lqos needs to build and test on Debian/Ubuntu: the eBPF toolchain (clang,
-# llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic,
+# llvm, libbpf headers, bpftool), iproute2 for tc and network namespaces, iperf3 for traffic, ping
+# (iputils-ping) for the round trips through the delay lines (tests/delay-line),
 # socat and curl for the demo's WebUI, Chromium and Node.js for the browser tests (with
 # playwright-core from webui/package-lock.json), wrk for the WebUI's latency benchmark,
 # Prometheus for the test of the Grafana dashboard's queries, man-db to render the manual pages,
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev bpftool iproute2 iperf3 ethtool systemd openssl linux-libc-dev pkg-config
-    socat curl chromium wrk prometheus man-db tmux faketime protobuf-compiler libprotobuf-dev etcd-server etcd-client)
+    iputils-ping socat curl chromium wrk prometheus man-db tmux faketime protobuf-compiler libprotobuf-dev etcd-server etcd-client)
 # Node.js: Debian's, unless the machine has one already.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()

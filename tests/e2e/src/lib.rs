@@ -14,6 +14,7 @@
 //! ```
 
 pub mod bed;
+pub mod delay;
 pub mod dry_run;
 pub mod fleet;
 pub mod kernel_state;
