@@ -143,6 +143,7 @@ pub fn render(s: &WebState) -> Result<String, std::fmt::Error> {
             ("acknowledged", issues.len() as i64 - unack),
         ],
     );
+    super::metrics_telemetry::register(&mut r, &shared.telemetry);
     let mut out = String::new();
     encode(&mut out, &r)?;
     Ok(out)

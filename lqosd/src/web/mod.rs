@@ -14,6 +14,7 @@ mod integrations;
 mod listener;
 pub mod live;
 mod metrics;
+mod metrics_telemetry;
 mod reports;
 pub mod sessions;
 pub mod setup_token;
