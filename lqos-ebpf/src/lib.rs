@@ -1,11 +1,17 @@
 //! lqos data plane: the eBPF programs (C in `src/bpf/`, compiled by clang from `build.rs`)
 //! and the Rust mirror of everything they share with user space.
 //!
-//! One object ([`OBJECT`]) holds two programs sharing five maps:
+//! One object ([`OBJECT`]) holds these programs (and [`PROG_TC_STICK`] on a stick), sharing the
+//! maps of [`MAP_NAMES`]:
 //!
 //! - [`PROG_XDP`] (`xdp`), on the ingress of the shaped interfaces: looks the subscriber up
 //!   in [`MAP_IP`] (destination for download, source for upload) and redirects the frame to
 //!   its CPU through [`MAP_CPU`]; unmapped addresses pass and are counted in [`MAP_UNKNOWN`].
+//!   For mapped traffic it also keeps the flow table [`MAP_FLOWS`] (bytes, packets,
+//!   retransmits, TCP timestamps per direction) and adds passive TCP RTT samples to the
+//!   per-circuit histograms [`MAP_RTT`] (docs/dataplane.md, "Flow telemetry"). User space
+//!   reads them with [`lookup_batch`] / [`lookup_batch_per_cpu`] and ages flows out with
+//!   [`delete_batch`].
 //! - [`PROG_TC_EGRESS`] (`classifier`, clsact egress): counts bytes/packets per host in
 //!   [`MAP_HOSTS`] and sets `skb->priority` to the HTB classid of the interface's direction.
 //!
