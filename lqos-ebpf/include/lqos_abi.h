@@ -24,6 +24,8 @@
 #define LQOS_MAP_FLOWS "lqos_flows"
 #define LQOS_MAP_RTT "lqos_rtt"
 #define LQOS_MAP_FLOW_STATS "lqos_flow_stats"
+/* Internal to the programs (not pinned, never read by user space). */
+#define LQOS_MAP_CLOCK "lqos_clock"
 
 /* Default sizes compiled into the object; user space overrides them before load. */
 #define LQOS_IP_MAP_DEFAULT_ENTRIES 1048576
@@ -73,8 +75,8 @@ struct lqos_host_key {
 /*
  * Per-CPU traffic counters, the value of lqos_hosts and of lqos_unknown.
  * Bytes are skb->len at TC egress (L2 frame, including the Ethernet header); packets count
- * GSO segments. last_seen_ns is bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC at tick
- * resolution, up to a few ms behind) of the last packet on that CPU; user space sums the
+ * GSO segments. last_seen_ns is CLOCK_MONOTONIC at tick resolution (the coarse clock, up to
+ * two ticks behind: lqos_now_coarse() in lqos_flows.h) of the last packet on that CPU; user space sums the
  * counters over CPUs and takes the maximum of last_seen_ns.
  */
 struct lqos_host_counters {
@@ -142,7 +144,7 @@ struct lqos_flow_dir {
  * subscriber RTT (last mile + the shaper's queue), rtt_us[LQOS_FLOW_UP] the internet RTT.
  */
 struct lqos_flow {
-	__u64 first_seen_ns;  /* bpf_ktime_get_coarse_ns (CLOCK_MONOTONIC, tick resolution) */
+	__u64 first_seen_ns;  /* CLOCK_MONOTONIC at tick resolution (coarse, lqos_now_coarse) */
 	__u64 last_seen_ns;
 	__u32 circuit;	      /* lqos_ip_info.circuit of the local address */
 	__u8 end;	      /* LQOS_FLOW_FIN | LQOS_FLOW_RST once seen (either direction) */

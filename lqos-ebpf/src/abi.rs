@@ -64,7 +64,7 @@ pub struct LqosHostKey {
 
 /// `struct lqos_host_counters`: one CPU's counters for a host (or an `lqos_unknown` slot).
 /// Bytes are L2 frame lengths at TC egress; packets count GSO segments; `last_seen_ns` is
-/// `CLOCK_MONOTONIC` at tick resolution (`bpf_ktime_get_coarse_ns`, up to a few ms behind).
+/// `CLOCK_MONOTONIC` at tick resolution (the coarse clock, up to two ticks behind).
 /// Sum over CPUs with [`LqosHostCounters::merge`], which keeps the
 /// latest `last_seen_ns`.
 #[repr(C)]
@@ -136,8 +136,8 @@ pub struct LqosFlowDir {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct LqosFlow {
-    /// `CLOCK_MONOTONIC` nanoseconds at tick resolution (`bpf_ktime_get_coarse_ns`, up to a
-    /// few ms behind), like `last_seen_ns` and `sample_ns`.
+    /// `CLOCK_MONOTONIC` nanoseconds at tick resolution (the coarse clock, up to two ticks
+    /// behind), like `last_seen_ns` and `sample_ns`.
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     pub circuit: u32,

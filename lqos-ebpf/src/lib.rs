@@ -82,8 +82,12 @@ pub const MAP_FLOWS: &str = "lqos_flows";
 pub const MAP_RTT: &str = "lqos_rtt";
 /// PERCPU_ARRAY (`u32` slot, [`FLOW_STAT_INSERTS`]... -> `u64`).
 pub const MAP_FLOW_STATS: &str = "lqos_flow_stats";
+/// PERCPU_ARRAY, one entry: the programs' cache of the coarse clock (per CPU: the jiffies
+/// value and the `CLOCK_MONOTONIC_COARSE` time read at it). Internal to the programs, never
+/// read by user space, not pinned (each load has its own).
+pub const MAP_CLOCK: &str = "lqos_clock";
 /// Every map of [`OBJECT`].
-pub const MAP_NAMES: [&str; 9] = [
+pub const MAP_NAMES: [&str; 10] = [
     MAP_IP,
     MAP_CPU,
     MAP_HOSTS,
@@ -93,6 +97,7 @@ pub const MAP_NAMES: [&str; 9] = [
     MAP_FLOWS,
     MAP_RTT,
     MAP_FLOW_STATS,
+    MAP_CLOCK,
 ];
 
 /// The XDP program (attach to the ingress of every shaped interface).

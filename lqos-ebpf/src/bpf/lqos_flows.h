@@ -61,16 +61,29 @@
 #define LQOS_TCP_NOP_NOP_TS 0x0101080a
 
 /*
- * The clock of the per-packet path: CLOCK_MONOTONIC at tick resolution (1-4 ms behind the
- * precise clock). bpf_ktime_get_ns() costs ~40 ns per call on the KVM guests measured
- * (docs/benchmarks.md), more than the rest of the TC program; the coarse read is a load.
- * last/first_seen, sample_ns and the interval and staleness checks use it; only the two ends
- * of an RTT sample (pending_ns and the echo) read the precise clock, a few times per second
- * per flow.
+ * The clock of the per-packet path: CLOCK_MONOTONIC at tick resolution. Helper calls are dear
+ * on the KVM guests measured (docs/benchmarks.md): bpf_ktime_get_ns() ~40 ns, more than the
+ * rest of the TC program, and even bpf_ktime_get_coarse_ns() ~10 ns. bpf_jiffies64() is
+ * inlined by the verifier (one load), and the coarse clock only moves when jiffies do, so each
+ * CPU keeps the coarse time it read at the current jiffy (lqos_clock, an inlined per-CPU array
+ * lookup) and reads the clock again only when jiffies moved: once per tick per CPU. The value
+ * can lag the precise clock by up to two ticks (2-8 ms). last/first_seen, sample_ns and the
+ * interval and staleness checks use it; only the two ends of an RTT sample (pending_ns and the
+ * echo) read the precise clock, a few times per second per flow.
  */
 static __always_inline __u64 lqos_now_coarse(void)
 {
-	return bpf_ktime_get_coarse_ns();
+	__u32 zero = 0;
+	struct lqos_clock *c = bpf_map_lookup_elem(&lqos_clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
+	}
+	return c->ns;
 }
 
 /* a is before b in sequence/timestamp space (RFC 7323 wrap-around compare). */
