@@ -24,6 +24,8 @@
 #define LQOS_MAP_FLOWS "lqos_flows"
 #define LQOS_MAP_RTT "lqos_rtt"
 #define LQOS_MAP_FLOW_STATS "lqos_flow_stats"
+/* Internal to the programs (not pinned, never read by user space). */
+#define LQOS_MAP_CLOCK "lqos_clock"
 
 /* Default sizes compiled into the object; user space overrides them before load. */
 #define LQOS_IP_MAP_DEFAULT_ENTRIES 1048576
@@ -73,8 +75,9 @@ struct lqos_host_key {
 /*
  * Per-CPU traffic counters, the value of lqos_hosts and of lqos_unknown.
  * Bytes are skb->len at TC egress (L2 frame, including the Ethernet header); packets count
- * GSO segments. last_seen_ns is bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last packet on
- * that CPU; user space sums the counters over CPUs and takes the maximum of last_seen_ns.
+ * GSO segments. last_seen_ns is CLOCK_MONOTONIC at tick resolution (the coarse clock, up to
+ * two ticks behind: lqos_now_coarse() in lqos_flows.h) of the last packet on that CPU; user space sums the
+ * counters over CPUs and takes the maximum of last_seen_ns.
  */
 struct lqos_host_counters {
 	__u64 bytes_down;
@@ -124,11 +127,11 @@ struct lqos_flow_dir {
 	__u64 bytes;	      /* IP packet lengths (L3, no Ethernet header) */
 	__u32 packets;
 	__u32 retransmits;    /* TCP segments whose sequence number went backwards */
-	__u32 highest_seq;    /* highest sequence number seen (wrap-aware) */
+	__u32 highest_seq;    /* end (seq + payload, SYN/FIN count 1) of the furthest segment */
 	__u32 tsval;	      /* newest TSval seen, to record only its first appearance */
 	__u32 tsecr;	      /* newest TSecr seen */
 	__u32 pending_tsval;  /* a TSval waiting for its echo from the other direction; 0: none */
-	__u64 pending_ns;     /* when pending_tsval was seen (bpf_ktime_get_ns) */
+	__u64 pending_ns;     /* when pending_tsval was seen (bpf_ktime_get_ns, precise) */
 };
 
 /* lqos_flow.end bits */
@@ -141,13 +144,13 @@ struct lqos_flow_dir {
  * subscriber RTT (last mile + the shaper's queue), rtt_us[LQOS_FLOW_UP] the internet RTT.
  */
 struct lqos_flow {
-	__u64 first_seen_ns;  /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u64 first_seen_ns;  /* CLOCK_MONOTONIC at tick resolution (coarse, lqos_now_coarse) */
 	__u64 last_seen_ns;
 	__u32 circuit;	      /* lqos_ip_info.circuit of the local address */
 	__u8 end;	      /* LQOS_FLOW_FIN | LQOS_FLOW_RST once seen (either direction) */
 	__u8 reserved[3];
 	__u32 rtt_us[2];      /* the last RTT sample per direction of the data, 0: none yet */
-	__u64 sample_ns[2];   /* when that sample was taken (at most one per 100 ms) */
+	__u64 sample_ns[2];   /* when that sample was taken (coarse; at most one per 100 ms) */
 	struct lqos_flow_dir dir[2];
 };
 

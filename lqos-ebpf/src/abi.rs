@@ -64,7 +64,8 @@ pub struct LqosHostKey {
 
 /// `struct lqos_host_counters`: one CPU's counters for a host (or an `lqos_unknown` slot).
 /// Bytes are L2 frame lengths at TC egress; packets count GSO segments; `last_seen_ns` is
-/// `CLOCK_MONOTONIC`. Sum over CPUs with [`LqosHostCounters::merge`], which keeps the
+/// `CLOCK_MONOTONIC` at tick resolution (the coarse clock, up to two ticks behind).
+/// Sum over CPUs with [`LqosHostCounters::merge`], which keeps the
 /// latest `last_seen_ns`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -120,10 +121,12 @@ pub struct LqosFlowDir {
     pub packets: u32,
     /// TCP segments whose sequence number went backwards (retransmits, duplicates, reordering).
     pub retransmits: u32,
+    /// End (seq + payload; SYN and FIN count one) of the furthest segment seen.
     pub highest_seq: u32,
     pub tsval: u32,
     pub tsecr: u32,
     pub pending_tsval: u32,
+    /// Precise `CLOCK_MONOTONIC` (`bpf_ktime_get_ns`) of `pending_tsval`.
     pub pending_ns: u64,
 }
 
@@ -133,7 +136,8 @@ pub struct LqosFlowDir {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct LqosFlow {
-    /// `CLOCK_MONOTONIC` nanoseconds.
+    /// `CLOCK_MONOTONIC` nanoseconds at tick resolution (the coarse clock, up to two ticks
+    /// behind), like `last_seen_ns` and `sample_ns`.
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     pub circuit: u32,

@@ -1,11 +1,17 @@
 //! lqos data plane: the eBPF programs (C in `src/bpf/`, compiled by clang from `build.rs`)
 //! and the Rust mirror of everything they share with user space.
 //!
-//! One object ([`OBJECT`]) holds two programs sharing five maps:
+//! One object ([`OBJECT`]) holds these programs (and [`PROG_TC_STICK`] on a stick), sharing the
+//! maps of [`MAP_NAMES`]:
 //!
 //! - [`PROG_XDP`] (`xdp`), on the ingress of the shaped interfaces: looks the subscriber up
 //!   in [`MAP_IP`] (destination for download, source for upload) and redirects the frame to
 //!   its CPU through [`MAP_CPU`]; unmapped addresses pass and are counted in [`MAP_UNKNOWN`].
+//!   For mapped traffic it also keeps the flow table [`MAP_FLOWS`] (bytes, packets,
+//!   retransmits, TCP timestamps per direction) and adds passive TCP RTT samples to the
+//!   per-circuit histograms [`MAP_RTT`] (docs/dataplane.md, "Flow telemetry"). User space
+//!   reads them with [`lookup_batch`] / [`lookup_batch_per_cpu`] and ages flows out with
+//!   [`delete_batch`].
 //! - [`PROG_TC_EGRESS`] (`classifier`, clsact egress): counts bytes/packets per host in
 //!   [`MAP_HOSTS`] and sets `skb->priority` to the HTB classid of the interface's direction.
 //!
@@ -76,8 +82,12 @@ pub const MAP_FLOWS: &str = "lqos_flows";
 pub const MAP_RTT: &str = "lqos_rtt";
 /// PERCPU_ARRAY (`u32` slot, [`FLOW_STAT_INSERTS`]... -> `u64`).
 pub const MAP_FLOW_STATS: &str = "lqos_flow_stats";
+/// PERCPU_ARRAY, one entry: the programs' cache of the coarse clock (per CPU: the jiffies
+/// value and the `CLOCK_MONOTONIC_COARSE` time read at it). Internal to the programs, never
+/// read by user space, not pinned (each load has its own).
+pub const MAP_CLOCK: &str = "lqos_clock";
 /// Every map of [`OBJECT`].
-pub const MAP_NAMES: [&str; 9] = [
+pub const MAP_NAMES: [&str; 10] = [
     MAP_IP,
     MAP_CPU,
     MAP_HOSTS,
@@ -87,6 +97,7 @@ pub const MAP_NAMES: [&str; 9] = [
     MAP_FLOWS,
     MAP_RTT,
     MAP_FLOW_STATS,
+    MAP_CLOCK,
 ];
 
 /// The XDP program (attach to the ingress of every shaped interface).

@@ -25,6 +25,7 @@ struct Expected {
     value: usize,
     max_entries: u32,
     flags: u32,
+    pinned: bool,
 }
 
 #[test]
@@ -38,6 +39,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosIpInfo>(),
             max_entries: IP_MAP_DEFAULT_ENTRIES,
             flags: BPF_F_NO_PREALLOC,
+            pinned: true,
         },
         Expected {
             name: MAP_CPU,
@@ -46,6 +48,7 @@ fn maps_match_rust_types() {
             value: CPUMAP_VAL_SIZE,
             max_entries: CPU_MAP_DEFAULT_ENTRIES,
             flags: 0,
+            pinned: true,
         },
         Expected {
             name: MAP_HOSTS,
@@ -54,6 +57,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosHostCounters>(),
             max_entries: HOSTS_DEFAULT_ENTRIES,
             flags: 0,
+            pinned: true,
         },
         Expected {
             name: MAP_UNKNOWN_HOSTS,
@@ -62,6 +66,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosHostCounters>(),
             max_entries: UNKNOWN_HOSTS_ENTRIES,
             flags: 0,
+            pinned: true,
         },
         Expected {
             name: MAP_UNKNOWN,
@@ -70,6 +75,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosHostCounters>(),
             max_entries: UNKNOWN_SLOTS,
             flags: 0,
+            pinned: true,
         },
         Expected {
             name: MAP_CONFIG,
@@ -78,6 +84,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosDpConfig>(),
             max_entries: 1,
             flags: 0,
+            pinned: true,
         },
         // Preallocated (no BPF_F_NO_PREALLOC) and not LRU: a flood must not evict flows.
         Expected {
@@ -87,6 +94,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosFlow>(),
             max_entries: FLOWS_DEFAULT_ENTRIES,
             flags: 0,
+            pinned: true,
         },
         Expected {
             name: MAP_RTT,
@@ -95,6 +103,7 @@ fn maps_match_rust_types() {
             value: size_of::<LqosRttHist>(),
             max_entries: RTT_DEFAULT_ENTRIES,
             flags: 0,
+            pinned: true,
         },
         Expected {
             name: MAP_FLOW_STATS,
@@ -103,6 +112,17 @@ fn maps_match_rust_types() {
             value: size_of::<u64>(),
             max_entries: FLOW_STAT_SLOTS,
             flags: 0,
+            pinned: true,
+        },
+        // The programs' own clock cache (jiffies, ns): never shared, never pinned.
+        Expected {
+            name: MAP_CLOCK,
+            kind: T::BPF_MAP_TYPE_PERCPU_ARRAY,
+            key: size_of::<u32>(),
+            value: 2 * size_of::<u64>(),
+            max_entries: 1,
+            flags: 0,
+            pinned: false,
         },
     ];
     let mut names: Vec<&str> = obj.maps.keys().map(String::as_str).collect();
@@ -118,12 +138,12 @@ fn maps_match_rust_types() {
     );
     for e in expected {
         let map = &obj.maps[e.name];
-        assert_eq!(
-            map.pinning(),
-            aya_obj::maps::PinningType::ByName,
-            "{}: pinned by name",
-            e.name
-        );
+        let pinning = if e.pinned {
+            aya_obj::maps::PinningType::ByName
+        } else {
+            aya_obj::maps::PinningType::None
+        };
+        assert_eq!(map.pinning(), pinning, "{}: pinning", e.name);
         assert!(
             e.name.len() <= 15,
             "{}: map names are cut at 15 characters",

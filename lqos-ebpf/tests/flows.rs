@@ -484,3 +484,44 @@ fn circuit_zero_counts_no_circuit() {
     assert_eq!(stat(&b.ebpf, FLOW_STAT_RTT_NO_CIRCUIT), 2);
     assert_eq!(stat(&b.ebpf, FLOW_STAT_RTT_SAMPLES), 0);
 }
+
+fn monotonic_ns() -> u64 {
+    // SAFETY: a zeroed timespec the call fills in.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; CLOCK_MONOTONIC always exists.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+        0
+    );
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// first/last seen follow CLOCK_MONOTONIC at tick resolution (the per-CPU coarse clock cache
+/// is refreshed when jiffies move, so it does not stand still).
+#[test]
+fn flow_times_follow_the_monotonic_clock() {
+    let mut b = bed();
+    let (sub, remote) = (ip("100.64.0.40"), ip("192.0.2.240"));
+    let frame = udp(remote, sub, 7, 8, 5);
+    let k = key(sub, 8, remote, 7, 17);
+    let before = monotonic_ns();
+    run_xdp(&mut b.ebpf, b.inet, &frame);
+    let f = flow(&b.ebpf, &k);
+    let after = monotonic_ns();
+    // Up to two ticks (at most 2 x 10 ms at HZ=100) behind, never ahead.
+    assert!(f.first_seen_ns <= after, "{} > {after}", f.first_seen_ns);
+    assert!(
+        before - f.first_seen_ns.min(before) < 25_000_000,
+        "first_seen lags"
+    );
+    assert_eq!(f.first_seen_ns, f.last_seen_ns);
+    sleep(Duration::from_millis(60));
+    run_xdp(&mut b.ebpf, b.inet, &frame);
+    let g = flow(&b.ebpf, &k);
+    let moved = g.last_seen_ns - f.first_seen_ns;
+    assert!(
+        (35_000_000..500_000_000).contains(&moved),
+        "last_seen moved {moved} ns"
+    );
+    assert_eq!(g.first_seen_ns, f.first_seen_ns);
+}

@@ -50,7 +50,7 @@ static __always_inline void lqos_count_unknown(__u32 slot, enum lqos_dir dir, __
 
 	/* The verifier insists on the NULL check even for an in-range array index. */
 	if (c)
-		lqos_add(c, dir, bytes, packets, bpf_ktime_get_ns());
+		lqos_add(c, dir, bytes, packets, lqos_now_coarse());
 }
 
 static __always_inline void lqos_count_host(const struct lqos_ip_key *key, enum lqos_dir dir,
@@ -59,7 +59,7 @@ static __always_inline void lqos_count_host(const struct lqos_ip_key *key, enum 
 	/* lqos_hosts is keyed by the bare 16-byte address that follows prefixlen. */
 	const struct lqos_host_key *host = (const void *)key->addr;
 	struct lqos_host_counters *c = bpf_map_lookup_elem(&lqos_hosts, host);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = lqos_now_coarse();
 
 	if (c) {
 		lqos_add(c, dir, bytes, packets, now);
@@ -86,7 +86,7 @@ static __always_inline void lqos_count_unknown_host(const struct lqos_ip_key *ke
 {
 	const struct lqos_host_key *host = (const void *)key->addr;
 	struct lqos_host_counters *c = bpf_map_lookup_elem(&lqos_unk_hosts, host);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = lqos_now_coarse();
 	struct lqos_host_counters init = {};
 
 	if (c) {

@@ -49,12 +49,42 @@
 /* TCP options walked at most when the timestamp is not where Linux and most stacks put it. */
 #define LQOS_TCP_OPT_WALK 10
 
+#ifndef barrier
+#define barrier() asm volatile("" ::: "memory")
+#endif
+
 #define LQOS_TCP_FIN 0x01
 #define LQOS_TCP_SYN 0x02
 #define LQOS_TCP_RST 0x04
 #define LQOS_TCP_ACK 0x10
 /* NOP, NOP, kind 8 (timestamp), length 10: the layout of Linux, BSD and Windows. */
 #define LQOS_TCP_NOP_NOP_TS 0x0101080a
+
+/*
+ * The clock of the per-packet path: CLOCK_MONOTONIC at tick resolution. Helper calls are dear
+ * on the KVM guests measured (docs/benchmarks.md): bpf_ktime_get_ns() ~40 ns, more than the
+ * rest of the TC program, and even bpf_ktime_get_coarse_ns() ~10 ns. bpf_jiffies64() is
+ * inlined by the verifier (one load), and the coarse clock only moves when jiffies do, so each
+ * CPU keeps the coarse time it read at the current jiffy (lqos_clock, an inlined per-CPU array
+ * lookup) and reads the clock again only when jiffies moved: once per tick per CPU. The value
+ * can lag the precise clock by up to two ticks (2-8 ms). last/first_seen, sample_ns and the
+ * interval and staleness checks use it; only the two ends of an RTT sample (pending_ns and the
+ * echo) read the precise clock, a few times per second per flow.
+ */
+static __always_inline __u64 lqos_now_coarse(void)
+{
+	__u32 zero = 0;
+	struct lqos_clock *c = bpf_map_lookup_elem(&lqos_clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
+	}
+	return c->ns;
+}
 
 /* a is before b in sequence/timestamp space (RFC 7323 wrap-around compare). */
 static __always_inline int lqos_before(__u32 a, __u32 b)
@@ -185,9 +215,13 @@ static __always_inline void lqos_flow_tcp(struct lqos_flow *f, __u32 di, struct 
 	if (d->tsval == 0 || lqos_before(d->tsval, tsval)) {
 		d->tsval = tsval;
 		if ((payload || (flags & LQOS_TCP_SYN)) &&
-		    now - f->sample_ns[di & 1] >= LQOS_RTT_SAMPLE_INTERVAL_NS &&
-		    (d->pending_tsval == 0 || now - d->pending_ns > LQOS_TSVAL_TIMEOUT_NS)) {
-			d->pending_ns = now;
+		    (__s64)(now - f->sample_ns[di & 1]) >= (__s64)LQOS_RTT_SAMPLE_INTERVAL_NS &&
+		    (d->pending_tsval == 0 ||
+		     (__s64)(now - d->pending_ns) > (__s64)LQOS_TSVAL_TIMEOUT_NS)) {
+			/* The precise clock: one end of a sample. Written before the TSval, so a
+			 * CPU that sees the TSval sees its time (x86 keeps stores in order). */
+			d->pending_ns = bpf_ktime_get_ns();
+			barrier();
 			d->pending_tsval = tsval;
 		}
 	}
@@ -201,11 +235,12 @@ static __always_inline void lqos_flow_tcp(struct lqos_flow *f, __u32 di, struct 
 	if (pending == 0)
 		return;
 	if (tsecr == pending) {
-		__u64 rtt_ns = now - o->pending_ns;
+		__u64 rtt_ns = bpf_ktime_get_ns() - o->pending_ns;
 		__u32 side = (di ^ 1) & 1, us;
 
 		o->pending_tsval = 0;
-		if (rtt_ns > LQOS_TSVAL_TIMEOUT_NS) /* stale: not a round trip */
+		/* Stale (or a time from another CPU not yet visible): not a round trip. */
+		if ((__s64)rtt_ns <= 0 || rtt_ns > LQOS_TSVAL_TIMEOUT_NS)
 			return;
 		us = rtt_ns / 1000;
 		f->rtt_us[side] = us;
@@ -246,7 +281,7 @@ static __always_inline void lqos_flow_track(const struct lqos_pkt *pkt, void *l3
 	struct lqos_flow_key key __attribute__((aligned(8)));
 	__u32 di = dir == LQOS_DIR_DOWN ? LQOS_FLOW_DOWN : LQOS_FLOW_UP;
 	__u32 circuit = info->circuit;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = lqos_now_coarse();
 	struct lqos_flow_dir *d;
 	struct lqos_flow *f;
 	struct lqos_l4 l4;

@@ -109,4 +109,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lqos_flow_stats SEC(".maps");
 
+/* Internal to the programs (user space never reads it, so it is not pinned: each load has its
+ * own): per CPU, the coarse clock as last read and the jiffies it was read at. See
+ * lqos_now_coarse() in lqos_flows.h. */
+struct lqos_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lqos_clock);
+} lqos_clock SEC(".maps");
+
 #endif /* LQOS_MAPS_H */
