@@ -85,6 +85,8 @@ pub struct FlowReader {
     buf: Vec<(LqosFlowKey, LqosFlow)>,
     /// Who held each histogram index at its last reading.
     owners: FxHashMap<u32, Arc<str>>,
+    /// When the last "too many flows" warning was logged.
+    warned: Option<Instant>,
 }
 
 impl FlowReader {
@@ -93,20 +95,31 @@ impl FlowReader {
             maps,
             buf: Vec::new(),
             owners: FxHashMap::default(),
+            warned: None,
         }
     }
 
     /// One pass: read, ingest, expire, histograms, counters.
     pub fn pass(&mut self, hub: &TelemetryHub) -> Result<(), FlowReaderError> {
         let (wall, cpu) = (Instant::now(), clock_ns(libc::CLOCK_THREAD_CPUTIME_ID));
+        // Before the read: a flow first seen after this instant is new in this pass.
+        let now_ns = monotonic_ns();
         lqos_ebpf::lookup_batch(&self.maps.flows, BATCH, &mut self.buf).map_err(|source| {
             FlowReaderError::Batch {
                 map: MAP_FLOWS,
                 source,
             }
         })?;
-        let now_ns = monotonic_ns();
         let pass = hub.write().telemetry.ingest_flows(now_ns, &self.buf);
+        let quiet = self.warned.is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
+        if pass.untracked > 0 && quiet {
+            tracing::warn!(
+                untracked = pass.untracked,
+                max_tracked = hub.config.max_tracked,
+                "more live flows than [flows] max_tracked: the rest are counted, not tracked"
+            );
+            self.warned = Some(Instant::now());
+        }
         let deleted = if pass.expire.is_empty() {
             0
         } else {

@@ -201,10 +201,10 @@ impl TelemetryHub {
         match circuit_id {
             Some(id) => {
                 let index = self.circuit_indexes().index_of(id)?;
-                let mut flows = table.flows_of(index);
-                let total = flows.len() as u64;
-                flows.truncate(limit);
-                Some(FlowsReport { total, flows })
+                Some(FlowsReport {
+                    total: table.active_flows(index),
+                    flows: table.top_flows(index, limit),
+                })
             }
             None => Some(FlowsReport {
                 total: table.len() as u64,
