@@ -24,6 +24,7 @@ pub struct BusHandler {
 impl BusHandler {
     pub fn new(mut shaper: Shaper, state_directory: &std::path::Path) -> Self {
         let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0));
+        shared.set_layout(shaper.queue_layout());
         for issue in shaper.take_startup_issues() {
             shared.reports().raise(issue);
         }
@@ -247,6 +248,7 @@ impl Handler for BusHandler {
                 let (shaper, shared, ms) = (locked.clone(), shared.clone(), summary.duration_ms);
                 tokio::task::spawn_blocking(move || {
                     let shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
+                    shared.set_layout(shaper.queue_layout());
                     shared.plan_applied(
                         PrefixIndex::new(shaper.mappings()),
                         shaper.status(uptime),
