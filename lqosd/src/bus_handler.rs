@@ -24,7 +24,6 @@ pub struct BusHandler {
 impl BusHandler {
     pub fn new(mut shaper: Shaper, state_directory: &std::path::Path) -> Self {
         let shared = Shared::new(PrefixIndex::new(shaper.mappings()), shaper.status(0));
-        shared.set_layout(shaper.queue_layout());
         for issue in shaper.take_startup_issues() {
             shared.reports().raise(issue);
         }
@@ -39,6 +38,8 @@ impl BusHandler {
                 context: String::new(),
             });
         }
+        // The live plan by CPU queue, for the WebUI's CPU pages.
+        shared.set_layout(shaper.queue_layout());
         Self {
             shaper: Arc::new(Mutex::new(shaper)),
             shared: Arc::new(shared),
