@@ -249,12 +249,14 @@ impl Handler for BusHandler {
                 let (shaper, shared, ms) = (locked.clone(), shared.clone(), summary.duration_ms);
                 tokio::task::spawn_blocking(move || {
                     let shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
-                    shared.set_layout(shaper.queue_layout());
                     shared.plan_applied(
                         PrefixIndex::new(shaper.mappings()),
                         shaper.status(uptime),
                         Some(ms),
                     );
+                    // The CPU pages' view of the same plan (a request in between sees the
+                    // old layout with the new index for a moment: the next second fixes it).
+                    shared.set_layout(shaper.queue_layout());
                 });
             }
             let status = match &outcome {
