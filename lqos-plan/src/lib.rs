@@ -7,6 +7,7 @@ mod diff;
 mod htb;
 mod lazy;
 mod ops;
+mod preview;
 mod render;
 mod steering;
 
@@ -15,6 +16,10 @@ pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
 pub use lazy::{materialise, CircuitState, Laziness};
 pub use ops::{build_interface, is_batch_text, rollback, steps, Step, TcOp};
+pub use preview::{
+    EntryKind, Move, PreviewError, QueueWeight, RebalancePreview, MAX_LISTED_MOVES,
+    REBALANCE_PREVIEW_FILE, REBALANCE_PREVIEW_FORMAT,
+};
 pub use render::{
     render_diff, render_mappings, render_tc, write_diff, write_mappings, write_tc, MAPPINGS_HEADER,
 };

@@ -304,6 +304,7 @@ pub fn refresh(config_path: &Path, args: &RefreshArgs) -> anyhow::Result<ExitCod
         Err(e) => return Err(e).context("writing the plan to stdout"),
     }
     print_summary(&run, Some(render_time), args.debug);
+    save_preview(&run, None);
     // The process ends here: freeing ~10^6 small allocations one by one would add ~0.1 s at
     // 100k circuits for nothing.
     std::mem::forget(run);
@@ -480,6 +481,40 @@ fn save_state(run: &Run, generation: u64, hash: u64) {
     if let Err(e) = state::save_submitted(dir, generation, hash, &run.planned.plan) {
         eprintln!(
             "warning: cannot keep the applied plan in {} ({e}): the next refresh sends the full plan",
+            dir.display()
+        );
+    }
+    save_preview(run, Some(generation));
+}
+
+/// Writes what `refresh --rebalance` would move (for the WebUI's CPU Weights page) and says
+/// how much in the summary; `generation`: the plan lqosd applied (`None`: a dry run).
+fn save_preview(run: &Run, generation: Option<u64>) {
+    let mut preview = run.planned.preview.clone();
+    preview.generation = generation;
+    preview.dry_run = generation.is_none();
+    preview.written_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    eprintln!(
+        "rebalance preview: `refresh --rebalance` would move {} of {} top-level entries",
+        preview.moves_total, preview.entries
+    );
+    let dir = &run.config.state_directory;
+    // A dry run on a live shaper must not replace the preview of the plan that is live.
+    if generation.is_none()
+        && lqos_plan::RebalancePreview::load(dir).is_ok_and(|p| p.generation.is_some())
+    {
+        eprintln!(
+            "rebalance preview not written: {} describes the applied plan",
+            lqos_plan::REBALANCE_PREVIEW_FILE
+        );
+        return;
+    }
+    if let Err(e) = preview.save(dir) {
+        eprintln!(
+            "warning: cannot write {} in {} ({e}): the WebUI shows no rebalance preview",
+            lqos_plan::REBALANCE_PREVIEW_FILE,
             dir.display()
         );
     }

@@ -67,9 +67,34 @@ fn dry_run_prints_tc_batch_then_mappings_and_a_summary() {
         "{stderr}"
     );
     assert!(stderr.contains("timings: read+validate"), "{stderr}");
+    // A dry run changes no state: the one file it writes is the rebalance preview.
+    let state = dir.path().join("state");
+    let written: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, [lqos_plan::REBALANCE_PREVIEW_FILE]);
+    let preview = lqos_plan::RebalancePreview::load(&state).unwrap();
+    assert_eq!((preview.generation, preview.dry_run), (None, true));
+    assert_eq!((preview.queues, preview.moves_total), (2, 0), "{preview:?}");
     assert!(
-        !dir.path().join("state").exists(),
-        "a dry run changes no state"
+        stderr.contains("rebalance preview: `refresh --rebalance` would move 0 of"),
+        "{stderr}"
+    );
+    // An applied plan's preview is not replaced by a dry run's.
+    let applied = lqos_plan::RebalancePreview {
+        generation: Some(5),
+        dry_run: false,
+        ..preview
+    };
+    applied.save(&state).unwrap();
+    let out = run(dir.path(), &["refresh", "--dry-run"]);
+    assert!(out.status.success());
+    assert_eq!(lqos_plan::RebalancePreview::load(&state).unwrap(), applied);
+    assert!(
+        text(&out.stderr).contains("rebalance preview not written"),
+        "{}",
+        text(&out.stderr)
     );
 }
 

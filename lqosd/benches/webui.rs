@@ -114,6 +114,18 @@ fn wrk(base: &str, load: &Load, cookie: &str, secs: usize) -> anyhow::Result<(f6
     }
 }
 
+/// Percent-encodes a query value (node names have spaces).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -144,9 +156,13 @@ fn main() -> anyhow::Result<()> {
         binpacking: true,
         rebalance: false,
     };
-    let plan = lqos_scheduler::plan::plan(&loaded.inputs, &config, 2, None, opts)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?
-        .plan;
+    let planned = lqos_scheduler::plan::plan(&loaded.inputs, &config, 2, None, opts)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // The CPU Weights page reads the scheduler's rebalance preview of the live generation.
+    let mut preview = planned.preview;
+    preview.generation = Some(1);
+    preview.save(&config.state_directory)?;
+    let plan = planned.plan;
     eprintln!(
         "inputs and plan for {circuits} circuits: {:.1} s",
         t.elapsed().as_secs_f64()
@@ -159,6 +175,12 @@ fn main() -> anyhow::Result<()> {
         ..StatusReport::default()
     };
     let shared = Arc::new(Shared::new(PrefixIndex::new(&plan.mappings), status));
+    let t = Instant::now();
+    shared.set_layout(lqosd::queue_layout::QueueLayout::of(&plan));
+    eprintln!(
+        "the live plan by CPU queue (once per apply): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     // 20k busy hosts (one per fifth circuit), 1000 unknown ones.
     let hosts: Vec<(IpAddr, u64, u64)> = plan
         .mappings
@@ -240,6 +262,19 @@ fn main() -> anyhow::Result<()> {
             terms.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(",")
         ),
     )?;
+    // The first top-level node of the plan, for the node answer (its circuits: at most 500).
+    let top_node = plan
+        .interfaces
+        .iter()
+        .flat_map(|i| &i.htbs)
+        .flat_map(|q| &q.classes)
+        .find_map(|c| match (&c.owner, c.parent) {
+            (lqos_plan::ClassOwner::Node(n), Some(p)) if p.minor == lqos_plan::QUEUE_ROOT_MINOR => {
+                Some(n.clone())
+            }
+            _ => None,
+        })
+        .context("no top-level node in the plan")?;
     let endpoints = [
         ("/health (baseline)", Load::Path("/health".into())),
         ("/api/dashboard", Load::Path("/api/dashboard".into())),
@@ -256,6 +291,15 @@ fn main() -> anyhow::Result<()> {
             Load::Searches(lua),
         ),
         ("/api/tree (top level)", Load::Path("/api/tree".into())),
+        (
+            "/api/cpu/tree (top level)",
+            Load::Path("/api/cpu/tree".into()),
+        ),
+        (
+            "/api/cpu/tree?node= (a top-level node)",
+            Load::Path(format!("/api/cpu/tree?node={}", urlencode(&top_node))),
+        ),
+        ("/api/cpu/weights", Load::Path("/api/cpu/weights".into())),
         (
             "/api/circuits/{id}",
             Load::Path(format!(

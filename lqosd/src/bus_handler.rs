@@ -44,6 +44,8 @@ impl BusHandler {
                 context: String::new(),
             });
         }
+        // The live plan by CPU queue, for the WebUI's CPU pages.
+        shared.set_layout(shaper.queue_layout());
         Self {
             shaper: Arc::new(Mutex::new(shaper)),
             shared: Arc::new(shared),
@@ -284,6 +286,9 @@ impl Handler for BusHandler {
                         shaper.status(uptime),
                         Some(ms),
                     );
+                    // The CPU pages' view of the same plan (a request in between sees the
+                    // old layout with the new index for a moment: the next second fixes it).
+                    shared.set_layout(shaper.queue_layout());
                 });
             }
             let status = match &outcome {

@@ -11,6 +11,7 @@ pub mod dataplane;
 pub mod fence;
 pub mod lazy;
 pub mod prefix_index;
+pub mod queue_layout;
 pub mod reports;
 pub mod shaper;
 pub mod shared;

@@ -415,6 +415,11 @@ impl Shaper {
         }
     }
 
+    /// The live plan by CPU queue (for the WebUI).
+    pub fn queue_layout(&self) -> crate::queue_layout::QueueLayout {
+        crate::queue_layout::QueueLayout::of(&self.live.plan)
+    }
+
     /// The lazy queues' threshold, when they are on.
     pub fn lazy_threshold(&self) -> Option<u64> {
         self.lazy.as_ref().map(|l| l.threshold_bytes)

@@ -3,6 +3,7 @@
 //! lock, so the WebUI and the bus answer during a long apply.
 
 use crate::prefix_index::PrefixIndex;
+use crate::queue_layout::QueueLayout;
 use crate::reports::Reports;
 use crate::throughput::Sample;
 use lqos_bus::StatusReport;
@@ -24,6 +25,8 @@ pub struct Shared {
     pub started: Instant,
     reports: Mutex<Reports>,
     index: RwLock<Arc<PrefixIndex>>,
+    /// The live plan by CPU queue (the WebUI's CPU pages).
+    layout: RwLock<Arc<QueueLayout>>,
     sample: RwLock<Arc<Sample>>,
     /// Counts samples, for whoever waits for the next one.
     samples: tokio::sync::watch::Sender<u64>,
@@ -39,6 +42,7 @@ impl Shared {
             started: Instant::now(),
             reports: Mutex::new(Reports::default()),
             index: RwLock::new(Arc::new(index)),
+            layout: RwLock::new(Arc::new(QueueLayout::default())),
             sample: RwLock::new(Arc::new(Sample::default())),
             samples: tokio::sync::watch::Sender::new(0),
             applied: RwLock::new(Applied {
@@ -64,6 +68,19 @@ impl Shared {
     /// The live plan's prefixes.
     pub fn index(&self) -> Arc<PrefixIndex> {
         self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The live plan by CPU queue.
+    pub fn layout(&self) -> Arc<QueueLayout> {
+        self.layout
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The live plan by CPU queue, after it changed (at start and after every apply).
+    pub fn set_layout(&self, layout: QueueLayout) {
+        *self.layout.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(layout);
     }
 
     /// The latest counter sample.

@@ -10,6 +10,8 @@ import * as tree from './pages/tree.js';
 import * as circuits from './pages/circuits.js';
 import * as circuit from './pages/circuit.js';
 import * as unknown from './pages/unknown.js';
+import * as cpuTree from './pages/cpu-tree.js';
+import * as cpuWeights from './pages/cpu-weights.js';
 import * as scheduler from './pages/scheduler.js';
 import * as issues from './pages/issues.js';
 import * as config from './pages/config.js';
@@ -20,6 +22,8 @@ const NAV = [
   ['tree', '#/tree', 'Network'],
   ['circuits', '#/circuits', 'Circuits'],
   ['unknown', '#/unknown', 'Unknown IPs'],
+  ['cpu-tree', '#/cpu-tree', 'CPU Tree'],
+  ['cpu-weights', '#/cpu-weights', 'CPU Weights'],
   ['scheduler', '#/scheduler', 'Scheduler'],
   ['issues', '#/issues', 'Issues'],
   ['config', '#/config', 'Configuration'],
@@ -33,6 +37,8 @@ const ROUTES = [
   [/^\/circuits$/, circuits, 'circuits'],
   [/^\/circuit\/(.+)$/, circuit, 'circuits'],
   [/^\/unknown$/, unknown, 'unknown'],
+  [/^\/cpu-tree$/, cpuTree, 'cpu-tree'],
+  [/^\/cpu-weights$/, cpuWeights, 'cpu-weights'],
   [/^\/scheduler$/, scheduler, 'scheduler'],
   [/^\/issues$/, issues, 'issues'],
   [/^\/config$/, config, 'config'],

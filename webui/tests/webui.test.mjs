@@ -158,6 +158,85 @@ test('the network tree drills down to the circuits of an access point', async ()
   await shot(admin, '05-tree-ap');
 });
 
+/**
+ * The plan's top-level nodes of network.json: its top-level nodes, a virtual one's children
+ * (virtual in the file, or made so by a set_node_virtual of lqos_overrides.json).
+ */
+function planTops(net, virtual, path = [], out = []) {
+  for (const [name, n] of Object.entries(net)) {
+    if (n.virtual || virtual.has(name)) planTops(n.children ?? {}, virtual, [...path, name], out);
+    else out.push({ name, via: path });
+  }
+  return out;
+}
+
+test('CPU Tree lists every top-level node of network.json under its queue, with live rates', async () => {
+  const overrides = JSON.parse(readFileSync(`${DEMO}/lqos_overrides.json`, 'utf8'));
+  const virtual = new Set((overrides.network_adjustments ?? [])
+    .filter((a) => a.type === 'set_node_virtual' && a.virtual).map((a) => a.node_name));
+  const tops = planTops(JSON.parse(readFileSync(`${DEMO}/network.json`, 'utf8')), virtual);
+  assert.ok(tops.length >= 4, `the demo's top-level nodes: ${JSON.stringify(tops)}`);
+  await tid(admin, 'nav-cpu-tree').click();
+  await tid(admin, 'page-cpu-tree').waitFor();
+  const api = await admin.evaluate(async () => (await fetch('/api/cpu/tree')).json());
+  assert.ok(api.queues.length >= 1, 'queues in the live plan');
+  const listed = api.queues.flatMap((q) => q.nodes.filter((n) => !n.generated).map((n) => ({ ...n, queue: q.queue })));
+  assert.deepEqual(listed.map((n) => n.name).sort(), tops.map((t) => t.name).sort(),
+    'the API lists each top-level node once');
+  await eventually(async () => (await tid(admin, 'cpu-queue').count()) === api.queues.length, 'a card per queue');
+  for (const t of tops) {
+    const { queue } = listed.find((n) => n.name === t.name);
+    const inQueue = admin.locator(`[data-testid="cpu-queue"][data-queue="${queue}"] tr[data-node="${t.name}"]`);
+    await eventually(async () => (await inQueue.count()) === 1, `${t.name} under queue ${queue + 1}`);
+    assert.equal(await admin.locator(`tr[data-node="${t.name}"]`).count(), 1, `${t.name} under one queue only`);
+    if (t.via.length) assert.match(await inQueue.innerText(), new RegExp(t.via.join(' › ')), `${t.name} shown under its virtual parent`);
+  }
+  const generated = api.queues.flatMap((q) => q.nodes.filter((n) => n.generated));
+  assert.equal(await tid(admin, 'cpu-top-node').count(), tops.length + generated.length, 'no other top-level rows');
+  await eventually(async () => /Mbit\/s/.test((await tid(admin, 'cpu-queue-rate').allInnerTexts()).join(' ')),
+    'a queue carries live traffic');
+  await shot(admin, '05b-cpu-tree');
+  // Expanding: Hilltop Tower's APs, then the circuits of one AP (listed only when asked).
+  await admin.locator('tr[data-node="Hilltop Tower"] [data-toggle]').click();
+  await eventually(async () => (await admin.locator('tr[data-node="Hilltop AP North"]').count()) === 1, 'Hilltop Tower expanded');
+  await admin.locator('tr[data-node="Hilltop AP North"] [data-toggle]').click();
+  await admin.locator('[data-circuits="Hilltop AP North"]').click();
+  await eventually(async () => (await tid(admin, 'cpu-circuit').allInnerTexts()).join(' ').includes('Garcia, Maria'),
+    'the AP lists its circuits');
+  await shot(admin, '05c-cpu-tree-expanded');
+  // Privacy: circuit names go, node names and the structure stay.
+  await tid(admin, 'privacy-toggle').click();
+  await eventually(async () => !(await tid(admin, 'page-cpu-tree').innerText()).includes('Garcia'), 'names hidden');
+  assert.ok(!(await admin.content()).includes('Garcia'), 'not in the DOM either');
+  assert.match(await tid(admin, 'page-cpu-tree').innerText(), /Hilltop AP North/);
+  await shot(admin, '05d-cpu-tree-privacy');
+  await tid(admin, 'privacy-toggle').click();
+});
+
+test('CPU Weights shows a row per queue with its figures and what a rebalance would move', async () => {
+  await tid(admin, 'nav-cpu-weights').click();
+  await tid(admin, 'page-cpu-weights').waitFor();
+  const api = await admin.evaluate(async () => (await fetch('/api/cpu/weights')).json());
+  assert.ok(api.queues.length >= 1);
+  assert.equal(api.queues.reduce((a, q) => a + q.circuits, 0), 36, 'every circuit on some queue');
+  assert.equal(api.preview.available, true, `the scheduler's preview: ${api.preview.reason}`);
+  assert.equal(api.preview.status, 'current', `a preview of the live plan: ${api.preview.reason}`);
+  await eventually(async () => (await tid(admin, 'cpu-weight-row').count()) === api.queues.length, 'a row per queue');
+  const head = await tid(admin, 'cpu-weights-table').locator('thead th').allInnerTexts();
+  for (let i = 0; i < api.queues.length; i++) {
+    const cells = await tid(admin, 'cpu-weight-row').nth(i).locator('td').allInnerTexts();
+    for (const col of ['Queue', 'Top-level nodes', 'Circuits', 'Planned ↓ Mbps', 'Planned ↑ Mbps', 'Binning weight', 'After rebalance', 'Down now', 'Up now']) {
+      const text = cells[head.indexOf(col)];
+      assert.ok(text && text.trim() && text.trim() !== '—', `queue ${i + 1}, ${col}: ${JSON.stringify(text)}`);
+    }
+    assert.ok(Number(cells[head.indexOf('Planned ↓ Mbps')]) > 0, `queue ${i + 1} has planned Mbps`);
+  }
+  assert.match(await tid(admin, 'cpu-preview-summary').innerText(),
+    new RegExp(`would move (nothing|${api.preview.moves_total} of ${api.preview.entries})`));
+  assert.equal(await tid(admin, 'cpu-preview').getAttribute('data-status'), 'current');
+  await shot(admin, '05e-cpu-weights');
+});
+
 test('circuit search runs on the server and leads to the circuit page', async () => {
   await tid(admin, 'nav-circuits').click();
   await tid(admin, 'page-circuits').waitFor();

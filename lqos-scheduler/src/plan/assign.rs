@@ -40,15 +40,30 @@ pub struct AssignOptions {
     pub rebalance: bool,
 }
 
-pub fn assign(
+/// Which queue each top-level node and unparented circuit went to, with the weights binned by.
+#[derive(Debug, Clone)]
+pub struct Binning {
+    /// Indexed like [`ShapeTree::nodes`]: the queue of each root (`usize::MAX` for the others).
+    pub root_queue: Vec<usize>,
+    /// Indexed like `Inputs::circuits`: the queue of each unparented circuit (`usize::MAX` for
+    /// the others).
+    pub circuit_queue: Vec<usize>,
+    /// Indexed like [`ShapeTree::nodes`]: each subtree's binning weight (Mbps).
+    pub weights: Vec<f64>,
+}
+
+/// Bins the roots and unparented circuits over `queues` queues: what `sticky` assigned keeps
+/// its queue (when the queue count is the same), the rest goes to the least loaded queue
+/// (binpacking, heaviest first) or round-robin.
+pub fn bin(
     tree: &ShapeTree,
     inputs: &Inputs,
     queues: u16,
-    prev: Option<&ClassIdState>,
-    opts: AssignOptions,
-) -> Result<(Vec<QueueItems>, ClassIdState), PlanError> {
+    sticky: Option<&ClassIdState>,
+    binpacking: bool,
+) -> Binning {
     let n = queues as usize;
-    let sticky = prev.filter(|p| p.queues == queues && !opts.rebalance);
+    let sticky = sticky.filter(|p| p.queues == queues);
     let weights = subtree_weights(tree, inputs);
     let mut load = vec![0f64; n];
     let mut count = vec![0usize; n];
@@ -64,10 +79,9 @@ pub fn assign(
     };
 
     // Roots first (sticky ones, then new ones), then unparented circuits, sharing the loads.
-    let roots: Vec<usize> = tree.roots().collect();
     let mut root_queue = vec![usize::MAX; tree.nodes.len()];
     let mut fresh_roots = Vec::new();
-    for &r in &roots {
+    for r in tree.roots() {
         let prev_q = sticky
             .and_then(|p| p.nodes.get(&tree.nodes[r].name))
             .map(|(q, _)| *q);
@@ -92,7 +106,7 @@ pub fn assign(
             None => fresh_circuits.push(c),
         }
     }
-    if opts.binpacking {
+    if binpacking {
         // Longest-processing-time first: heaviest new node to the least loaded queue.
         fresh_roots.sort_by(|a, b| {
             weights[*b]
@@ -101,7 +115,7 @@ pub fn assign(
         });
     }
     let pick = |load: &[f64], count: &[usize]| -> usize {
-        if opts.binpacking {
+        if binpacking {
             (0..n)
                 .min_by(|a, b| load[*a].total_cmp(&load[*b]).then(a.cmp(b)))
                 .unwrap_or(0)
@@ -121,6 +135,27 @@ pub fn assign(
         load[q] += inputs.circuits[c].download_max;
         count[q] += 1;
     }
+    Binning {
+        root_queue,
+        circuit_queue,
+        weights,
+    }
+}
+
+/// Bins (see [`bin`]; `opts.rebalance` ignores `prev`), then lists each queue's classes
+/// parent-first and gives them minors, as stable as `prev` allows.
+pub fn assign(
+    tree: &ShapeTree,
+    inputs: &Inputs,
+    queues: u16,
+    prev: Option<&ClassIdState>,
+    opts: AssignOptions,
+) -> Result<(Vec<QueueItems>, ClassIdState, Binning), PlanError> {
+    let n = queues as usize;
+    let sticky = prev.filter(|p| p.queues == queues && !opts.rebalance);
+    let binning = bin(tree, inputs, queues, sticky, opts.binpacking);
+    let (root_queue, circuit_queue) = (&binning.root_queue, &binning.circuit_queue);
+    let roots: Vec<usize> = tree.roots().collect();
 
     // Parent-first item lists per queue.
     let mut out: Vec<QueueItems> = (0..n).map(|_| QueueItems::default()).collect();
@@ -187,7 +222,7 @@ pub fn assign(
             }
         }
     }
-    Ok((out, state))
+    Ok((out, state, binning))
 }
 
 /// Download weight of each node's subtree: the sum of its circuits' max rates (its own

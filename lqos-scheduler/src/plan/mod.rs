@@ -4,6 +4,7 @@ mod assign;
 pub mod cost;
 mod layout;
 mod leaves;
+mod preview;
 mod rates;
 mod tree;
 
@@ -11,6 +12,7 @@ pub use assign::AssignOptions;
 pub use layout::{queue_layout, InputsOnly, Machine, QueueLayout, ThisMachine};
 use leaves::Leaves;
 pub use leaves::SLOW_CAKE_RTT;
+use preview::rebalance_preview;
 pub use rates::mbps_to_bps;
 
 use assign::{Entity, Item};
@@ -57,6 +59,9 @@ pub struct Planned {
     pub plan: QueuePlan,
     pub state: ClassIdState,
     pub notes: Diagnostics,
+    /// What `refresh --rebalance` would move from this plan's binning (its `generation`,
+    /// `dry_run` and `written_unix` are the caller's to fill).
+    pub preview: lqos_plan::RebalancePreview,
 }
 
 /// Builds the plan for `queues` CPU queues per direction. `previous` keeps class ids stable.
@@ -69,7 +74,8 @@ pub fn plan(
 ) -> Result<Planned, PlanError> {
     let mut notes = Diagnostics::default();
     let tree = tree::build(inputs, &mut notes);
-    let (per_queue, state) = assign::assign(&tree, inputs, queues, previous, opts)?;
+    let (per_queue, state, binning) = assign::assign(&tree, inputs, queues, previous, opts)?;
+    let preview = rebalance_preview(&tree, inputs, queues, &binning, opts.binpacking);
     let ctx = Context {
         inputs,
         config,
@@ -160,6 +166,7 @@ pub fn plan(
         },
         state,
         notes,
+        preview,
     })
 }
 

@@ -123,7 +123,7 @@ struct CircuitsPage<'a> {
 }
 
 /// A typed answer serialized straight to bytes (no intermediate JSON value).
-fn json_bytes(v: &impl Serialize) -> Result<Response, ApiError> {
+pub(super) fn json_bytes(v: &impl Serialize) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(v).map_err(|e| ApiError::internal("writing JSON", e))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

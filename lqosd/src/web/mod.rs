@@ -7,6 +7,8 @@ mod assets;
 mod auth;
 pub mod catalog;
 mod circuits;
+mod cpu;
+mod cpu_live;
 mod dashboard;
 mod edit;
 mod error;
@@ -57,6 +59,8 @@ struct Inner {
     /// history (the page's first load) and without (live events).
     dashboard: RwLock<(Bytes, Bytes)>,
     history: History,
+    /// The CPU pages' live picture, kept while someone looks at them.
+    cpu: cpu_live::CpuCache,
     users: users::UserStore,
     /// The first-run setup token's file (see [`setup_token`]).
     setup_token: PathBuf,
@@ -92,6 +96,7 @@ impl WebState {
                 live: RwLock::new(Arc::new(LiveView::default())),
                 dashboard: RwLock::new((Bytes::new(), Bytes::new())),
                 history: History::default(),
+                cpu: cpu_live::CpuCache::default(),
                 users,
                 setup_token,
                 sessions: sessions::Sessions::default(),
@@ -133,6 +138,9 @@ impl WebState {
         let shared = &self.inner.shared;
         let view = LiveView::compute(self.catalog(), &shared.index(), shared.sample());
         self.inner.history.record(&view);
+        self.inner
+            .cpu
+            .tick(shared.layout(), &shared.index(), shared.sample());
         *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
         let rendered = dashboard::render_dashboard(self);
         *self
@@ -245,6 +253,8 @@ pub fn router(state: WebState) -> Router {
                 .put(edit::replace)
                 .delete(edit::remove),
         )
+        .route("/cpu/tree", get(cpu::tree))
+        .route("/cpu/weights", get(cpu::weights))
         .route("/unknown", get(reports::unknown))
         .route("/unknown.csv", get(reports::unknown_csv))
         .route("/scheduler", get(reports::scheduler))

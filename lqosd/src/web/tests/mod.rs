@@ -56,6 +56,7 @@ fn site_with(extra: &str) -> Site {
         ..StatusReport::default()
     };
     let shared = Arc::new(Shared::new(PrefixIndex::new(&plan.mappings), status));
+    shared.set_layout(crate::queue_layout::QueueLayout::of(&plan));
     shared.set_sample(Sample {
         sampled_unix: 1_700_000_000,
         interval_ms: 1000,
@@ -201,7 +202,10 @@ async fn read_only(s: &Site) -> Who {
     }
 }
 
-const READ_ROUTES: [&str; 12] = [
+const READ_ROUTES: [&str; 15] = [
+    "/api/cpu/tree",
+    "/api/cpu/tree?node=Riverside",
+    "/api/cpu/weights",
     "/api/dashboard",
     "/api/live",
     "/api/tree",
@@ -265,5 +269,6 @@ async fn first_event(s: &Site, uri: &str, who: &Who) -> String {
 
 mod auth;
 mod connections;
+mod cpu;
 mod data;
 mod integrations;
