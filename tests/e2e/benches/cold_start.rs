@@ -37,7 +37,7 @@ fn main() -> Result<()> {
     let generated = lqos_gen::generate(&lqos_gen::GenSpec::new(circuits));
     tb.write_inputs(
         &generated.network_json,
-        &without_sqm(&generated.shaped_devices_csv)?,
+        &lqos_e2e::shaped_csv::without_sqm(&generated.shaped_devices_csv)?,
         "",
     )?;
     // The saved plan comes from a normal run (cheap with Full), then the machine "reboots".
@@ -308,33 +308,3 @@ fn send_forever(file: &str) -> Result<()> {
     }
 }
 
-/// The generator's `sqm` column emptied: this kernel has neither CAKE nor fq_codel, so every
-/// circuit takes `default_sqm` (pfifo).
-fn without_sqm(csv_text: &str) -> Result<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(csv_text.as_bytes());
-    let mut writer = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(Vec::new());
-    let mut sqm = None;
-    for record in reader.records() {
-        let record = record?;
-        if sqm.is_none() {
-            sqm = record
-                .iter()
-                .position(|f| f.trim().eq_ignore_ascii_case("sqm"));
-        }
-        let column = sqm;
-        let fields = record.iter().enumerate().map(|(i, f)| {
-            if Some(i) == column && f.trim() != "sqm" {
-                ""
-            } else {
-                f
-            }
-        });
-        writer.write_record(fields)?;
-    }
-    Ok(String::from_utf8(writer.into_inner()?)?)
-}
