@@ -17,6 +17,8 @@ mod metrics;
 mod reports;
 pub mod sessions;
 pub mod setup_token;
+mod telemetry;
+pub mod telemetry_picture;
 pub mod users;
 
 pub use auth::decode_credentials;
@@ -56,6 +58,8 @@ struct Inner {
     /// history (the page's first load) and without (live events).
     dashboard: RwLock<(Bytes, Bytes)>,
     history: History,
+    /// The flow telemetry's per-second picture (dashboard, tree roll-ups).
+    telemetry: RwLock<Arc<telemetry_picture::TelemetryPicture>>,
     users: users::UserStore,
     /// The first-run setup token's file (see [`setup_token`]).
     setup_token: PathBuf,
@@ -91,6 +95,7 @@ impl WebState {
                 live: RwLock::new(Arc::new(LiveView::default())),
                 dashboard: RwLock::new((Bytes::new(), Bytes::new())),
                 history: History::default(),
+                telemetry: RwLock::new(Arc::default()),
                 users,
                 setup_token,
                 sessions: sessions::Sessions::default(),
@@ -133,12 +138,36 @@ impl WebState {
         let view = LiveView::compute(self.catalog(), &shared.index(), shared.sample());
         self.inner.history.record(&view);
         *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        self.refresh_telemetry();
         let rendered = dashboard::render_dashboard(self);
         *self
             .inner
             .dashboard
             .write()
             .unwrap_or_else(|p| p.into_inner()) = rendered;
+    }
+
+    /// Recomputes the telemetry picture (part of [`refresh_live`](Self::refresh_live)).
+    fn refresh_telemetry(&self) {
+        let prev = self.telemetry_picture();
+        let picture = telemetry_picture::TelemetryPicture::compute(
+            self.live().catalog.clone(),
+            &self.inner.shared.telemetry,
+            &prev,
+        );
+        *self
+            .inner
+            .telemetry
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(picture);
+    }
+
+    fn telemetry_picture(&self) -> Arc<telemetry_picture::TelemetryPicture> {
+        self.inner
+            .telemetry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The dashboard's JSON as of the last second (with or without the history).
@@ -244,6 +273,11 @@ pub fn router(state: WebState) -> Router {
                 .put(edit::replace)
                 .delete(edit::remove),
         )
+        .route(
+            "/circuits/{id}/telemetry",
+            get(telemetry::circuit_telemetry),
+        )
+        .route("/circuits/{id}/flows", get(telemetry::circuit_flows))
         .route("/unknown", get(reports::unknown))
         .route("/unknown.csv", get(reports::unknown_csv))
         .route("/scheduler", get(reports::scheduler))

@@ -267,3 +267,4 @@ mod auth;
 mod connections;
 mod data;
 mod integrations;
+mod telemetry;
