@@ -179,8 +179,9 @@ pub async fn circuit_telemetry(
         }
         None => now_unix - QUEUE_HISTORY_SECS,
     };
-    let owner = Owner::Circuit(Arc::from(id.as_str()));
-    let (view, series, now_s, history, watched) = {
+    let circuit: Arc<str> = Arc::from(id.as_str());
+    let owner = Owner::Circuit(circuit.clone());
+    let (mut view, series, now_s, history, watched) = {
         let st = hub.read();
         let t = &st.telemetry;
         let mut view = match index {
@@ -199,15 +200,12 @@ pub async fn circuit_telemetry(
         let watched = st.queues.watched_at(&id);
         (view, series, t.rtt().now_s(), history, watched)
     };
-    let mut view = view;
     if index.is_none() {
         view.qoo.excluded = hub.config.qoo_exclude_circuits.iter().any(|c| *c == id);
     }
     let now = Instant::now();
     if watched.is_none_or(|at| now.duration_since(at) >= REWATCH) {
-        if let Owner::Circuit(c) = &owner {
-            hub.write().queues.watch(c, now);
-        }
+        hub.write().queues.watch(&circuit, now);
     }
     json_bytes(&CircuitTelemetryAnswer {
         circuit_id: &id,
