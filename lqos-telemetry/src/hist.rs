@@ -235,6 +235,26 @@ impl Ring {
         }
     }
 
+    /// Each slot from `oldest` on, oldest first, as its slot number and a dense histogram.
+    pub fn slots(&self, oldest: u64) -> Vec<(u64, Dense)> {
+        let mut out = Vec::with_capacity(self.hdrs.len());
+        let mut cells = self.cells.iter();
+        for hdr in &self.hdrs {
+            let keep = hdr.slot >= oldest;
+            let mut dense = Dense::default();
+            for i in bits(hdr.mask) {
+                if let Some(c) = cells.next() {
+                    dense.count[i] += u64::from(c.count);
+                    dense.sum_us[i] += u64::from(c.count) * u64::from(c.mean_us);
+                }
+            }
+            if keep {
+                out.push((hdr.slot, dense));
+            }
+        }
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.hdrs.is_empty()
     }

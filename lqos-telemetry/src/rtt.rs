@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
 use crate::hist::{Baseline, Dense, Ring};
-use crate::view::{RttSideView, RttView};
+use crate::view::{RttSeriesPoint, RttSeriesSide, RttSideView, RttView};
 
 /// Length of the short window, seconds (1-s slots).
 pub const SHORT_WINDOW_S: u64 = 10;
@@ -181,6 +181,28 @@ impl CircuitRtt {
         dense
     }
 
+    /// One circuit's RTT over the last 5 minutes as a series: one point per 10-s slot that
+    /// has samples, oldest first, each with both sides' p50/p90 over that slot alone (the
+    /// newest slot is still filling). Slots without samples are left out (a gap).
+    pub fn series(&self, circuit: u32) -> Vec<RttSeriesPoint> {
+        let Some(w) = self.circuits.get(&circuit).and_then(|s| s.windows.as_ref()) else {
+            return Vec::new();
+        };
+        w.long
+            .slots(Window::FiveMinutes.oldest_slot(self.now_s))
+            .into_iter()
+            .map(|(slot, dense)| {
+                let start_s = slot * LONG_SLOT_S;
+                RttSeriesPoint {
+                    start_s,
+                    end_s: (start_s + LONG_SLOT_S).min(self.now_s + 1).max(start_s + 1),
+                    internet: series_side(&dense, RTT_INTERNET),
+                    subscriber: series_side(&dense, RTT_SUBSCRIBER),
+                }
+            })
+            .collect()
+    }
+
     /// The p50/p90 view of one circuit (both windows, both sides).
     pub fn view(&self, circuit: u32) -> RttView {
         rtt_view(
@@ -259,6 +281,14 @@ pub fn rtt_view(short: &Dense, long: &Dense) -> RttView {
     RttView {
         internet: side_view(short, long, RTT_INTERNET),
         subscriber: side_view(short, long, RTT_SUBSCRIBER),
+    }
+}
+
+fn series_side(dense: &Dense, side: usize) -> RttSeriesSide {
+    RttSeriesSide {
+        p50_ms: dense.percentile_ms(side, 0.5),
+        p90_ms: dense.percentile_ms(side, 0.9),
+        samples: dense.samples(side),
     }
 }
 

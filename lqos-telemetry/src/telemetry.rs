@@ -11,8 +11,8 @@ use crate::qoo::{Qoo, MIN_RTT_SAMPLES};
 use crate::retransmits::{retransmit_view, CircuitRetransmits, RetxTotals};
 use crate::rtt::{rtt_view, CircuitRtt, Window};
 use crate::view::{
-    CircuitTelemetry, DashboardView, QueueView, RollupView, RttHistogramView, WorstRetransmits,
-    WorstRtt,
+    CircuitTelemetry, DashboardView, QueueView, RollupView, RttHistogramView, RttSeriesPoint,
+    WorstRetransmits, WorstRtt,
 };
 
 /// Flows shown in a circuit's view unless asked otherwise.
@@ -106,6 +106,11 @@ impl Telemetry {
             top_flows: self.flows.top_flows(circuit, top_n),
             queue: QueueView::default(),
         }
+    }
+
+    /// A circuit's RTT per 10-s slot over the last 5 minutes ([`CircuitRtt::series`]).
+    pub fn rtt_series(&self, circuit: u32) -> Vec<RttSeriesPoint> {
+        self.rtt.series(circuit)
     }
 
     /// RTT, retransmits and active flows of a group of circuits (a tree node's): their

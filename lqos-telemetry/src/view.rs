@@ -40,6 +40,26 @@ pub struct RttSideView {
     pub samples_5m: u64,
 }
 
+/// One 10-s slot of a circuit's RTT series ([`CircuitRtt::series`](crate::CircuitRtt::series)).
+/// Times are seconds of the telemetry's clock (CLOCK_MONOTONIC in lqosd, which converts them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RttSeriesPoint {
+    /// The slot's first second.
+    pub start_s: u64,
+    /// One past its last second (the newest slot: one past the latest second seen).
+    pub end_s: u64,
+    pub internet: RttSeriesSide,
+    pub subscriber: RttSeriesSide,
+}
+
+/// One side of one slot; `None` without samples on that side.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RttSeriesSide {
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub samples: u64,
+}
+
 /// Retransmitted TCP packets per 100 TCP packets, per direction (`down`: data toward the
 /// subscriber). `down`/`up` and the packet counts are over the last 10 s, `*_5m` over 5 min;
 /// `significant_*` is the gate (>= 100 TCP packets and >= 2 retransmits in the 10-s window).

@@ -180,3 +180,47 @@ fn circuit_zero_is_ignored_and_same_second_readings_merge() {
     );
     assert_eq!(r.len(), 1);
 }
+
+#[test]
+fn the_series_has_one_point_per_10_s_slot_with_each_sides_own_percentiles() {
+    let mut r = CircuitRtt::new();
+    let mut h = LqosRttHist::default();
+    r.ingest_rtt(1_000, 3, &h);
+    assert!(r.series(3).is_empty(), "a baseline alone is no point");
+    // Slot 100 (1000..1009): internet 20 ms, subscriber 4 ms.
+    add_samples(&mut h, RTT_INTERNET, 20_000, 9);
+    add_samples(&mut h, RTT_INTERNET, 80_000, 1);
+    add_samples(&mut h, RTT_SUBSCRIBER, 4_000, 10);
+    r.ingest_rtt(1_005, 3, &h);
+    // Slot 101: nothing. Slot 102 (1020..1029): internet only, 45 ms, still filling at 1023.
+    add_samples(&mut h, RTT_INTERNET, 45_000, 5);
+    r.ingest_rtt(1_023, 3, &h);
+    let s = r.series(3);
+    assert_eq!(s.len(), 2, "the empty slot is a gap: {s:?}");
+    assert_eq!((s[0].start_s, s[0].end_s), (1_000, 1_010));
+    assert_eq!(
+        (s[1].start_s, s[1].end_s),
+        (1_020, 1_024),
+        "the newest slot ends now"
+    );
+    // Never averaged: each side has its own figures, per slot.
+    assert!((s[0].internet.p50_ms.unwrap() - 20.0).abs() < 0.001);
+    assert!(
+        (s[0].internet.p90_ms.unwrap() - 20.0).abs() < 0.001,
+        "rank 9 of 10"
+    );
+    assert_eq!(s[0].internet.samples, 10);
+    assert!((s[0].subscriber.p50_ms.unwrap() - 4.0).abs() < 0.001);
+    assert!((s[1].internet.p50_ms.unwrap() - 45.0).abs() < 0.001);
+    assert_eq!(s[1].subscriber.p50_ms, None);
+    assert_eq!(s[1].subscriber.samples, 0);
+    // The 5-min window's slots only: slot 100 leaves when slot 130 begins.
+    r.advance(1_299);
+    assert_eq!(r.series(3).len(), 2);
+    r.advance(1_300);
+    let s = r.series(3);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].start_s, 1_020);
+    assert_eq!(s[0].end_s, 1_030, "complete once the clock moved on");
+    assert!(r.series(4).is_empty(), "an unknown circuit has no series");
+}

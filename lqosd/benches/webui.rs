@@ -1,11 +1,16 @@
 //! The WebUI under load: lqosd's real router and state with 100k circuits (generated inputs,
-//! a real plan, 20k active hosts), served on loopback; `wrk` in a second process measures
-//! latency at 200 connections, with `/health` (a constant JSON) as the baseline of the same
-//! run; then headless Chromium times the circuits page until it is usable.
+//! a real plan, 20k active hosts, flow telemetry with 50k active flows and 5 minutes of RTT
+//! samples on 10k circuits), served on loopback; `wrk` in a second process measures latency
+//! at 200 connections, with `/health` (a constant JSON) as the baseline of the same run, while
+//! a thread does the flow and queue readers' writes once a second; then headless Chromium
+//! times the circuits page until it is usable.
 //!
 //! `cargo bench -p lqosd --bench webui` (needs wrk; Chromium and webui/node_modules for the
 //! page timing, all installed by scripts/setup.sh). Env: LQOS_BENCH_CIRCUITS (100000),
-//! LQOS_BENCH_SECS per wrk run (10), LQOS_BENCH_RUNS (3, the median is printed).
+//! LQOS_BENCH_SECS per wrk run (10), LQOS_BENCH_RUNS (3, the median is printed),
+//! LQOS_BENCH_FLOWS (50000), LQOS_BENCH_RTT_CIRCUITS (10000), LQOS_BENCH_READERS (1: the
+//! readers write during the runs; 0: the telemetry stands still), LQOS_BENCH_ONLY (run only
+//! the endpoints whose label contains this text, and the baseline).
 //!
 //! The kernel side is not built: a full apply of 100k circuits takes many minutes on this
 //! kernel (docs/benchmarks.md) and changes nothing the API reads (the live plan, as data).
@@ -19,8 +24,12 @@ use lqosd::web::{self, users, WebState};
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
+
+#[path = "webui_fixture/telemetry.rs"]
+mod telemetry;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -126,6 +135,12 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The parent node of circuit `id`, percent-encoded.
+fn busy_parent(inputs: &lqos_config::Inputs, id: &str) -> Option<String> {
+    let c = inputs.circuits.iter().find(|c| c.id == id)?;
+    Some(urlencode(&inputs.network.nodes[c.parent?].name))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -167,6 +182,19 @@ fn main() -> anyhow::Result<()> {
         "inputs and plan for {circuits} circuits: {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    let (n_flows, n_rtt) = (
+        env("LQOS_BENCH_FLOWS", 50_000),
+        env("LQOS_BENCH_RTT_CIRCUITS", 10_000),
+    );
+    let (t, rss) = (Instant::now(), rss_mib());
+    let mut fixture = telemetry::Fixture::new(&plan, n_flows, n_rtt)?;
+    fixture.warm();
+    let busy = fixture.busy[0].clone();
+    eprintln!(
+        "telemetry: {n_flows} flows over {n_rtt} circuits, 5 min of RTT windows: {:.1} s, +{:.0} MiB RSS",
+        t.elapsed().as_secs_f64(),
+        rss_mib() - rss
+    );
     let rss_before = rss_mib();
     let status = StatusReport {
         applied_generation: Some(1),
@@ -174,7 +202,9 @@ fn main() -> anyhow::Result<()> {
         mapped_ips: plan.mappings.len() as u64,
         ..StatusReport::default()
     };
-    let shared = Arc::new(Shared::new(PrefixIndex::new(&plan.mappings), status));
+    let shared = Arc::new(
+        Shared::new(PrefixIndex::new(&plan.mappings), status).with_telemetry(fixture.hub.clone()),
+    );
     let t = Instant::now();
     shared.set_layout(lqosd::queue_layout::QueueLayout::of(&plan));
     eprintln!(
@@ -307,7 +337,42 @@ fn main() -> anyhow::Result<()> {
                 loaded.inputs.circuits[circuits / 2].id
             )),
         ),
+        (
+            "/api/circuits/{id}/telemetry (first load: 5 min of RTT slots, 300 s of queues)",
+            Load::Path(format!("/api/circuits/{busy}/telemetry")),
+        ),
+        (
+            "/api/circuits/{id}/telemetry?queue_since= (a page's 2-s poll)",
+            Load::Path(format!(
+                "/api/circuits/{busy}/telemetry?queue_since={}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs()
+                    + 24 * 3600
+            )),
+        ),
+        (
+            "/api/circuits/{id}/flows",
+            Load::Path(format!("/api/circuits/{busy}/flows")),
+        ),
+        (
+            "/api/tree?node= (the busy circuits' parent, with roll-ups)",
+            Load::Path(format!(
+                "/api/tree?node={}",
+                busy_parent(&loaded.inputs, &busy).unwrap_or_default()
+            )),
+        ),
     ];
+    let only = std::env::var("LQOS_BENCH_ONLY").unwrap_or_default();
+    let endpoints: Vec<_> = endpoints
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (label, _))| *i == 0 || label.contains(&only))
+        .map(|(_, e)| e)
+        .collect();
+    // The readers write once a second while wrk runs (as lqosd's flow and queue readers do).
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers = (env("LQOS_BENCH_READERS", 1) == 1).then(|| fixture.spawn(stop.clone()));
     println!(
         "\nWebUI API, {circuits} circuits, wrk -t2 -c200 -d{secs}s on loopback, median of {runs} runs ({} search terms)",
         terms.len()
@@ -328,6 +393,25 @@ fn main() -> anyhow::Result<()> {
         println!(
             "| {label} | {p50:.2} | {p99:.2} | {rps:.0} | {:.1}x |",
             p99 / base_p99
+        );
+    }
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(readers) = readers {
+        let (mut flows, mut queues) = readers
+            .join()
+            .map_err(|_| anyhow::anyhow!("the readers' thread panicked"))?;
+        let p99 = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() * 99 / 100).copied().unwrap_or(0.0)
+        };
+        println!(
+            "\nreaders' write-lock hold per pass, median / p99 (ms): flow pass {:.1} / {:.1} ({} passes), queue pass {:.1} / {:.1}",
+            median(flows.clone()),
+            p99(&mut flows),
+            flows.len(),
+            median(queues.clone()),
+            p99(&mut queues)
         );
     }
 

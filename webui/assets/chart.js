@@ -1,5 +1,6 @@
-// A small canvas line chart for rates over a sliding time window (own code, no library).
-// Points are objects with a time key (Unix seconds) and one numeric key per series.
+// Small canvas charts (own code, no library): a line chart for values over a sliding time
+// window (points are objects with a time key, Unix seconds, and one numeric key per series; a
+// null value is a gap), and a bar chart of a histogram.
 
 import { h } from './dom.js';
 import { fmtBps, fmtBpsShort, fmtTime } from './format.js';
@@ -18,14 +19,22 @@ function niceCeil(v) {
 export class LineChart {
   /**
    * series: [{key, label, color}], timeKey: name of the time field,
-   * windowSecs: how much history is kept and shown.
+   * windowSecs: how much history is kept and shown; format: a value for the tooltip,
+   * axisFormat: for the y axis, minTop: the least y-axis maximum, gapSecs: a longer pause
+   * between points breaks the line, fill: the first series is filled below its line. A series
+   * may have `dash` (a canvas line dash, e.g. [4, 3]).
    */
-  constructor({ series, timeKey = 't_unix', windowSecs = 300, height = 220, testid, format = fmtBps }) {
+  constructor({ series, timeKey = 't_unix', windowSecs = 300, height = 220, testid, format = fmtBps,
+    axisFormat = fmtBpsShort, minTop = 1000, gapSecs = GAP_SECS, fill = true }) {
+    this.fill = fill;
     this.series = series;
     this.timeKey = timeKey;
     this.windowSecs = windowSecs;
     this.height = height;
     this.format = format;
+    this.axisFormat = axisFormat;
+    this.minTop = minTop;
+    this.gapSecs = gapSecs;
     this.points = [];
     this.hoverX = null;
     this.canvas = h('canvas', { class: 'chart-canvas', testid, role: 'img',
@@ -106,7 +115,7 @@ export class LineChart {
     const start = end - this.windowSecs;
     let max = 0;
     for (const p of this.points) for (const s of this.series) max = Math.max(max, Number(p[s.key]) || 0);
-    const top = niceCeil(Math.max(max * 1.05, 1000));
+    const top = niceCeil(Math.max(max * 1.05, this.minTop));
     const plotW = w - PAD.left - PAD.right;
     const plotH = hgt - PAD.top - PAD.bottom;
     const x = (t) => PAD.left + ((t - start) / this.windowSecs) * plotW;
@@ -122,7 +131,7 @@ export class LineChart {
       const v = (top * i) / 4;
       const yy = Math.round(y(v)) + 0.5;
       g.beginPath(); g.moveTo(PAD.left, yy); g.lineTo(w - PAD.right, yy); g.stroke();
-      g.fillText(fmtBpsShort(v), PAD.left - 6, yy);
+      g.fillText(this.axisFormat(v), PAD.left - 6, yy);
     }
     g.textAlign = 'center';
     g.textBaseline = 'top';
@@ -139,8 +148,12 @@ export class LineChart {
       let prevT = null;
       let seg = [];
       const flush = () => {
+        if (seg.length === 1) { // a lone point: a dot
+          g.fillStyle = s.color;
+          g.beginPath(); g.arc(seg[0][0], seg[0][1], 2, 0, 2 * Math.PI); g.fill();
+        }
         if (seg.length > 1) {
-          if (si === 0) {
+          if (si === 0 && this.fill !== false) {
             g.beginPath();
             g.moveTo(seg[0][0], y(0));
             for (const [px, py] of seg) g.lineTo(px, py);
@@ -150,13 +163,16 @@ export class LineChart {
           }
           g.beginPath();
           seg.forEach(([px, py], i) => (i ? g.lineTo(px, py) : g.moveTo(px, py)));
+          g.setLineDash(s.dash ?? []);
           g.stroke();
+          g.setLineDash([]);
         }
         seg = [];
       };
       for (const p of this.points) {
         const t = p[tk];
-        if (prevT != null && t - prevT > GAP_SECS) flush();
+        if (p[s.key] == null) { flush(); prevT = null; continue; }
+        if (prevT != null && t - prevT > this.gapSecs) flush();
         seg.push([x(t), y(Number(p[s.key]) || 0)]);
         prevT = t;
       }
@@ -200,6 +216,7 @@ export class LineChart {
       g.fillText(l, bx + 6, PAD.top + 5 + i * 15);
     });
     for (const s of this.series) {
+      if (best[s.key] == null) continue;
       g.fillStyle = s.color;
       g.beginPath(); g.arc(xx, y(Number(best[s.key]) || 0), 3, 0, 2 * Math.PI); g.fill();
     }
@@ -217,3 +234,122 @@ export const rateChart = (testid) => new LineChart({
     { key: 'up_bps', label: 'Upload', color: UP_COLOR },
   ],
 });
+
+/**
+ * Bars of one or more histograms over the same buckets, side by side per bucket. `labels`:
+ * one per bucket (e.g. upper edges), `series`: [{label, color, counts}], set with `set()`.
+ * The canvas carries `data-total` (every count) for tests.
+ */
+export class HistogramChart {
+  constructor({ testid, height = 200, unit = '', ariaLabel = 'histogram' }) {
+    this.height = height;
+    this.unit = unit;
+    this.labels = [];
+    this.series = [];
+    this.hover = null;
+    this.canvas = h('canvas', { class: 'chart-canvas', testid, role: 'img', 'aria-label': ariaLabel });
+    this.canvas.style.height = `${height}px`;
+    this.legend = h('div', { class: 'chart-legend' });
+    this.el = h('div', { class: 'chart' }, this.legend, this.canvas);
+    this.canvas.addEventListener('mousemove', (e) => { this.hover = e.offsetX; this.draw(); });
+    this.canvas.addEventListener('mouseleave', () => { this.hover = null; this.draw(); });
+    this.resize = new ResizeObserver(() => this.draw());
+    this.resize.observe(this.canvas);
+  }
+
+  set(labels, series) {
+    this.labels = labels;
+    this.series = series;
+    const total = series.reduce((a, s) => a + s.counts.reduce((x, y) => x + (Number(y) || 0), 0), 0);
+    this.canvas.dataset.total = String(total);
+    this.legend.replaceChildren(...series.map((s) => {
+      const swatch = h('span', { class: 'swatch' });
+      swatch.style.background = s.color;
+      return h('span', null, swatch, s.label);
+    }));
+    this.draw();
+  }
+
+  destroy() { this.resize.disconnect(); cancelAnimationFrame(this.frame); }
+
+  draw() {
+    cancelAnimationFrame(this.frame);
+    this.frame = requestAnimationFrame(() => this.paint());
+  }
+
+  paint() {
+    const c = this.canvas;
+    const w = c.clientWidth;
+    const hgt = this.height;
+    if (!w) return;
+    const dpr = window.devicePixelRatio || 1;
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(hgt * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(hgt * dpr);
+    }
+    const g = c.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, hgt);
+    g.font = '11px system-ui, sans-serif';
+    const pad = { left: 46, right: 8, top: 10, bottom: 30 };
+    const n = this.labels.length;
+    const plotW = w - pad.left - pad.right;
+    const plotH = hgt - pad.top - pad.bottom;
+    let max = 0;
+    for (const s of this.series) for (const v of s.counts) max = Math.max(max, Number(v) || 0);
+    const top = niceCeil(Math.max(max, 1));
+    const y = (v) => pad.top + plotH - (v / top) * plotH;
+    g.strokeStyle = '#e2e6ea';
+    g.fillStyle = '#5f6b76';
+    g.textAlign = 'right';
+    g.textBaseline = 'middle';
+    for (let i = 0; i <= 4; i++) {
+      const v = (top * i) / 4;
+      const yy = Math.round(y(v)) + 0.5;
+      g.beginPath(); g.moveTo(pad.left, yy); g.lineTo(w - pad.right, yy); g.stroke();
+      g.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), pad.left - 6, yy);
+    }
+    if (!n || !max) {
+      g.textAlign = 'center';
+      g.fillText('no samples in the last 10 s', pad.left + plotW / 2, pad.top + plotH / 2);
+      return;
+    }
+    const slot = plotW / n;
+    const barW = Math.max(1, (slot - 2) / Math.max(1, this.series.length));
+    this.series.forEach((s, si) => {
+      g.fillStyle = s.color;
+      s.counts.forEach((v, i) => {
+        const val = Number(v) || 0;
+        if (!val) return;
+        const x0 = pad.left + i * slot + 1 + si * barW;
+        g.fillRect(x0, y(val), barW, pad.top + plotH - y(val));
+      });
+    });
+    g.fillStyle = '#5f6b76';
+    g.textAlign = 'center';
+    g.textBaseline = 'top';
+    const every = Math.ceil(n / Math.max(1, Math.floor(plotW / 34)));
+    this.labels.forEach((l, i) => {
+      if (i % every) return;
+      g.fillText(l, pad.left + (i + 0.5) * slot, hgt - pad.bottom + 4);
+    });
+    g.fillText(this.unit, pad.left + plotW / 2, hgt - pad.bottom + 16);
+    if (this.hover != null) {
+      const i = Math.floor((this.hover - pad.left) / slot);
+      if (i >= 0 && i < n) {
+        const lines = [`${this.labels[i]} ${this.unit}`, ...this.series.map((s) => `${s.label}: ${s.counts[i] ?? 0}`)];
+        const boxW = Math.max(...lines.map((l) => g.measureText(l).width)) + 12;
+        const bx = Math.min(this.hover + 8, w - boxW - 2);
+        g.fillStyle = 'rgba(255,255,255,0.94)';
+        g.strokeStyle = '#c5ccd3';
+        g.fillRect(bx, pad.top, boxW, lines.length * 15 + 8);
+        g.strokeRect(bx + 0.5, pad.top + 0.5, boxW, lines.length * 15 + 8);
+        g.textAlign = 'left';
+        lines.forEach((l, j) => {
+          g.fillStyle = j === 0 ? '#5f6b76' : this.series[j - 1].color;
+          g.fillText(l, bx + 6, pad.top + 5 + j * 15);
+        });
+      }
+    }
+  }
+}

@@ -285,6 +285,93 @@ test('privacy mode hides names and addresses, and is remembered', async () => {
   await eventually(async () => (await admin.locator('body').innerText()).includes('Garcia'), 'shown again');
 });
 
+test('the circuit page shows RTT per side, retransmits, QoO, queue statistics and the flows', async () => {
+  // 1001 (Garcia) has an iperf3 flow each way; its CPE is 3 ms (one way) beyond the
+  // subscribers' host, the far end 15 ms beyond the Internet side.
+  await admin.goto(`${URL}/#/circuit/1001`);
+  await tid(admin, 'circuit-telemetry-section').waitFor();
+  const side = async (id) => {
+    const el = tid(admin, id);
+    if (!(await el.count())) return null;
+    const samples = Number(await el.getAttribute('data-samples'));
+    const p50 = Number(await el.getAttribute('data-p50'));
+    return samples > 0 && p50 > 0 ? { samples, p50, p90: Number(await el.getAttribute('data-p90')), text: await el.innerText() } : null;
+  };
+  const internet = await eventually(() => side('circuit-rtt-internet'), 'internet RTT figures', 30000);
+  const subscriber = await eventually(() => side('circuit-rtt-subscriber'), 'subscriber RTT figures', 30000);
+  for (const s of [internet, subscriber]) {
+    assert.match(s.text, /p50 \d+(\.\d+)? ms · p90 \d+(\.\d+)? ms/);
+    assert.ok(s.p90 >= s.p50, JSON.stringify(s));
+  }
+  assert.ok(internet.p50 >= 20, `the internet side has a 30 ms round trip: ${internet.p50} ms`);
+  assert.ok(subscriber.p50 >= 5, `the subscriber side has a 6 ms round trip: ${subscriber.p50} ms`);
+  // Retransmits: a figure per direction, with the gate's verdict.
+  for (const dir of ['down', 'up']) {
+    const r = tid(admin, `circuit-retx-${dir}`);
+    assert.match(await r.innerText(), /\d+\.\d+ %/);
+    assert.match(String(await r.getAttribute('data-significant')), /^(true|false)$/);
+  }
+  await eventually(async () => (await tid(admin, 'circuit-qoo').getAttribute('data-state')) === 'scored', 'a QoO score');
+  assert.match(await tid(admin, 'circuit-qoo').innerText(), /^\d+ \(internet/);
+  // The flows table: the iperf3 connections (control and data), TCP, with rates and bytes.
+  await eventually(async () => (await tid(admin, 'circuit-flows').locator('tbody tr:not(.empty)').count()) >= 2,
+    'at least two flows listed');
+  const flows = await tid(admin, 'circuit-flows').innerText();
+  assert.match(flows, /tcp/);
+  assert.match(flows, /\d+\.\d+\.\d+\.\d+:\d+/);
+  assert.match(flows, /[kMG]bit\/s/);
+  assert.match(await tid(admin, 'circuit-flows-total').innerText(), /of \d+ active/);
+  // Queue statistics: the leaf, counters, and per-second charts while the page is open.
+  assert.match(await tid(admin, 'circuit-queue-down').innerText(), /pfifo/);
+  assert.match(await tid(admin, 'circuit-queue-down').innerText(), /Drops\s+[\d,]+/);
+  await eventually(async () => Number(await tid(admin, 'circuit-queue-backlog-chart').getAttribute('data-points')) >= 3,
+    'queue history points');
+  await eventually(async () => Number(await tid(admin, 'circuit-rtt-chart').getAttribute('data-points')) >= 3,
+    'RTT points over time');
+  await shot(admin, '21-circuit-telemetry');
+  // Privacy mode masks the flows' addresses (ports stay).
+  await tid(admin, 'privacy-toggle').click();
+  await eventually(async () => !/\d+\.\d+\.\d+\.\d+/.test(await tid(admin, 'circuit-flows').innerText()), 'addresses masked');
+  assert.match(await tid(admin, 'circuit-flows').innerText(), /•••••:\d+/);
+  await shot(admin, '22-circuit-telemetry-private');
+  await tid(admin, 'privacy-toggle').click();
+});
+
+test('the dashboard shows the RTT histogram, the worst circuits and the flow counts', async () => {
+  await admin.goto(`${URL}/#/`);
+  await tid(admin, 'dashboard-telemetry').waitFor();
+  await eventually(async () => Number(await tid(admin, 'rtt-histogram').getAttribute('data-total')) > 0,
+    'RTT samples in the histogram');
+  await eventually(async () => /Garcia|Johansson|Tanaka|O'Brien|Hernandez|Lakeview|Chen|Nguyen|Smith|Patel/.test(
+    await tid(admin, 'worst-rtt-internet').innerText()), 'circuits in the worst internet RTT list');
+  assert.match(await tid(admin, 'worst-rtt-internet').innerText(), /\d+(\.\d+)? ms/);
+  await eventually(async () => /\d+(\.\d+)? ms/.test(await tid(admin, 'worst-rtt-subscriber').innerText()),
+    'the worst subscriber RTT list');
+  await tid(admin, 'worst-retransmits').waitFor();
+  assert.ok(Number((await tid(admin, 'flows-tracked').innerText()).replace(/,/g, '')) >= 8, 'the demo\'s flows are tracked');
+  const counts = await tid(admin, 'flow-counts').innerText();
+  assert.match(counts, /Kernel flow table\s+[\d,]+ \/ [\d,]+/);
+  assert.match(counts, /Insert failures \(table full\)\s+\d/);
+  assert.match(await tid(admin, 'queue-drops-down').innerText(), /^[\d,]+/);
+  await shot(admin, '23-dashboard-telemetry');
+});
+
+test('the tree shows each node\'s RTT and retransmits, merged over its circuits', async () => {
+  await admin.goto(`${URL}/#/tree`);
+  await tid(admin, 'tree-children').waitFor();
+  await eventually(async () => {
+    const row = tid(admin, 'tree-children').locator('tr', { hasText: 'North Region' });
+    return /\d+(\.\d+)? \/ \d+(\.\d+)? ms/.test(await row.locator('td.rtt-internet').innerText());
+  }, 'North Region has an internet RTT');
+  await shot(admin, '24-tree-telemetry');
+  await admin.goto(`${URL}/#/tree/${encodeURIComponent('Hilltop AP North')}`);
+  await eventually(async () => Number(await tid(admin, 'tree-node-rtt-internet').getAttribute('data-samples')) > 0
+    && Number(await tid(admin, 'tree-node-rtt-subscriber').getAttribute('data-samples')) > 0,
+  'the AP\'s RTT on both sides');
+  assert.match(await tid(admin, 'tree-node-telemetry').innerText(), /Retransmits ↓ \d+\.\d+ %/);
+  await shot(admin, '25-tree-node-telemetry');
+});
+
 test('unknown IPs list traffic from addresses in no circuit, exportable as CSV', async () => {
   await tid(admin, 'nav-unknown').click();
   await tid(admin, 'page-unknown').waitFor();

@@ -180,6 +180,11 @@ impl QueueState {
         self.watched.insert(circuit.clone(), (now, VecDeque::new()));
     }
 
+    /// When `circuit` was last marked watched (`None`: not watched).
+    pub fn watched_at(&self, circuit: &str) -> Option<Instant> {
+        self.watched.get(circuit).map(|(seen, _)| *seen)
+    }
+
     /// A watched circuit's history, oldest first.
     pub fn history(&self, circuit: &str) -> Vec<QueueSample> {
         self.watched

@@ -4,6 +4,7 @@ use super::auth::Viewer;
 use super::catalog::{Catalog, NodeEntry};
 use super::error::{ApiError, QueryArgs};
 use super::live::{LiveView, Point};
+use super::telemetry_picture::{NodeTelemetry, TelemetryPicture};
 use super::WebState;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -76,9 +77,16 @@ struct NodeInfo<'a> {
     utilization_up: f64,
     children: usize,
     circuits: usize,
+    /// RTT and retransmits of the circuits below (merged), `null` without any.
+    telemetry: Option<NodeTelemetry>,
 }
 
-fn node_info<'a>(catalog: &'a Catalog, live: &LiveView, n: usize) -> NodeInfo<'a> {
+fn node_info<'a>(
+    catalog: &'a Catalog,
+    live: &LiveView,
+    tel: &TelemetryPicture,
+    n: usize,
+) -> NodeInfo<'a> {
     let node: &NodeEntry = &catalog.nodes[n];
     let (d, u) = live
         .catalog
@@ -102,6 +110,7 @@ fn node_info<'a>(catalog: &'a Catalog, live: &LiveView, n: usize) -> NodeInfo<'a
         utilization_up: util(u, node.upload_mbps),
         children: node.children.len(),
         circuits: node.subtree_circuits,
+        telemetry: tel.node(catalog, n).cloned(),
     }
 }
 
@@ -138,7 +147,7 @@ pub async fn tree(
     _v: Viewer,
     QueryArgs(args): QueryArgs<TreeArgs>,
 ) -> Result<Response, ApiError> {
-    let (catalog, live) = (s.catalog(), s.live());
+    let (catalog, live, tel) = (s.catalog(), s.live(), s.telemetry_picture());
     let (node, children, circuits) = match &args.node {
         None => (None, catalog.roots.clone(), &catalog.unparented),
         Some(name) => {
@@ -150,11 +159,11 @@ pub async fn tree(
         }
     };
     json_bytes(&Tree {
-        node: node.map(|n| node_info(&catalog, &live, n)),
+        node: node.map(|n| node_info(&catalog, &live, &tel, n)),
         path: node.map(|n| catalog.path(n)).unwrap_or_default(),
         children: children
             .iter()
-            .map(|&c| node_info(&catalog, &live, c))
+            .map(|&c| node_info(&catalog, &live, &tel, c))
             .collect(),
         circuits: circuits
             .iter()

@@ -102,6 +102,7 @@ fn dashboard_value(s: &WebState) -> Value {
         "queues": live.queues.iter().map(|q| json!({"cpu": q.cpu, "down_bps": q.down_bps, "up_bps": q.up_bps})).collect::<Vec<_>>(),
         "scheduler": scheduler,
         "issues": {"total": issues.len(), "unacknowledged": unack, "urgent": unack},
+        "telemetry": &s.telemetry_picture().dashboard,
         "history": [],
     })
 }

@@ -20,6 +20,8 @@ mod metrics_telemetry;
 mod reports;
 pub mod sessions;
 pub mod setup_token;
+mod telemetry;
+pub mod telemetry_picture;
 pub mod users;
 
 pub use auth::decode_credentials;
@@ -61,6 +63,8 @@ struct Inner {
     history: History,
     /// The CPU pages' live picture, kept while someone looks at them.
     cpu: cpu_live::CpuCache,
+    /// The flow telemetry's per-second picture (dashboard, tree roll-ups).
+    telemetry: RwLock<Arc<telemetry_picture::TelemetryPicture>>,
     users: users::UserStore,
     /// The first-run setup token's file (see [`setup_token`]).
     setup_token: PathBuf,
@@ -97,6 +101,7 @@ impl WebState {
                 dashboard: RwLock::new((Bytes::new(), Bytes::new())),
                 history: History::default(),
                 cpu: cpu_live::CpuCache::default(),
+                telemetry: RwLock::new(Arc::default()),
                 users,
                 setup_token,
                 sessions: sessions::Sessions::default(),
@@ -142,12 +147,36 @@ impl WebState {
             .cpu
             .tick(shared.layout(), &shared.index(), shared.sample());
         *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        self.refresh_telemetry();
         let rendered = dashboard::render_dashboard(self);
         *self
             .inner
             .dashboard
             .write()
             .unwrap_or_else(|p| p.into_inner()) = rendered;
+    }
+
+    /// Recomputes the telemetry picture (part of [`refresh_live`](Self::refresh_live)).
+    fn refresh_telemetry(&self) {
+        let prev = self.telemetry_picture();
+        let picture = telemetry_picture::TelemetryPicture::compute(
+            self.live().catalog.clone(),
+            &self.inner.shared.telemetry,
+            &prev,
+        );
+        *self
+            .inner
+            .telemetry
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(picture);
+    }
+
+    fn telemetry_picture(&self) -> Arc<telemetry_picture::TelemetryPicture> {
+        self.inner
+            .telemetry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The dashboard's JSON as of the last second (with or without the history).
@@ -255,6 +284,11 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/cpu/tree", get(cpu::tree))
         .route("/cpu/weights", get(cpu::weights))
+        .route(
+            "/circuits/{id}/telemetry",
+            get(telemetry::circuit_telemetry),
+        )
+        .route("/circuits/{id}/flows", get(telemetry::circuit_flows))
         .route("/unknown", get(reports::unknown))
         .route("/unknown.csv", get(reports::unknown_csv))
         .route("/scheduler", get(reports::scheduler))

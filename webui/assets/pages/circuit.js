@@ -8,6 +8,7 @@ import { pii, piiList, isPrivate } from '../privacy.js';
 import { rateChart } from '../chart.js';
 import { nodeHref } from '../circuit-table.js';
 import { circuitForm, toEdit } from '../circuit-form.js';
+import { circuitTelemetry } from '../circuit-telemetry.js';
 
 function devicesTable(devices) {
   return table({
@@ -29,6 +30,7 @@ const stat = (label, value, testid) =>
 
 export function mount(root, { param: id }, ctx) {
   const chart = rateChart('circuit-chart');
+  const telemetry = circuitTelemetry(id, () => ({ down: detail?.download_max_mbps, up: detail?.upload_max_mbps }));
   const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
   const page = h('div', { class: 'page', testid: 'page-circuit' }, body);
   root.append(page);
@@ -82,6 +84,7 @@ export function mount(root, { param: id }, ctx) {
         stat('Download now', liveDown, 'circuit-down'),
         stat('Upload now', liveUp, 'circuit-up')),
       card('Throughput, last 5 minutes', chart.el),
+      telemetry.el,
       card('Devices', devicesTable(c.devices ?? [])));
     showLive();
   };
@@ -123,7 +126,7 @@ export function mount(root, { param: id }, ctx) {
   });
 
   return {
-    destroy() { close(); chart.destroy(); },
-    rerender() { editing = false; render(); },
+    destroy() { close(); chart.destroy(); telemetry.destroy(); },
+    rerender() { editing = false; render(); telemetry.rerender(); },
   };
 }

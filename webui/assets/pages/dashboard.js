@@ -7,6 +7,7 @@ import { fmtBps, fmtCount, fmtPlan, fmtWhen, fmtSecs } from '../format.js';
 import { pii, scrub } from '../privacy.js';
 import { rateChart } from '../chart.js';
 import { circuitHref } from '../circuit-table.js';
+import { dashboardTelemetry } from '../dashboard-telemetry.js';
 
 const circuitColumns = [
   { label: 'Circuit', cell: (c) => h('a', { href: circuitHref(c.circuit_id) }, pii(c.name) || c.circuit_id) },
@@ -77,6 +78,7 @@ function issuesSummary(i) {
 
 export function mount(root, _params, ctx) {
   const chart = rateChart('throughput-chart');
+  const telemetry = dashboardTelemetry();
   const status = h('span', { class: 'live-state' }, 'connecting…');
   const body = h('div');
   const page = h('div', { class: 'page', testid: 'page-dashboard' },
@@ -93,6 +95,7 @@ export function mount(root, _params, ctx) {
         figure('total-down', 'Download', data.down_bps, 'down'),
         figure('total-up', 'Upload', data.up_bps, 'up')),
       h('div', { class: 'chart-slot', 'data-keep': true }),
+      telemetry.node(data.telemetry),
       h('div', { class: 'grid-3' },
         card('Counts', h('div', { testid: 'counts' }, counts(data))),
         card('Scheduler', h('div', { testid: 'scheduler-status' }, schedulerStatus(data.scheduler))),
@@ -110,6 +113,7 @@ export function mount(root, _params, ctx) {
     } else {
       patch(body, fresh); // in place; the chart slot (data-keep) is left alone
     }
+    telemetry.update(body, data.telemetry);
   };
 
   const accept = (d) => {
@@ -140,7 +144,7 @@ export function mount(root, _params, ctx) {
   });
 
   return {
-    destroy() { close(); chart.destroy(); },
+    destroy() { close(); chart.destroy(); telemetry.destroy(); },
     rerender() { render(); },
   };
 }

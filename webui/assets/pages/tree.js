@@ -5,6 +5,10 @@ import { h, patch, table, bar, card, errorBox } from '../dom.js';
 import { get, poll, qs } from '../api.js';
 import { fmtBps, fmtMbps, fmtCount } from '../format.js';
 import { circuitTable, nodeHref } from '../circuit-table.js';
+import { rttCell, rttSide, retxDir } from '../telemetry.js';
+
+// Telemetry of the circuits below a node (merged histograms, not averaged percentiles).
+const retxCell = (t, dir) => (t ? retxDir(t.retransmits, dir, null, null, { compact: true }) : h('span', { class: 'muted' }, '—'));
 
 function breadcrumb(path, node) {
   const items = [h('a', { href: '#/tree' }, 'Network')];
@@ -36,6 +40,10 @@ function childrenTable(nodes) {
       { label: 'Up use', cls: 'util', cell: (n) => util(n.utilization_up) },
       { label: 'Children', cls: 'num', cell: (n) => fmtCount(n.children) },
       { label: 'Circuits', cls: 'num', cell: (n) => fmtCount(n.circuits) },
+      { label: 'Internet RTT p50 / p90', cls: 'num rtt-internet', cell: (n) => rttCell(n.telemetry?.rtt?.internet) },
+      { label: 'Subscriber RTT p50 / p90', cls: 'num rtt-subscriber', cell: (n) => rttCell(n.telemetry?.rtt?.subscriber) },
+      { label: 'Retx ↓', cls: 'num', cell: (n) => retxCell(n.telemetry, 'down') },
+      { label: 'Retx ↑', cls: 'num', cell: (n) => retxCell(n.telemetry, 'up') },
     ],
   });
 }
@@ -46,7 +54,19 @@ function nodeSummary(n) {
     h('div', null, h('span', { class: 'muted' }, 'Configured '), `${fmtMbps(n.download_mbps)} / ${fmtMbps(n.upload_mbps)} Mbps`),
     h('div', null, h('span', { class: 'muted' }, 'Now ↓ '), fmtBps(n.down_bps), ' ', util(n.utilization_down)),
     h('div', null, h('span', { class: 'muted' }, 'Now ↑ '), fmtBps(n.up_bps), ' ', util(n.utilization_up)),
-    h('div', null, h('span', { class: 'muted' }, 'Circuits below '), fmtCount(n.circuits)));
+    h('div', null, h('span', { class: 'muted' }, 'Circuits below '), fmtCount(n.circuits)),
+    nodeTelemetry(n.telemetry));
+}
+
+function nodeTelemetry(t) {
+  if (!t) return h('div', { class: 'muted', testid: 'tree-node-telemetry' }, 'No RTT or retransmits from the circuits below in the last 5 minutes');
+  return h('div', { class: 'node-telemetry', testid: 'tree-node-telemetry' },
+    h('div', null, h('span', { class: 'muted' }, 'Internet RTT '), rttSide(t.rtt?.internet, 'tree-node-rtt-internet')),
+    h('div', null, h('span', { class: 'muted' }, 'Subscriber RTT '), rttSide(t.rtt?.subscriber, 'tree-node-rtt-subscriber')),
+    h('div', null, h('span', { class: 'muted' }, 'Retransmits ↓ '), retxDir(t.retransmits, 'down', null, 'tree-node-retx-down'),
+      h('span', { class: 'muted' }, ' ↑ '), retxDir(t.retransmits, 'up', null, 'tree-node-retx-up')),
+    h('div', null, h('span', { class: 'muted' }, 'Active flows '), fmtCount(t.flows),
+      h('span', { class: 'muted' }, ` (${fmtCount(t.circuits_measured)} circuits measured)`)));
 }
 
 export function mount(root, { param }) {

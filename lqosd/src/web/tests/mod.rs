@@ -272,3 +272,4 @@ mod connections;
 mod cpu;
 mod data;
 mod integrations;
+mod telemetry;
