@@ -10,6 +10,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod fleet;
 pub mod flows;
+pub mod geo;
 pub mod fleet_status;
 pub mod http_import;
 pub mod integrations;
