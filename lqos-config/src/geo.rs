@@ -76,7 +76,10 @@ fn check_tile_url(url: &str) -> Result<(), &'static str> {
     {
         return Err("expected a host name (letters, digits, '.', '-', a :port) after the scheme");
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | ',' | '\'' | '"')) {
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | ',' | '\'' | '"'))
+    {
         return Err("expected a URL without spaces, quotes, ';' or ','");
     }
     for p in ["{z}", "{x}", "{y}"] {
@@ -136,7 +139,10 @@ mod tests {
         let mut d = Diagnostics::default();
         let g = build(None, "lqos.conf", Path::new("/etc"), &mut d);
         assert_eq!(g.asn_file, PathBuf::from("/usr/share/lqos/geo/asn.bin"));
-        assert_eq!(g.country_file, PathBuf::from("/usr/share/lqos/geo/country.bin"));
+        assert_eq!(
+            g.country_file,
+            PathBuf::from("/usr/share/lqos/geo/country.bin")
+        );
         assert_eq!(g.data_dir, PathBuf::from("/usr/share/lqos/geo"));
         assert_eq!(g.tile_url, None);
         assert!(d.is_empty());
@@ -157,7 +163,10 @@ mod tests {
     fn tile_urls_are_checked() {
         let (g, d) = parse("tile_url = \"https://tiles.example.net:8443/{z}/{x}/{y}.png\"\n");
         assert!(d.is_empty());
-        assert_eq!(g.tile_origin().as_deref(), Some("https://tiles.example.net:8443"));
+        assert_eq!(
+            g.tile_origin().as_deref(),
+            Some("https://tiles.example.net:8443")
+        );
         for bad in [
             "ftp://x/{z}/{x}/{y}",
             "https://tiles.example.net/tile.png",

@@ -108,6 +108,16 @@ impl TelemetryHub {
         }
     }
 
+    /// The ASN and country tables: new flows are tagged from them (once each).
+    pub fn set_geo(&self, geo: Arc<lqos_telemetry::geo::GeoTables>) {
+        self.write().telemetry.set_geo(Some(geo));
+    }
+
+    /// The ASN and country tables in use (`None` before [`set_geo`](Self::set_geo)).
+    pub fn geo(&self) -> Option<Arc<lqos_telemetry::geo::GeoTables>> {
+        self.read().telemetry.flows().geo().cloned()
+    }
+
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -153,7 +163,9 @@ impl TelemetryHub {
         let mut view = {
             let s = self.read();
             let mut v = match index {
-                Some(i) => s.telemetry.circuit_view(i, lqos_telemetry::DEFAULT_TOP_FLOWS),
+                Some(i) => s
+                    .telemetry
+                    .circuit_view(i, lqos_telemetry::DEFAULT_TOP_FLOWS),
                 None => CircuitTelemetry::default(),
             };
             v.qoo.profile = s.telemetry.qoo().profile().name.to_string();
@@ -166,7 +178,11 @@ impl TelemetryHub {
             v
         };
         if index.is_none() {
-            view.qoo.excluded = self.config.qoo_exclude_circuits.iter().any(|c| c == circuit_id);
+            view.qoo.excluded = self
+                .config
+                .qoo_exclude_circuits
+                .iter()
+                .any(|c| c == circuit_id);
         }
         self.write().queues.watch(&id, Instant::now());
         view

@@ -266,4 +266,5 @@ async fn first_event(s: &Site, uri: &str, who: &Who) -> String {
 mod auth;
 mod connections;
 mod data;
+mod geo;
 mod integrations;
