@@ -10,7 +10,6 @@ pub mod preflight;
 pub mod tc;
 
 use crate::apply::{Kernel, MapFailure, TcFailure};
-use crate::circuit_index::CircuitIndex;
 use aya::maps::{Array, CpuMap, LpmTrie, MapData};
 use aya::Ebpf;
 use ipnet::IpNet;
@@ -20,6 +19,7 @@ use lqos_ebpf::{
     MODE_OBSERVE, MODE_SHAPE,
 };
 use lqos_plan::{IpMapping, QueuePlan, TcOp};
+use crate::circuit_index::CircuitIndex;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tracing::{info, warn};

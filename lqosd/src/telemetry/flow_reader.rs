@@ -47,17 +47,12 @@ pub struct FlowMaps {
 impl FlowMaps {
     pub fn open(pin_dir: &Path) -> Result<Self, FlowReaderError> {
         let open = |map: &'static str| {
-            MapData::from_pin(pin_dir.join(map))
-                .map_err(|source| FlowReaderError::Open { map, source })
+            MapData::from_pin(pin_dir.join(map)).map_err(|source| FlowReaderError::Open { map, source })
         };
         let flows = open(MAP_FLOWS)?;
         let capacity = u64::from(flows.info().map_or(0, |i| i.max_entries()));
-        let rtt = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(MAP_RTT)?)).map_err(
-            |source| FlowReaderError::Open {
-                map: MAP_RTT,
-                source,
-            },
-        )?;
+        let rtt = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(MAP_RTT)?))
+            .map_err(|source| FlowReaderError::Open { map: MAP_RTT, source })?;
         let stats = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(MAP_FLOW_STATS)?))
             .map_err(|source| FlowReaderError::Open {
                 map: MAP_FLOW_STATS,
