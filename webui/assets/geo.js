@@ -109,11 +109,23 @@ export function fitCanvas(canvas, heightPx) {
   return { ctx, w, h: hgt };
 }
 
-/** `<a href='URL'>TEXT</a>` (the manifest's attribution_html) as a DOM link; other text as is. */
-function linkFrom(html) {
-  const m = /<a href='([^']+)'>([^<]+)<\/a>/.exec(html ?? '');
-  if (!m || !/^https:\/\//.test(m[1])) return null;
-  return h('a', { href: m[1], target: '_blank', rel: 'noopener noreferrer' }, m[2]);
+/**
+ * The manifest's `attribution_html` as DOM nodes: its `<a href='https://…'>text</a>` become
+ * links, any other markup is dropped, the rest stays text (never parsed as HTML).
+ */
+export function attributionNodes(html) {
+  const out = [];
+  const re = /<a href='([^']+)'>([^<]*)<\/a>/g;
+  let last = 0;
+  const text = (t) => t.replace(/<[^>]*>/g, '');
+  for (let m = re.exec(html ?? ''); m; m = re.exec(html)) {
+    out.push(text(html.slice(last, m.index)));
+    out.push(/^https:\/\//.test(m[1])
+      ? h('a', { href: m[1], target: '_blank', rel: 'noopener noreferrer' }, m[2]) : m[2]);
+    last = re.lastIndex;
+  }
+  out.push(text((html ?? '').slice(last)));
+  return out.filter((x) => x !== '');
 }
 
 /**
@@ -125,13 +137,8 @@ export function attribution(pageId) {
   about().then((a) => {
     const sets = a.datasets?.datasets ?? [];
     const needed = sets.filter((d) => (d.pages_requiring_link ?? []).includes(pageId));
-    const parts = [];
-    for (const d of needed) {
-      const link = linkFrom(d.attribution_html);
-      if (link) parts.push(link);
-    }
-    if (!parts.length) return;
-    el.append('ASN and country data: ', ...parts.flatMap((p, i) => (i ? [', ', p] : [p])),
+    if (!needed.length) return;
+    el.append(...needed.flatMap((d, i) => [i ? ' · ' : null, ...attributionNodes(d.attribution_html)]).filter(Boolean),
       ' · ', h('a', { href: '#/about' }, 'datasets and licences'));
   }).catch(() => {
     el.append('Dataset attributions: ', h('a', { href: '#/about' }, 'About'));

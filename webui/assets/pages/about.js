@@ -4,13 +4,13 @@
 
 import { h, table, card, errorBox } from '../dom.js';
 import { fmtBytes, fmtCount } from '../format.js';
-import { about } from '../geo.js';
+import { about, attributionNodes } from '../geo.js';
 
-/** The manifest's `<a href='...'>text</a>` as a link (only https links; other text as is). */
+/** The attribution the dataset's licence requires, with its links. */
 function attributionNode(d) {
-  const m = /<a href='(https:\/\/[^']+)'>([^<]+)<\/a>/.exec(d.attribution_html ?? '');
-  return h('div', null, d.attribution ?? '',
-    m ? h('div', null, h('a', { href: m[1], target: '_blank', rel: 'noopener noreferrer', testid: `attribution-${d.id}` }, m[2])) : null);
+  return h('div', { testid: `attribution-${d.id}` },
+    d.attribution_html ? attributionNodes(d.attribution_html) : d.attribution ?? '',
+    d.requirements ? h('div', { class: 'muted' }, d.requirements) : null);
 }
 
 function tableStats(label, t, file) {
