@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeCentroids } from "./lib/centroids.mjs";
 import { DATASETS, installed, manifest } from "./lib/manifest.mjs";
+import { buildWorld } from "./lib/world.mjs";
 
 const out = process.argv[2];
 if (!out) {
@@ -26,6 +27,8 @@ const centroids = {
   missing,
 };
 writeFileSync(join(out, "country-centroids.json"), JSON.stringify(centroids) + "\n");
+// The maps' outlines (the WebUI's Flow Globe and Site Map).
+writeFileSync(join(out, "world.json"), JSON.stringify(buildWorld()) + "\n");
 
 for (const d of DATASETS) {
   const { dir } = installed(d.package);

@@ -123,6 +123,15 @@ start_line internet --ns-a $inet --dev-a dlf --addr-a 10.123.1.2/30 --ns-b $far 
     --addr-b 10.123.1.1/30 --delay-ms-a2b $internet_ms --delay-ms-b2a $internet_ms
 ip -n $far route add default dev dl0
 ip -n $subs route add 10.123.1.0/30 via 100.127.255.254
+# More addresses of the remote server, in the test geo dataset's ranges (etc/geo-test/: CGNAT
+# space, never public), so its flows come from several ASNs and countries: AS64501 FR,
+# AS64502 JP, AS64503 BR, AS64504 ZA (10.123.1.1 itself is AS64506 GB).
+remotes="10.123.1.1 100.80.0.10 100.96.0.10 100.104.0.10 100.112.0.10"
+for a in ${remotes#* }; do
+    ip -n $far addr add $a/32 dev lo
+    ip -n $inet route add $a/32 via 10.123.1.1
+    ip -n $subs route add $a/32 via 100.127.255.254
+done
 for c in $cpes; do
     ms=${c%%:*} addrs=${c#*:}
     ns=lqdemo-cpe$ms
@@ -170,7 +179,10 @@ sed -e "s|^lqos_directory = .*|lqos_directory = \"$out\"|" \
     -e "s|^default_sqm = .*|default_sqm = \"$leaf\"|" \
     -e "s|^bus_socket = .*|bus_socket = \"$out/bus\"|" \
     -e "s|^bpf_pin_dir = .*|bpf_pin_dir = \"$out/bpf/lqos\"|" \
-    -e "s|^xdp_mode = .*|xdp_mode = \"native\"|" etc/lqos.conf > "$out/lqos.conf"
+    -e "s|^xdp_mode = .*|xdp_mode = \"native\"|" \
+    -e "s|^#asn_file = .*|asn_file = \"$PWD/target/geo/test/asn.bin\"|" \
+    -e "s|^#country_file = .*|country_file = \"$PWD/target/geo/test/country.bin\"|" \
+    -e "s|^#data_dir = .*|data_dir = \"$PWD/target/geo\"|" etc/lqos.conf > "$out/lqos.conf"
 conf=$out/lqos.conf
 
 echo "== lqosd (log: $out/lqosd.log)"
@@ -217,10 +229,13 @@ for f in $flows; do
     ip netns exec "${cpe_of[$addr]}" iperf3 -s -B "$addr" -p "$p" >/dev/null 2>&1 &
 done
 sleep 0.5
+set -- $remotes
 for f in $flows; do
     IFS=: read -r addr p dir rate <<< "$f"
+    # Each flow from one of the remote server's addresses in turn (several ASNs/countries).
+    src=$1 && shift && set -- "$@" "$src"
     # A client that comes back if its flow ever ends.
-    ip netns exec $far bash -c "while true; do iperf3 -c $addr -p $p -t 3600 -b $rate $dir >/dev/null 2>&1; sleep 1; done" &
+    ip netns exec $far bash -c "while true; do iperf3 -c $addr -p $p -B $src -t 3600 -b $rate $dir >/dev/null 2>&1; sleep 1; done" &
 done
 
 user_note="the page asks you to create the first admin, with the setup token in $out/state/webui-setup-token"

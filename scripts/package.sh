@@ -57,7 +57,7 @@ done
 install -m 0644 etc/lqos.conf "$root/etc/lqos.conf"
 install -m 0644 etc/ShapedDevices.csv etc/network.json etc/lqos_overrides.json "$root/usr/share/lqos/examples/"
 install -m 0644 etc/grafana/lqos.json "$root/usr/share/lqos/grafana/"
-install -m 0644 target/geo/asn.bin target/geo/country.bin target/geo/country-centroids.json \
+install -m 0644 target/geo/asn.bin target/geo/country.bin target/geo/country-centroids.json target/geo/world.json \
     target/geo/datasets.json "$root/usr/share/lqos/geo/"
 install -m 0644 target/geo/licenses/* "$root/usr/share/lqos/geo/licenses/"
 install -m 0644 README.md "$root/usr/share/doc/lqos/"

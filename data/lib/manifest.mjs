@@ -79,7 +79,7 @@ export const DATASETS = [
   },
   {
     id: "world-geometry",
-    title: "World country geometry (Natural Earth admin-0, 1:50m and 1:10m)",
+    title: "World country geometry (Natural Earth admin-0, 1:110m, 1:50m and 1:10m)",
     package: "world-atlas",
     license: "ISC",
     data_license: "Natural Earth: public domain",
@@ -94,10 +94,12 @@ export const DATASETS = [
       "Natural Earth needs no attribution (it is suggested); the ISC licence of the " +
       "world-atlas packaging asks that its copyright notice accompany copies of its files.",
     pages_requiring_link: [],
-    used_for: "Country centroids for the Flow Globe (country-centroids.json)",
-    sources: ["countries-50m.json", "countries-10m.json"],
+    used_for:
+      "Country centroids for the Flow Globe (country-centroids.json); country outlines of the " +
+      "Flow Globe and Site Map (world.json)",
+    sources: ["countries-110m.json", "countries-50m.json", "countries-10m.json"],
     license_files: ["LICENSE"],
-    outputs: ["country-centroids.json"],
+    outputs: ["country-centroids.json", "world.json"],
   },
   {
     id: "country-codes",

@@ -134,16 +134,31 @@ pub fn flows(out: &mut impl Write, r: &FlowsReport) -> io::Result<()> {
     Ok(())
 }
 
+/// "AS64501 Exemple Vidéo CDN, SAS (FR)", "-" when nothing is known.
+fn remote_network(f: &FlowView) -> String {
+    let asn = match (f.asn, &f.asn_name) {
+        (0, _) => String::new(),
+        (n, Some(name)) => format!("AS{n} {name}"),
+        (n, None) => format!("AS{n}"),
+    };
+    match (asn.is_empty(), &f.country) {
+        (true, None) => "-".to_string(),
+        (true, Some(c)) => c.clone(),
+        (false, None) => asn,
+        (false, Some(c)) => format!("{asn} ({c})"),
+    }
+}
+
 fn flows_table(out: &mut impl Write, flows: &[FlowView]) -> io::Result<()> {
     writeln!(
         out,
-        "  {:<6} {:<42} {:<42} {:>14} {:>14} {:>12} {:>12} {:>10} {:>7}",
-        "proto", "remote", "local", "down", "up", "bytes down", "bytes up", "RTT", "retrans"
+        "  {:<6} {:<42} {:<42} {:>14} {:>14} {:>12} {:>12} {:>10} {:>7}  {}",
+        "proto", "remote", "local", "down", "up", "bytes down", "bytes up", "RTT", "retrans", "ASN / country"
     )?;
     for f in flows {
         writeln!(
             out,
-            "  {:<6} {:<42} {:<42} {:>14} {:>14} {:>12} {:>12} {:>10} {:>7}",
+            "  {:<6} {:<42} {:<42} {:>14} {:>14} {:>12} {:>12} {:>10} {:>7}  {}",
             f.proto,
             f.remote,
             f.local,
@@ -152,8 +167,31 @@ fn flows_table(out: &mut impl Write, flows: &[FlowView]) -> io::Result<()> {
             f.bytes_down,
             f.bytes_up,
             ms(f.rtt_ms),
-            f.retransmits
+            f.retransmits,
+            remote_network(f)
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod remote_network_tests {
+    use super::*;
+
+    #[test]
+    fn the_flows_table_names_the_remote_network() {
+        let mut f = FlowView::default();
+        assert_eq!(remote_network(&f), "-");
+        f.country = Some("FR".into());
+        assert_eq!(remote_network(&f), "FR");
+        f.asn = 64501;
+        assert_eq!(remote_network(&f), "AS64501 (FR)");
+        f.asn_name = Some("Exemple Vidéo CDN, SAS".into());
+        assert_eq!(remote_network(&f), "AS64501 Exemple Vidéo CDN, SAS (FR)");
+        let mut out = Vec::new();
+        flows_table(&mut out, &[f]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().next().unwrap().ends_with("ASN / country"));
+        assert!(text.contains("AS64501 Exemple Vidéo CDN, SAS (FR)"));
+    }
 }

@@ -33,6 +33,8 @@ pub struct Config {
     pub integrations: crate::integrations::Integrations,
     /// `[flows]`: flow, RTT and QoO telemetry.
     pub flows: crate::flows::Flows,
+    /// `[geo]`: the offline ASN/country tables and map data.
+    pub geo: crate::geo::Geo,
 }
 
 /// Which interfaces are shaped.
@@ -192,6 +194,7 @@ struct RawConfig {
     http_import: Option<crate::http_import::RawHttpImport>,
     fleet: Option<crate::fleet::RawFleet>,
     flows: Option<crate::flows::RawFlows>,
+    geo: Option<crate::geo::RawGeo>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -617,6 +620,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
     let node_name = raw.node_name.unwrap_or_else(|| "lqos".into());
     let fleet = crate::fleet::build(raw.fleet, &node_name, file, diags);
     let flows = crate::flows::build(raw.flows, file, diags);
+    let geo = crate::geo::build(raw.geo, file, base, diags);
     if http_import.is_some() && !integrations.enabled().is_empty() {
         diags.push(Diagnostic::new(
             Severity::Reject,
@@ -672,6 +676,7 @@ fn build(raw: RawConfig, file: &str, base: &Path, diags: &mut Diagnostics) -> Op
         fleet,
         integrations,
         flows,
+        geo,
     })
 }
 

@@ -19,6 +19,9 @@ pub struct Node {
     pub children: Vec<usize>,
     /// JSON path of the node, for diagnostics.
     pub path: String,
+    /// `(latitude, longitude)` in degrees, when the node has both (`latitude`/`longitude`
+    /// keys, as UISP and other integrations write them); drawn on the WebUI's site map.
+    pub location: Option<(f64, f64)>,
 }
 
 /// The whole topology as an arena; `{}` is an empty (flat) network.
@@ -51,6 +54,52 @@ impl Network {
         self.by_name.insert(node.name.clone(), i);
         self.nodes.push(node);
         i
+    }
+}
+
+/// A node's `latitude` and `longitude` (numbers, or numbers in strings): both present and in
+/// range, or `None` with a warning (coordinates only place the node on the site map, so a bad
+/// one never rejects the file).
+fn location(value: &Json, here: &str, file: &str, diags: &mut Diagnostics) -> Option<(f64, f64)> {
+    let mut coord = |key: &str, limit: f64| -> Option<Option<f64>> {
+        let v = match value.get(key) {
+            None | Some(Json::Null) => return Some(None),
+            Some(Json::Number(n)) => Some(*n),
+            Some(Json::String(s)) if s.trim().is_empty() => return Some(None),
+            Some(Json::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(_) => None,
+        };
+        match v {
+            Some(n) if n.is_finite() && n.abs() <= limit => Some(Some(n)),
+            _ => {
+                let preview = value.get(key).map(Json::preview).unwrap_or_default();
+                diags.push(
+                    Diagnostic::new(
+                        Severity::Warning,
+                        file,
+                        Location::JsonPath(path_key(here, key)),
+                        format!("expected degrees between -{limit} and {limit} (the node is left off the site map)"),
+                    )
+                    .value(preview),
+                );
+                None
+            }
+        }
+    };
+    let lat = coord("latitude", 90.0)?;
+    let lon = coord("longitude", 180.0)?;
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Some((lat, lon)),
+        (None, None) => None,
+        _ => {
+            diags.push(Diagnostic::new(
+                Severity::Warning,
+                file,
+                Location::JsonPath(here.to_string()),
+                "latitude and longitude go together: the node has only one (left off the site map)",
+            ));
+            None
+        }
     }
 }
 
@@ -186,6 +235,7 @@ fn walk(
         };
         let id = text_field("id", diags);
         let node_type = text_field("type", diags);
+        let location = location(value, &here, file, diags);
         let index = net.push(Node {
             name: name.clone(),
             id,
@@ -196,6 +246,7 @@ fn walk(
             parent,
             children: Vec::new(),
             path: here.clone(),
+            location,
         });
         match value.get("children") {
             None | Some(Json::Null) => {}

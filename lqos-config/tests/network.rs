@@ -103,3 +103,33 @@ fn non_object_roots_are_rejected() {
         assert_eq!(d.count(Severity::Reject), 1, "{text}");
     }
 }
+
+#[test]
+fn coordinates_are_read_and_bad_ones_only_warn() {
+    let text = r#"{
+      "Site_A": {"downloadBandwidthMbps": 100, "uploadBandwidthMbps": 100,
+                 "latitude": 45.5, "longitude": -73.6,
+                 "children": {
+                   "AP_1": {"downloadBandwidthMbps": 50, "uploadBandwidthMbps": 50},
+                   "AP_2": {"downloadBandwidthMbps": 50, "uploadBandwidthMbps": 50,
+                            "latitude": "45.51", "longitude": "-73.61"}}},
+      "Site_B": {"downloadBandwidthMbps": 100, "uploadBandwidthMbps": 100,
+                 "latitude": 95, "longitude": 10},
+      "Site_C": {"downloadBandwidthMbps": 100, "uploadBandwidthMbps": 100, "latitude": 10},
+      "Site_D": {"downloadBandwidthMbps": 100, "uploadBandwidthMbps": 100,
+                 "latitude": null, "longitude": ""}
+    }"#;
+    let (net, d) = lqos_config::network::parse(text, "network.json");
+    let at = |n: &str| net.nodes[net.find(n).unwrap()].location;
+    assert_eq!(at("Site_A"), Some((45.5, -73.6)));
+    assert_eq!(at("AP_1"), None, "no coordinates of its own");
+    assert_eq!(at("AP_2"), Some((45.51, -73.61)), "numbers in strings");
+    assert_eq!(at("Site_B"), None, "latitude out of range");
+    assert_eq!(at("Site_C"), None, "only one of the two");
+    assert_eq!(at("Site_D"), None);
+    assert!(!d.rejects(), "coordinates never reject: {d}");
+    let warnings: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("Site_B") && warnings[0].contains("latitude"));
+    assert!(warnings[1].contains("Site_C") && warnings[1].contains("go together"));
+}

@@ -3,7 +3,9 @@
 
 use lqos_ebpf::{LqosFlow, LqosFlowKey, FLOW_DOWN, FLOW_UP};
 
+use crate::geo::GeoTables;
 use crate::key::FlowKey;
+use crate::remotes::RemoteTag;
 use crate::view::FlowView;
 
 /// A live flow: the last kernel reading (the baseline of the next delta) and the rates.
@@ -26,6 +28,8 @@ pub(crate) struct FlowEntry {
     pub sample_ns: [u64; 2],
     pub rtt_us: [u32; 2],
     pub rate_bps: [u64; 2],
+    /// The remote end's ASN and country and their groups (given when first seen).
+    pub tag: RemoteTag,
 }
 
 impl FlowEntry {
@@ -47,6 +51,7 @@ impl FlowEntry {
             sample_ns: [0; 2],
             rtt_us: [0; 2],
             rate_bps: [0; 2],
+            tag: RemoteTag::default(),
         };
         if !whole {
             e.bytes = [flow.dir[0].bytes, flow.dir[1].bytes];
@@ -58,8 +63,8 @@ impl FlowEntry {
         e
     }
 
-    pub fn view(&self, now_ns: u64) -> FlowView {
-        build_view(
+    pub fn view(&self, now_ns: u64, geo: Option<&GeoTables>) -> FlowView {
+        let mut v = build_view(
             &self.key,
             self.circuit,
             self.bytes,
@@ -68,7 +73,9 @@ impl FlowEntry {
             self.retx,
             now_ns.saturating_sub(self.first_seen_ns),
             false,
-        )
+        );
+        set_remote(&mut v, self.tag.asn, self.tag.country, geo);
+        v
     }
 
     /// The sort key of "top flows": current rate, then bytes.
@@ -90,6 +97,8 @@ pub(crate) struct FinishedFlow {
     pub bytes: [u64; 2],
     pub retx: [u32; 2],
     pub rtt_us: [u32; 2],
+    pub asn: u32,
+    pub country: [u8; 2],
 }
 
 impl FinishedFlow {
@@ -102,11 +111,13 @@ impl FinishedFlow {
             bytes: e.bytes,
             retx: e.retx,
             rtt_us: e.rtt_us,
+            asn: e.tag.asn,
+            country: e.tag.country,
         }
     }
 
-    pub fn view(&self) -> FlowView {
-        build_view(
+    pub fn view(&self, geo: Option<&GeoTables>) -> FlowView {
+        let mut v = build_view(
             &self.key,
             self.circuit,
             self.bytes,
@@ -115,8 +126,17 @@ impl FinishedFlow {
             self.retx,
             self.duration_ns,
             true,
-        )
+        );
+        set_remote(&mut v, self.asn, self.country, geo);
+        v
     }
+}
+
+/// Fills the view's ASN, its name and the country.
+fn set_remote(v: &mut FlowView, asn: u32, country: [u8; 2], geo: Option<&GeoTables>) {
+    v.asn = asn;
+    v.asn_name = geo.and_then(|g| g.asn_name(asn)).map(str::to_owned);
+    v.country = crate::remotes::country_of_key(crate::remotes::country_key(country));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -155,5 +175,8 @@ fn build_view(
         retransmits_up: u64::from(retx[FLOW_UP]),
         age_s: age_ns as f64 / 1e9,
         ended,
+        asn: 0,
+        asn_name: None,
+        country: None,
     }
 }

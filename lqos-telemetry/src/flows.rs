@@ -17,13 +17,16 @@
 //!   deletes their kernel entries when they end).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
-use lqos_ebpf::{LqosFlow, LqosFlowKey, FLOW_FIN, FLOW_RST};
+use lqos_ebpf::{LqosFlow, LqosFlowKey, FLOW_FIN, FLOW_RST, FLOW_UP};
 use rustc_hash::FxHashMap;
 
 use crate::flow_entry::{FinishedFlow, FlowEntry};
-use crate::key::PROTO_TCP;
+use crate::geo::GeoTables;
+use crate::key::{FlowKey, PROTO_TCP};
+use crate::remotes::{FlowDelta, RemoteStats};
 use crate::view::FlowView;
 
 /// Limits of a [`FlowTable`].
@@ -37,6 +40,8 @@ pub struct FlowLimits {
     pub max_tracked: usize,
     /// Finished flows kept at most (100,000); the oldest go first.
     pub max_finished: usize,
+    /// Remote ASNs tracked at most in the per-ASN statistics (1,000; the busiest stay).
+    pub max_asns: usize,
 }
 
 impl Default for FlowLimits {
@@ -46,6 +51,7 @@ impl Default for FlowLimits {
             finished_keep: Duration::from_secs(60),
             max_tracked: 262_144,
             max_finished: 100_000,
+            max_asns: crate::remotes::DEFAULT_MAX_ASNS,
         }
     }
 }
@@ -83,7 +89,7 @@ pub struct FlowTable {
     limits: FlowLimits,
     /// Kernel key -> slab index.
     index: FxHashMap<LqosFlowKey, u32>,
-    slab: Vec<Option<FlowEntry>>,
+    pub(crate) slab: Vec<Option<FlowEntry>>,
     free: Vec<u32>,
     /// Circuit -> slab indexes of its live flows.
     by_circuit: FxHashMap<u32, Vec<u32>>,
@@ -95,6 +101,10 @@ pub struct FlowTable {
     pass: u32,
     last_ns: Option<u64>,
     dropped: u64,
+    /// The ASN and country tables new flows are looked up in (none: all unknown).
+    pub(crate) geo: Option<Arc<GeoTables>>,
+    /// Traffic per remote ASN and country.
+    pub(crate) remotes: RemoteStats,
 }
 
 /// Bits per second of `bytes` over `elapsed_ns` (> 0); 64-bit arithmetic unless a delta of
@@ -110,6 +120,7 @@ fn rate_bps(bytes: u64, elapsed_ns: u64) -> u64 {
 impl FlowTable {
     /// An empty table.
     pub fn new(limits: FlowLimits) -> Self {
+        let remotes = RemoteStats::new(limits.max_asns);
         FlowTable {
             limits,
             index: FxHashMap::default(),
@@ -122,7 +133,25 @@ impl FlowTable {
             pass: 0,
             last_ns: None,
             dropped: 0,
+            geo: None,
+            remotes,
         }
+    }
+
+    /// The ASN and country tables flows first seen from now on are looked up in (one
+    /// look-up per new flow).
+    pub fn set_geo(&mut self, geo: Option<Arc<GeoTables>>) {
+        self.geo = geo;
+    }
+
+    /// The ASN and country tables in use.
+    pub fn geo(&self) -> Option<&Arc<GeoTables>> {
+        self.geo.as_ref()
+    }
+
+    /// Per-ASN and per-country traffic ([`RemoteStats`]).
+    pub fn remotes(&self) -> &RemoteStats {
+        &self.remotes
     }
 
     /// The limits in use.
@@ -144,6 +173,7 @@ impl FlowTable {
         let live_before = self.index.len();
         let mut seen_before = 0usize;
         let mut pass = Pass::default();
+        self.remotes.advance(now_ns / 1_000_000_000);
 
         for (key, flow) in flows {
             let ending = flow.end & (FLOW_FIN | FLOW_RST) != 0
@@ -174,7 +204,10 @@ impl FlowTable {
                     } else {
                         now_ns
                     };
-                    self.insert(*key, FlowEntry::new(*key, flow, whole, read_ns))
+                    let mut entry = FlowEntry::new(*key, flow, whole, read_ns);
+                    let remote = FlowKey::from_kernel(key).remote;
+                    entry.tag = self.remotes.tag(self.geo.as_deref(), remote);
+                    self.insert(*key, entry)
                 }
             };
             self.update(slot, flow, now_ns, ending);
@@ -225,6 +258,9 @@ impl FlowTable {
         let mut d_packets = [0u64; 2];
         let mut d_retx = [0u64; 2];
         let mut rtt_changed = false;
+        let internet_sample = flow.sample_ns[FLOW_UP] != 0
+            && flow.sample_ns[FLOW_UP] != e.sample_ns[FLOW_UP]
+            && flow.rtt_us[FLOW_UP] != 0;
         for d in 0..2 {
             let dir = &flow.dir[d];
             d_bytes[d] = dir.bytes.wrapping_sub(e.bytes[d]);
@@ -246,6 +282,16 @@ impl FlowTable {
         e.seen = self.pass;
         e.ending = ending;
         let tcp = e.key.proto == PROTO_TCP;
+        let tag = e.tag;
+        self.remotes.add(
+            &tag,
+            &FlowDelta {
+                bytes: d_bytes,
+                tcp_packets: if tcp { d_packets } else { [0; 2] },
+                retransmits: if tcp { d_retx } else { [0; 2] },
+                rtt_internet_us: internet_sample.then_some(flow.rtt_us[FLOW_UP]),
+            },
+        );
         if flow.circuit != old_circuit {
             self.unlink(slot, old_circuit);
             self.link(slot, flow.circuit);
@@ -315,6 +361,7 @@ impl FlowTable {
         self.unlink(slot, circuit);
         let entry = self.slab[slot as usize].take()?;
         self.index.remove(&entry.key);
+        self.remotes.release(&entry.tag);
         self.free.push(slot);
         Some(entry)
     }
@@ -400,7 +447,7 @@ impl FlowTable {
         let slot = *self.index.get(key)?;
         self.slab[slot as usize]
             .as_ref()
-            .map(|e| e.view(self.now_ns()))
+            .map(|e| e.view(self.now_ns(), self.geo.as_deref()))
     }
 
     /// Every live flow of `circuit` (unordered).
@@ -422,7 +469,11 @@ impl FlowTable {
         self.top(self.slab.iter().flatten(), limit)
     }
 
-    fn top<'a>(&self, entries: impl Iterator<Item = &'a FlowEntry>, n: usize) -> Vec<FlowView> {
+    pub(crate) fn top<'a>(
+        &self,
+        entries: impl Iterator<Item = &'a FlowEntry>,
+        n: usize,
+    ) -> Vec<FlowView> {
         let mut all: Vec<&FlowEntry> = entries.collect();
         let by_rank = |a: &&FlowEntry, b: &&FlowEntry| b.rank().cmp(&a.rank());
         if n < all.len() {
@@ -434,7 +485,8 @@ impl FlowTable {
         }
         all.sort_by(by_rank);
         let now = self.now_ns();
-        all.into_iter().map(|e| e.view(now)).collect()
+        let geo = self.geo.as_deref();
+        all.into_iter().map(|e| e.view(now, geo)).collect()
     }
 
     /// Finished flows (of `circuit`, or all), newest first, at most `limit`.
@@ -444,7 +496,7 @@ impl FlowTable {
             .rev()
             .filter(|f| circuit.is_none_or(|c| f.circuit == c))
             .take(limit)
-            .map(FinishedFlow::view)
+            .map(|f| f.view(self.geo.as_deref()))
             .collect()
     }
 
@@ -458,7 +510,15 @@ impl FlowTable {
         let by_circuit = self.by_circuit.capacity() * (size_of::<(u32, Vec<u32>)>() + 1);
         let circuits = self.circuits.capacity() * (size_of::<(u32, CircuitPass)>() + 1);
         let finished = self.finished.capacity() * size_of::<FinishedFlow>();
-        index + slab + free + lists + by_circuit + circuits + finished + self.ending.capacity() * 4
+        index
+            + slab
+            + free
+            + lists
+            + by_circuit
+            + circuits
+            + finished
+            + self.ending.capacity() * 4
+            + self.remotes.heap_bytes()
     }
 }
 

@@ -19,6 +19,8 @@ pub mod geo;
 mod hist;
 mod key;
 pub mod qoo;
+pub mod remotes;
+pub mod remotes_view;
 mod retransmits;
 mod rtt;
 mod telemetry;

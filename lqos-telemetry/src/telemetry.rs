@@ -66,6 +66,23 @@ impl Telemetry {
         self.retx.forget(circuit);
     }
 
+    /// The ASN and country tables new flows are looked up in, once each, when first seen
+    /// (`None`: every flow's ASN and country are unknown).
+    pub fn set_geo(&mut self, geo: Option<std::sync::Arc<crate::geo::GeoTables>>) {
+        self.flows.set_geo(geo);
+    }
+
+    /// Per-ASN and per-country traffic over the last 15 minutes
+    /// ([`FlowTable::remote_report`]).
+    pub fn remote_report(&self, top_circuits: usize) -> crate::remotes_view::RemoteReport {
+        self.flows.remote_report(top_circuits)
+    }
+
+    /// One ASN ([`FlowTable::asn_detail`]).
+    pub fn asn_detail(&self, asn: u32, flows: usize) -> crate::remotes_view::AsnDetail {
+        self.flows.asn_detail(asn, flows)
+    }
+
     /// The flow table.
     pub fn flows(&self) -> &FlowTable {
         &self.flows

@@ -142,6 +142,12 @@ pub struct FlowView {
     pub age_s: f64,
     /// The flow ended (FIN/RST or idle) and is in the finished list.
     pub ended: bool,
+    /// The remote end's ASN (0: unknown), looked up once when the flow was first seen.
+    pub asn: u32,
+    /// The ASN's organisation name, when the ASN table knows it.
+    pub asn_name: Option<String>,
+    /// The remote end's country, ISO 3166-1 alpha-2 (`None`: unknown).
+    pub country: Option<String>,
 }
 
 /// RTT and retransmits of a group of circuits (a tree node's circuits).

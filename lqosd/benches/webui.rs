@@ -11,6 +11,11 @@
 //! LQOS_BENCH_FLOWS (50000), LQOS_BENCH_RTT_CIRCUITS (10000), LQOS_BENCH_READERS (1: the
 //! readers write during the runs; 0: the telemetry stands still), LQOS_BENCH_ONLY (run only
 //! the endpoints whose label contains this text, and the baseline).
+//! LQOS_BENCH_GEO=1 (the geo pages' routes, with LQOS_BENCH_FLOWS live flows to 2000 ASNs in
+//! 50 countries;
+//! every site of the generated network.json gets coordinates for the site map),
+//! LQOS_BENCH_ONLY (comma-separated substrings: only the endpoints whose label has one, plus
+//! the baseline; e.g. `/api/asn,/api/geo,/api/sitemap,/api/about` for the geo routes).
 //!
 //! The kernel side is not built: a full apply of 100k circuits takes many minutes on this
 //! kernel (docs/benchmarks.md) and changes nothing the API reads (the live plan, as data).
@@ -141,6 +146,122 @@ fn busy_parent(inputs: &lqos_config::Inputs, id: &str) -> Option<String> {
     Some(urlencode(&inputs.network.nodes[c.parent?].name))
 }
 
+/// Adds `latitude`/`longitude` to every node with children (the sites; APs inherit them),
+/// spread over a few degrees, for the site map.
+fn with_coordinates(network_json: &str) -> anyhow::Result<String> {
+    fn walk(nodes: &mut serde_json::Map<String, serde_json::Value>, n: &mut u32) {
+        for node in nodes.values_mut() {
+            let Some(obj) = node.as_object_mut() else {
+                continue;
+            };
+            let has_children = obj
+                .get("children")
+                .and_then(|c| c.as_object())
+                .is_some_and(|c| !c.is_empty());
+            if has_children {
+                *n += 1;
+                let f = f64::from(*n);
+                obj.insert("latitude".into(), (40.0 + (f * 0.37) % 8.0).into());
+                obj.insert("longitude".into(), (-100.0 + (f * 0.53) % 12.0).into());
+            }
+            if let Some(children) = obj.get_mut("children").and_then(|c| c.as_object_mut()) {
+                walk(children, n);
+            }
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(network_json)?;
+    let mut n = 0;
+    if let Some(top) = v.as_object_mut() {
+        walk(top, &mut n);
+    }
+    eprintln!("network.json: {n} located sites");
+    Ok(serde_json::to_string(&v)?)
+}
+
+/// `flows` live flows of the mapped circuits to 2000 ASNs (10.a.b.0/24 each, 50 countries),
+/// ingested twice (a baseline, then a second of traffic with RTT samples).
+fn geo_traffic(
+    shared: &Shared,
+    mappings: &[lqos_plan::IpMapping],
+    flows: usize,
+) -> anyhow::Result<()> {
+    use lqos_ebpf::{LqosFlow, LqosFlowKey, FLOW_DOWN, FLOW_UP};
+    use lqos_telemetry::geo::build::{AsnBuilder, CountryBuilder};
+    const CC: [&str; 50] = [
+        "US", "CA", "MX", "BR", "AR", "CL", "CO", "PE", "GB", "FR", "DE", "NL", "BE", "ES", "PT",
+        "IT", "CH", "AT", "SE", "NO", "FI", "DK", "PL", "CZ", "RO", "GR", "TR", "RU", "UA", "IN",
+        "CN", "JP", "KR", "SG", "ID", "TH", "VN", "PH", "AU", "NZ", "ZA", "NG", "KE", "EG", "MA",
+        "SA", "AE", "IL", "IR", "PK",
+    ];
+    let (mut asn_csv, mut cc_csv) = (String::new(), String::new());
+    for i in 0..2000u32 {
+        let (a, b) = (i / 256, i % 256);
+        asn_csv += &format!("10.{a}.{b}.0,10.{a}.{b}.255,{},Bench Network {i}\n", 65000 + i);
+        cc_csv += &format!("10.{a}.{b}.0,10.{a}.{b}.255,{}\n", CC[i as usize % CC.len()]);
+    }
+    let mut ab = AsnBuilder::new();
+    ab.add_csv(asn_csv.as_bytes(), "bench-asn.csv")?;
+    let mut cb = CountryBuilder::new();
+    cb.add_csv(cc_csv.as_bytes(), "bench-country.csv")?;
+    let geo = lqos_telemetry::geo::GeoTables::new(
+        Some(ab.finish("bench ASNs")?.0),
+        Some(cb.finish("bench countries")?.0),
+    );
+    let hub = &shared.telemetry;
+    hub.set_geo(Arc::new(geo));
+    let mut keys = Vec::with_capacity(flows);
+    {
+        let mut ix = hub.circuits.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        *ix = lqosd::circuit_index::CircuitIndex::new(mappings.len() as u32 + 1);
+        for (i, m) in mappings.iter().cycle().take(flows).enumerate() {
+            let circuit = ix.map(m.prefix, &m.circuit_id);
+            let j = (i % 2000) as u32;
+            let remote = std::net::Ipv4Addr::new(10, (j / 256) as u8, (j % 256) as u8, 1);
+            let local = match m.prefix.addr() {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                IpAddr::V6(v6) => v6.octets(),
+            };
+            let key = LqosFlowKey {
+                remote: remote.to_ipv6_mapped().octets(),
+                local,
+                remote_port: 443u16.to_be(),
+                local_port: (10_000 + (i % 50_000) as u16).to_be(),
+                proto: 6,
+                pad: [0; 3],
+            };
+            keys.push((key, circuit));
+        }
+    }
+    let sec = 1_000_000_000u64;
+    let mut state = hub.write();
+    for (pass, now) in [(0u64, 10 * sec), (1, 11 * sec)] {
+        let batch: Vec<(LqosFlowKey, LqosFlow)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (k, circuit))| {
+                let mut f = LqosFlow {
+                    first_seen_ns: sec,
+                    last_seen_ns: now,
+                    circuit: *circuit,
+                    ..Default::default()
+                };
+                f.dir[FLOW_DOWN].bytes = pass * (10_000 + i as u64 * 7);
+                f.dir[FLOW_DOWN].packets = (pass * 100) as u32;
+                f.dir[FLOW_DOWN].retransmits = (pass * (i as u64 % 3)) as u32;
+                f.dir[FLOW_UP].bytes = pass * 1_000;
+                f.dir[FLOW_UP].packets = (pass * 100) as u32;
+                if pass == 1 {
+                    f.sample_ns[FLOW_UP] = now;
+                    f.rtt_us[FLOW_UP] = 5_000 + (i as u32 % 200) * 1_000;
+                }
+                (*k, f)
+            })
+            .collect();
+        state.telemetry.ingest_flows(now, &batch);
+    }
+    Ok(())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -154,7 +275,7 @@ fn main() -> anyhow::Result<()> {
     let d = dir.path();
     let g = lqos_gen::generate(&lqos_gen::GenSpec::new(circuits));
     std::fs::write(d.join("ShapedDevices.csv"), &g.shaped_devices_csv)?;
-    std::fs::write(d.join("network.json"), &g.network_json)?;
+    std::fs::write(d.join("network.json"), with_coordinates(&g.network_json)?)?;
     // No leaf qdiscs: Linux numbers at most 64,511 qdiscs per interface (docs/planning.md),
     // and the WebUI reads the same plan either way.
     let conf = format!(
@@ -254,8 +375,20 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let state =
-        runtime.block_on(async { WebState::new(shared, config.clone(), d.join("lqos.conf")) });
+    // The geo pages' fixture replaces the circuit indexes: only when asked (LQOS_BENCH_GEO=1).
+    let geo = env("LQOS_BENCH_GEO", 0) == 1;
+    if geo {
+        let flows = env("LQOS_BENCH_FLOWS", 50_000);
+        let t = Instant::now();
+        geo_traffic(&shared, &plan.mappings, flows)?;
+        eprintln!(
+            "{flows} flows to 2000 ASNs ingested: {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let state = runtime.block_on(async {
+        WebState::new(shared.clone(), config.clone(), d.join("lqos.conf"))
+    });
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let port = listener.local_addr()?.port();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -305,7 +438,7 @@ fn main() -> anyhow::Result<()> {
             _ => None,
         })
         .context("no top-level node in the plan")?;
-    let endpoints = [
+    let mut endpoints = vec![
         ("/health (baseline)", Load::Path("/health".into())),
         ("/api/dashboard", Load::Path("/api/dashboard".into())),
         (
@@ -363,6 +496,24 @@ fn main() -> anyhow::Result<()> {
             )),
         ),
     ];
+    let geo_endpoints = vec![
+        ("/api/asns (by traffic)", Load::Path("/api/asns".into())),
+        (
+            "/api/asns?sort=rtt&limit=100",
+            Load::Path("/api/asns?sort=rtt&limit=100".into()),
+        ),
+        ("/api/asns/{asn}", Load::Path("/api/asns/65007".into())),
+        (
+            "/api/asn-search (name)",
+            Load::Path("/api/asn-search?q=network%2012".into()),
+        ),
+        ("/api/geo/countries", Load::Path("/api/geo/countries".into())),
+        ("/api/sitemap", Load::Path("/api/sitemap".into())),
+        ("/api/about", Load::Path("/api/about".into())),
+    ];
+    if geo {
+        endpoints.extend(geo_endpoints);
+    }
     let only = std::env::var("LQOS_BENCH_ONLY").unwrap_or_default();
     let endpoints: Vec<_> = endpoints
         .into_iter()
@@ -381,6 +532,12 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|");
     let mut baseline_p99 = None;
     for (label, load) in &endpoints {
+        if !only.is_empty()
+            && !label.starts_with("/health")
+            && !only.split(',').any(|o| label.contains(o))
+        {
+            continue;
+        }
         let (mut p50, mut p99, mut rps) = (vec![], vec![], vec![]);
         for _ in 0..runs {
             let (a, b, c) = wrk(&base, load, &cookie, secs)?;

@@ -87,6 +87,18 @@ pub async fn run(
         telemetry::TelemetryHub::new(config.flows.clone(), shaper.circuit_index())
             .context("[flows]")?,
     );
+    // The ASN and country tables, once (a missing or corrupt file is a warning: unknown).
+    let geo_config = config.geo.clone();
+    let geo = tokio::task::spawn_blocking(move || {
+        lqos_telemetry::geo::GeoTables::load_or_empty(
+            &geo_config.asn_file,
+            &geo_config.country_file,
+        )
+    })
+    .await
+    .context("loading the geo tables")?;
+    info!(tables = ?geo.stats(), "geo tables loaded");
+    hub.set_geo(Arc::new(geo));
     let handler = Arc::new(bus_handler::BusHandler::new(
         shaper,
         &config.state_directory,

@@ -16,6 +16,10 @@ import * as scheduler from './pages/scheduler.js';
 import * as issues from './pages/issues.js';
 import * as config from './pages/config.js';
 import * as integrations from './pages/integrations.js';
+import * as asns from './pages/asns.js';
+import * as globe from './pages/globe.js';
+import * as sitemap from './pages/sitemap.js';
+import * as about from './pages/about.js';
 
 const NAV = [
   ['dashboard', '#/', 'Dashboard'],
@@ -28,6 +32,10 @@ const NAV = [
   ['issues', '#/issues', 'Issues'],
   ['config', '#/config', 'Configuration'],
   ['integrations', '#/integrations', 'Integrations'],
+  ['asns', '#/asns', 'ASNs'],
+  ['globe', '#/globe', 'Globe'],
+  ['sitemap', '#/sitemap', 'Site Map'],
+  ['about', '#/about', 'About'],
 ];
 
 // [path pattern, page module, nav entry]; the captured group is the URL-encoded parameter.
@@ -43,6 +51,10 @@ const ROUTES = [
   [/^\/issues$/, issues, 'issues'],
   [/^\/config$/, config, 'config'],
   [/^\/integrations(?:\/(.+))?$/, integrations, 'integrations'],
+  [/^\/asns(?:\/(.+))?$/, asns, 'asns'],
+  [/^\/globe$/, globe, 'globe'],
+  [/^\/sitemap$/, sitemap, 'sitemap'],
+  [/^\/about$/, about, 'about'],
 ];
 
 const root = document.getElementById('app');

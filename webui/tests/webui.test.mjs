@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { registerGeoTests } from './geo-pages.mjs';
 
 const URL = process.env.LQOS_URL;
 const DEMO = process.env.LQOS_DEMO_DIR;
@@ -487,6 +488,9 @@ test('a read-only user sees the pages but cannot change anything', async () => {
   assert.deepEqual(status, [403, 'read-only users cannot change anything']);
   await page.context().close();
 });
+
+// ASN Analysis, Flow Globe, Site Map, About (before the UISP import replaces the network).
+registerGeoTests({ test, URL, ART, ADMIN, admin: () => admin, newPage, login, tid, shot, eventually });
 
 test('an admin sets up UISP: test connection against its test API, save, import; its circuits appear', async () => {
   // The UISP test API of lqos-integrations' testkit, on the management link the shaper

@@ -108,6 +108,16 @@ impl TelemetryHub {
         }
     }
 
+    /// The ASN and country tables: new flows are tagged from them (once each).
+    pub fn set_geo(&self, geo: Arc<lqos_telemetry::geo::GeoTables>) {
+        self.write().telemetry.set_geo(Some(geo));
+    }
+
+    /// The ASN and country tables in use (`None` before [`set_geo`](Self::set_geo)).
+    pub fn geo(&self) -> Option<Arc<lqos_telemetry::geo::GeoTables>> {
+        self.read().telemetry.flows().geo().cloned()
+    }
+
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -23,6 +23,8 @@ pub struct NodeEntry {
     pub circuits: Vec<usize>,
     /// Circuits in the whole subtree.
     pub subtree_circuits: usize,
+    /// `(latitude, longitude)` from network.json (the site map).
+    pub location: Option<(f64, f64)>,
 }
 
 /// The operator's inputs, indexed for the WebUI (immutable: a change builds a new one).
@@ -66,6 +68,7 @@ impl Catalog {
                 children: n.children.clone(),
                 circuits: Vec::new(),
                 subtree_circuits: 0,
+                location: n.location,
             })
             .collect();
         let mut c = Catalog::default();

@@ -3,6 +3,7 @@
 //! [`router`] builds it from a [`WebState`], so it is tested without a socket; docs/webui.md
 //! is the contract.
 
+mod asns;
 mod assets;
 mod auth;
 pub mod catalog;
@@ -12,6 +13,8 @@ mod cpu_live;
 mod dashboard;
 mod edit;
 mod error;
+mod geo_cache;
+mod geo_data;
 mod integrations;
 mod listener;
 pub mod live;
@@ -22,6 +25,7 @@ pub mod sessions;
 pub mod setup_token;
 mod telemetry;
 pub mod telemetry_picture;
+mod sitemap;
 pub mod users;
 
 pub use auth::decode_credentials;
@@ -74,6 +78,8 @@ struct Inner {
     edits: tokio::sync::Mutex<()>,
     /// Password checks running at once, at most (each takes 19 MiB and tens of ms).
     hashing: Arc<tokio::sync::Semaphore>,
+    /// The geo pages' data files and cached answers (ASN Analysis, Flow Globe, Site Map, About).
+    geo: geo_cache::GeoState,
 }
 
 impl WebState {
@@ -89,6 +95,7 @@ impl WebState {
         });
         let users = users::UserStore::new(config.web_users_path());
         let setup_token = setup_token::path(&config.state_directory);
+        let geo = geo_cache::GeoState::new(&config.geo);
         announce_setup_token(&setup_token, users.users().is_empty());
         let state = WebState {
             inner: Arc::new(Inner {
@@ -108,6 +115,7 @@ impl WebState {
                 limiter: sessions::LoginLimiter::default(),
                 edits: tokio::sync::Mutex::new(()),
                 hashing: Arc::new(tokio::sync::Semaphore::new(2)),
+                geo,
             }),
         };
         state.refresh_live();
@@ -267,6 +275,7 @@ fn input_stamps(config: &Config) -> Vec<lqos_config::FileStamp> {
 
 /// The whole site.
 pub fn router(state: WebState) -> Router {
+    let csp = content_security_policy(&state.inner.config.geo);
     let api = Router::new()
         .route("/session", get(auth::session))
         .route("/setup", post(auth::setup))
@@ -301,6 +310,15 @@ pub fn router(state: WebState) -> Router {
             "/integrations/{name}",
             axum::routing::put(integrations::save),
         )
+        .route("/asns", get(asns::list))
+        .route("/asns/{asn}", get(asns::detail))
+        .route("/asn-search", get(asns::search))
+        .route("/geo/countries", get(asns::countries))
+        .route("/geo/world", get(geo_data::world))
+        .route("/geo/centroids", get(geo_data::centroids))
+        .route("/geo/licenses/{name}", get(geo_data::license))
+        .route("/sitemap", get(sitemap::sitemap))
+        .route("/about", get(geo_data::about))
         .route("/integrations/{name}/test", post(integrations::test))
         .route(
             "/integrations/{name}/import",
@@ -323,17 +341,31 @@ pub fn router(state: WebState) -> Router {
         .route("/health", get(dashboard::health))
         .route("/metrics", get(metrics::metrics))
         .nest("/api", api)
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response(move |r| {
+            security_headers(r, csp.clone())
+        }))
         .with_state(state)
 }
 
-async fn security_headers(mut r: Response) -> Response {
+/// The page's security policy: lqosd only, plus `[geo] tile_url`'s origin for images when
+/// an operator set one (the site map's street tiles).
+fn content_security_policy(geo: &lqos_config::geo::Geo) -> HeaderValue {
+    let tiles = geo
+        .tile_origin()
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "default-src 'self'; img-src 'self' data:{tiles}; frame-ancestors 'none'"
+    ))
+    .unwrap_or_else(|_| {
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+    })
+}
+
+async fn security_headers(mut r: Response, csp: HeaderValue) -> Response {
     let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     let set = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-        ),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),

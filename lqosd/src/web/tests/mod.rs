@@ -271,5 +271,6 @@ mod auth;
 mod connections;
 mod cpu;
 mod data;
+mod geo;
 mod integrations;
 mod telemetry;
