@@ -110,8 +110,8 @@ fn combine(class: &lqos_queue_stats::ClassStats, leaf: Option<&QdiscStats>) -> Q
     d.backlog_bytes = leaf.backlog_bytes;
     d.qlen = leaf.qlen;
     if let Some(cake) = &leaf.cake {
-        d.ecn_marks = Some(cake.tins.iter().map(|t| u64::from(t.ecn_marked_packets)).sum());
-        d.ack_drops = Some(cake.tins.iter().map(|t| u64::from(t.ack_drops)).sum());
+        d.ecn_marks = Some(cake.tins.iter().map(|t| t.ecn_marked_packets).sum());
+        d.ack_drops = Some(cake.tins.iter().map(|t| t.ack_drops).sum());
         d.peak_delay_us = cake.tins.iter().map(|t| u64::from(t.peak_delay_us)).max();
         d.base_delay_us = cake
             .tins
