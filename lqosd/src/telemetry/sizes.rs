@@ -1,5 +1,7 @@
 //! The sizes of the kernel's flow table and RTT histograms: from `[flows]`, or sized for the
-//! machine (1% of its memory each, within bounds) when lqos.conf leaves them out.
+//! machine (0.25% of its memory each, within bounds) when lqos.conf leaves them out. Both maps
+//! are preallocated when lqosd creates them, so their size is also start-up time: a larger
+//! default made a start without pins miss its attach by seconds on a 2-core machine.
 
 /// Bytes the kernel spends per flow: key 40 + value 128 + the hash table's element header
 /// (about 56 with its preallocated free-list node), rounded up.
@@ -14,7 +16,7 @@ const MAX_CIRCUITS: u64 = 131_072;
 
 /// `(max_flows, max_circuits)` for a machine with `mem_bytes` of RAM and `cpus` possible CPUs.
 pub fn table_sizes(flows: &lqos_config::flows::Flows, mem_bytes: u64, cpus: u32) -> (u32, u32) {
-    let budget = mem_bytes / 100;
+    let budget = mem_bytes / 400;
     let auto_flows = (budget / BYTES_PER_FLOW).clamp(MIN_FLOWS, MAX_FLOWS);
     let per_circuit = BYTES_PER_CIRCUIT_CPU * u64::from(cpus.max(1));
     let auto_circuits = (budget / per_circuit).clamp(MIN_CIRCUITS, MAX_CIRCUITS);
@@ -42,13 +44,13 @@ mod tests {
     #[test]
     fn sized_for_the_machine_within_bounds() {
         let auto = Flows::default();
-        // 24 GiB, 2 CPUs: 1% = 246 MiB -> ~1.1M flows; circuits capped.
-        assert_eq!(table_sizes(&auto, 24 * GIB, 2), (1_110_767, 131_072));
+        // 24 GiB, 2 CPUs: 0.25% = 61 MiB -> ~278k flows, ~80k circuits.
+        assert_eq!(table_sizes(&auto, 24 * GIB, 2), (277_691, 83_886));
         // A small box gets the minimums.
         assert_eq!(table_sizes(&auto, GIB / 2, 64), (65_536, 1_024));
         // A big one the maximum flows; circuits shrink with many CPUs.
-        assert_eq!(table_sizes(&auto, 512 * GIB, 128).0, 2_097_152);
-        assert_eq!(table_sizes(&auto, 64 * GIB, 128).1, 13_981);
+        assert_eq!(table_sizes(&auto, 2048 * GIB, 128).0, 2_097_152);
+        assert_eq!(table_sizes(&auto, 64 * GIB, 128).1, 3_495);
     }
 
     #[test]
