@@ -84,11 +84,25 @@ pub fn circuit(out: &mut impl Write, r: &CircuitReport) -> io::Result<()> {
             c.leaf.as_deref().unwrap_or("(not built: lazy)")
         )?;
     }
-    writeln!(out, "live: down {}, up {}", mbps(r.down_bps), mbps(r.up_bps))?;
-    writeln!(out, "RTT (percentiles: mean of the samples in the bucket holding the rank):")?;
+    writeln!(
+        out,
+        "live: down {}, up {}",
+        mbps(r.down_bps),
+        mbps(r.up_bps)
+    )?;
+    writeln!(
+        out,
+        "RTT (percentiles: mean of the samples in the bucket holding the rank):"
+    )?;
     rtt_line(out, "internet", &t.rtt.internet)?;
     rtt_line(out, "subscriber", &t.rtt.subscriber)?;
-    let gate = |significant: bool| if significant { "" } else { " (too few packets to judge)" };
+    let gate = |significant: bool| {
+        if significant {
+            ""
+        } else {
+            " (too few packets to judge)"
+        }
+    };
     writeln!(
         out,
         "retransmits (10 s): down {:.2}% of {} TCP packets{}, up {:.2}% of {}{}",
@@ -129,7 +143,11 @@ pub fn flows(out: &mut impl Write, r: &FlowsReport) -> io::Result<()> {
         flows_table(out, &r.flows)?;
     }
     if (r.flows.len() as u64) < r.total {
-        writeln!(out, "({} more; --limit N shows more)", r.total - r.flows.len() as u64)?;
+        writeln!(
+            out,
+            "({} more; --limit N shows more)",
+            r.total - r.flows.len() as u64
+        )?;
     }
     Ok(())
 }
@@ -152,8 +170,8 @@ fn remote_network(f: &FlowView) -> String {
 fn flows_table(out: &mut impl Write, flows: &[FlowView]) -> io::Result<()> {
     writeln!(
         out,
-        "  {:<6} {:<42} {:<42} {:>14} {:>14} {:>12} {:>12} {:>10} {:>7}  {}",
-        "proto", "remote", "local", "down", "up", "bytes down", "bytes up", "RTT", "retrans", "ASN / country"
+        "  {:<6} {:<42} {:<42} {:>14} {:>14} {:>12} {:>12} {:>10} {:>7}  ASN / country",
+        "proto", "remote", "local", "down", "up", "bytes down", "bytes up", "RTT", "retrans"
     )?;
     for f in flows {
         writeln!(
