@@ -48,8 +48,8 @@ pub use message::{
     ApplySummary, Fence, LazyStatus, QueueClasses, Request, Response, StatusReport, BASE_MISMATCH,
 };
 pub use report::{
-    CircuitReport, ClassPlan, FlowsReport, IntegrationReport, IpLookup, IssueEntry, IssueSeverity, QueueLoad, Rate, SchedulerReport,
-    ThroughputReport, UrgentIssue,
+    CircuitReport, ClassPlan, FlowsReport, IntegrationReport, IpLookup, IssueEntry, IssueSeverity,
+    QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
 };
 pub use server::{serve, Handler, Limits, DEFAULT_MAX_REQUEST_BYTES};
 

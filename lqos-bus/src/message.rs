@@ -9,7 +9,8 @@
 
 use crate::error::{BusError, MessageKind};
 use crate::report::{
-    CircuitReport, FlowsReport, IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport, ThroughputReport, UrgentIssue,
+    CircuitReport, FlowsReport, IpLookup, IssueEntry, QueueLoad, Rate, SchedulerReport,
+    ThroughputReport, UrgentIssue,
 };
 use lqos_plan::{PlanDelta, QueuePlan};
 use serde::de::DeserializeOwned;

@@ -35,10 +35,16 @@ fn defaults_without_the_table() {
 fn libreqos_flows_table_is_read_and_netflow_warned() {
     let (c, d) = parse("[flows]\nflow_timeout_seconds = 45\nnetflow_enabled = true\nnetflow_port = 2055\ndo_not_track_subnets = [\"10.0.0.0/8\"]\n");
     assert!(!d.rejects(), "{d}");
-    assert_eq!(c.expect("valid").flows.idle_timeout, Duration::from_secs(45));
+    assert_eq!(
+        c.expect("valid").flows.idle_timeout,
+        Duration::from_secs(45)
+    );
     let warned = keys(&d, Severity::Warning);
     assert!(warned.contains(&"flows.netflow_enabled".to_string()), "{d}");
-    assert!(warned.contains(&"flows.do_not_track_subnets".to_string()), "{d}");
+    assert!(
+        warned.contains(&"flows.do_not_track_subnets".to_string()),
+        "{d}"
+    );
 }
 
 #[test]
@@ -67,5 +73,8 @@ fn bad_values_are_rejected_with_their_key() {
         assert_eq!(keys(&d, Severity::Reject), [key], "{extra}: {d}");
     }
     let (_, d) = parse("[flows]\nqoo_profile = \"gaming\"\n");
-    assert!(d.to_string().contains("web_browsing"), "lists the known profiles: {d}");
+    assert!(
+        d.to_string().contains("web_browsing"),
+        "lists the known profiles: {d}"
+    );
 }

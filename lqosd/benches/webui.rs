@@ -196,8 +196,14 @@ fn geo_traffic(
     let (mut asn_csv, mut cc_csv) = (String::new(), String::new());
     for i in 0..2000u32 {
         let (a, b) = (i / 256, i % 256);
-        asn_csv += &format!("10.{a}.{b}.0,10.{a}.{b}.255,{},Bench Network {i}\n", 65000 + i);
-        cc_csv += &format!("10.{a}.{b}.0,10.{a}.{b}.255,{}\n", CC[i as usize % CC.len()]);
+        asn_csv += &format!(
+            "10.{a}.{b}.0,10.{a}.{b}.255,{},Bench Network {i}\n",
+            65000 + i
+        );
+        cc_csv += &format!(
+            "10.{a}.{b}.0,10.{a}.{b}.255,{}\n",
+            CC[i as usize % CC.len()]
+        );
     }
     let mut ab = AsnBuilder::new();
     ab.add_csv(asn_csv.as_bytes(), "bench-asn.csv")?;
@@ -211,7 +217,10 @@ fn geo_traffic(
     hub.set_geo(Arc::new(geo));
     let mut keys = Vec::with_capacity(flows);
     {
-        let mut ix = hub.circuits.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let mut ix = hub
+            .circuits
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
         *ix = lqosd::circuit_index::CircuitIndex::new(mappings.len() as u32 + 1);
         for (i, m) in mappings.iter().cycle().take(flows).enumerate() {
             let circuit = ix.map(m.prefix, &m.circuit_id);
@@ -386,9 +395,8 @@ fn main() -> anyhow::Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
-    let state = runtime.block_on(async {
-        WebState::new(shared.clone(), config.clone(), d.join("lqos.conf"))
-    });
+    let state = runtime
+        .block_on(async { WebState::new(shared.clone(), config.clone(), d.join("lqos.conf")) });
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let port = listener.local_addr()?.port();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -507,7 +515,10 @@ fn main() -> anyhow::Result<()> {
             "/api/asn-search (name)",
             Load::Path("/api/asn-search?q=network%2012".into()),
         ),
-        ("/api/geo/countries", Load::Path("/api/geo/countries".into())),
+        (
+            "/api/geo/countries",
+            Load::Path("/api/geo/countries".into()),
+        ),
         ("/api/sitemap", Load::Path("/api/sitemap".into())),
         ("/api/about", Load::Path("/api/about".into())),
     ];

@@ -212,7 +212,10 @@ impl Handler for BusHandler {
                 );
             }
             Request::Flows { circuit_id, limit } => {
-                return match shared.telemetry.flows(circuit_id.as_deref(), limit as usize) {
+                return match shared
+                    .telemetry
+                    .flows(circuit_id.as_deref(), limit as usize)
+                {
                     Some(report) => Response::Flows(report),
                     None => Response::Error {
                         message: format!(

@@ -120,15 +120,27 @@ mod tests {
         let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
         let mut ix = CircuitIndex::new(16);
         assert_eq!(ix.map(net("10.0.0.1/32"), &a), 1);
-        assert_eq!(ix.map(net("10.0.0.2/32"), &a), 1, "a second prefix of a keeps its index");
+        assert_eq!(
+            ix.map(net("10.0.0.2/32"), &a),
+            1,
+            "a second prefix of a keeps its index"
+        );
         assert_eq!(ix.map(net("10.0.0.3/32"), &b), 2);
-        assert_eq!(ix.map(net("10.0.0.1/32"), &a), 1, "re-mapping is idempotent");
+        assert_eq!(
+            ix.map(net("10.0.0.1/32"), &a),
+            1,
+            "re-mapping is idempotent"
+        );
         ix.unmap(&net("10.0.0.1/32"));
         assert_eq!(ix.index_of("a"), Some(1), "a still has a prefix");
         ix.unmap(&net("10.0.0.2/32"));
         assert_eq!(ix.index_of("a"), None);
         assert_eq!(ix.circuit_at(1), None);
-        assert_eq!(ix.map(net("10.0.0.9/32"), &c), 1, "the freed index is reused");
+        assert_eq!(
+            ix.map(net("10.0.0.9/32"), &c),
+            1,
+            "the freed index is reused"
+        );
         assert_eq!(ix.circuit_at(1).map(|s| &**s), Some("c"));
         assert_eq!(ix.len(), 2);
     }

@@ -10,6 +10,7 @@ pub mod preflight;
 pub mod tc;
 
 use crate::apply::{Kernel, MapFailure, TcFailure};
+use crate::circuit_index::CircuitIndex;
 use aya::maps::{Array, CpuMap, LpmTrie, MapData};
 use aya::Ebpf;
 use ipnet::IpNet;
@@ -19,7 +20,6 @@ use lqos_ebpf::{
     MODE_OBSERVE, MODE_SHAPE,
 };
 use lqos_plan::{IpMapping, QueuePlan, TcOp};
-use crate::circuit_index::CircuitIndex;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tracing::{info, warn};

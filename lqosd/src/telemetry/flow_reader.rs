@@ -47,12 +47,17 @@ pub struct FlowMaps {
 impl FlowMaps {
     pub fn open(pin_dir: &Path) -> Result<Self, FlowReaderError> {
         let open = |map: &'static str| {
-            MapData::from_pin(pin_dir.join(map)).map_err(|source| FlowReaderError::Open { map, source })
+            MapData::from_pin(pin_dir.join(map))
+                .map_err(|source| FlowReaderError::Open { map, source })
         };
         let flows = open(MAP_FLOWS)?;
         let capacity = u64::from(flows.info().map_or(0, |i| i.max_entries()));
-        let rtt = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(MAP_RTT)?))
-            .map_err(|source| FlowReaderError::Open { map: MAP_RTT, source })?;
+        let rtt = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(MAP_RTT)?)).map_err(
+            |source| FlowReaderError::Open {
+                map: MAP_RTT,
+                source,
+            },
+        )?;
         let stats = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(MAP_FLOW_STATS)?))
             .map_err(|source| FlowReaderError::Open {
                 map: MAP_FLOW_STATS,
@@ -111,7 +116,9 @@ impl FlowReader {
             }
         })?;
         let pass = hub.write().telemetry.ingest_flows(now_ns, &self.buf);
-        let quiet = self.warned.is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
+        let quiet = self
+            .warned
+            .is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
         if pass.untracked > 0 && quiet {
             tracing::warn!(
                 untracked = pass.untracked,

@@ -163,7 +163,9 @@ impl TelemetryHub {
         let mut view = {
             let s = self.read();
             let mut v = match index {
-                Some(i) => s.telemetry.circuit_view(i, lqos_telemetry::DEFAULT_TOP_FLOWS),
+                Some(i) => s
+                    .telemetry
+                    .circuit_view(i, lqos_telemetry::DEFAULT_TOP_FLOWS),
                 None => CircuitTelemetry::default(),
             };
             v.qoo.profile = s.telemetry.qoo().profile().name.to_string();
@@ -176,7 +178,11 @@ impl TelemetryHub {
             v
         };
         if index.is_none() {
-            view.qoo.excluded = self.config.qoo_exclude_circuits.iter().any(|c| c == circuit_id);
+            view.qoo.excluded = self
+                .config
+                .qoo_exclude_circuits
+                .iter()
+                .any(|c| c == circuit_id);
         }
         self.write().queues.watch(&id, Instant::now());
         view

@@ -13,9 +13,12 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(String, String)>;
 
+/// One side's histogram: label, sum (seconds), count, (upper bound, count) per bucket.
+type SideHistogram = (&'static str, f64, u64, Vec<(f64, u64)>);
+
 /// Fixed histograms (already counted), one per `side` label.
 #[derive(Debug)]
-struct SideHistograms(Vec<(&'static str, f64, u64, Vec<(f64, u64)>)>);
+struct SideHistograms(Vec<SideHistogram>);
 
 impl EncodeMetric for SideHistograms {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
@@ -60,7 +63,9 @@ pub fn register(r: &mut Registry, hub: &TelemetryHub) {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let le = RTT_EDGES_US.get(i).map_or(f64::MAX, |us| f64::from(*us) / 1e6);
+                    let le = RTT_EDGES_US
+                        .get(i)
+                        .map_or(f64::MAX, |us| f64::from(*us) / 1e6);
                     (le, *c)
                 })
                 .collect();
@@ -72,23 +77,48 @@ pub fn register(r: &mut Registry, hub: &TelemetryHub) {
         "Passive TCP round-trip times across all circuits: internet (up data, the remote ACK) and subscriber (down data, the subscriber's ACK) sides",
         SideHistograms(sides),
     );
-    gauge(r, "flows_tracked", "Active flows lqosd tracks", s.telemetry.flows().len() as u64);
+    gauge(
+        r,
+        "flows_tracked",
+        "Active flows lqosd tracks",
+        s.telemetry.flows().len() as u64,
+    );
     counter(
         r,
         "flows_dropped",
         "Flows lqosd did not track because it held [flows] max_tracked already",
         s.telemetry.flows().dropped(),
     );
-    gauge(r, "flow_table_entries", "Entries in the kernel flow table", k.entries);
-    gauge(r, "flow_table_capacity", "Size of the kernel flow table ([flows] max_flows)", k.capacity);
-    counter(r, "flow_inserts", "Flows the kernel started tracking", k.inserts);
+    gauge(
+        r,
+        "flow_table_entries",
+        "Entries in the kernel flow table",
+        k.entries,
+    );
+    gauge(
+        r,
+        "flow_table_capacity",
+        "Size of the kernel flow table ([flows] max_flows)",
+        k.capacity,
+    );
+    counter(
+        r,
+        "flow_inserts",
+        "Flows the kernel started tracking",
+        k.inserts,
+    );
     counter(
         r,
         "flow_insert_failures",
         "New flows the kernel could not track because its flow table was full",
         k.insert_failed,
     );
-    counter(r, "rtt_samples", "RTT samples the kernel took", k.rtt_samples);
+    counter(
+        r,
+        "rtt_samples",
+        "RTT samples the kernel took",
+        k.rtt_samples,
+    );
     gauge(
         r,
         "flow_read_cpu_microseconds",
@@ -101,5 +131,9 @@ pub fn register(r: &mut Registry, hub: &TelemetryHub) {
             .get_or_create(&vec![("direction".to_owned(), dir.to_owned())])
             .inc_by(v);
     }
-    r.register("queue_drops", "Packets dropped by the circuits' queues", drops);
+    r.register(
+        "queue_drops",
+        "Packets dropped by the circuits' queues",
+        drops,
+    );
 }

@@ -23,9 +23,9 @@ mod metrics_telemetry;
 mod reports;
 pub mod sessions;
 pub mod setup_token;
+mod sitemap;
 mod telemetry;
 pub mod telemetry_picture;
-mod sitemap;
 pub mod users;
 
 pub use auth::decode_credentials;

@@ -307,4 +307,3 @@ fn send_forever(file: &str) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
-

@@ -135,7 +135,10 @@ fn main() -> Result<()> {
         std::thread::sleep(Duration::from_secs(1).saturating_sub(f.elapsed()));
         let m = metrics(&tb)?;
         let tracked = metric(&m, "lqos_flows_tracked").unwrap_or(0.0);
-        ensure!(tracked >= f64::from(flows) * 0.99, "lqosd tracks {tracked} flows: {m}");
+        ensure!(
+            tracked >= f64::from(flows) * 0.99,
+            "lqosd tracks {tracked} flows: {m}"
+        );
         pass_us.push(metric(&m, "lqos_flow_read_cpu_microseconds").unwrap_or(f64::NAN));
         wall_us.push(tracked);
     }

@@ -99,6 +99,8 @@ pub fn one_second_windows(flow: &crate::testbed::Throughput) -> Vec<f64> {
 
 /// lqosd's `/metrics` (Prometheus text), fetched in the shaper's namespace.
 pub fn metrics(tb: &Testbed) -> Result<String> {
-    tb.shaper
-        .run("curl", &["-sS", "--max-time", "5", "http://127.0.0.1:9123/metrics"])
+    tb.shaper.run(
+        "curl",
+        &["-sS", "--max-time", "5", "http://127.0.0.1:9123/metrics"],
+    )
 }

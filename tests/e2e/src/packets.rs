@@ -22,7 +22,7 @@ fn datagram(p: &Udp) -> [u8; 36] {
     b[2..4].copy_from_slice(&36u16.to_be_bytes());
     b[8] = 64; // TTL
     b[9] = 17; // UDP
-    // Checksum and id are filled in by the kernel (IP_HDRINCL).
+               // Checksum and id are filled in by the kernel (IP_HDRINCL).
     b[12..16].copy_from_slice(&p.src.octets());
     b[16..20].copy_from_slice(&p.dst.octets());
     b[20..22].copy_from_slice(&p.sport.to_be_bytes());

@@ -86,6 +86,37 @@ pub fn circuit_prefixes(bytes: &[u8]) -> Result<BTreeMap<IpNet, String>> {
     Ok(out)
 }
 
+/// The generator's `sqm` column emptied: this kernel has neither CAKE nor fq_codel, so every
+/// circuit takes `default_sqm` (pfifo).
+pub fn without_sqm(csv_text: &str) -> Result<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv_text.as_bytes());
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let mut sqm = None;
+    for record in reader.records() {
+        let record = record?;
+        if sqm.is_none() {
+            sqm = record
+                .iter()
+                .position(|f| f.trim().eq_ignore_ascii_case("sqm"));
+        }
+        let column = sqm;
+        let fields = record.iter().enumerate().map(|(i, f)| {
+            if Some(i) == column && f.trim() != "sqm" {
+                ""
+            } else {
+                f
+            }
+        });
+        writer.write_record(fields)?;
+    }
+    Ok(String::from_utf8(writer.into_inner()?)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,35 +151,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// The generator's `sqm` column emptied: this kernel has neither CAKE nor fq_codel, so every
-/// circuit takes `default_sqm` (pfifo).
-pub fn without_sqm(csv_text: &str) -> Result<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(csv_text.as_bytes());
-    let mut writer = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(Vec::new());
-    let mut sqm = None;
-    for record in reader.records() {
-        let record = record?;
-        if sqm.is_none() {
-            sqm = record
-                .iter()
-                .position(|f| f.trim().eq_ignore_ascii_case("sqm"));
-        }
-        let column = sqm;
-        let fields = record.iter().enumerate().map(|(i, f)| {
-            if Some(i) == column && f.trim() != "sqm" {
-                ""
-            } else {
-                f
-            }
-        });
-        writer.write_record(fields)?;
-    }
-    Ok(String::from_utf8(writer.into_inner()?)?)
 }

@@ -48,7 +48,10 @@ fn internet_and_subscriber_rtt_match_the_delay_lines_each_on_its_side() -> Resul
         (s - subscriber).abs() <= subscriber * 0.1,
         "subscriber RTT p50 {s:.2} ms, configured round trip {subscriber} ms (±10%): {c:#}"
     );
-    ensure!(c["rtt"]["subscriber"]["samples"].as_u64().unwrap_or(0) >= 10, "{c:#}");
+    ensure!(
+        c["rtt"]["subscriber"]["samples"].as_u64().unwrap_or(0) >= 10,
+        "{c:#}"
+    );
     // Upload: data goes up, the remote end's ACKs come back: the internet side.
     bed.iperf3(5, "20M", false)?;
     let c = circuit(&tb)?;
@@ -82,7 +85,10 @@ fn data_dropped_toward_the_subscriber_shows_as_download_retransmits_only() -> Re
     let rows = [device_row("CPE", "Site", CPE_V4, CPE_V6, 100.0, 100.0)];
     let (tb, bed) = shaped_with_delays("rtt-retx", &rows, options)?;
     let run = bed.iperf3(5, "20M", true)?;
-    ensure!(run.retransmits > 0, "iperf3 saw no retransmits: the line dropped nothing?");
+    ensure!(
+        run.retransmits > 0,
+        "iperf3 saw no retransmits: the line dropped nothing?"
+    );
     let c = circuit(&tb)?;
     let r = &c["retransmits"];
     eprintln!("iperf3 retransmits {}; shaper: {r}", run.retransmits);
@@ -92,7 +98,10 @@ fn data_dropped_toward_the_subscriber_shows_as_download_retransmits_only() -> Re
     );
     ensure!(down > 0.5, "download retransmit % {down}: {c:#}");
     ensure!(r["significant_down"] == true, "{c:#}");
-    ensure!(up == 0.0, "upload retransmit % {up} though nothing was dropped upward: {c:#}");
+    ensure!(
+        up == 0.0,
+        "upload retransmit % {up} though nothing was dropped upward: {c:#}"
+    );
     let flows: Value = serde_json::from_str(&lqos(&tb, &["flows", "--circuit", "CPE", "--json"])?)?;
     eprintln!("{flows:#}");
     drop(bed);

@@ -19,7 +19,11 @@ fn bed(label: &str, flows: &str) -> Result<Testbed> {
     let mut tb = Testbed::new(label)?;
     tb.add_subscriber_addr(&format!("{SUB}/16"))?;
     let rows = device_row("C1", "Site", SUB, "", 50.0, 20.0);
-    tb.write_inputs(NET, &format!("{CSV_HEADER}{rows}"), &format!("[flows]\n{flows}\n"))?;
+    tb.write_inputs(
+        NET,
+        &format!("{CSV_HEADER}{rows}"),
+        &format!("[flows]\n{flows}\n"),
+    )?;
     tb.start_lqosd()?;
     let out = tb.refresh()?;
     ensure!(out.contains("applied generation"), "{out}");
@@ -60,7 +64,9 @@ fn xdp_unknown_packets_down(tb: &Testbed) -> Result<u64> {
 fn tcp_flow_to_iperf(flows: &[Value]) -> Option<&Value> {
     flows.iter().find(|f| {
         f["proto"] == "tcp"
-            && f["remote"].as_str().is_some_and(|r| r.starts_with(&format!("{INET_V4}:")))
+            && f["remote"]
+                .as_str()
+                .is_some_and(|r| r.starts_with(&format!("{INET_V4}:")))
             && f["bytes_down"].as_u64().unwrap_or(0) > 100_000
     })
 }
@@ -84,15 +90,28 @@ fn a_flow_appears_counted_both_ways_ends_on_fin_and_ages_out() -> Result<()> {
     );
     let f = seen.context("seen")?;
     eprintln!("flow seen after {:?}: {f}", started.elapsed());
-    ensure!(f["bytes_up"].as_u64().unwrap_or(0) > 0, "ACKs count up: {f}");
+    ensure!(
+        f["bytes_up"].as_u64().unwrap_or(0) > 0,
+        "ACKs count up: {f}"
+    );
     ensure!(f["rate_down_bps"].as_u64().unwrap_or(0) > 1_000_000, "{f}");
-    for key in ["remote", "proto", "bytes_down", "bytes_up", "rtt_ms", "retransmits"] {
+    for key in [
+        "remote",
+        "proto",
+        "bytes_down",
+        "bytes_up",
+        "rtt_ms",
+        "retransmits",
+    ] {
         ensure!(f.get(key).is_some(), "member {key} missing: {f}");
     }
     flow.finish()?;
     // iperf3 closes with FIN: the flow leaves the active list at the next passes.
     ensure!(
-        wait_until(Duration::from_secs(5), || Ok(tcp_flow_to_iperf(&flows(&tb)?).is_none()))?,
+        wait_until(Duration::from_secs(5), || Ok(tcp_flow_to_iperf(&flows(
+            &tb
+        )?)
+        .is_none()))?,
         "the finished flow is still listed: {:?}",
         flows(&tb)?
     );
@@ -101,7 +120,15 @@ fn a_flow_appears_counted_both_ways_ends_on_fin_and_ages_out() -> Result<()> {
     let inet: Ipv4Addr = INET_V4.parse()?;
     send_udp(
         &tb.subs,
-        vec![Udp { src: sub, sport: 40000, dst: inet, dport: 9 }; 20],
+        vec![
+            Udp {
+                src: sub,
+                sport: 40000,
+                dst: inet,
+                dport: 9
+            };
+            20
+        ],
     )?;
     let udp = |f: &Vec<Value>| {
         f.iter()
@@ -145,7 +172,10 @@ fn the_circuit_json_holds_the_contract_members_with_live_figures() -> Result<()>
     for side in ["internet", "subscriber"] {
         let s = &c["rtt"][side];
         for key in ["p50_ms", "p90_ms"] {
-            ensure!(s[key].is_null() || s[key].is_number(), "rtt.{side}.{key}: {c:#}");
+            ensure!(
+                s[key].is_null() || s[key].is_number(),
+                "rtt.{side}.{key}: {c:#}"
+            );
         }
         ensure!(s["samples"].is_u64(), "rtt.{side}.samples: {c:#}");
     }
@@ -156,18 +186,27 @@ fn the_circuit_json_holds_the_contract_members_with_live_figures() -> Result<()>
         "no subscriber-side RTT sample from a 6 s download: {c:#}"
     );
     for dir in ["down", "up"] {
-        ensure!(c["retransmits"][dir].is_number(), "retransmits.{dir}: {c:#}");
+        ensure!(
+            c["retransmits"][dir].is_number(),
+            "retransmits.{dir}: {c:#}"
+        );
         for key in ["drops", "backlog_bytes", "sent_bytes"] {
             ensure!(c["queue"][dir][key].is_u64(), "queue.{dir}.{key}: {c:#}");
         }
     }
     ensure!(c["queue"]["down"]["leaf"] == "pfifo", "{c:#}");
-    ensure!(c["plan"]["download"]["ceil_mbps"].as_f64() == Some(50.0), "{c:#}");
+    ensure!(
+        c["plan"]["download"]["ceil_mbps"].as_f64() == Some(50.0),
+        "{c:#}"
+    );
     ensure!(c["flows"].is_u64(), "{c:#}");
     // The text form names the same things.
     let text = lqos(&tb, &["circuit", "C1"])?;
     for word in ["RTT", "retransmits", "QoO", "queues", "active flows"] {
-        ensure!(text.contains(word), "`lqos circuit C1` lacks {word}: {text}");
+        ensure!(
+            text.contains(word),
+            "`lqos circuit C1` lacks {word}: {text}"
+        );
     }
     Ok(())
 }
@@ -193,11 +232,18 @@ fn a_scan_of_100k_unmapped_addresses_inserts_nothing() -> Result<()> {
     let sent = send_udp(&tb.inet, scan)?;
     ensure!(sent == 100_000, "sent {sent}");
     std::thread::sleep(Duration::from_secs(2));
-    ensure!(kernel_flows(&tb)? == 0, "{} flows inserted by a scan", kernel_flows(&tb)?);
+    ensure!(
+        kernel_flows(&tb)? == 0,
+        "{} flows inserted by a scan",
+        kernel_flows(&tb)?
+    );
     ensure!(flows(&tb)?.is_empty(), "{:?}", flows(&tb)?);
     // The scan did cross the shaper: XDP counted it as unmapped download traffic.
     let crossed = xdp_unknown_packets_down(&tb)?;
-    ensure!(crossed >= 100_000, "XDP saw only {crossed} unmapped download packets");
+    ensure!(
+        crossed >= 100_000,
+        "XDP saw only {crossed} unmapped download packets"
+    );
     Ok(())
 }
 
@@ -208,31 +254,47 @@ fn a_flood_beyond_max_flows_counts_insert_failures_and_keeps_shaping() -> Result
     let tb = bed("flood", "max_flows = 1024")?;
     let flow = tb.start_flow(SUB, false, 8)?;
     ensure!(
-        wait_until(Duration::from_secs(10), || Ok(tcp_flow_to_iperf(&flows(&tb)?).is_some()))?,
+        wait_until(Duration::from_secs(10), || Ok(tcp_flow_to_iperf(&flows(
+            &tb
+        )?)
+        .is_some()))?,
         "the iperf3 flow is not tracked"
     );
     let before = tcp_flow_to_iperf(&flows(&tb)?).cloned().context("flow")?;
     let sub: Ipv4Addr = SUB.parse()?;
     let inet: Ipv4Addr = INET_V4.parse()?;
     let flood: Vec<Udp> = (0..3000u16)
-        .map(|i| Udp { src: sub, sport: 10000 + i, dst: inet, dport: 9 })
+        .map(|i| Udp {
+            src: sub,
+            sport: 10000 + i,
+            dst: inet,
+            dport: 9,
+        })
         .collect();
     send_udp(&tb.subs, flood)?;
     std::thread::sleep(Duration::from_secs(2));
     let table = kernel_flows(&tb)?;
-    ensure!(table <= 1024, "the table holds {table} flows, more than max_flows");
+    ensure!(
+        table <= 1024,
+        "the table holds {table} flows, more than max_flows"
+    );
     let metrics = lqos_e2e::bed::metrics(&tb)?;
     let failed = metric(&metrics, "lqos_flow_insert_failures_total").context("metric")?;
     ensure!(failed >= 1900.0, "insert failures {failed}: {metrics}");
     // The flow that was there before keeps counting.
-    let after = tcp_flow_to_iperf(&flows(&tb)?).cloned().context("the old flow vanished")?;
+    let after = tcp_flow_to_iperf(&flows(&tb)?)
+        .cloned()
+        .context("the old flow vanished")?;
     ensure!(
         after["bytes_down"].as_u64() > before["bytes_down"].as_u64(),
         "the old flow stopped counting: {before} -> {after}"
     );
     // And shaping held: the download stayed at its plan.
     let mbps = flow.finish()?.wire_mbps();
-    ensure!(within(mbps, 50.0, 0.1), "download {mbps:.1} Mbit/s during the flood, plan 50");
+    ensure!(
+        within(mbps, 50.0, 0.1),
+        "download {mbps:.1} Mbit/s during the flood, plan 50"
+    );
     Ok(())
 }
 
