@@ -201,7 +201,7 @@ pub async fn circuit_telemetry(
         (view, series, t.rtt().now_s(), history, watched)
     };
     if index.is_none() {
-        view.qoo.excluded = hub.config.qoo_exclude_circuits.iter().any(|c| *c == id);
+        view.qoo.excluded = hub.config.qoo_exclude_circuits.contains(&id);
     }
     let now = Instant::now();
     if watched.is_none_or(|at| now.duration_since(at) >= REWATCH) {
