@@ -500,7 +500,11 @@ fn main() -> anyhow::Result<()> {
             "/api/tree?node= (the busy circuits' parent, with roll-ups)",
             Load::Path(format!(
                 "/api/tree?node={}",
-                busy_parent(&loaded.inputs, &busy).unwrap_or_default()
+                fixture
+                    .busy
+                    .iter()
+                    .find_map(|id| busy_parent(&loaded.inputs, id))
+                    .unwrap_or_default()
             )),
         ),
     ];
