@@ -12,6 +12,7 @@ use lqos_queue_stats::{ClassStats, InterfaceQueues};
 use lqosd::circuit_index::CircuitIndex;
 use lqosd::telemetry::classes::Owner;
 use lqosd::telemetry::TelemetryHub;
+use lqosd::telemetry::queues::QueuePass;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -209,8 +210,8 @@ impl Fixture {
         let classes = self.hub.classes();
         let now = Instant::now();
         let unix_ms = unix_ms();
-        let mut s = self.hub.write();
-        s.queues.watch(&watched, now);
+        let mut q = self.hub.queues_mut();
+        q.watch(&watched, now);
         let owned_by_watched = |pos: usize, id: u32| matches!(classes.owner(pos, id), Some((Owner::Circuit(c), _)) if *c == watched);
         let mine: Vec<InterfaceQueues> = self
             .dumps
@@ -235,12 +236,11 @@ impl Fixture {
                     c.backlog_bytes = 20_000 + (i % 7) * 1000;
                 }
             }
-            s.queues
-                .update(&classes, &dumps, unix_ms - (300 - i) * 1000, now);
+            q.update(&classes, &dumps, unix_ms - (300 - i) * 1000, now);
         }
     }
 
-    /// One queue pass over every class; returns how long the write lock was held.
+    /// One queue pass over every class; returns how long the queues' write lock was held.
     pub fn queue_pass(&mut self) -> Duration {
         let classes = self.hub.classes();
         for d in &mut self.dumps {
@@ -249,12 +249,17 @@ impl Fixture {
                 c.packets += 100;
             }
         }
+        // As lqosd's queue reader: the pass is built outside the lock, installed under it.
+        let capacity = self.hub.queues().owners();
+        let pass = QueuePass::build(&classes, &self.dumps, capacity);
         let started = Instant::now();
-        self.hub
-            .write()
-            .queues
-            .update(&classes, &self.dumps, unix_ms(), Instant::now());
-        started.elapsed()
+        let retired = self
+            .hub
+            .queues_mut()
+            .install(pass, unix_ms(), Instant::now());
+        let held = started.elapsed();
+        drop(retired);
+        held
     }
 
     /// Runs both readers' passes once a second on a thread until `stop`; returns the write

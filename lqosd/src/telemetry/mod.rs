@@ -45,14 +45,16 @@ pub struct KernelFlowCounters {
 pub struct State {
     pub telemetry: lqos_telemetry::Telemetry,
     pub kernel: KernelFlowCounters,
-    pub queues: QueueState,
     pub last_error: Option<String>,
 }
 
-/// The shared telemetry of one lqosd.
+/// The shared telemetry of one lqosd. The flow state and the queue state have a lock each, so
+/// neither reader's pass holds up the other's readers; both readers build what they can
+/// before they take their write lock.
 #[derive(Debug)]
 pub struct TelemetryHub {
     state: RwLock<State>,
+    queues: RwLock<QueueState>,
     /// The live plan's classes (replaced after every apply).
     classes: RwLock<Arc<ClassIndex>>,
     /// Which circuit owns each RTT histogram index (the data plane's, shared).
@@ -76,9 +78,9 @@ impl TelemetryHub {
             state: RwLock::new(State {
                 telemetry: lqos_telemetry::Telemetry::new(limits, qoo),
                 kernel: KernelFlowCounters::default(),
-                queues: QueueState::default(),
                 last_error: None,
             }),
+            queues: RwLock::new(QueueState::default()),
             classes: RwLock::new(Arc::new(ClassIndex::default())),
             circuits,
             config,
@@ -98,9 +100,9 @@ impl TelemetryHub {
                         lqos_telemetry::qoo::Qoo::default(),
                     ),
                     kernel: KernelFlowCounters::default(),
-                    queues: QueueState::default(),
                     last_error: None,
                 }),
+                queues: RwLock::new(QueueState::default()),
                 classes: RwLock::new(Arc::new(ClassIndex::default())),
                 circuits,
                 config: lqos_config::flows::Flows::default(),
@@ -124,6 +126,14 @@ impl TelemetryHub {
 
     pub fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn queues(&self) -> RwLockReadGuard<'_, QueueState> {
+        self.queues.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn queues_mut(&self) -> RwLockWriteGuard<'_, QueueState> {
+        self.queues.write().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn classes(&self) -> Arc<ClassIndex> {
@@ -169,14 +179,14 @@ impl TelemetryHub {
                 None => CircuitTelemetry::default(),
             };
             v.qoo.profile = s.telemetry.qoo().profile().name.to_string();
-            if let Some([down, up]) = s.queues.of(&Owner::Circuit(id.clone())) {
-                v.queue = QueueView {
-                    down: down.view(),
-                    up: up.view(),
-                };
-            }
             v
         };
+        if let Some([down, up]) = self.queues().of(&Owner::Circuit(id.clone())) {
+            view.queue = QueueView {
+                down: down.view(),
+                up: up.view(),
+            };
+        }
         if index.is_none() {
             view.qoo.excluded = self
                 .config
@@ -184,7 +194,7 @@ impl TelemetryHub {
                 .iter()
                 .any(|c| c == circuit_id);
         }
-        self.write().queues.watch(&id, Instant::now());
+        self.queues_mut().watch(&id, Instant::now());
         view
     }
 

@@ -148,6 +148,42 @@ pub struct QueueState {
     pub last_error: Option<String>,
 }
 
+/// One pass's figures, attributed to circuits and nodes: built without the hub's lock.
+#[derive(Debug, Default)]
+pub struct QueuePass {
+    latest: FxHashMap<Owner, [QueueDir; 2]>,
+    drops: [u64; 2],
+    backlog_bytes: [u64; 2],
+}
+
+impl QueuePass {
+    /// Attributes one dump per interface of the plan (`dumps[i]` is `classes.interfaces[i]`);
+    /// `capacity`: the owners of the last pass, to size the map once.
+    pub fn build(classes: &ClassIndex, dumps: &[InterfaceQueues], capacity: usize) -> Self {
+        let mut latest: FxHashMap<Owner, [QueueDir; 2]> =
+            FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+        let (mut drops, mut backlog) = ([0u64; 2], [0u64; 2]);
+        for (pos, dump) in dumps.iter().enumerate() {
+            for (classid, class) in &dump.classes {
+                let Some((owner, dir)) = classes.owner(pos, *classid) else {
+                    continue;
+                };
+                let d = combine(class, dump.leaf_of(*classid));
+                if matches!(owner, Owner::Circuit(_)) {
+                    drops[slot(*dir)] += d.drops;
+                    backlog[slot(*dir)] += d.backlog_bytes;
+                }
+                latest.entry(owner.clone()).or_default()[slot(*dir)] = d;
+            }
+        }
+        Self {
+            latest,
+            drops,
+            backlog_bytes: backlog,
+        }
+    }
+}
+
 fn slot(d: Direction) -> usize {
     match d {
         Direction::Download => 0,
@@ -159,6 +195,11 @@ impl QueueState {
     /// The latest figures of a circuit's or node's two classes.
     pub fn of(&self, owner: &Owner) -> Option<&[QueueDir; 2]> {
         self.latest.get(owner)
+    }
+
+    /// Circuits and nodes with figures at the last pass.
+    pub fn owners(&self) -> usize {
+        self.latest.len()
     }
 
     /// Marks `circuit` as watched (its history is kept and the period shortens).
@@ -214,22 +255,19 @@ impl QueueState {
         unix_ms: u64,
         now: Instant,
     ) {
-        let mut latest: FxHashMap<Owner, [QueueDir; 2]> =
-            FxHashMap::with_capacity_and_hasher(self.latest.len(), Default::default());
-        let (mut drops, mut backlog) = ([0u64; 2], [0u64; 2]);
-        for (pos, dump) in dumps.iter().enumerate() {
-            for (classid, class) in &dump.classes {
-                let Some((owner, dir)) = classes.owner(pos, *classid) else {
-                    continue;
-                };
-                let d = combine(class, dump.leaf_of(*classid));
-                if matches!(owner, Owner::Circuit(_)) {
-                    drops[slot(*dir)] += d.drops;
-                    backlog[slot(*dir)] += d.backlog_bytes;
-                }
-                latest.entry(owner.clone()).or_default()[slot(*dir)] = d;
-            }
-        }
+        let pass = QueuePass::build(classes, dumps, self.latest.len());
+        drop(self.install(pass, unix_ms, now));
+    }
+
+    /// Installs a pass built (outside any lock) by [`QueuePass::build`]; returns the pass it
+    /// replaces, to be dropped after the lock is released.
+    #[must_use]
+    pub fn install(&mut self, pass: QueuePass, unix_ms: u64, now: Instant) -> QueuePass {
+        let QueuePass {
+            latest,
+            drops,
+            backlog_bytes: backlog,
+        } = pass;
         // Watches that lapsed long ago lose their history.
         self.watched
             .retain(|_, (seen, _)| now.duration_since(*seen) < Duration::from_secs(600));
@@ -245,10 +283,12 @@ impl QueueState {
                 });
             }
         }
-        self.latest = latest;
-        self.drops = drops;
-        self.backlog_bytes = backlog;
         self.passes += 1;
+        QueuePass {
+            latest: std::mem::replace(&mut self.latest, latest),
+            drops: std::mem::replace(&mut self.drops, drops),
+            backlog_bytes: std::mem::replace(&mut self.backlog_bytes, backlog),
+        }
     }
 }
 
@@ -307,27 +347,31 @@ pub fn spawn(hub: Arc<super::TelemetryHub>) -> std::io::Result<()> {
                 let unix_ms = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
-                let result = dump_all(&mut reader, &classes, &mut ifindexes);
+                let capacity = hub.queues().owners();
+                let result = dump_all(&mut reader, &classes, &mut ifindexes)
+                    .map(|dumps| QueuePass::build(&classes, &dumps, capacity));
+                let mut retired = None;
                 let period = {
-                    let mut s = hub.write();
-                    match &result {
-                        Ok(dumps) => {
-                            s.queues.update(&classes, dumps, unix_ms, Instant::now());
-                            s.queues.last_pass = Some(started.elapsed());
-                            s.queues.last_error = None;
+                    let mut q = hub.queues_mut();
+                    match result {
+                        Ok(pass) => {
+                            retired = Some(q.install(pass, unix_ms, Instant::now()));
+                            q.last_pass = Some(started.elapsed());
+                            q.last_error = None;
                         }
                         Err(e) => {
-                            if *e != last_error {
+                            if e != last_error {
                                 tracing::warn!(error = %e, "queue statistics pass failed");
                                 last_error = e.clone();
                             }
                             // An interface renamed or re-created: look the indexes up again.
                             ifindexes.clear();
-                            s.queues.last_error = Some(e.clone());
+                            q.last_error = Some(e);
                         }
                     }
-                    s.queues.period(Instant::now())
+                    q.period(Instant::now())
                 };
+                drop(retired);
                 std::thread::sleep(period.saturating_sub(started.elapsed()));
             }
         })

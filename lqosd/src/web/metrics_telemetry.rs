@@ -126,7 +126,8 @@ pub fn register(r: &mut Registry, hub: &TelemetryHub) {
         k.pass_cpu_us,
     );
     let drops = Family::<Labels, Counter>::default();
-    for (dir, v) in [("down", s.queues.drops[0]), ("up", s.queues.drops[1])] {
+    let queue_drops = hub.queues().drops;
+    for (dir, v) in [("down", queue_drops[0]), ("up", queue_drops[1])] {
         drops
             .get_or_create(&vec![("direction".to_owned(), dir.to_owned())])
             .inc_by(v);

@@ -181,7 +181,7 @@ pub async fn circuit_telemetry(
     };
     let circuit: Arc<str> = Arc::from(id.as_str());
     let owner = Owner::Circuit(circuit.clone());
-    let (mut view, series, now_s, history, watched) = {
+    let (mut view, series, now_s) = {
         let st = hub.read();
         let t = &st.telemetry;
         let mut view = match index {
@@ -189,23 +189,26 @@ pub async fn circuit_telemetry(
             None => CircuitTelemetry::default(),
         };
         view.qoo.profile = t.qoo().profile().name.to_string();
-        if let Some([down, up]) = st.queues.of(&owner) {
+        let series = index.map(|i| t.rtt_series(i)).unwrap_or_default();
+        (view, series, t.rtt().now_s())
+    };
+    let (samples, watched) = {
+        let q = hub.queues();
+        if let Some([down, up]) = q.of(&owner) {
             view.queue = QueueView {
                 down: down.view(),
                 up: up.view(),
             };
         }
-        let series = index.map(|i| t.rtt_series(i)).unwrap_or_default();
-        let history = queue_points(&st.queues.history(&id), since);
-        let watched = st.queues.watched_at(&id);
-        (view, series, t.rtt().now_s(), history, watched)
+        (q.history(&id), q.watched_at(&id))
     };
+    let history = queue_points(&samples, since);
     if index.is_none() {
         view.qoo.excluded = hub.config.qoo_exclude_circuits.contains(&id);
     }
     let now = Instant::now();
     if watched.is_none_or(|at| now.duration_since(at) >= REWATCH) {
-        hub.write().queues.watch(&circuit, now);
+        hub.queues_mut().watch(&circuit, now);
     }
     json_bytes(&CircuitTelemetryAnswer {
         circuit_id: &id,

@@ -162,7 +162,7 @@ impl TelemetryPicture {
     /// data plane's index is busy (an apply) and the previous queue totals.
     pub fn compute(catalog: Arc<Catalog>, hub: &TelemetryHub, prev: &TelemetryPicture) -> Self {
         // 1. Which indexes have telemetry, and the dashboard's own walk (one read lock).
-        let (active, view, flows, queues, last_error) = {
+        let (active, view, flows, last_error) = {
             let s = hub.read();
             let t = &s.telemetry;
             let mut active: FxHashSet<u32> = t.rtt().active_circuits().collect();
@@ -180,9 +180,11 @@ impl TelemetryPicture {
                 dropped: t.flows().dropped(),
                 passes: k.passes,
             };
-            let q = &s.queues;
-            let queues = (q.drops, q.backlog_bytes, q.passes);
-            (active, view, flows, queues, s.last_error.clone())
+            (active, view, flows, s.last_error.clone())
+        };
+        let queues = {
+            let q = hub.queues();
+            (q.drops, q.backlog_bytes, q.passes)
         };
         // 2. Who holds those indexes: the data plane's index if it is free, else the last
         //    picture's (an apply holds the index while it maps prefixes).

@@ -194,14 +194,16 @@ fn telemetry_site() -> Site {
         st.kernel.capacity = 65_536;
         st.kernel.insert_failed = 7;
         st.kernel.passes = 3;
+    }
+    {
+        let mut q = hub.queues_mut();
         let classes = ClassIndex::new(&plan);
         let id: Arc<str> = "1001".into();
         let now = std::time::Instant::now();
-        st.queues.watch(&id, now);
+        q.watch(&id, now);
         let ms = queue_ms();
-        st.queues
-            .update(&classes, &dumps(&plan, "1001", 10, 1_000_000), ms, now);
-        st.queues.update(
+        q.update(&classes, &dumps(&plan, "1001", 10, 1_000_000), ms, now);
+        q.update(
             &classes,
             &dumps(&plan, "1001", 15, 1_250_000),
             ms + 1000,
