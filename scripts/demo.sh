@@ -16,6 +16,9 @@
 #     --keep       stay up until Ctrl-C/SIGTERM even without a terminal (for tests)
 #   LQOS_BIN_DIR=target/debug  use already built binaries instead of building release ones
 #   LQOS_DEMO_PORT=9123        the WebUI's port on this host's loopback
+#   LQOS_DEMO_MAX_RATE=N       cap each iperf3 flow at N Mbit/s (the browser tests: the delay
+#                              lines forward every packet at a real-time priority, and the
+#                              full traffic takes most of 2 cores from the browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 first_run=0 quick=0 keep=0
@@ -232,6 +235,9 @@ sleep 0.5
 set -- $remotes
 for f in $flows; do
     IFS=: read -r addr p dir rate <<< "$f"
+    if [ -n "${LQOS_DEMO_MAX_RATE:-}" ] && { [ "$rate" = 0 ] || [ "${rate%M}" -gt "$LQOS_DEMO_MAX_RATE" ]; }; then
+        rate=${LQOS_DEMO_MAX_RATE}M
+    fi
     # Each flow from one of the remote server's addresses in turn (several ASNs/countries).
     src=$1 && shift && set -- "$@" "$src"
     # A client that comes back if its flow ever ends.

@@ -70,6 +70,29 @@ pub struct Pass {
     pub vanished: u64,
 }
 
+/// A pass of [`FlowTable::begin`], [`FlowTable::feed`] and [`FlowTable::finish`].
+#[derive(Debug)]
+pub struct FlowPass {
+    now_ns: u64,
+    prev_ns: Option<u64>,
+    pass_no: u32,
+    idle_ns: u64,
+    live_before: usize,
+    seen_before: usize,
+    /// This pass's per-circuit deltas (shown once it finishes).
+    circuits: FxHashMap<u32, CircuitPass>,
+    /// Slab indexes of flows ending in this pass.
+    ending: Vec<u32>,
+    result: Pass,
+}
+
+impl FlowPass {
+    /// The time of the read (CLOCK_MONOTONIC, ns).
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+}
+
 /// One circuit's traffic in one pass, per direction (`[FLOW_DOWN, FLOW_UP]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CircuitPass {
@@ -93,10 +116,12 @@ pub struct FlowTable {
     free: Vec<u32>,
     /// Circuit -> slab indexes of its live flows.
     by_circuit: FxHashMap<u32, Vec<u32>>,
-    /// This pass's per-circuit deltas (cleared, not freed, each pass).
+    /// The last finished pass's per-circuit deltas.
     circuits: FxHashMap<u32, CircuitPass>,
+    /// The map before that, cleared and reused by the next pass (not freed).
+    spare_circuits: FxHashMap<u32, CircuitPass>,
     finished: VecDeque<FinishedFlow>,
-    /// Scratch: slab indexes of flows ending in this pass.
+    /// Scratch for a pass's ending flows (kept between passes, not freed).
     ending: Vec<u32>,
     pass: u32,
     last_ns: Option<u64>,
@@ -128,6 +153,7 @@ impl FlowTable {
             free: Vec::new(),
             by_circuit: FxHashMap::default(),
             circuits: FxHashMap::default(),
+            spare_circuits: FxHashMap::default(),
             finished: VecDeque::new(),
             ending: Vec::new(),
             pass: 0,
@@ -161,46 +187,65 @@ impl FlowTable {
 
     /// Takes every entry of the kernel's flow map, read at `now_ns` (CLOCK_MONOTONIC, taken
     /// just before reading the map). Duplicate keys in one read (a map iterated while it
-    /// changes) count once.
+    /// changes) count once. The same as [`begin`](Self::begin), one [`feed`](Self::feed) of
+    /// all of `flows` and [`finish`](Self::finish).
     pub fn ingest(&mut self, now_ns: u64, flows: &[(LqosFlowKey, LqosFlow)]) -> Pass {
-        self.pass = self.pass.wrapping_add(1);
-        let pass_no = self.pass;
-        let prev_ns = self.last_ns;
-        self.last_ns = Some(now_ns);
-        self.circuits.clear();
-        self.ending.clear();
-        let idle_ns = u64::try_from(self.limits.idle_timeout.as_nanos()).unwrap_or(u64::MAX);
-        let live_before = self.index.len();
-        let mut seen_before = 0usize;
-        let mut pass = Pass::default();
-        self.remotes.advance(now_ns / 1_000_000_000);
+        let mut pass = self.begin(now_ns);
+        self.feed(&mut pass, flows);
+        self.finish(pass)
+    }
 
+    /// Starts a pass over a read of the kernel's map taken at `now_ns`. Until
+    /// [`finish`](Self::finish), the table's views show the previous pass's per-circuit
+    /// figures (the entries fed so far already carry their new counters), so a caller may
+    /// feed the read in chunks and let readers in between.
+    pub fn begin(&mut self, now_ns: u64) -> FlowPass {
+        self.pass = self.pass.wrapping_add(1);
+        self.remotes.advance(now_ns / 1_000_000_000);
+        let mut circuits = std::mem::take(&mut self.spare_circuits);
+        circuits.clear();
+        FlowPass {
+            now_ns,
+            prev_ns: self.last_ns,
+            pass_no: self.pass,
+            idle_ns: u64::try_from(self.limits.idle_timeout.as_nanos()).unwrap_or(u64::MAX),
+            live_before: self.index.len(),
+            seen_before: 0,
+            circuits,
+            ending: std::mem::take(&mut self.ending),
+            result: Pass::default(),
+        }
+    }
+
+    /// Takes part of the read (any split of it, in order or not).
+    pub fn feed(&mut self, p: &mut FlowPass, flows: &[(LqosFlowKey, LqosFlow)]) {
+        let now_ns = p.now_ns;
         for (key, flow) in flows {
             let ending = flow.end & (FLOW_FIN | FLOW_RST) != 0
-                || now_ns.saturating_sub(flow.last_seen_ns) >= idle_ns;
+                || now_ns.saturating_sub(flow.last_seen_ns) >= p.idle_ns;
             let slot = match self.index.get(key) {
                 Some(&slot) => {
                     let Some(entry) = self.slab[slot as usize].as_ref() else {
                         continue;
                     };
-                    if entry.seen == pass_no {
+                    if entry.seen == p.pass_no {
                         continue; // a duplicate of this read
                     }
-                    seen_before += 1;
+                    p.seen_before += 1;
                     slot
                 }
                 None => {
                     if self.index.len() >= self.limits.max_tracked {
                         self.dropped += 1;
-                        pass.untracked += 1;
+                        p.result.untracked += 1;
                         if ending {
-                            pass.expire.push(*key);
+                            p.result.expire.push(*key);
                         }
                         continue;
                     }
-                    let whole = prev_ns.is_some_and(|p| flow.first_seen_ns >= p);
+                    let whole = p.prev_ns.is_some_and(|prev| flow.first_seen_ns >= prev);
                     let read_ns = if whole {
-                        prev_ns.unwrap_or(now_ns)
+                        p.prev_ns.unwrap_or(now_ns)
                     } else {
                         now_ns
                     };
@@ -210,25 +255,40 @@ impl FlowTable {
                     self.insert(*key, entry)
                 }
             };
-            self.update(slot, flow, now_ns, ending);
+            self.update(slot, flow, now_ns, ending, &mut p.circuits);
             if ending {
-                self.ending.push(slot);
-                pass.expire.push(*key);
+                p.ending.push(slot);
+                p.result.expire.push(*key);
             }
         }
+    }
 
-        let ending = std::mem::take(&mut self.ending);
+    /// Ends a pass: ended flows move to the finished list, flows the read did not hold are
+    /// dropped, and the pass's per-circuit figures replace the previous ones.
+    pub fn finish(&mut self, p: FlowPass) -> Pass {
+        let FlowPass {
+            now_ns,
+            pass_no,
+            live_before,
+            seen_before,
+            circuits,
+            mut ending,
+            result: mut pass,
+            ..
+        } = p;
         for &slot in &ending {
             if let Some(entry) = self.remove(slot) {
-                self.finish(FinishedFlow::from_entry(&entry, now_ns));
+                self.finish_flow(FinishedFlow::from_entry(&entry, now_ns));
             }
         }
+        ending.clear();
         self.ending = ending;
         if seen_before < live_before {
             pass.vanished = self.drop_unseen(pass_no);
         }
         self.expire_finished(now_ns);
-
+        self.last_ns = Some(now_ns);
+        self.spare_circuits = std::mem::replace(&mut self.circuits, circuits);
         pass.changed_circuits = self
             .circuits
             .iter()
@@ -240,7 +300,14 @@ impl FlowTable {
     }
 
     /// Applies a reading to a tracked entry: deltas, rates, per-circuit sums.
-    fn update(&mut self, slot: u32, flow: &LqosFlow, now_ns: u64, ending: bool) {
+    fn update(
+        &mut self,
+        slot: u32,
+        flow: &LqosFlow,
+        now_ns: u64,
+        ending: bool,
+        circuits: &mut FxHashMap<u32, CircuitPass>,
+    ) {
         let Some(e) = self.slab[slot as usize].as_mut() else {
             return;
         };
@@ -296,7 +363,7 @@ impl FlowTable {
             self.unlink(slot, old_circuit);
             self.link(slot, flow.circuit);
         }
-        let c = self.circuits.entry(flow.circuit).or_default();
+        let c = circuits.entry(flow.circuit).or_default();
         c.active_flows += u64::from(!ending);
         for d in 0..2 {
             c.bytes[d] += d_bytes[d];
@@ -381,7 +448,7 @@ impl FlowTable {
         gone
     }
 
-    fn finish(&mut self, flow: FinishedFlow) {
+    fn finish_flow(&mut self, flow: FinishedFlow) {
         if self.limits.max_finished == 0 {
             return;
         }
@@ -508,7 +575,8 @@ impl FlowTable {
         let free = self.free.capacity() * 4;
         let lists: usize = self.by_circuit.values().map(|l| l.capacity() * 4).sum();
         let by_circuit = self.by_circuit.capacity() * (size_of::<(u32, Vec<u32>)>() + 1);
-        let circuits = self.circuits.capacity() * (size_of::<(u32, CircuitPass)>() + 1);
+        let circuits = (self.circuits.capacity() + self.spare_circuits.capacity())
+            * (size_of::<(u32, CircuitPass)>() + 1);
         let finished = self.finished.capacity() * size_of::<FinishedFlow>();
         index
             + slab

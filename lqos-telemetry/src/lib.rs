@@ -5,7 +5,9 @@
 //!
 //! Each second lqosd:
 //! 1. takes `now_ns` (CLOCK_MONOTONIC), reads every entry of the kernel's flow map and calls
-//!    [`Telemetry::ingest_flows`] (or [`FlowTable::ingest`] alone);
+//!    [`Telemetry::ingest_flows`] (or [`FlowTable::ingest`] alone; or, to let readers of a
+//!    shared state in between, [`Telemetry::begin_flows`], [`Telemetry::feed_flows`] per
+//!    chunk of the read and [`Telemetry::finish_flows`]);
 //! 2. for each circuit in [`Pass::changed_circuits`], reads its per-CPU RTT histograms, sums
 //!    them with [`sum_cpus`] and calls [`Telemetry::ingest_rtt`] with `now_ns / 1e9`;
 //! 3. deletes the keys of [`Pass::expire`] from the kernel's map.
@@ -27,7 +29,7 @@ mod telemetry;
 pub mod view;
 
 pub use error::TelemetryError;
-pub use flows::{CircuitPass, FlowLimits, FlowTable, Pass};
+pub use flows::{CircuitPass, FlowLimits, FlowPass, FlowTable, Pass};
 pub use hist::{bucket_upper_ms, sum_cpus, Dense, CELLS};
 pub use key::{proto_name, FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 pub use retransmits::{

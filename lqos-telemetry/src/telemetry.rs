@@ -5,7 +5,7 @@
 use lqos_ebpf::{LqosFlow, LqosFlowKey, LqosRttHist, RTT_BUCKETS, RTT_INTERNET, RTT_SUBSCRIBER};
 use lqos_ebpf::{FLOW_DOWN, FLOW_UP};
 
-use crate::flows::{FlowLimits, FlowTable, Pass};
+use crate::flows::{FlowLimits, FlowPass, FlowTable, Pass};
 use crate::hist::{bucket_upper_ms, Dense};
 use crate::qoo::{Qoo, MIN_RTT_SAMPLES};
 use crate::retransmits::{retransmit_view, CircuitRetransmits, RetxTotals};
@@ -40,10 +40,30 @@ impl Telemetry {
 
     /// One second's flow map ([`FlowTable::ingest`]); also feeds each circuit's TCP packets
     /// and retransmits to the retransmit windows and moves every window's clock to
-    /// `now_ns / 1e9`.
+    /// `now_ns / 1e9`. The same as [`begin_flows`](Self::begin_flows), one
+    /// [`feed_flows`](Self::feed_flows) and [`finish_flows`](Self::finish_flows).
     pub fn ingest_flows(&mut self, now_ns: u64, flows: &[(LqosFlowKey, LqosFlow)]) -> Pass {
-        let pass = self.flows.ingest(now_ns, flows);
-        let now_s = now_ns / 1_000_000_000;
+        let mut pass = self.begin_flows(now_ns);
+        self.feed_flows(&mut pass, flows);
+        self.finish_flows(pass)
+    }
+
+    /// Starts a pass over a read of the flow map that may be fed in chunks, with readers of
+    /// the state in between ([`FlowTable::begin`]).
+    pub fn begin_flows(&mut self, now_ns: u64) -> FlowPass {
+        self.flows.begin(now_ns)
+    }
+
+    /// Takes part of the read ([`FlowTable::feed`]).
+    pub fn feed_flows(&mut self, pass: &mut FlowPass, flows: &[(LqosFlowKey, LqosFlow)]) {
+        self.flows.feed(pass, flows);
+    }
+
+    /// Ends the pass: the flow table's [`FlowTable::finish`], then the retransmit windows
+    /// and every window's clock.
+    pub fn finish_flows(&mut self, pass: FlowPass) -> Pass {
+        let now_s = pass.now_ns() / 1_000_000_000;
+        let pass = self.flows.finish(pass);
         for (circuit, p) in self.flows.circuit_passes() {
             if circuit != 0 {
                 self.retx.add(now_s, circuit, p.tcp_packets, p.retransmits);

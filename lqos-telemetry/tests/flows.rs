@@ -336,3 +336,54 @@ fn a_recreated_kernel_entry_is_counted_from_zero_not_as_a_wrap() {
     assert_eq!(p.retransmits, [0, 0]);
     assert_eq!(t.get(&key(1)).unwrap().rate_down_bps, 24_000);
 }
+
+/// Builds 40 flows of 4 circuits with the given byte counts, read at `t_s`.
+fn read_of(t_s: u64, bytes: u64) -> Vec<(lqos_ebpf::LqosFlowKey, lqos_ebpf::LqosFlow)> {
+    (1..=40)
+        .map(|n| {
+            let f = with_dir(flow(n % 4 + 1, SEC, t_s * SEC), FLOW_DOWN, bytes * u64::from(n), 10, 0);
+            (key(n), f)
+        })
+        .collect()
+}
+
+#[test]
+fn a_pass_fed_in_chunks_equals_one_ingest_and_shows_the_last_pass_until_it_finishes() {
+    let mut whole = table();
+    let mut chunked = table();
+    whole.ingest(10 * SEC, &read_of(10, 1_000));
+    chunked.ingest(10 * SEC, &read_of(10, 1_000));
+    whole.ingest(11 * SEC, &read_of(11, 2_000));
+    chunked.ingest(11 * SEC, &read_of(11, 2_000));
+    let before = chunked.circuit_pass(1).cloned().unwrap();
+    assert!(before.bytes[FLOW_DOWN] > 0);
+
+    // A third read, the last flow ending with a FIN: whole, and in chunks of 7 (the last
+    // chunk first, so the order does not matter either).
+    let mut read = read_of(12, 5_000);
+    read[39].1.end = FLOW_FIN;
+    let a = whole.ingest(12 * SEC, &read);
+    let mut pass = chunked.begin(12 * SEC);
+    let chunks: Vec<_> = read.chunks(7).collect();
+    chunked.feed(&mut pass, chunks[chunks.len() - 1]);
+    // Between chunks, readers see the last finished pass's per-circuit figures.
+    assert_eq!(chunked.circuit_pass(1), Some(&before));
+    assert_eq!(chunked.len(), 40);
+    for c in &chunks[..chunks.len() - 1] {
+        chunked.feed(&mut pass, c);
+    }
+    assert_eq!(chunked.circuit_pass(1), Some(&before));
+    let b = chunked.finish(pass);
+
+    assert_eq!(a, b);
+    assert_eq!(b.expire, vec![key(40)]);
+    assert_eq!(chunked.len(), 39);
+    assert_eq!(chunked.finished_len(), 1);
+    for c in 1..=4 {
+        assert_eq!(whole.circuit_pass(c), chunked.circuit_pass(c), "circuit {c}");
+        assert_ne!(chunked.circuit_pass(c), Some(&before));
+    }
+    for n in 1..=39 {
+        assert_eq!(whole.get(&key(n)), chunked.get(&key(n)), "flow {n}");
+    }
+}

@@ -287,9 +287,12 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(d.join("network.json"), with_coordinates(&g.network_json)?)?;
     // No leaf qdiscs: Linux numbers at most 64,511 qdiscs per interface (docs/planning.md),
     // and the WebUI reads the same plan either way.
+    // The maps' data (country centroids, world outlines) from scripts/geo-data.sh's output.
+    let geo_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/geo");
     let conf = format!(
-        "lqos_directory = \"{0}\"\nstate_directory = \"{0}/state\"\n[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"none\"\n",
-        d.display()
+        "lqos_directory = \"{0}\"\nstate_directory = \"{0}/state\"\n[bridge]\nto_internet = \"inet\"\nto_network = \"subs\"\n[queues]\ndefault_sqm = \"none\"\n[geo]\ndata_dir = \"{1}\"\n",
+        d.display(),
+        geo_dir.display()
     );
     std::fs::write(d.join("lqos.conf"), &conf)?;
     let config = lqos_config::Config::parse(&conf, "lqos.conf", d)
@@ -533,7 +536,9 @@ fn main() -> anyhow::Result<()> {
     let endpoints: Vec<_> = endpoints
         .into_iter()
         .enumerate()
-        .filter(|(i, (label, _))| *i == 0 || label.contains(&only))
+        .filter(|(i, (label, _))| {
+            *i == 0 || only.is_empty() || only.split(',').any(|o| label.contains(o))
+        })
         .map(|(_, e)| e)
         .collect();
     // The readers write once a second while wrk runs (as lqosd's flow and queue readers do).
@@ -578,7 +583,7 @@ fn main() -> anyhow::Result<()> {
             v.get(v.len() * 99 / 100).copied().unwrap_or(0.0)
         };
         println!(
-            "\nreaders' write-lock hold per pass, median / p99 (ms): flow pass {:.1} / {:.1} ({} passes), queue pass {:.1} / {:.1}",
+            "\nreaders' longest write-lock hold per pass, median / p99 (ms): flow pass (chunks) {:.1} / {:.1} ({} passes), queue pass {:.1} / {:.1}",
             median(flows.clone()),
             p99(&mut flows),
             flows.len(),
@@ -590,9 +595,11 @@ fn main() -> anyhow::Result<()> {
     // The page in a real browser (skipped, loudly, without Chromium or the driver).
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../webui/tests/page-timing.mjs");
+    // The globe and the ASN page need the geo fixture's flows: timed only with it.
     let out = Command::new("node")
         .arg(&script)
         .args([&base, "bench", "bench password"])
+        .env("LQOS_TIMING_GEO", if geo { "1" } else { "0" })
         .output();
     match out {
         Ok(o) if o.status.success() => print!("\n{}", String::from_utf8_lossy(&o.stdout)),

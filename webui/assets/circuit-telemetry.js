@@ -178,7 +178,8 @@ export function circuitTelemetry(id, plan) {
       const row = {
         t_unix: x.t_unix,
         down_drops: d.drops, up_drops: u.drops,
-        down_marks: d.ecn_marks, up_marks: u.ecn_marks,
+        // Left out of a point when the leaf has no such figure.
+        down_marks: d.ecn_marks ?? null, up_marks: u.ecn_marks ?? null,
         down_backlog: d.backlog_bytes, up_backlog: u.backlog_bytes,
         down_delay: delayMs(d, p.down), up_delay: delayMs(u, p.up),
       };

@@ -1,6 +1,6 @@
 // How long the WebUI's pages take to become usable in headless Chromium: from navigation to
-// the first rows of the circuits table (and to the dashboard's live figures, and to a search's
-// answer). Used by lqosd's `webui` bench: node page-timing.mjs BASE_URL USER PASSWORD
+// the first rows of the circuits table (and to the dashboard's live figures, a search's
+// answer, and the first content of the CPU, ASN, globe and site map pages). Used by lqosd's `webui` bench: node page-timing.mjs BASE_URL USER PASSWORD
 import { chromium } from 'playwright-core';
 
 const [base, username, password] = process.argv.slice(2);
@@ -50,10 +50,38 @@ for (let i = 0; i < RUNS; i++) {
   dashboard.push(d.ms);
   await d.page.close();
 }
+// The pages of the traffic-maps issue (ASN Analysis, Flow Globe, Site Map, CPU Tree, CPU
+// Weights): navigation to their first content (rows, points drawn).
+const ready = (sel) => (p) => p.locator(sel).first().waitFor();
+// ASN Analysis and the globe need flows to remote ASNs: LQOS_TIMING_GEO=1 (the bench's
+// LQOS_BENCH_GEO=1 fixture).
+const geo = process.env.LQOS_TIMING_GEO === '1';
+const pages = [
+  ['CPU Tree (first top-level node)', '#/cpu-tree', ready('[data-testid="cpu-top-node"]')],
+  ['CPU Weights (first queue row)', '#/cpu-weights', ready('[data-testid="cpu-weights-table"] tbody tr')],
+  ...(geo ? [
+    ['ASN Analysis (first ASN row)', '#/asns', ready('[data-testid="asn-table"] tbody tr:not(.empty)')],
+    ['Flow Globe (points drawn)', '#/globe', (p) => p.waitForFunction(
+      () => (document.querySelector('[data-testid="globe-canvas"]')?.dataset.points ?? '') !== '')],
+  ] : []),
+  ['Site Map (sites drawn)', '#/sitemap', (p) => p.waitForFunction(
+    () => Number(document.querySelector('[data-testid="sitemap-canvas"]')?.dataset.nodes) > 0)],
+];
+const more = [];
+for (const [label, hash, isReady] of pages) {
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const { page, ms } = await timeUntil(hash, isReady);
+    times.push(ms);
+    await page.close();
+  }
+  more.push([label, times]);
+}
 const f = (v) => `${median(v).toFixed(0)} ms (min ${Math.min(...v).toFixed(0)}, max ${Math.max(...v).toFixed(0)})`;
 console.log(`| page, median of ${RUNS} fresh loads | usable after |`);
 console.log('|---|---:|');
 console.log(`| circuits page (navigation to first rows) | ${f(circuits)} |`);
 console.log(`| circuits search (typing to new rows, incl. 250 ms debounce) | ${f(search)} |`);
 console.log(`| dashboard (navigation to live figures) | ${f(dashboard)} |`);
+for (const [label, times] of more) console.log(`| ${label} | ${f(times)} |`);
 await browser.close();

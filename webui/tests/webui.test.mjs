@@ -122,8 +122,9 @@ test('the dashboard shows live, non-zero throughput while traffic flows', async 
   await tid(admin, 'page-dashboard').waitFor();
   const first = await eventually(async () => {
     const bps = Number(await tid(admin, 'total-down').getAttribute('data-bps'));
-    return bps > 50e6 ? bps : 0;
-  }, 'download throughput above 50 Mbit/s');
+    // scripts/browser-test.sh caps the demo's flows (LQOS_DEMO_MAX_RATE): ~38 Mbit/s down.
+    return bps > 20e6 ? bps : 0;
+  }, 'download throughput above 20 Mbit/s');
   // Live: the figure changes from one second to the next.
   await eventually(async () => Number(await tid(admin, 'total-down').getAttribute('data-bps')) !== first,
     'the download figure updates');

@@ -12,6 +12,7 @@ use lqos_queue_stats::{ClassStats, InterfaceQueues};
 use lqosd::circuit_index::CircuitIndex;
 use lqosd::telemetry::classes::Owner;
 use lqosd::telemetry::TelemetryHub;
+use lqosd::telemetry::flow_reader::{FEED_CHUNK, RTT_CHUNK};
 use lqosd::telemetry::queues::QueuePass;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -151,7 +152,7 @@ impl Fixture {
     }
 
     /// One second of traffic on every flow and RTT samples on every busy circuit; returns
-    /// how long the hub's write lock was held (the flow reader holds it as long).
+    /// the longest hold of the hub's write lock (the flow reader's chunks, as in lqosd).
     pub fn flow_pass(&mut self, step_s: u64) -> Duration {
         self.now_s += step_s;
         let now_ns = self.now_s * SEC;
@@ -185,16 +186,40 @@ impl Fixture {
                 }
             }
         }
-        let started = Instant::now();
-        let mut s = self.hub.write();
-        s.telemetry.ingest_flows(now_ns, &self.flows);
-        for (index, h) in &self.hists {
-            s.telemetry.ingest_rtt(self.now_s, *index, h);
+        // As lqosd's flow reader: chunks, each under its own hold of the write lock.
+        let mut longest = Duration::ZERO;
+        let mut held = |f: &mut dyn FnMut(&mut lqosd::telemetry::State)| {
+            let started = Instant::now();
+            f(&mut self.hub.write());
+            longest = longest.max(started.elapsed());
+        };
+        let mut pass = None;
+        held(&mut |s| pass = Some(s.telemetry.begin_flows(now_ns)));
+        let Some(mut pass) = pass else {
+            return longest;
+        };
+        for chunk in self.flows.chunks(FEED_CHUNK) {
+            held(&mut |s| s.telemetry.feed_flows(&mut pass, chunk));
         }
-        s.kernel.entries = self.flows.len() as u64;
-        s.kernel.capacity = 262_144;
-        s.kernel.passes += 1;
-        started.elapsed()
+        let mut pass = Some(pass);
+        held(&mut |s| {
+            if let Some(p) = pass.take() {
+                s.telemetry.finish_flows(p);
+            }
+        });
+        for chunk in self.hists.chunks(RTT_CHUNK) {
+            held(&mut |s| {
+                for (index, h) in chunk {
+                    s.telemetry.ingest_rtt(self.now_s, *index, h);
+                }
+            });
+        }
+        held(&mut |s| {
+            s.kernel.entries = self.flows.len() as u64;
+            s.kernel.capacity = 262_144;
+            s.kernel.passes += 1;
+        });
+        longest
     }
 
     /// Fills 5 minutes of RTT and retransmit windows (30 passes 10 s apart, then 10 a second

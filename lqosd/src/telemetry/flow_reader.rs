@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 pub const PERIOD: Duration = Duration::from_secs(1);
 /// Entries per batch syscall.
 const BATCH: u32 = 4096;
+/// Flows ingested per hold of the hub's write lock (about 1 ms of work).
+pub const FEED_CHUNK: usize = 4096;
+/// RTT histograms ingested per hold of the hub's write lock.
+pub const RTT_CHUNK: usize = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowReaderError {
@@ -115,7 +119,13 @@ impl FlowReader {
                 source,
             }
         })?;
-        let pass = hub.write().telemetry.ingest_flows(now_ns, &self.buf);
+        // In chunks, each under its own write lock: the WebUI's and the bus's readers get in
+        // between (a whole pass over 50k flows held the lock for tens of ms on a busy box).
+        let mut pass = hub.write().telemetry.begin_flows(now_ns);
+        for chunk in self.buf.chunks(FEED_CHUNK) {
+            hub.write().telemetry.feed_flows(&mut pass, chunk);
+        }
+        let pass = hub.write().telemetry.finish_flows(pass);
         let quiet = self
             .warned
             .is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
@@ -175,13 +185,16 @@ impl FlowReader {
             stat(FLOW_STAT_RTT_NO_CIRCUIT),
         );
         let now_s = now_ns / 1_000_000_000;
-        let mut s = hub.write();
-        for (circuit, changed_hands, hist) in &readings {
-            if *changed_hands {
-                s.telemetry.forget(*circuit);
+        for chunk in readings.chunks(RTT_CHUNK) {
+            let mut s = hub.write();
+            for (circuit, changed_hands, hist) in chunk {
+                if *changed_hands {
+                    s.telemetry.forget(*circuit);
+                }
+                s.telemetry.ingest_rtt(now_s, *circuit, hist);
             }
-            s.telemetry.ingest_rtt(now_s, *circuit, hist);
         }
+        let mut s = hub.write();
         let k = &mut s.kernel;
         (k.inserts, k.insert_failed, k.rtt_samples, k.rtt_no_circuit) = counters;
         k.entries = (self.buf.len() as u64).saturating_sub(u64::from(deleted));

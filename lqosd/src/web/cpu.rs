@@ -6,8 +6,7 @@
 
 use super::auth::Viewer;
 use super::catalog::Catalog;
-use super::circuits::json_bytes;
-use super::cpu_live::CpuLive;
+use super::cpu_live::{CpuLive, MAX_NODE_ANSWERS};
 use super::error::{ApiError, QueryArgs};
 use super::WebState;
 use crate::queue_layout::{QueueHtb, QueueLayout};
@@ -201,9 +200,28 @@ pub async fn tree(
         let body = render_tree(&s, &live)?;
         return Ok(json(live.tree_json.get_or_init(|| body).clone()));
     };
+    let cached = live
+        .node_json
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&name)
+        .cloned();
+    if let Some(body) = cached {
+        return Ok(json(body));
+    }
+    let body = render_node(&s, &live, &name)?;
+    let mut answers = live.node_json.lock().unwrap_or_else(|p| p.into_inner());
+    if answers.len() < MAX_NODE_ANSWERS {
+        answers.insert(name, body.clone());
+    }
+    Ok(json(body))
+}
+
+/// `GET /api/cpu/tree?node=NAME`'s answer over this second's picture.
+fn render_node(s: &WebState, live: &CpuLive, name: &str) -> Result<Bytes, ApiError> {
     let layout = &live.layout;
     let n = layout
-        .node(&name)
+        .node(name)
         .ok_or_else(|| ApiError::NotFound(format!("no node {name:?} in the live plan")))?;
     let node = &layout.nodes[n];
     let mut path = Vec::new();
@@ -234,18 +252,20 @@ pub async fn tree(
             }
         })
         .collect();
-    json_bytes(&NodeAnswer {
-        generation: generation(&s),
-        node: tree_node(&catalog, &live, n, node.parent.is_none()),
+    let body = serde_json::to_vec(&NodeAnswer {
+        generation: generation(s),
+        node: tree_node(&catalog, live, n, node.parent.is_none()),
         path,
         children: node
             .children
             .iter()
-            .map(|&c| tree_node(&catalog, &live, c, false))
+            .map(|&c| tree_node(&catalog, live, c, false))
             .collect(),
         circuits,
         circuits_total: node.circuits.len(),
     })
+    .map_err(|e| ApiError::internal("writing JSON", e))?;
+    Ok(Bytes::from(body))
 }
 
 /// One queue's row of the CPU Weights page.

@@ -9,6 +9,7 @@ use crate::prefix_index::PrefixIndex;
 use crate::queue_layout::QueueLayout;
 use crate::throughput::Sample;
 use axum::body::Bytes;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -30,7 +31,13 @@ pub struct CpuLive {
     pub tree_json: OnceLock<Bytes>,
     /// `GET /api/cpu/weights` with the preview file of this stamp, rendered on first use.
     pub weights_json: Mutex<Option<(super::cpu::PreviewStamp, Bytes)>>,
+    /// `GET /api/cpu/tree?node=` by node name, rendered on first use (at most
+    /// [`MAX_NODE_ANSWERS`] per second's picture).
+    pub node_json: Mutex<HashMap<String, Bytes>>,
 }
+
+/// Node answers kept per second's picture.
+pub const MAX_NODE_ANSWERS: usize = 64;
 
 impl CpuLive {
     /// The rates of `sample` over `layout` (both from the same live plan as `index`).
@@ -69,6 +76,7 @@ impl CpuLive {
             computed: Instant::now(),
             tree_json: OnceLock::new(),
             weights_json: Mutex::new(None),
+            node_json: Mutex::new(HashMap::new()),
         }
     }
 }

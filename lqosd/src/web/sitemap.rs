@@ -1,16 +1,19 @@
 //! The Site Map's data: network.json nodes placed by their `latitude`/`longitude` (a node
 //! without them, an AP, at its nearest located ancestor's position), with their live
-//! throughput, utilisation and RTT (the subtree's circuits rolled up). Computed at most every
-//! 2 s.
+//! throughput, utilisation and RTT (the subtree's circuits, as rolled up once a second for the
+//! tree by the [`TelemetryPicture`](super::telemetry_picture::TelemetryPicture)). Computed at
+//! most every 2 s.
 
 use super::auth::Viewer;
 use super::catalog::Catalog;
 use super::error::ApiError;
+use super::telemetry_picture::NodeTelemetry;
 use super::WebState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use lqos_telemetry::view::RttSideView;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -58,31 +61,12 @@ pub fn positions(catalog: &Catalog) -> Vec<Option<((f64, f64), bool)>> {
     out
 }
 
-/// Telemetry indexes of the circuits in each located node's subtree.
-fn subtree_indexes(catalog: &Catalog, node: usize, index_of: &[Option<u32>], out: &mut Vec<u32>) {
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        let e = &catalog.nodes[n];
-        out.extend(e.circuits.iter().filter_map(|&c| index_of[c]));
-        stack.extend(e.children.iter().copied());
-    }
-}
-
 fn render(s: &WebState) -> Bytes {
     let catalog = s.catalog();
     let live = s.live();
     let pos = positions(&catalog);
-    let hub = &s.inner.shared.telemetry;
-    let index_of: Vec<Option<u32>> = {
-        let ix = hub.circuits.lock().unwrap_or_else(|p| p.into_inner());
-        catalog
-            .circuits
-            .iter()
-            .map(|c| ix.index_of(&c.id))
-            .collect()
-    };
-    let state = hub.read();
-    let mut scratch = Vec::new();
+    // Each node's roll-up of its subtree's circuits, merged once a second for the tree.
+    let picture = s.telemetry_picture();
     let util = |bps: u64, mbps: f64| {
         if mbps > 0.0 {
             bps as f64 / (mbps * 1e6)
@@ -97,9 +81,10 @@ fn render(s: &WebState) -> Bytes {
         .filter_map(|(i, n)| {
             let ((lat, lon), inherited) = pos[i]?;
             let (down_bps, up_bps) = live.catalog.node(&n.name).map_or((0, 0), |j| live.nodes[j]);
-            scratch.clear();
-            subtree_indexes(&catalog, i, &index_of, &mut scratch);
-            let roll = state.telemetry.rollup(&scratch);
+            let roll = picture.node(&catalog, i);
+            let rtt = |side: fn(&NodeTelemetry) -> &RttSideView| {
+                roll.and_then(|r| side(r).p50_5m_ms)
+            };
             Some(MapNode {
                 name: &n.name,
                 node_type: n.node_type.as_deref(),
@@ -112,14 +97,13 @@ fn render(s: &WebState) -> Bytes {
                 down_bps,
                 up_bps,
                 utilization: util(down_bps, n.download_mbps).max(util(up_bps, n.upload_mbps)),
-                rtt_internet_ms: roll.rtt.internet.p50_5m_ms,
-                rtt_subscriber_ms: roll.rtt.subscriber.p50_5m_ms,
+                rtt_internet_ms: rtt(|r| &r.rtt.internet),
+                rtt_subscriber_ms: rtt(|r| &r.rtt.subscriber),
                 circuits: n.subtree_circuits,
-                flows: roll.flows,
+                flows: roll.map_or(0, |r| r.flows),
             })
         })
         .collect();
-    drop(state);
     let body = SiteMap {
         tile_url: s.inner.geo.data.config.tile_url.as_deref(),
         nodes_total: catalog.nodes.len(),

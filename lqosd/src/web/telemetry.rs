@@ -65,17 +65,23 @@ pub struct RttPoint {
 }
 
 /// One direction's queue over one second: counters as deltas since the sample before,
-/// gauges as read.
+/// gauges as read. Figures the leaf qdisc does not have (ECN marks without CAKE or
+/// fq_codel, delays without CAKE) are left out rather than sent as `null`: a page's first
+/// load carries 300 of these.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct QueueDelta {
     pub drops: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ecn_marks: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ack_drops: Option<u64>,
     pub overlimits: u64,
     pub sent_bps: u64,
     pub backlog_bytes: u64,
     pub qlen: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_delay_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_delay_us: Option<u64>,
 }
 

@@ -270,10 +270,9 @@ async fn the_circuit_telemetry_has_both_rtt_sides_retransmits_qoo_and_queues() {
     assert_eq!(q[0]["down"]["drops"], 5);
     assert_eq!(q[0]["down"]["sent_bps"], 2_000_000);
     assert_eq!(q[0]["down"]["backlog_bytes"], 3_000);
-    assert_eq!(
-        q[0]["down"]["ecn_marks"],
-        Value::Null,
-        "pfifo marks nothing"
+    assert!(
+        q[0]["down"].get("ecn_marks").is_none() && q[0]["down"].get("peak_delay_us").is_none(),
+        "pfifo marks nothing and has no delays: left out, {q:?}"
     );
     let last = q[0]["t_unix"].as_f64().unwrap();
     assert!(
