@@ -133,7 +133,7 @@ pub struct AsnDetail {
     pub countries: Vec<(String, u64)>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct ShareAcc {
     share: CircuitShare,
     rtt_sum_us: u64,
@@ -151,6 +151,17 @@ impl ShareAcc {
             self.rtt_sum_us += u64::from(e.rtt_us[FLOW_UP]);
             self.rtt_n += 1;
         }
+    }
+
+    /// Adds another flow's (or group's) accumulated share.
+    fn merge(&mut self, o: &ShareAcc) {
+        self.share.circuit = o.share.circuit;
+        self.share.flows += o.share.flows;
+        self.share.bytes_down += o.share.bytes_down;
+        self.share.bytes_up += o.share.bytes_up;
+        self.share.retransmits += o.share.retransmits;
+        self.rtt_sum_us += o.rtt_sum_us;
+        self.rtt_n += o.rtt_n;
     }
 
     fn finish(mut self) -> CircuitShare {
@@ -188,22 +199,34 @@ fn by_group(map: FxHashMap<(u32, u32), ShareAcc>) -> FxHashMap<u32, Vec<CircuitS
     out
 }
 
-impl FlowTable {
-    /// Every tracked ASN and country over the last 15 minutes, busiest first, each with its
-    /// `top_circuits` most affected circuits (one scan of the live flows).
-    pub fn remote_report(&self, top_circuits: usize) -> RemoteReport {
-        let minute = self.remotes.minute();
+/// What a [`RemoteReport`] is made of, copied out of the [`FlowTable`] in one quick pass
+/// ([`FlowTable::remote_parts`]) so that a caller sharing the table behind a lock can do the
+/// aggregation ([`RemoteParts::report`]) after releasing it.
+#[derive(Debug, Clone)]
+pub struct RemoteParts {
+    /// Per live flow of a circuit: (ASN, country key, circuit, its share).
+    flows: Vec<(u32, u32, ShareAcc)>,
+    /// The groups' summaries, without their circuits yet.
+    asns: Vec<AsnSummary>,
+    /// With their group keys.
+    countries: Vec<(u32, CountrySummary)>,
+    other_asns: RemoteTotals,
+    asns_overflowed: u64,
+    geo_loaded: bool,
+}
+
+impl RemoteParts {
+    /// The report, each group with its `top_circuits` most affected circuits.
+    pub fn report(self, top_circuits: usize) -> RemoteReport {
         let mut asn_shares: FxHashMap<(u32, u32), ShareAcc> = FxHashMap::default();
         let mut country_shares: FxHashMap<(u32, u32), ShareAcc> = FxHashMap::default();
-        for e in self.slab.iter().flatten() {
-            if e.circuit == 0 {
-                continue;
-            }
-            asn_shares.entry((e.tag.asn, e.circuit)).or_default().add(e);
+        for (asn, country, flow) in &self.flows {
+            let circuit = flow.share.circuit;
+            asn_shares.entry((*asn, circuit)).or_default().merge(flow);
             country_shares
-                .entry((country_key(e.tag.country), e.circuit))
+                .entry((*country, circuit))
                 .or_default()
-                .add(e);
+                .merge(flow);
         }
         let mut asn_shares = by_group(asn_shares);
         let mut country_shares = by_group(country_shares);
@@ -213,19 +236,60 @@ impl FlowTable {
             list.truncate(top_circuits);
             (n, list)
         };
+        let mut asns = self.asns;
+        for a in &mut asns {
+            (a.circuits, a.top_circuits) = take(&mut asn_shares, a.asn);
+        }
+        let countries = self
+            .countries
+            .into_iter()
+            .map(|(key, mut c)| {
+                (c.circuits, c.top_circuits) = take(&mut country_shares, key);
+                c
+            })
+            .collect();
+        RemoteReport {
+            asns,
+            countries,
+            other_asns: self.other_asns,
+            asns_overflowed: self.asns_overflowed,
+            geo_loaded: self.geo_loaded,
+        }
+    }
+}
+
+impl FlowTable {
+    /// Every tracked ASN and country over the last 15 minutes, busiest first, each with its
+    /// `top_circuits` most affected circuits (one scan of the live flows).
+    pub fn remote_report(&self, top_circuits: usize) -> RemoteReport {
+        self.remote_parts().report(top_circuits)
+    }
+
+    /// The parts of [`remote_report`](Self::remote_report): a copy of what it needs of each
+    /// live flow and the groups' totals; the aggregation is left to [`RemoteParts::report`].
+    pub fn remote_parts(&self) -> RemoteParts {
+        let minute = self.remotes.minute();
+        let flows = self
+            .slab
+            .iter()
+            .flatten()
+            .filter(|e| e.circuit != 0)
+            .map(|e| {
+                let mut share = ShareAcc::default();
+                share.add(e);
+                (e.tag.asn, country_key(e.tag.country), share)
+            })
+            .collect();
         let mut asns: Vec<AsnSummary> = self
             .remotes
             .asns
             .groups()
-            .map(|g| {
-                let (circuits, top) = take(&mut asn_shares, g.key);
-                AsnSummary {
-                    asn: g.key,
-                    name: self.asn_name(g.key),
-                    totals: RemoteTotals::from_group(g, &g.totals(minute)),
-                    circuits,
-                    top_circuits: top,
-                }
+            .map(|g| AsnSummary {
+                asn: g.key,
+                name: self.asn_name(g.key),
+                totals: RemoteTotals::from_group(g, &g.totals(minute)),
+                circuits: 0,
+                top_circuits: Vec::new(),
             })
             .collect();
         asns.sort_by(|a, b| {
@@ -233,27 +297,28 @@ impl FlowTable {
             let bb = b.totals.bytes_down + b.totals.bytes_up;
             bb.cmp(&ab).then(a.asn.cmp(&b.asn))
         });
-        let mut countries: Vec<CountrySummary> = self
+        let mut countries: Vec<(u32, CountrySummary)> = self
             .remotes
             .countries
             .groups()
             .map(|g| {
-                let (circuits, top) = take(&mut country_shares, g.key);
-                CountrySummary {
+                let summary = CountrySummary {
                     country: country_of_key(g.key),
                     totals: RemoteTotals::from_group(g, &g.totals(minute)),
-                    circuits,
-                    top_circuits: top,
-                }
+                    circuits: 0,
+                    top_circuits: Vec::new(),
+                };
+                (g.key, summary)
             })
             .collect();
-        countries.sort_by(|a, b| {
+        countries.sort_by(|(_, a), (_, b)| {
             let ab = a.totals.bytes_down + a.totals.bytes_up;
             let bb = b.totals.bytes_down + b.totals.bytes_up;
             bb.cmp(&ab).then(a.country.cmp(&b.country))
         });
         let other = &self.remotes.asns.overflow;
-        RemoteReport {
+        RemoteParts {
+            flows,
             asns,
             countries,
             other_asns: RemoteTotals::from_group(other, &other.totals(minute)),

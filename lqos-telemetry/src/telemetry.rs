@@ -98,6 +98,12 @@ impl Telemetry {
         self.flows.remote_report(top_circuits)
     }
 
+    /// The parts of [`remote_report`](Self::remote_report), to aggregate outside a lock
+    /// ([`FlowTable::remote_parts`]).
+    pub fn remote_parts(&self) -> crate::remotes_view::RemoteParts {
+        self.flows.remote_parts()
+    }
+
     /// One ASN ([`FlowTable::asn_detail`]).
     pub fn asn_detail(&self, asn: u32, flows: usize) -> crate::remotes_view::AsnDetail {
         self.flows.asn_detail(asn, flows)

@@ -27,7 +27,7 @@ const MAX_LIMIT: usize = 1000;
 const MAX_SEARCH: usize = 50;
 
 /// The orders of the ASN list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     Bytes,
@@ -119,17 +119,19 @@ pub struct Snapshot {
     names: CircuitNames,
     /// The country list, rendered (the globe polls it).
     countries: Bytes,
+    /// ASN lists by (sort, limit), rendered on first use (at most [`MAX_LISTS`]).
+    lists: std::sync::Mutex<std::collections::HashMap<(Sort, usize), Bytes>>,
 }
+
+/// ASN lists kept rendered per snapshot (one second).
+const MAX_LISTS: usize = 32;
 
 impl Snapshot {
     fn build(s: &WebState) -> Self {
-        let report = s
-            .inner
-            .shared
-            .telemetry
-            .read()
-            .telemetry
-            .remote_report(TOP_CIRCUITS);
+        // A quick copy under the telemetry's read lock; the aggregation after it (a long
+        // read hold would keep the flow reader, and so every reader behind it, waiting).
+        let parts = s.inner.shared.telemetry.read().telemetry.remote_parts();
+        let report = parts.report(TOP_CIRCUITS);
         let indexes = report
             .asns
             .iter()
@@ -142,6 +144,7 @@ impl Snapshot {
             report,
             names,
             countries,
+            lists: Default::default(),
         }
     }
 
@@ -247,6 +250,25 @@ pub async fn list(
         return Err(bad(format!("limit = {limit}: expected 1 to {MAX_LIMIT}")));
     }
     let snap = snapshot(&s).await;
+    let cached = snap
+        .lists
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(sort, limit))
+        .cloned();
+    if let Some(body) = cached {
+        return Ok(json(body));
+    }
+    let body = render_list(&snap, sort, limit)?;
+    let mut lists = snap.lists.lock().unwrap_or_else(|p| p.into_inner());
+    if lists.len() < MAX_LISTS {
+        lists.insert((sort, limit), body.clone());
+    }
+    Ok(json(body))
+}
+
+/// The ASN list of `snap` in `sort` order, `limit` rows.
+fn render_list(snap: &Snapshot, sort: Sort, limit: usize) -> Result<Bytes, ApiError> {
     let r = &snap.report;
     let mut rows: Vec<&AsnSummary> = r
         .asns
@@ -281,7 +303,7 @@ pub async fn list(
         other: &r.other_asns,
         asns: rows.into_iter().map(|a| snap.row(a)).collect(),
     };
-    Ok(json(to_json(&body)?))
+    to_json(&body)
 }
 
 impl Serialize for Sort {
