@@ -25,6 +25,18 @@ pub struct Telemetry {
     rtt: CircuitRtt,
     retx: CircuitRetransmits,
     qoo: Qoo,
+    /// A finished pass's accounting still to do ([`settle`](Telemetry::settle)).
+    unsettled: Unsettled,
+}
+
+/// What [`Telemetry::finish_flows`] leaves to [`Telemetry::settle`].
+#[derive(Debug, Default)]
+struct Unsettled {
+    now_s: u64,
+    /// Per circuit: TCP packets and retransmits of the pass, per direction.
+    retransmits: Vec<(u32, [u64; 2], [u64; 2])>,
+    /// The windows' clocks are still to move to `now_s`.
+    advance: bool,
 }
 
 impl Telemetry {
@@ -35,22 +47,28 @@ impl Telemetry {
             rtt: CircuitRtt::new(),
             retx: CircuitRetransmits::new(),
             qoo,
+            unsettled: Unsettled::default(),
         }
     }
 
     /// One second's flow map ([`FlowTable::ingest`]); also feeds each circuit's TCP packets
     /// and retransmits to the retransmit windows and moves every window's clock to
     /// `now_ns / 1e9`. The same as [`begin_flows`](Self::begin_flows), one
-    /// [`feed_flows`](Self::feed_flows) and [`finish_flows`](Self::finish_flows).
+    /// [`feed_flows`](Self::feed_flows), [`finish_flows`](Self::finish_flows) and
+    /// [`settle`](Self::settle) until it is done.
     pub fn ingest_flows(&mut self, now_ns: u64, flows: &[(LqosFlowKey, LqosFlow)]) -> Pass {
         let mut pass = self.begin_flows(now_ns);
         self.feed_flows(&mut pass, flows);
-        self.finish_flows(pass)
+        let pass = self.finish_flows(pass);
+        while !self.settle(usize::MAX) {}
+        pass
     }
 
     /// Starts a pass over a read of the flow map that may be fed in chunks, with readers of
-    /// the state in between ([`FlowTable::begin`]).
+    /// the state in between ([`FlowTable::begin`]). A previous pass's accounting that was
+    /// not settled is settled first.
     pub fn begin_flows(&mut self, now_ns: u64) -> FlowPass {
+        while !self.settle(usize::MAX) {}
         self.flows.begin(now_ns)
     }
 
@@ -59,19 +77,44 @@ impl Telemetry {
         self.flows.feed(pass, flows);
     }
 
-    /// Ends the pass: the flow table's [`FlowTable::finish`], then the retransmit windows
-    /// and every window's clock.
+    /// Ends the pass ([`FlowTable::finish`]). Each circuit's TCP packets and retransmits go
+    /// to the retransmit windows, and the windows' clocks move, in [`settle`](Self::settle).
     pub fn finish_flows(&mut self, pass: FlowPass) -> Pass {
+        while !self.settle(usize::MAX) {}
         let now_s = pass.now_ns() / 1_000_000_000;
         let pass = self.flows.finish(pass);
-        for (circuit, p) in self.flows.circuit_passes() {
-            if circuit != 0 {
-                self.retx.add(now_s, circuit, p.tcp_packets, p.retransmits);
-            }
-        }
-        self.retx.advance(now_s);
-        self.rtt.advance(now_s);
+        let u = &mut self.unsettled;
+        u.now_s = now_s;
+        u.retransmits.clear();
+        u.retransmits.extend(
+            self.flows
+                .circuit_passes()
+                .filter(|(c, _)| *c != 0)
+                .map(|(c, p)| (c, p.tcp_packets, p.retransmits)),
+        );
+        u.advance = true;
         pass
+    }
+
+    /// Does up to `max` circuits of the last finished pass's retransmit accounting; once
+    /// none is left, a call moves every window's clock (one pass over the circuits with
+    /// windows). Returns true when nothing is left. Until then, the retransmit windows lag
+    /// the flow table by part of a second.
+    pub fn settle(&mut self, max: usize) -> bool {
+        let u = &mut self.unsettled;
+        if !u.retransmits.is_empty() {
+            let from = u.retransmits.len().saturating_sub(max);
+            for (circuit, tcp, retx) in u.retransmits.drain(from..) {
+                self.retx.add(u.now_s, circuit, tcp, retx);
+            }
+            return false;
+        }
+        if u.advance {
+            u.advance = false;
+            self.retx.advance(u.now_s);
+            self.rtt.advance(u.now_s);
+        }
+        true
     }
 
     /// A circuit's cumulative RTT histogram ([`CircuitRtt::ingest_rtt`]).

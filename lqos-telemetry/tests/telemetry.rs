@@ -247,3 +247,39 @@ fn forget_clears_rtt_and_retransmits() {
         "a new baseline"
     );
 }
+
+#[test]
+fn a_pass_settled_a_few_circuits_at_a_time_equals_one_ingest() {
+    let new = || Telemetry::new(FlowLimits::default(), Qoo::default());
+    let (mut whole, mut stepped) = (new(), new());
+    let read = |s: u64| -> Vec<(LqosFlowKey, LqosFlow)> {
+        (1..=6u32)
+            .map(|c| (key(c), tcp(c, s * SEC, s * 400_000, s * 20_000, (s * u64::from(c)) as u32)))
+            .collect()
+    };
+    let mut calls = 0;
+    for s in 10..14 {
+        whole.ingest_flows(s * SEC, &read(s));
+        let mut pass = stepped.begin_flows(s * SEC);
+        for chunk in read(s).chunks(4) {
+            stepped.feed_flows(&mut pass, chunk);
+        }
+        stepped.finish_flows(pass);
+        // Before settling, the retransmit windows have not taken this pass yet.
+        if s == 13 {
+            assert_ne!(
+                format!("{:?}", whole.circuit_view(6, 0).retransmits),
+                format!("{:?}", stepped.circuit_view(6, 0).retransmits)
+            );
+        }
+        while !stepped.settle(2) {
+            calls += 1;
+        }
+    }
+    assert_eq!(calls, 4 * 3, "six circuits, two per call, each pass");
+    for c in 1..=6 {
+        let (a, b) = (whole.circuit_view(c, 0), stepped.circuit_view(c, 0));
+        assert_eq!(format!("{:?}", a.retransmits), format!("{:?}", b.retransmits), "circuit {c}");
+        assert!(b.retransmits.down > 0.0, "circuit {c}: {:?}", b.retransmits);
+    }
+}

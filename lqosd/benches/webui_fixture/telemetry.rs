@@ -12,7 +12,7 @@ use lqos_queue_stats::{ClassStats, InterfaceQueues};
 use lqosd::circuit_index::CircuitIndex;
 use lqosd::telemetry::classes::Owner;
 use lqosd::telemetry::TelemetryHub;
-use lqosd::telemetry::flow_reader::{FEED_CHUNK, RTT_CHUNK};
+use lqosd::telemetry::flow_reader::{FEED_CHUNK, RTT_CHUNK, SETTLE_CHUNK};
 use lqosd::telemetry::queues::QueuePass;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -207,6 +207,10 @@ impl Fixture {
                 s.telemetry.finish_flows(p);
             }
         });
+        let mut settled = false;
+        while !settled {
+            held(&mut |s| settled = s.telemetry.settle(SETTLE_CHUNK));
+        }
         for chunk in self.hists.chunks(RTT_CHUNK) {
             held(&mut |s| {
                 for (index, h) in chunk {

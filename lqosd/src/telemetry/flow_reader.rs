@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 pub const PERIOD: Duration = Duration::from_secs(1);
 /// Entries per batch syscall.
 const BATCH: u32 = 4096;
-/// Flows ingested per hold of the hub's write lock (about 1 ms of work).
-pub const FEED_CHUNK: usize = 4096;
+/// Flows ingested per hold of the hub's write lock (well under 1 ms of work).
+pub const FEED_CHUNK: usize = 2048;
+/// Circuits' retransmit accounting per hold of the hub's write lock.
+pub const SETTLE_CHUNK: usize = 2048;
 /// RTT histograms ingested per hold of the hub's write lock.
-pub const RTT_CHUNK: usize = 512;
+pub const RTT_CHUNK: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowReaderError {
@@ -126,6 +128,7 @@ impl FlowReader {
             hub.write().telemetry.feed_flows(&mut pass, chunk);
         }
         let pass = hub.write().telemetry.finish_flows(pass);
+        while !hub.write().telemetry.settle(SETTLE_CHUNK) {}
         let quiet = self
             .warned
             .is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
