@@ -7,7 +7,7 @@
 //! 1. takes `now_ns` (CLOCK_MONOTONIC), reads every entry of the kernel's flow map and calls
 //!    [`Telemetry::ingest_flows`] (or [`FlowTable::ingest`] alone; or, to let readers of a
 //!    shared state in between, [`Telemetry::begin_flows`], [`Telemetry::feed_flows`] per
-//!    chunk of the read and [`Telemetry::finish_flows`]);
+//!    chunk of the read, [`Telemetry::finish_flows`] and [`Telemetry::settle`] until done);
 //! 2. for each circuit in [`Pass::changed_circuits`], reads its per-CPU RTT histograms, sums
 //!    them with [`sum_cpus`] and calls [`Telemetry::ingest_rtt`] with `now_ns / 1e9`;
 //! 3. deletes the keys of [`Pass::expire`] from the kernel's map.

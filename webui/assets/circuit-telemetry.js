@@ -170,6 +170,13 @@ export function circuitTelemetry(id, plan) {
     rtt.setPoints([...slots, ...live.filter((p) => p.t_unix > lastSlot)]);
   };
 
+  // The answer's queue points come by column ({t_unix: [...], down: {drops: [...], ...}});
+  // a column the leaf qdisc has no figure for is absent.
+  const column = (dir, i) => Object.fromEntries(Object.entries(dir ?? {}).map(([k, v]) => [k, v[i]]));
+  const queueRows = (series) => (series?.t_unix ?? []).map((t, i) => ({
+    t_unix: t, down: column(series.down, i), up: column(series.up, i),
+  }));
+
   const addQueues = (points) => {
     const p = plan();
     for (const x of points) {
@@ -200,7 +207,7 @@ export function circuitTelemetry(id, plan) {
       flows = fl;
       error = null;
       addRtt(tel);
-      addQueues(tel.queue_history ?? []);
+      addQueues(queueRows(tel.queue_history));
     } catch (e) {
       error = e;
     }

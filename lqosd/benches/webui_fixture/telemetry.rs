@@ -223,6 +223,7 @@ impl Fixture {
             s.kernel.capacity = 262_144;
             s.kernel.passes += 1;
         });
+        self.hub.pass_finished();
         longest
     }
 

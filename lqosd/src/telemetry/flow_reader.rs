@@ -207,6 +207,8 @@ impl FlowReader {
         k.pass_wall_us = wall.elapsed().as_micros() as u64;
         k.pass_cpu_us = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(cpu) / 1000;
         s.last_error = None;
+        drop(s);
+        hub.pass_finished();
         Ok(())
     }
 }

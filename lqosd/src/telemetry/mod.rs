@@ -60,6 +60,10 @@ pub struct TelemetryHub {
     /// Which circuit owns each RTT histogram index (the data plane's, shared).
     pub circuits: Arc<Mutex<CircuitIndex>>,
     pub config: lqos_config::flows::Flows,
+    /// Flow passes finished, announced after each (the WebUI computes its per-second picture
+    /// then, in the reader's idle time, so that its long read never holds up the next pass
+    /// and every request queued behind it).
+    passes: tokio::sync::watch::Sender<u64>,
 }
 
 impl TelemetryHub {
@@ -84,6 +88,7 @@ impl TelemetryHub {
             classes: RwLock::new(Arc::new(ClassIndex::default())),
             circuits,
             config,
+            passes: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -106,6 +111,7 @@ impl TelemetryHub {
                 classes: RwLock::new(Arc::new(ClassIndex::default())),
                 circuits,
                 config: lqos_config::flows::Flows::default(),
+                passes: tokio::sync::watch::Sender::new(0),
             },
         }
     }
@@ -118,6 +124,21 @@ impl TelemetryHub {
     /// The ASN and country tables in use (`None` before [`set_geo`](Self::set_geo)).
     pub fn geo(&self) -> Option<Arc<lqos_telemetry::geo::GeoTables>> {
         self.read().telemetry.flows().geo().cloned()
+    }
+
+    /// Announces a finished flow pass (the flow reader, after each).
+    pub fn pass_finished(&self) {
+        self.passes.send_modify(|n| *n += 1);
+    }
+
+    /// Flow passes finished so far (0: no flow reader has run).
+    pub fn passes_finished(&self) -> u64 {
+        *self.passes.borrow()
+    }
+
+    /// Wakes on each finished flow pass.
+    pub fn subscribe_passes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.passes.subscribe()
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, State> {

@@ -226,12 +226,10 @@ impl QueueState {
         self.watched.get(circuit).map(|(seen, _)| *seen)
     }
 
-    /// A watched circuit's history, oldest first.
-    pub fn history(&self, circuit: &str) -> Vec<QueueSample> {
-        self.watched
-            .get(circuit)
-            .map(|(_, h)| h.iter().copied().collect())
-            .unwrap_or_default()
+    /// A watched circuit's history, oldest first (empty when not watched).
+    pub fn history(&self, circuit: &str) -> std::collections::vec_deque::Iter<'_, QueueSample> {
+        const NONE: &VecDeque<QueueSample> = &VecDeque::new();
+        self.watched.get(circuit).map_or(NONE, |(_, h)| h).iter()
     }
 
     /// The period the next pass should wait.

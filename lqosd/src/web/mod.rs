@@ -119,6 +119,9 @@ impl WebState {
             }),
         };
         state.refresh_live();
+        if state.inner.shared.telemetry.passes_finished() > 0 {
+            state.refresh_telemetry();
+        }
         state
     }
 
@@ -155,7 +158,10 @@ impl WebState {
             .cpu
             .tick(shared.layout(), &shared.index(), shared.sample());
         *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
-        self.refresh_telemetry();
+        // With a flow reader, the picture follows its passes instead (`serve`).
+        if self.inner.shared.telemetry.passes_finished() == 0 {
+            self.refresh_telemetry();
+        }
         let rendered = dashboard::render_dashboard(self);
         *self
             .inner
@@ -164,8 +170,9 @@ impl WebState {
             .unwrap_or_else(|p| p.into_inner()) = rendered;
     }
 
-    /// Recomputes the telemetry picture (part of [`refresh_live`](Self::refresh_live)).
-    fn refresh_telemetry(&self) {
+    /// Recomputes the telemetry picture: after each flow pass, or with
+    /// [`refresh_live`](Self::refresh_live) while no flow reader has run.
+    pub fn refresh_telemetry(&self) {
         let prev = self.telemetry_picture();
         let picture = telemetry_picture::TelemetryPicture::compute(
             self.live().catalog.clone(),
@@ -421,9 +428,21 @@ pub async fn serve_on(
             }
         }
     });
+    // The telemetry picture right after each flow pass, while the flow reader is idle.
+    let after_passes = state.clone();
+    let pictures = tokio::spawn(async move {
+        let mut passes = after_passes.inner.shared.telemetry.subscribe_passes();
+        while passes.changed().await.is_ok() {
+            let s = after_passes.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || s.refresh_telemetry()).await {
+                tracing::error!(error = %e, "WebUI: refreshing the telemetry picture failed");
+            }
+        }
+    });
     let listener = listener::CappedListener::new(listener, listener::MAX_CONNECTIONS);
     listener::serve(listener, router(state), timeouts, shutdown).await;
     live.abort();
+    pictures.abort();
 }
 
 /// A listener; on `[::]` it takes IPv4 too (dual stack), whatever the sysctl says.

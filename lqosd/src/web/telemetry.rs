@@ -65,32 +65,18 @@ pub struct RttPoint {
 }
 
 /// One direction's queue over one second: counters as deltas since the sample before,
-/// gauges as read. Figures the leaf qdisc does not have (ECN marks without CAKE or
-/// fq_codel, delays without CAKE) are left out rather than sent as `null`: a page's first
-/// load carries 300 of these.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct QueueDelta {
-    pub drops: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ecn_marks: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ack_drops: Option<u64>,
-    pub overlimits: u64,
-    pub sent_bps: u64,
-    pub backlog_bytes: u64,
-    pub qlen: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peak_delay_us: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_delay_us: Option<u64>,
-}
-
-/// One second of a circuit's queues.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct QueuePoint {
-    pub t_unix: f64,
-    pub down: QueueDelta,
-    pub up: QueueDelta,
+/// gauges as read.
+#[derive(Debug, PartialEq)]
+struct QueueDelta {
+    drops: u64,
+    ecn_marks: Option<u64>,
+    ack_drops: Option<u64>,
+    overlimits: u64,
+    sent_bps: u64,
+    backlog_bytes: u64,
+    qlen: u64,
+    peak_delay_us: Option<u64>,
+    base_delay_us: Option<u64>,
 }
 
 fn delta(before: &QueueDir, now: &QueueDir, secs: f64) -> QueueDelta {
@@ -110,22 +96,96 @@ fn delta(before: &QueueDir, now: &QueueDir, secs: f64) -> QueueDelta {
     }
 }
 
-/// Per-second points of a watched circuit's queue samples (cumulative), newer than `since`
-/// (Unix seconds).
-pub fn queue_points(history: &[QueueSample], since: f64) -> Vec<QueuePoint> {
-    history
-        .windows(2)
-        .filter_map(|w| {
-            let (a, b) = (&w[0], &w[1]);
+/// A column of a figure the leaf qdisc may not have: left out when no point has it.
+fn absent(column: &[Option<u64>]) -> bool {
+    column.iter().all(Option::is_none)
+}
+
+/// One direction's queue, one entry per point in each column: counters as deltas since the
+/// point before, gauges as read. `ecn_marks` (CAKE, fq_codel), `ack_drops` and the delays
+/// (CAKE) are left out when the leaf has no such figure.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct DirSeries {
+    pub drops: Vec<u64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ecn_marks: Vec<Option<u64>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ack_drops: Vec<Option<u64>>,
+    pub overlimits: Vec<u64>,
+    pub sent_bps: Vec<u64>,
+    pub backlog_bytes: Vec<u64>,
+    pub qlen: Vec<u64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub peak_delay_us: Vec<Option<u64>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub base_delay_us: Vec<Option<u64>>,
+}
+
+impl DirSeries {
+    fn reserve(&mut self, n: usize) {
+        self.drops.reserve(n);
+        self.ecn_marks.reserve(n);
+        self.ack_drops.reserve(n);
+        self.overlimits.reserve(n);
+        self.sent_bps.reserve(n);
+        self.backlog_bytes.reserve(n);
+        self.qlen.reserve(n);
+        self.peak_delay_us.reserve(n);
+        self.base_delay_us.reserve(n);
+    }
+
+    fn push(&mut self, d: QueueDelta) {
+        self.drops.push(d.drops);
+        self.ecn_marks.push(d.ecn_marks);
+        self.ack_drops.push(d.ack_drops);
+        self.overlimits.push(d.overlimits);
+        self.sent_bps.push(d.sent_bps);
+        self.backlog_bytes.push(d.backlog_bytes);
+        self.qlen.push(d.qlen);
+        self.peak_delay_us.push(d.peak_delay_us);
+        self.base_delay_us.push(d.base_delay_us);
+    }
+}
+
+/// A circuit's queue points by column (a page's first load has 300 of them: rows would repeat
+/// every key 300 times).
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct QueueSeries {
+    pub t_unix: Vec<f64>,
+    pub down: DirSeries,
+    pub up: DirSeries,
+}
+
+impl QueueSeries {
+    fn reserve(&mut self, n: usize) {
+        self.t_unix.reserve(n);
+        self.down.reserve(n);
+        self.up.reserve(n);
+    }
+}
+
+/// Per-second points of a watched circuit's queue samples (cumulative, oldest first), newer
+/// than `since` (Unix seconds).
+pub fn queue_points<'a>(
+    history: impl ExactSizeIterator<Item = &'a QueueSample>,
+    since: f64,
+) -> QueueSeries {
+    let mut out = QueueSeries::default();
+    out.reserve(history.len());
+    let mut before: Option<&QueueSample> = None;
+    for b in history {
+        if let Some(a) = before {
             let t_unix = b.unix_ms as f64 / 1000.0;
             let secs = b.unix_ms.saturating_sub(a.unix_ms) as f64 / 1000.0;
-            (t_unix > since && secs > 0.0).then(|| QueuePoint {
-                t_unix,
-                down: delta(&a.down, &b.down, secs),
-                up: delta(&a.up, &b.up, secs),
-            })
-        })
-        .collect()
+            if t_unix > since && secs > 0.0 {
+                out.t_unix.push(t_unix);
+                out.down.push(delta(&a.down, &b.down, secs));
+                out.up.push(delta(&a.up, &b.up, secs));
+            }
+        }
+        before = Some(b);
+    }
+    out
 }
 
 /// The RTT series with Unix times: a slot's `end_s` is on the telemetry's clock, whose
@@ -154,7 +214,7 @@ struct CircuitTelemetryAnswer<'a> {
     qoo: &'a lqos_telemetry::view::QooView,
     queue: &'a QueueView,
     rtt_series: Vec<RttPoint>,
-    queue_history: Vec<QueuePoint>,
+    queue_history: QueueSeries,
 }
 
 #[derive(Deserialize)]
@@ -198,7 +258,8 @@ pub async fn circuit_telemetry(
         let series = index.map(|i| t.rtt_series(i)).unwrap_or_default();
         (view, series, t.rtt().now_s())
     };
-    let (samples, watched) = {
+    // The points straight from the kept samples (no copy of them), under the queues' lock.
+    let (history, watched) = {
         let q = hub.queues();
         if let Some([down, up]) = q.of(&owner) {
             view.queue = QueueView {
@@ -206,9 +267,8 @@ pub async fn circuit_telemetry(
                 up: up.view(),
             };
         }
-        (q.history(&id), q.watched_at(&id))
+        (queue_points(q.history(&id), since), q.watched_at(&id))
     };
-    let history = queue_points(&samples, since);
     if index.is_none() {
         view.qoo.excluded = hub.config.qoo_exclude_circuits.contains(&id);
     }
