@@ -341,7 +341,13 @@ fn a_recreated_kernel_entry_is_counted_from_zero_not_as_a_wrap() {
 fn read_of(t_s: u64, bytes: u64) -> Vec<(lqos_ebpf::LqosFlowKey, lqos_ebpf::LqosFlow)> {
     (1..=40)
         .map(|n| {
-            let f = with_dir(flow(n % 4 + 1, SEC, t_s * SEC), FLOW_DOWN, bytes * u64::from(n), 10, 0);
+            let f = with_dir(
+                flow(n % 4 + 1, SEC, t_s * SEC),
+                FLOW_DOWN,
+                bytes * u64::from(n),
+                10,
+                0,
+            );
             (key(n), f)
         })
         .collect()
@@ -380,7 +386,11 @@ fn a_pass_fed_in_chunks_equals_one_ingest_and_shows_the_last_pass_until_it_finis
     assert_eq!(chunked.len(), 39);
     assert_eq!(chunked.finished_len(), 1);
     for c in 1..=4 {
-        assert_eq!(whole.circuit_pass(c), chunked.circuit_pass(c), "circuit {c}");
+        assert_eq!(
+            whole.circuit_pass(c),
+            chunked.circuit_pass(c),
+            "circuit {c}"
+        );
         assert_ne!(chunked.circuit_pass(c), Some(&before));
     }
     for n in 1..=39 {

@@ -254,7 +254,18 @@ fn a_pass_settled_a_few_circuits_at_a_time_equals_one_ingest() {
     let (mut whole, mut stepped) = (new(), new());
     let read = |s: u64| -> Vec<(LqosFlowKey, LqosFlow)> {
         (1..=6u32)
-            .map(|c| (key(c), tcp(c, s * SEC, s * 400_000, s * 20_000, (s * u64::from(c)) as u32)))
+            .map(|c| {
+                (
+                    key(c),
+                    tcp(
+                        c,
+                        s * SEC,
+                        s * 400_000,
+                        s * 20_000,
+                        (s * u64::from(c)) as u32,
+                    ),
+                )
+            })
             .collect()
     };
     let mut calls = 0;
@@ -279,7 +290,11 @@ fn a_pass_settled_a_few_circuits_at_a_time_equals_one_ingest() {
     assert_eq!(calls, 4 * 3, "six circuits, two per call, each pass");
     for c in 1..=6 {
         let (a, b) = (whole.circuit_view(c, 0), stepped.circuit_view(c, 0));
-        assert_eq!(format!("{:?}", a.retransmits), format!("{:?}", b.retransmits), "circuit {c}");
+        assert_eq!(
+            format!("{:?}", a.retransmits),
+            format!("{:?}", b.retransmits),
+            "circuit {c}"
+        );
         assert!(b.retransmits.down > 0.0, "circuit {c}: {:?}", b.retransmits);
     }
 }

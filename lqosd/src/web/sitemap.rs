@@ -82,9 +82,8 @@ fn render(s: &WebState) -> Bytes {
             let ((lat, lon), inherited) = pos[i]?;
             let (down_bps, up_bps) = live.catalog.node(&n.name).map_or((0, 0), |j| live.nodes[j]);
             let roll = picture.node(&catalog, i);
-            let rtt = |side: fn(&NodeTelemetry) -> &RttSideView| {
-                roll.and_then(|r| side(r).p50_5m_ms)
-            };
+            let rtt =
+                |side: fn(&NodeTelemetry) -> &RttSideView| roll.and_then(|r| side(r).p50_5m_ms);
             Some(MapNode {
                 name: &n.name,
                 node_type: n.node_type.as_deref(),

@@ -1,6 +1,7 @@
 //! The WebUI's per-second picture of the flow telemetry: what walks every circuit is done here,
-//! once a second by [`WebState::refresh_live`](super::WebState::refresh_live), never per
-//! request:
+//! once a second (right after each flow pass; by
+//! [`WebState::refresh_live`](super::WebState::refresh_live) while no flow reader runs), never
+//! per request:
 //! - the dashboard's telemetry (RTT histogram, worst circuits, flow-table fill, queue drops);
 //! - each tree node's roll-up of the circuits below it: their RTT histograms and retransmit
 //!   counts **merged** (percentiles over all their samples, never averaged percentiles);

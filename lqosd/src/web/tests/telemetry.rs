@@ -266,7 +266,11 @@ async fn the_circuit_telemetry_has_both_rtt_sides_retransmits_qoo_and_queues() {
     assert_eq!(t["queue"]["down"]["drops"], 15);
     assert_eq!(t["queue"]["down"]["leaf"], "pfifo");
     let q = &t["queue_history"];
-    assert_eq!(q["t_unix"].as_array().unwrap().len(), 1, "two samples make one point: {q:?}");
+    assert_eq!(
+        q["t_unix"].as_array().unwrap().len(),
+        1,
+        "two samples make one point: {q:?}"
+    );
     assert_eq!(q["down"]["drops"], json!([5]));
     assert_eq!(q["down"]["sent_bps"], json!([2_000_000]));
     assert_eq!(q["down"]["backlog_bytes"], json!([3_000]));
