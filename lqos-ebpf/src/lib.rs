@@ -55,7 +55,7 @@ pub use abi::*;
 pub use batch::{delete_batch, lookup_batch, lookup_batch_per_cpu, BatchError};
 pub use key::{classid, classid_parts, KeyError};
 #[cfg(feature = "user")]
-pub use load::{ensure_bpffs, is_bpffs, load, LoadError, MapSizes, BPFFS};
+pub use load::{ensure_bpffs, is_bpffs, load, load_program, LoadError, MapSizes, BPFFS};
 #[cfg(feature = "user")]
 pub use pins::{replace_stale_pins, PinError, StalePin};
 

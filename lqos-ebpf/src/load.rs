@@ -192,3 +192,22 @@ pub fn load(sizes: &MapSizes, pin_dir: &Path) -> Result<Ebpf, LoadError> {
         .load(OBJECT)
         .map_err(LoadError::Load)
 }
+
+/// Verifies and loads a program with `load` (an aya program's `load()`), trying again, up to
+/// five times in all as libbpf does, when the kernel answers EAGAIN: the verifier gives up on
+/// a program when a signal is pending for the loading thread.
+pub fn load_program(
+    mut load: impl FnMut() -> Result<(), aya::programs::ProgramError>,
+) -> Result<(), aya::programs::ProgramError> {
+    let mut tries = 1;
+    loop {
+        match load() {
+            Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                if io_error.kind() == std::io::ErrorKind::WouldBlock && tries < 5 =>
+            {
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}

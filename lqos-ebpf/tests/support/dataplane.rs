@@ -43,8 +43,8 @@ pub fn load_ready_with(config: LqosDpConfig, sizes: MapSizes) -> Ebpf {
     for cpu in 0..sizes.cpus {
         cpus.set(cpu, 2048, None, 0).expect("cpumap entry");
     }
-    xdp(&mut ebpf).load().expect("verify the XDP program");
-    tc_egress(&mut ebpf).load().expect("verify the TC program");
+    lqos_ebpf::load_program(|| xdp(&mut ebpf).load()).expect("verify the XDP program");
+    lqos_ebpf::load_program(|| tc_egress(&mut ebpf).load()).expect("verify the TC program");
     let mut cfg: Array<_, LqosDpConfig> =
         Array::try_from(ebpf.map_mut(MAP_CONFIG).expect("config map")).expect("array");
     cfg.set(0, config, 0).expect("write config");

@@ -100,7 +100,7 @@ pub fn attach_all(
         .ok_or(LinkError::NoProgram(PROG_XDP))?
         .try_into()
         .map_err(prog_err(PROG_XDP))?;
-    xdp.load().map_err(prog_err(PROG_XDP))?;
+    lqos_ebpf::load_program(|| xdp.load()).map_err(prog_err(PROG_XDP))?;
     let mut generic = Vec::new();
     for link in shaped.interfaces() {
         let choice = xdp_choice(mode, link);
@@ -115,7 +115,7 @@ pub fn attach_all(
         .ok_or(LinkError::NoProgram(PROG_TC_EGRESS))?
         .try_into()
         .map_err(prog_err(PROG_TC_EGRESS))?;
-    tc.load().map_err(prog_err(PROG_TC_EGRESS))?;
+    lqos_ebpf::load_program(|| tc.load()).map_err(prog_err(PROG_TC_EGRESS))?;
     for link in shaped.interfaces() {
         attach_tc(
             tc,
@@ -132,7 +132,7 @@ pub fn attach_all(
             .ok_or(LinkError::NoProgram(PROG_TC_STICK))?
             .try_into()
             .map_err(prog_err(PROG_TC_STICK))?;
-        stick.load().map_err(prog_err(PROG_TC_STICK))?;
+        lqos_ebpf::load_program(|| stick.load()).map_err(prog_err(PROG_TC_STICK))?;
         attach_tc(
             stick,
             PROG_TC_STICK,

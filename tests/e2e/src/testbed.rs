@@ -518,7 +518,7 @@ fn attach_switch(pins: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(pins)?;
     for (prog, devs) in [("sw_access", &["ti", "ts"][..]), ("sw_trunk", &["tt"][..])] {
         let p: &mut SchedClassifier = ebpf.program_mut(prog).context("program")?.try_into()?;
-        p.load()?;
+        lqos_ebpf::load_program(|| p.load())?;
         for dev in devs {
             let id = p.attach(dev, TcAttachType::Ingress)?;
             let link = FdLink::try_from(p.take_link(id)?)?;

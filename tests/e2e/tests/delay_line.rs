@@ -136,7 +136,7 @@ fn ping_from_the_cpe_to_far_takes_the_configured_round_trip() -> Result<()> {
 }
 
 #[test]
-fn lines_without_delay_add_under_a_millisecond_to_the_round_trip() -> Result<()> {
+fn lines_without_delay_add_little_to_the_round_trip() -> Result<()> {
     require_root();
     let _one = serial();
     let options = DelayOptions {
@@ -155,7 +155,9 @@ fn lines_without_delay_add_under_a_millisecond_to_the_round_trip() -> Result<()>
         ping.max()
     );
     ensure!(
-        ping.quantile(0.5) < 1.0,
+        // 0.5-0.7 ms on an idle machine; a busy one (the rest of the suite) adds some. The
+        // delays the tests set are 3 ms and more one way, checked within 10 %.
+        ping.quantile(0.5) < 1.5,
         "the lines' own cost: p50 {:.3} ms",
         ping.quantile(0.5)
     );
