@@ -85,6 +85,12 @@ pub enum QueueStatsError {
         /// The index asked about.
         ifindex: u32,
     },
+    /// The packet scheduler's clock (`/proc/net/psched`) could not be read.
+    #[error("cannot read the kernel's packet-scheduler clock: {detail}")]
+    Psched {
+        /// What went wrong.
+        detail: String,
+    },
     /// The kernel's answer did not follow the netlink/tc layout.
     #[error("malformed answer to {request}")]
     Decode {

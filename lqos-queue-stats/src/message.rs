@@ -12,6 +12,7 @@ const TCMSG_LEN: usize = 20;
 
 // enum { TCA_* } in linux/rtnetlink.h.
 const TCA_KIND: u16 = 1;
+const TCA_OPTIONS: u16 = 2;
 const TCA_XSTATS: u16 = 4;
 const TCA_STATS2: u16 = 7;
 
@@ -24,7 +25,7 @@ const TCA_STATS_PKT64: u16 = 8;
 fn tca_name(kind: u16) -> &'static str {
     match kind {
         TCA_KIND => "TCA_KIND",
-        2 => "TCA_OPTIONS",
+        TCA_OPTIONS => "TCA_OPTIONS",
         3 => "TCA_STATS",
         TCA_XSTATS => "TCA_XSTATS",
         TCA_STATS2 => "TCA_STATS2",
@@ -60,6 +61,8 @@ pub(crate) struct TcEntry<'a> {
     pub qlen: u64,
     /// The raw xstats: `TCA_STATS_APP`, else `TCA_XSTATS`.
     pub xstats: Option<&'a [u8]>,
+    /// The raw `TCA_OPTIONS` (the kind's configuration).
+    pub options: Option<&'a [u8]>,
 }
 
 /// The `tcm_ifindex` of a tc message, to skip other interfaces' messages before decoding them.
@@ -102,6 +105,7 @@ pub(crate) fn decode_entry(payload: &[u8]) -> Result<TcEntry<'_>, DecodeError> {
             }
             TCA_STATS2 => decode_stats2(value, &mut e, &mut app)?,
             TCA_XSTATS => compat_xstats = Some(value),
+            TCA_OPTIONS => e.options = Some(value),
             _ => {}
         }
     }
@@ -165,6 +169,7 @@ impl TcEntry<'_> {
             qlen: self.qlen,
             leaf_handle: (self.info != 0).then_some(self.info),
             htb: None,
+            htb_params: None,
         }
     }
 

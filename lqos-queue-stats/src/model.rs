@@ -41,6 +41,41 @@ pub struct ClassStats {
     pub leaf_handle: Option<u32>,
     /// HTB's `struct tc_htb_xstats`, for HTB classes.
     pub htb: Option<HtbXstats>,
+    /// The HTB class's configuration as the kernel holds it (`TCA_OPTIONS`).
+    pub htb_params: Option<HtbParams>,
+}
+
+/// An HTB class's configuration as the kernel dumps it: `struct tc_htb_opt` with the 64-bit
+/// rates (`TCA_HTB_RATE64`, `TCA_HTB_CEIL64`) folded in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HtbParams {
+    /// Guaranteed rate.
+    pub rate: RateSpec,
+    /// Ceiling.
+    pub ceil: RateSpec,
+    /// Burst at `rate`, in packet-scheduler ticks (64 ns on current kernels).
+    pub buffer_ticks: u32,
+    /// Burst at `ceil`, in ticks.
+    pub cbuffer_ticks: u32,
+    /// Bytes dequeued per round (DRR quantum).
+    pub quantum: u32,
+    /// Priority among siblings (0 first).
+    pub prio: u32,
+    /// Depth from the leaves: 0 for a leaf class.
+    pub level: u32,
+}
+
+/// One rate of an HTB class (`struct tc_ratespec` as the kernel dumps it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateSpec {
+    /// Bytes per second.
+    pub bytes_per_sec: u64,
+    /// `TC_LINKLAYER_*`: 1 Ethernet, 2 ATM.
+    pub linklayer: u8,
+    /// Bytes added to every packet's size.
+    pub overhead: u16,
+    /// Smallest packet size counted.
+    pub mpu: u16,
 }
 
 /// HTB's per-class extended statistics (`struct tc_htb_xstats`).

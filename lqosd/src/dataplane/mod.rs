@@ -112,6 +112,7 @@ pub struct Dataplane {
     pub cpumap_entries: u32,
     /// Which circuit owns each RTT histogram index (shared with the telemetry reader).
     pub circuits: Arc<Mutex<CircuitIndex>>,
+    tc: tc::Tc,
 }
 
 impl Dataplane {
@@ -168,6 +169,7 @@ impl Dataplane {
             pin_dir,
             cpumap_entries: sizes.cpus,
             circuits: Arc::new(Mutex::new(CircuitIndex::new(sizes.circuits))),
+            tc: tc::Tc::open(),
         };
         dp.write_config(queues)?;
         Ok(dp)
@@ -287,7 +289,7 @@ fn cpu_mask(cpu: u32) -> String {
 
 impl Kernel for Dataplane {
     fn run_tc(&mut self, ops: &[TcOp]) -> Result<(), TcFailure> {
-        tc::run(ops)
+        self.tc.run(ops)
     }
 
     fn upsert_mappings(&mut self, mappings: &[IpMapping]) -> Result<(), MapFailure> {

@@ -1,19 +1,102 @@
-//! Running tc operations with `tc -batch`.
+//! Running tc operations: `tc -batch`, or rtnetlink for applies that only change classes.
 //!
 //! Measured on this kernel (docs/benchmarks.md): creating HTB classes costs the kernel time
 //! proportional to the classes already in that HTB (tc_ctl_tclass walks them all to rebind
 //! filters), while tc's own user time is about 1% of the total; talking netlink directly would
 //! not change the bill. So lqosd writes the operations to a file and runs one `tc -batch` per
 //! apply; `ClearRoot` runs on its own, because "no root qdisc" is not an error for it.
+//!
+//! A small change is the other way round: changing one class costs the kernel microseconds,
+//! and forking `tc` from lqosd (its page tables, tc's start-up) costs milliseconds. So an apply
+//! made only of class changes (a plan's new rates) goes over rtnetlink
+//! ([`lqos_queue_stats::HtbClassWriter`], which sends what `tc class change` sends).
 
 use crate::apply::TcFailure;
-use lqos_plan::TcOp;
+use lqos_plan::{HtbClass, TcOp};
+use lqos_queue_stats::{HtbClassChange, HtbClassWriter};
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use tracing::warn;
 
-/// Runs `ops` in order; on failure reports the index of the op tc refused.
-pub fn run(ops: &[TcOp]) -> Result<(), TcFailure> {
+/// Runs tc operations for lqosd (see the module doc).
+#[derive(Debug)]
+pub struct Tc {
+    /// `None` when the socket or the kernel's clock could not be opened: everything goes
+    /// through `tc -batch`.
+    writer: Option<HtbClassWriter>,
+}
+
+impl Tc {
+    /// Opens the netlink socket in lqosd's network namespace (the shaper's).
+    pub fn open() -> Tc {
+        let writer = HtbClassWriter::new()
+            .map_err(|e| {
+                warn!(error = %crate::state::with_causes(&e), "class changes will fork tc: cannot open rtnetlink for them")
+            })
+            .ok();
+        Tc { writer }
+    }
+
+    /// Whether applies made only of class changes go over rtnetlink (else `tc -batch`).
+    pub fn changes_over_netlink(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Runs `ops` in order; on failure reports the index of the op the kernel refused.
+    pub fn run(&mut self, ops: &[TcOp]) -> Result<(), TcFailure> {
+        match &mut self.writer {
+            Some(w)
+                if !ops.is_empty() && ops.iter().all(|o| matches!(o, TcOp::ChangeClass { .. })) =>
+            {
+                change_classes(w, ops)
+            }
+            _ => run_batch(ops),
+        }
+    }
+}
+
+/// Class changes over rtnetlink, one acknowledged request each.
+fn change_classes(writer: &mut HtbClassWriter, ops: &[TcOp]) -> Result<(), TcFailure> {
+    let mut ifindex: HashMap<&str, u32> = HashMap::new();
+    for (index, op) in ops.iter().enumerate() {
+        let TcOp::ChangeClass { dev, class } = op else {
+            continue;
+        };
+        let failed = |e: lqos_queue_stats::QueueStatsError| TcFailure {
+            index,
+            op: op.to_string(),
+            message: crate::state::with_causes(&e),
+        };
+        let i = match ifindex.get(dev.as_str()) {
+            Some(i) => *i,
+            None => {
+                let i = writer.ifindex(dev).map_err(failed)?;
+                *ifindex.entry(dev).or_insert(i)
+            }
+        };
+        writer.change(&class_change(i, class)).map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// What `class change dev D ...` (the op's `tc -batch` line) asks for.
+fn class_change(ifindex: u32, c: &HtbClass) -> HtbClassChange {
+    HtbClassChange {
+        ifindex,
+        parent: c.parent.map_or(u32::from(c.id.major) << 16, |p| p.as_u32()),
+        classid: c.id.as_u32(),
+        rate_bps: c.rate_bps,
+        ceil_bps: c.ceil_bps,
+        burst: c.burst,
+        cburst: c.cburst,
+        quantum: c.quantum,
+    }
+}
+
+/// Runs `ops` in order with `tc -batch`; on failure reports the index of the op tc refused.
+fn run_batch(ops: &[TcOp]) -> Result<(), TcFailure> {
     let mut start = 0;
     while start < ops.len() {
         if let TcOp::ClearRoot { dev } = &ops[start] {

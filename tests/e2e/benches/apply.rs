@@ -218,6 +218,7 @@ fn submit(
     generation: u64,
     plan: &QueuePlan,
 ) -> Result<(Duration, u64)> {
+    settle(rt, bed)?;
     let started = Instant::now();
     let request = lqos_bus::Request::SubmitPlan {
         generation,
@@ -236,6 +237,7 @@ fn submit_delta(
     generation: u64,
     plan: &QueuePlan,
 ) -> Result<(Duration, u64, usize)> {
+    settle(rt, bed)?;
     let started = Instant::now();
     let delta = lqos_plan::PlanDelta::with_hashes(
         base_generation,
@@ -259,6 +261,19 @@ fn postcard_len(delta: &lqos_plan::PlanDelta) -> usize {
         delta: delta.clone(),
     })
     .map_or(0, |b| b.len())
+}
+
+/// Waits until lqosd has finished the work that follows its previous answer (the address
+/// index, the telemetry's and the WebUI's view of the new plan, under the shaper's lock): a
+/// `Status` request takes the same lock. Each timed change then starts on an idle lqosd, as a
+/// refresh does, minutes after the one before.
+fn settle(rt: &tokio::runtime::Runtime, bed: &Bed) -> Result<()> {
+    rt.block_on(async {
+        let mut c = lqos_bus::Client::connect(bed.dir.join("bus"), Duration::from_secs(5)).await?;
+        c.request_with_timeout(&lqos_bus::Request::Status, Duration::from_secs(60))
+            .await
+    })?;
+    Ok(())
 }
 
 /// lqosd's own apply time (ms) of an applied request.
