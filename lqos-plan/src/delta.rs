@@ -154,6 +154,27 @@ impl PlanDelta {
     /// The new plan from `base` (which the caller checked with [`PlanDelta::check_base`]),
     /// and its hash, checked against the one the delta promised.
     pub fn patch(&self, base: &QueuePlan) -> Result<(QueuePlan, u64), DeltaError> {
+        let plan = self.patch_unverified(base)?;
+        let hash = self.verify(&plan)?;
+        Ok((plan, hash))
+    }
+
+    /// The hash of `plan` (made by [`PlanDelta::patch_unverified`]), if it is the one the
+    /// delta promised. Split from the patch so that a caller can hash on another thread.
+    pub fn verify(&self, plan: &QueuePlan) -> Result<u64, DeltaError> {
+        let got = plan_hash(plan);
+        if got != self.result_hash {
+            return Err(DeltaError::ResultMismatch {
+                expected: self.result_hash,
+                got,
+            });
+        }
+        Ok(got)
+    }
+
+    /// The new plan from `base`, not yet checked against the promised hash: pass it through
+    /// [`PlanDelta::verify`] before using it.
+    pub fn patch_unverified(&self, base: &QueuePlan) -> Result<QueuePlan, DeltaError> {
         let mut interfaces = Vec::with_capacity(self.interfaces.len());
         for i in &self.interfaces {
             interfaces.push(match i {
@@ -200,14 +221,7 @@ impl PlanDelta {
             interfaces,
             mappings: self.mappings.patch(&base.mappings, "mapping")?,
         };
-        let got = plan_hash(&plan);
-        if got != self.result_hash {
-            return Err(DeltaError::ResultMismatch {
-                expected: self.result_hash,
-                got,
-            });
-        }
-        Ok((plan, got))
+        Ok(plan)
     }
 
     /// New elements the delta carries (classes of whole interfaces included), for logs.

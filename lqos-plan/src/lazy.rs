@@ -15,7 +15,8 @@
 //!   when circuits come and go.
 
 use crate::{ClassId, ClassOwner, HtbClass, IpMapping, QueuePlan, MAX_MINOR};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap;
+use std::collections::HashSet;
 
 /// What lqosd leaves out of the kernel for idle circuits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub fn materialise(plan: &QueuePlan, mode: Laziness, state: &dyn CircuitState) -
 
 fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
     // Circuit class -> the pool class of its parent.
-    let mut pool_of: HashMap<ClassId, ClassId> = HashMap::new();
+    let mut pool_of = PoolIndex::default();
     let mut out = QueuePlan {
         queues: plan.queues,
         interfaces: Vec::with_capacity(plan.interfaces.len()),
@@ -78,15 +79,15 @@ fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
         let mut htbs = Vec::with_capacity(iface.htbs.len());
         for q in &iface.htbs {
             let pools = pools(&q.classes);
-            let mut classes = Vec::with_capacity(q.classes.len());
+            let mut classes = Vec::new();
             for c in &q.classes {
                 match &c.owner {
                     ClassOwner::Circuit(id) => {
                         let pool = c.parent.and_then(|p| pools.get(&p));
                         if let Some(pool) = pool {
-                            pool_of.insert(c.id, pool.id);
+                            pool_of.insert(c.id, pool.id.minor);
                         }
-                        if state.built(id) || pool.is_none() {
+                        if pool.is_none() || state.built(id) {
                             classes.push(c.clone());
                         }
                     }
@@ -100,8 +101,11 @@ fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
                 }
             }
             htbs.push(crate::HtbQueue {
+                major: q.major,
+                mq_minor: q.mq_minor,
+                direction: q.direction,
+                cpu: q.cpu,
                 classes,
-                ..q.clone()
             });
         }
         out.interfaces.push(crate::InterfacePlan {
@@ -109,7 +113,7 @@ fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
             htbs,
         });
     }
-    let pooled = |class: ClassId| pool_of.get(&class).copied().unwrap_or(class);
+    let pooled = |class: ClassId| pool_of.get(class).unwrap_or(class);
     out.mappings.extend(plan.mappings.iter().map(|m| {
         if state.routed(&m.circuit_id) {
             m.clone()
@@ -124,17 +128,57 @@ fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
     out
 }
 
+/// Circuit class -> its pool, as one table of minors per HTB major: looked up twice for
+/// each of 300k mappings at 100k circuits, where hashing class ids costs more than the rest.
+#[derive(Default)]
+struct PoolIndex {
+    /// (major, pool minor by circuit minor; 0: none).
+    by_major: Vec<(u16, Vec<u16>)>,
+}
+
+impl PoolIndex {
+    fn insert(&mut self, class: ClassId, pool_minor: u16) {
+        let at = match self.by_major.iter().position(|(m, _)| *m == class.major) {
+            Some(at) => at,
+            None => {
+                let table = vec![0; usize::from(MAX_MINOR) + 1];
+                self.by_major.push((class.major, table));
+                self.by_major.len() - 1
+            }
+        };
+        self.by_major[at].1[usize::from(class.minor)] = pool_minor;
+    }
+
+    fn get(&self, class: ClassId) -> Option<ClassId> {
+        let (_, table) = self.by_major.iter().find(|(m, _)| *m == class.major)?;
+        match table[usize::from(class.minor)] {
+            0 => None,
+            minor => Some(ClassId::new(class.major, minor)),
+        }
+    }
+}
+
 /// The pool class of every parent with circuit children in one HTB, keyed by the parent.
 ///
 /// A pool depends on its parent only (rate 1/64 of the parent's, its ceiling, the leaf qdisc
 /// of the parent's first circuit), so re-rating an idle circuit changes nothing in the kernel.
 /// Its minor is `0xffff - parent minor` when the plan leaves it free (stable whatever else
 /// changes), else the highest free one.
-fn pools(classes: &[HtbClass]) -> HashMap<ClassId, HtbClass> {
-    let used: HashSet<u16> = classes.iter().map(|c| c.id.minor).collect();
-    let by_id: HashMap<ClassId, &HtbClass> = classes.iter().map(|c| (c.id, c)).collect();
-    let mut taken: HashSet<u16> = HashSet::new();
-    let mut pools: HashMap<ClassId, HtbClass> = HashMap::new();
+fn pools(classes: &[HtbClass]) -> FxHashMap<ClassId, HtbClass> {
+    // Minors in use, as a bitmap (65,536 bits): a hash set of 100k minors costs more than
+    // the rest of the materialisation.
+    let mut used = vec![0u64; (usize::from(MAX_MINOR) + 1) / 64];
+    let mut mark = |m: u16| used[usize::from(m) / 64] |= 1 << (m % 64);
+    for c in classes {
+        mark(c.id.minor);
+    }
+    // Parents are nodes (few): index only classes that are not circuits.
+    let by_id: FxHashMap<ClassId, &HtbClass> = classes
+        .iter()
+        .filter(|c| !matches!(c.owner, ClassOwner::Circuit(_)))
+        .map(|c| (c.id, c))
+        .collect();
+    let mut pools: FxHashMap<ClassId, HtbClass> = FxHashMap::default();
     for c in classes {
         let (ClassOwner::Circuit(_), Some(parent)) = (&c.owner, c.parent) else {
             continue;
@@ -145,7 +189,7 @@ fn pools(classes: &[HtbClass]) -> HashMap<ClassId, HtbClass> {
         let Some(p) = by_id.get(&parent) else {
             continue;
         };
-        let free = |m: &u16| *m != 0 && !used.contains(m) && !taken.contains(m);
+        let free = |m: &u16| *m != 0 && used[usize::from(*m) / 64] & (1 << (m % 64)) == 0;
         let preferred = MAX_MINOR - parent.minor;
         // Without a free minor (65,534 classes in one HTB) there is no pool, and the parent's
         // circuits are built whether active or not.
@@ -155,7 +199,7 @@ fn pools(classes: &[HtbClass]) -> HashMap<ClassId, HtbClass> {
         else {
             continue;
         };
-        taken.insert(minor);
+        used[usize::from(minor) / 64] |= 1 << (minor % 64);
         pools.insert(parent, pool_under(p, c, ClassId::new(parent.major, minor)));
     }
     pools

@@ -6,7 +6,6 @@
 //! plan is refused before anything is applied.
 
 use crate::{Direction, QueuePlan};
-use std::collections::HashMap;
 
 /// What the machine offers the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +24,15 @@ const LISTED: usize = 5;
 /// Every reason the plan would leave packets unshaped on this machine (empty: it steers).
 pub fn steering_problems(plan: &QueuePlan, machine: &Steering) -> Vec<String> {
     let mut problems = Vec::new();
-    // (direction, cpu) -> HTB major of that CPU's queue.
-    let mut majors: HashMap<(Direction, u32), u16> = HashMap::new();
+    // (direction, cpu) -> HTB major of that CPU's queue: a few entries, searched for every
+    // mapping, so a list (a hash map's hashing costs more).
+    let mut majors: Vec<((Direction, u32), u16)> = Vec::new();
     for iface in &plan.interfaces {
         for q in &iface.htbs {
-            majors.insert((q.direction, q.cpu), q.major);
+            match majors.iter_mut().find(|(k, _)| *k == (q.direction, q.cpu)) {
+                Some(entry) => entry.1 = q.major,
+                None => majors.push(((q.direction, q.cpu), q.major)),
+            }
             let why = if !machine.online_cpus.contains(&q.cpu) {
                 "is not online"
             } else if q.cpu >= machine.cpumap_entries {
@@ -60,7 +63,10 @@ pub fn steering_problems(plan: &QueuePlan, machine: &Steering) -> Vec<String> {
             (Direction::Download, m.cpu, m.download),
             (Direction::Upload, m.cpu.saturating_add(offset), m.upload),
         ] {
-            let found = majors.get(&(direction, cpu));
+            let found = majors
+                .iter()
+                .find(|(k, _)| *k == (direction, cpu))
+                .map(|(_, major)| major);
             if found == Some(&class.major) {
                 continue;
             }

@@ -344,57 +344,28 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
         .context("tokio runtime")?;
     let base = run.base.take().and_then(|b| b.join().ok().flatten());
     let plan = &run.planned.plan;
-    let hash = lqos_plan::plan_hash(plan);
-    let connect = || lqos_bus::Client::connect(socket, Duration::from_secs(5));
-    let response = runtime.block_on(async {
-        let mut client = connect().await?;
-        let (live, live_hash) = match client.request(&lqos_bus::Request::Status).await? {
-            lqos_bus::Response::Status(s) => (s.applied_generation.unwrap_or(0), s.plan_hash),
-            _ => (0, None),
+    // The plan's hash (6 ms at 100k circuits) is computed on another thread, beside the
+    // status request and the delta, and joined when first needed.
+    let (hash, response) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| lqos_plan::plan_hash(plan));
+        let (mut hashing, mut known) = (Some(hashing), None);
+        let mut hash_of_plan = move || -> u64 {
+            *known.get_or_insert_with(|| {
+                hashing
+                    .take()
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_else(|| lqos_plan::plan_hash(plan))
+            })
         };
-        let generation = now.max(live.saturating_add(1));
-        let full = || match fence {
-            None => lqos_bus::Request::SubmitPlan {
-                generation,
-                plan: plan.clone(),
-            },
-            Some(fence) => lqos_bus::Request::SubmitFencedPlan {
-                generation,
-                plan: plan.clone(),
-                fence: Some(fence),
-            },
-        };
-        // A fleet box's plan goes whole: lqosd checks its fence before anything else.
-        if fence.is_some() {
-            return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
-        }
-        let delta = match base_for(base.as_ref(), live, live_hash.as_deref()) {
-            Ok(base) => lqos_plan::PlanDelta::with_hashes(live, base.hash, &base.plan, plan, hash),
-            Err(why) => {
-                eprintln!("sending the full plan: {why}");
-                return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
-            }
-        };
-        let bytes = postcard::to_stdvec(&delta).map_or(0, |b| b.len());
-        let elements = delta.new_elements();
-        let answer = client
-            .request_with_timeout(
-                &lqos_bus::Request::SubmitDelta { generation, delta },
-                APPLY_TIMEOUT,
-            )
-            .await?;
-        // An lqosd without deltas answers Error (unknown request) and may close: ask afresh.
-        if lqos_bus::is_base_mismatch(&answer) || matches!(answer, lqos_bus::Response::Error { .. }) {
-            eprintln!(
-                "lqosd refused the delta against generation {live} ({}): sending the full plan",
-                refusal(&answer)
-            );
-            return connect().await?.request_with_timeout(&full(), APPLY_TIMEOUT).await;
-        }
-        eprintln!(
-            "sent a delta of {bytes} bytes ({elements} new classes and mappings) against generation {live}"
-        );
-        Ok(answer)
+        let response = runtime.block_on(hand_over(
+            socket,
+            plan,
+            base.as_ref(),
+            fence,
+            now,
+            &mut hash_of_plan,
+        ));
+        (hash_of_plan(), response)
     });
     let response = response.map_err(|e| {
         anyhow::anyhow!(
@@ -431,6 +402,75 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
         }
         other => anyhow::bail!("unexpected answer from lqosd: {other:?}"),
     }
+}
+
+/// Hands `plan` to lqosd: as a delta against `base` when lqosd's live plan is that base,
+/// else whole (always whole with a fleet `fence`). `now`: the wall clock in microseconds, the
+/// generation unless lqosd's is past it.
+async fn hand_over(
+    socket: &std::path::Path,
+    plan: &lqos_plan::QueuePlan,
+    base: Option<&state::Submitted>,
+    fence: Option<lqos_bus::Fence>,
+    now: u64,
+    hash_of_plan: &mut dyn FnMut() -> u64,
+) -> Result<lqos_bus::Response, lqos_bus::BusError> {
+    let connect = || lqos_bus::Client::connect(socket, Duration::from_secs(5));
+    let mut client = connect().await?;
+    let (live, live_hash) = match client.request(&lqos_bus::Request::Status).await? {
+        lqos_bus::Response::Status(s) => (s.applied_generation.unwrap_or(0), s.plan_hash),
+        _ => (0, None),
+    };
+    let generation = now.max(live.saturating_add(1));
+    let full = || match fence {
+        None => lqos_bus::Request::SubmitPlan {
+            generation,
+            plan: plan.clone(),
+        },
+        Some(fence) => lqos_bus::Request::SubmitFencedPlan {
+            generation,
+            plan: plan.clone(),
+            fence: Some(fence),
+        },
+    };
+    // A fleet box's plan goes whole: lqosd checks its fence before anything else.
+    if fence.is_some() {
+        return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+    }
+    let delta = match base_for(base, live, live_hash.as_deref()) {
+        Ok(base) => {
+            let mut delta = lqos_plan::PlanDelta::with_hashes(live, base.hash, &base.plan, plan, 0);
+            delta.result_hash = hash_of_plan();
+            delta
+        }
+        Err(why) => {
+            eprintln!("sending the full plan: {why}");
+            return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+        }
+    };
+    let bytes = postcard::to_stdvec(&delta).map_or(0, |b| b.len());
+    let elements = delta.new_elements();
+    let answer = client
+        .request_with_timeout(
+            &lqos_bus::Request::SubmitDelta { generation, delta },
+            APPLY_TIMEOUT,
+        )
+        .await?;
+    // An lqosd without deltas answers Error (unknown request) and may close: ask afresh.
+    if lqos_bus::is_base_mismatch(&answer) || matches!(answer, lqos_bus::Response::Error { .. }) {
+        eprintln!(
+            "lqosd refused the delta against generation {live} ({}): sending the full plan",
+            refusal(&answer)
+        );
+        return connect()
+            .await?
+            .request_with_timeout(&full(), APPLY_TIMEOUT)
+            .await;
+    }
+    eprintln!(
+            "sent a delta of {bytes} bytes ({elements} new classes and mappings) against generation {live}"
+        );
+    Ok(answer)
 }
 
 /// The saved plan when it is exactly lqosd's live one (generation and hash), or why not.

@@ -232,9 +232,11 @@ impl Handler for BusHandler {
         let (applying, shared) = (self.applying_since.clone(), self.shared.clone());
         let fences = self.fences.clone();
         let answer = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
             // last consistent one (applies restore it before returning), so go on.
             let mut shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
+            let locked_at = started.elapsed();
             let (generation, outcome) = match request {
                 Request::Status => return Response::Status(shaper.status(uptime)),
                 Request::SubmitPlan { generation, plan } => {
@@ -306,6 +308,11 @@ impl Handler for BusHandler {
                 ),
             };
             crate::notify(&[sd_notify::NotifyState::Status(&status)]);
+            tracing::debug!(
+                lock_wait_ms = locked_at.as_secs_f64() * 1e3,
+                handled_ms = started.elapsed().as_secs_f64() * 1e3,
+                "plan request handled"
+            );
             match outcome {
                 Outcome::Applied(summary) => Response::Applied {
                     generation,

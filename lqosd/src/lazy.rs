@@ -5,7 +5,8 @@
 
 use lqos_config::{LazyMode, LazyQueues};
 use lqos_plan::{materialise, CircuitState, Laziness, QueuePlan};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +16,12 @@ pub struct Lazy {
     pub threshold_bytes: u64,
     /// Circuits whose class (`Full`) or leaf qdisc (`Htb`) exists, and when they last carried
     /// traffic.
-    built: HashMap<Arc<str>, Instant>,
+    /// FxHash: looked up for every circuit of the plan at every apply.
+    built: FxHashMap<Arc<str>, Instant>,
     /// What the kernel holds: the live plan materialised for `built`.
     pub kernel: QueuePlan,
+    /// The built set changed since it was last saved.
+    unsaved: bool,
     /// Circuits built and collapsed since lqosd started.
     pub activations: u64,
     pub collapses: u64,
@@ -25,7 +29,7 @@ pub struct Lazy {
 
 /// Built circuits, some of them on their way out (routed to their pool already).
 struct Split<'a> {
-    built: &'a HashMap<Arc<str>, Instant>,
+    built: &'a FxHashMap<Arc<str>, Instant>,
     leaving: &'a HashSet<Arc<str>>,
 }
 
@@ -65,7 +69,8 @@ impl Lazy {
             mode,
             expire: config.expire,
             threshold_bytes: config.threshold_bytes,
-            built: HashMap::new(),
+            built: FxHashMap::default(),
+            unsaved: false,
             kernel: crate::apply::empty_plan(),
             activations: 0,
             collapses: 0,
@@ -101,17 +106,24 @@ impl Lazy {
     /// Marks `ids` as built (after a restart that adopted them), active as of `now`.
     pub fn restore(&mut self, ids: impl IntoIterator<Item = Arc<str>>, now: Instant) {
         self.built.extend(ids.into_iter().map(|id| (id, now)));
+        self.unsaved = true;
     }
 
     /// Forgets every built circuit (a rebuild after a reboot or a crash starts cold).
     pub fn forget(&mut self) {
         self.built.clear();
+        self.unsaved = true;
     }
 
     /// Keeps only the circuits `plan` still has.
     pub fn prune(&mut self, plan: &QueuePlan) {
-        let ids: HashSet<&str> = plan.mappings.iter().map(|m| &*m.circuit_id).collect();
+        if self.built.is_empty() {
+            return;
+        }
+        let ids: FxHashSet<&str> = plan.mappings.iter().map(|m| &*m.circuit_id).collect();
+        let before = self.built.len();
         self.built.retain(|id, _| ids.contains(&**id));
+        self.unsaved |= self.built.len() != before;
     }
 
     /// Records which circuits carried traffic (`active`, from one counter sample) and says
@@ -139,13 +151,25 @@ impl Lazy {
     /// Adds circuits to the built set.
     pub fn build(&mut self, ids: &[Arc<str>], now: Instant) {
         self.built.extend(ids.iter().map(|id| (id.clone(), now)));
+        self.unsaved |= !ids.is_empty();
     }
 
     /// Takes circuits out of the built set.
     pub fn unbuild<'a>(&mut self, ids: impl IntoIterator<Item = &'a Arc<str>>) {
         for id in ids {
-            self.built.remove(id);
+            self.unsaved |= self.built.remove(id).is_some();
         }
+    }
+
+    /// Whether the built set changed since the last call (to save it only then: the save
+    /// is an fsynced write, and most applies do not change the set).
+    pub fn take_unsaved(&mut self) -> bool {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    /// The last save failed: try again at the next apply.
+    pub fn mark_unsaved(&mut self) {
+        self.unsaved = true;
     }
 
     pub fn status(&self) -> lqos_bus::LazyStatus {
@@ -197,5 +221,35 @@ mod tests {
         assert_eq!(due.collapse, [b.clone()].into_iter().collect());
         l.unbuild(&due.collapse);
         assert_eq!(l.built_ids(), vec!["A"]);
+    }
+
+    #[test]
+    fn the_built_set_is_unsaved_only_after_it_changed() {
+        let mut l = lazy(10);
+        let t0 = Instant::now();
+        let (a, b): (Arc<str>, Arc<str>) = ("A".into(), "B".into());
+        assert!(!l.take_unsaved(), "nothing built yet");
+        l.build(std::slice::from_ref(&a), t0);
+        assert!(l.take_unsaved());
+        assert!(!l.take_unsaved(), "taken");
+        // Traffic only moves timestamps; an absent circuit unbuilt changes nothing.
+        l.due(std::slice::from_ref(&a), t0 + Duration::from_secs(1));
+        l.unbuild(std::slice::from_ref(&b));
+        l.prune(&QueuePlan {
+            queues: 1,
+            interfaces: Vec::new(),
+            mappings: vec![lqos_plan::IpMapping {
+                prefix: "100.64.0.1/32".parse().unwrap(),
+                cpu: 0,
+                download: lqos_plan::ClassId::new(1, 2),
+                upload: lqos_plan::ClassId::new(2, 2),
+                circuit_id: a.clone(),
+            }],
+        });
+        assert!(!l.take_unsaved());
+        l.prune(&crate::apply::empty_plan());
+        assert!(l.take_unsaved(), "A left the plan");
+        l.mark_unsaved();
+        assert!(l.take_unsaved(), "a failed save is retried");
     }
 }

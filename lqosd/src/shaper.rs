@@ -200,13 +200,14 @@ impl Shaper {
     /// [`Shaper::submit`]; a delta against another base is refused untouched.
     pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
         let started = std::time::Instant::now();
-        match crate::apply::patch_live(&self.live, delta) {
-            Ok((plan, hash)) => {
+        // The checks run while the result's hash is computed.
+        match crate::apply::patch_live(&self.live, delta, |plan| self.check(plan)) {
+            Ok((plan, hash, problems)) => {
                 debug!(
                     patch_ms = started.elapsed().as_secs_f64() * 1e3,
-                    "delta patched onto the live plan"
+                    "delta patched onto the live plan and checked"
                 );
-                self.submit_hashed(generation, hash, plan, Some(delta))
+                self.submit_checked(generation, hash, plan, Some(delta), problems)
             }
             Err(why) => {
                 info!(live = self.live.generation, "{why}");
@@ -223,18 +224,39 @@ impl Shaper {
         plan: QueuePlan,
         delta: Option<&lqos_plan::PlanDelta>,
     ) -> Outcome {
-        if !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation) {
+        if self.unchanged(generation, hash) {
             return Outcome::Unchanged(self.live.generation);
         }
         let checking = std::time::Instant::now();
         let problems = self.check(&plan);
-        if !problems.is_empty() {
-            return Outcome::Rejected(problems);
-        }
         debug!(
             check_ms = checking.elapsed().as_secs_f64() * 1e3,
             "plan checked"
         );
+        self.submit_checked(generation, hash, plan, delta, problems)
+    }
+
+    /// A plan already the live one, or older than it, is not applied again (unless the
+    /// kernel's tree must be rebuilt).
+    fn unchanged(&self, generation: u64, hash: u64) -> bool {
+        !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation)
+    }
+
+    /// `problems`: what [`Shaper::check`] found in `plan`.
+    fn submit_checked(
+        &mut self,
+        generation: u64,
+        hash: u64,
+        plan: QueuePlan,
+        delta: Option<&lqos_plan::PlanDelta>,
+        problems: Vec<String>,
+    ) -> Outcome {
+        if self.unchanged(generation, hash) {
+            return Outcome::Unchanged(self.live.generation);
+        }
+        if !problems.is_empty() {
+            return Outcome::Rejected(problems);
+        }
         self.apply_plan(generation, hash, plan, delta)
     }
 
@@ -280,14 +302,17 @@ impl Shaper {
             self.ip_map_capacity,
             &mut self.handles,
         );
+        // What the kernel held before, once replaced (its drop waits for after the answer).
+        let mut replaced = None;
         match (&mut self.lazy, lazy_target, result.is_ok()) {
             (Some(l), Some(target), true) => {
-                l.kernel = target;
+                replaced = Some(std::mem::replace(&mut l.kernel, target));
                 l.prune(&plan);
             }
             (Some(l), _, false) => l.kernel = kernel_now,
             (None, _, false) => self.live.plan = kernel_now,
-            _ => {}
+            (None, _, true) => replaced = Some(kernel_now),
+            (Some(_), None, true) => {}
         }
         match result {
             Ok(summary) => {
@@ -295,11 +320,15 @@ impl Shaper {
                     error!(error = %e, "cannot update the data-plane config");
                 }
                 self.dataplane.set_xps(&plan);
-                self.live = Live {
-                    generation,
-                    hash,
-                    plan,
-                };
+                let old = std::mem::replace(
+                    &mut self.live,
+                    Live {
+                        generation,
+                        hash,
+                        plan,
+                    },
+                );
+                drop_in_background((old, replaced));
                 self.needs_rebuild = false;
                 self.save_built();
                 let applied = started.elapsed();
@@ -504,12 +533,29 @@ impl Shaper {
 
     /// Saves the built circuits (lazy queues), logging a failure: a restart that cannot read
     /// them rebuilds the tree cold, which is safe.
-    fn save_built(&self) {
-        if let Some(l) = &self.lazy {
+    fn save_built(&mut self) {
+        if let Some(l) = &mut self.lazy {
+            if !l.take_unsaved() {
+                return;
+            }
             if let Err(e) = self.state.save_built(&l.built_ids()) {
                 warn!(error = %crate::state::with_causes(&e), "cannot save the lazy queues' built circuits");
+                l.mark_unsaved();
             }
         }
+    }
+}
+
+/// Drops `value` (a replaced plan: at 100k circuits, half a million elements and their
+/// shared strings, 5 ms) on a short-lived thread, off the path to the answer; inline when no
+/// thread can be started.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    // A thread that cannot start drops its closure, and `value` with it, right here.
+    if let Err(e) = std::thread::Builder::new()
+        .name("lqos-drop".into())
+        .spawn(move || drop(value))
+    {
+        warn!(error = %e, "cannot start a thread to free the old plan: freed inline");
     }
 }
 

@@ -92,11 +92,30 @@ pub use lqos_plan::plan_hash;
 /// The plan `delta` makes of the live one, with its hash; refused (nothing is touched) when
 /// the live plan is not the delta's base or the delta does not rebuild the plan it promises.
 /// The message starts with [`lqos_bus::BASE_MISMATCH`]: the scheduler then sends the full plan.
-pub fn patch_live(live: &Live, delta: &PlanDelta) -> Result<(QueuePlan, u64), String> {
+///
+/// `beside` runs on this thread with the new plan while its hash is checked on another (6 ms
+/// at 100k circuits); its result comes back with the plan (lqosd's checks go there).
+pub fn patch_live<R>(
+    live: &Live,
+    delta: &PlanDelta,
+    beside: impl FnOnce(&QueuePlan) -> R,
+) -> Result<(QueuePlan, u64, R), String> {
+    let refused =
+        |e: lqos_plan::DeltaError| format!("{}: {e}; send the full plan", lqos_bus::BASE_MISMATCH);
     delta
         .check_base(live.generation, live.hash)
-        .and_then(|()| delta.patch(&live.plan))
-        .map_err(|e| format!("{}: {e}; send the full plan", lqos_bus::BASE_MISMATCH))
+        .map_err(refused)?;
+    let plan = delta.patch_unverified(&live.plan).map_err(refused)?;
+    let (hash, beside) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| delta.verify(&plan));
+        let beside = beside(&plan);
+        // A hashing thread that panicked: hash here.
+        (
+            hashing.join().unwrap_or_else(|_| delta.verify(&plan)),
+            beside,
+        )
+    });
+    Ok((plan, hash.map_err(refused)?, beside))
 }
 
 /// What in `plan` would not stay within its `tc -batch` lines ([`lqos_plan::is_batch_text`]):

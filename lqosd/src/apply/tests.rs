@@ -181,7 +181,7 @@ fn submit_delta(
     live: &Live,
     delta: &PlanDelta,
 ) -> Result<QueuePlan, String> {
-    let (plan, hash) = patch_live(live, delta)?;
+    let (plan, hash, ()) = patch_live(live, delta, |_| ())?;
     assert_eq!(hash, plan_hash(&plan));
     apply(k, &live.plan, &plan, u32::MAX, h).map_err(|e| e.to_string())?;
     Ok(plan)

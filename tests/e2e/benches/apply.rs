@@ -8,7 +8,8 @@
 //! `LQOS_BENCH_SIZES=1000,10000` picks the sizes (default 1000,10000), `LQOS_BENCH_QUEUES` the
 //! CPU queues per direction (default 2), `LQOS_BENCH_SQM` the leaf qdisc (default pfifo;
 //! `none` for sizes past the kernel's 32,767 numbered qdiscs per interface, such as 50000),
-//! `LQOS_BENCH_BASELINE=0` skips the `tc -batch` baseline (it doubles the time of a big size).
+//! `LQOS_BENCH_BASELINE=0` skips the `tc -batch` baseline (it doubles the time of a big size),
+//! `LQOS_BENCH_LAZY=Full` runs lqosd with lazy queues (see [`lazy`]).
 //!
 //! A one-circuit change is measured both ways in the same run: as the full plan
 //! (`SubmitPlan`) and as a delta against the live plan (`SubmitDelta`, timed from the finished
@@ -42,8 +43,15 @@ fn sqm() -> String {
     std::env::var("LQOS_BENCH_SQM").unwrap_or_else(|_| "pfifo".into())
 }
 
+/// `LQOS_BENCH_LAZY`: lqosd's `lazy_queues` (default `No`). With `Full` and no traffic, lqosd
+/// builds only the nodes and the pools, which makes a 100k-circuit shaper quick to set up; a
+/// change to a circuit that was never built then costs no tc operation.
+fn lazy() -> String {
+    std::env::var("LQOS_BENCH_LAZY").unwrap_or_else(|_| "No".into())
+}
+
 fn planning_text() -> String {
-    format!("[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n[queues]\ndefault_sqm = \"{}\"\ndownlink_bandwidth_mbps = 100000\nuplink_bandwidth_mbps = 100000\n", sqm())
+    format!("[bridge]\nto_internet = \"lqi\"\nto_network = \"lqn\"\n[queues]\ndefault_sqm = \"{}\"\ndownlink_bandwidth_mbps = 100000\nuplink_bandwidth_mbps = 100000\nlazy_queues = \"{}\"\n", sqm(), lazy())
 }
 
 struct Bed {
@@ -239,13 +247,16 @@ fn submit_delta(
 ) -> Result<(Duration, u64, usize)> {
     settle(rt, bed)?;
     let started = Instant::now();
-    let delta = lqos_plan::PlanDelta::with_hashes(
-        base_generation,
-        base_hash,
-        base,
-        plan,
-        lqos_plan::plan_hash(plan),
-    );
+    // As the scheduler does it: the new plan's hash on another thread, beside the delta.
+    let delta = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| lqos_plan::plan_hash(plan));
+        let mut delta =
+            lqos_plan::PlanDelta::with_hashes(base_generation, base_hash, base, plan, 0);
+        delta.result_hash = hashing
+            .join()
+            .map_err(|_| anyhow::anyhow!("the hashing thread panicked"))?;
+        anyhow::Ok(delta)
+    })?;
     let bytes = postcard_len(&delta);
     let ms = ask(
         rt,
