@@ -302,17 +302,14 @@ impl Shaper {
             self.ip_map_capacity,
             &mut self.handles,
         );
-        // What the kernel held before, once replaced (its drop waits for after the answer).
-        let mut replaced = None;
         match (&mut self.lazy, lazy_target, result.is_ok()) {
             (Some(l), Some(target), true) => {
-                replaced = Some(std::mem::replace(&mut l.kernel, target));
+                l.kernel = target;
                 l.prune(&plan);
             }
             (Some(l), _, false) => l.kernel = kernel_now,
             (None, _, false) => self.live.plan = kernel_now,
-            (None, _, true) => replaced = Some(kernel_now),
-            (Some(_), None, true) => {}
+            _ => {}
         }
         match result {
             Ok(summary) => {
@@ -320,15 +317,11 @@ impl Shaper {
                     error!(error = %e, "cannot update the data-plane config");
                 }
                 self.dataplane.set_xps(&plan);
-                let old = std::mem::replace(
-                    &mut self.live,
-                    Live {
-                        generation,
-                        hash,
-                        plan,
-                    },
-                );
-                drop_in_background((old, replaced));
+                self.live = Live {
+                    generation,
+                    hash,
+                    plan,
+                };
                 self.needs_rebuild = false;
                 self.save_built();
                 let applied = started.elapsed();
@@ -543,19 +536,6 @@ impl Shaper {
                 l.mark_unsaved();
             }
         }
-    }
-}
-
-/// Drops `value` (a replaced plan: at 100k circuits, half a million elements and their
-/// shared strings, 5 ms) on a short-lived thread, off the path to the answer; inline when no
-/// thread can be started.
-fn drop_in_background<T: Send + 'static>(value: T) {
-    // A thread that cannot start drops its closure, and `value` with it, right here.
-    if let Err(e) = std::thread::Builder::new()
-        .name("lqos-drop".into())
-        .spawn(move || drop(value))
-    {
-        warn!(error = %e, "cannot start a thread to free the old plan: freed inline");
     }
 }
 
