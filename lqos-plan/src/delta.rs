@@ -102,8 +102,23 @@ impl PlanDelta {
         new: &QueuePlan,
         result_hash: u64,
     ) -> Self {
-        let interfaces = new
-            .interfaces
+        // The mappings (300k at 100k circuits) on a second thread, beside the classes.
+        let (interfaces, mappings) = beside(
+            || ListDelta::between(&old.mappings, &new.mappings, |m| m.prefix),
+            || Self::interface_deltas(old, new),
+        );
+        Self {
+            base_generation,
+            base_hash,
+            result_hash,
+            queues: new.queues,
+            interfaces,
+            mappings,
+        }
+    }
+
+    fn interface_deltas(old: &QueuePlan, new: &QueuePlan) -> Vec<InterfaceDelta> {
+        new.interfaces
             .iter()
             .map(|n| {
                 let same_layout = old.interfaces.iter().enumerate().find(|(_, o)| {
@@ -127,15 +142,7 @@ impl PlanDelta {
                     None => InterfaceDelta::Whole(n.clone()),
                 }
             })
-            .collect();
-        Self {
-            base_generation,
-            base_hash,
-            result_hash,
-            queues: new.queues,
-            interfaces,
-            mappings: ListDelta::between(&old.mappings, &new.mappings, |m| m.prefix),
-        }
+            .collect()
     }
 
     /// Checks that the live plan is this delta's base.
@@ -175,6 +182,19 @@ impl PlanDelta {
     /// The new plan from `base`, not yet checked against the promised hash: pass it through
     /// [`PlanDelta::verify`] before using it.
     pub fn patch_unverified(&self, base: &QueuePlan) -> Result<QueuePlan, DeltaError> {
+        // The mappings on a second thread, beside the classes.
+        let (interfaces, mappings) = beside(
+            || self.mappings.patch(&base.mappings, "mapping"),
+            || self.patch_interfaces(base),
+        );
+        Ok(QueuePlan {
+            queues: self.queues,
+            interfaces: interfaces?,
+            mappings: mappings?,
+        })
+    }
+
+    fn patch_interfaces(&self, base: &QueuePlan) -> Result<Vec<InterfacePlan>, DeltaError> {
         let mut interfaces = Vec::with_capacity(self.interfaces.len());
         for i in &self.interfaces {
             interfaces.push(match i {
@@ -216,12 +236,7 @@ impl PlanDelta {
                 }
             });
         }
-        let plan = QueuePlan {
-            queues: self.queues,
-            interfaces,
-            mappings: self.mappings.patch(&base.mappings, "mapping")?,
-        };
-        Ok(plan)
+        Ok(interfaces)
     }
 
     /// New elements the delta carries (classes of whole interfaces included), for logs.
@@ -238,6 +253,19 @@ impl PlanDelta {
             .sum();
         classes + self.mappings.new_elements()
     }
+}
+
+/// Runs `there` on a second thread while `here` runs on this one: the two halves of a plan
+/// (class lists, mappings) are independent, and at 100k circuits each takes milliseconds.
+fn beside<A: Send, B>(there: impl FnOnce() -> A + Send, here: impl FnOnce() -> B) -> (B, A) {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(there);
+        let mine = here();
+        let theirs = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (mine, theirs)
+    })
 }
 
 impl<T: Clone + PartialEq> ListDelta<T> {
