@@ -199,16 +199,9 @@ impl RouteSocket {
                 }
                 interrupted |= flags & NLM_F_DUMP_INTR != 0;
                 match ty {
-                    NLMSG_DONE => {
-                        let code = payload
-                            .get(..4)
-                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-                        if code < 0 && failed.is_none() {
-                            failed = Some(kernel_error(request, ifindex, code));
-                        }
-                        return finish(failed, interrupted, request);
-                    }
-                    NLMSG_ERROR => {
+                    // The end of a dump, or the acknowledgement (or refusal) of a request:
+                    // both start with an errno.
+                    NLMSG_DONE | NLMSG_ERROR => {
                         let code = payload
                             .get(..4)
                             .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
