@@ -11,7 +11,7 @@ use lqos_plan::QueuePlan;
 use lqos_queue_stats::{ClassStats, InterfaceQueues};
 use lqosd::circuit_index::CircuitIndex;
 use lqosd::telemetry::classes::Owner;
-use lqosd::telemetry::flow_reader::{FEED_CHUNK, RTT_CHUNK, SETTLE_CHUNK};
+use lqosd::telemetry::flow_reader::{ingest_flows, ingest_rtt, ChunkLock};
 use lqosd::telemetry::queues::QueuePass;
 use lqosd::telemetry::TelemetryHub;
 use std::collections::HashMap;
@@ -56,7 +56,8 @@ pub struct Fixture {
     /// The circuits with flows and RTT samples, busiest first (the bench's circuit page).
     pub busy: Vec<Arc<str>>,
     flows: Vec<(LqosFlowKey, LqosFlow)>,
-    hists: Vec<(u32, LqosRttHist)>,
+    /// (circuit, changed hands: never here, histogram), as the flow reader reads them.
+    hists: Vec<(u32, bool, LqosRttHist)>,
     rng: Rng,
     now_s: u64,
     dumps: Vec<InterfaceQueues>,
@@ -116,7 +117,7 @@ impl Fixture {
             .collect();
         let hists = busy
             .iter()
-            .map(|(i, _, _)| (*i, LqosRttHist::default()))
+            .map(|(i, _, _)| (*i, false, LqosRttHist::default()))
             .collect();
         // The queue reader's dump: every class of the plan, as `tc` numbers them.
         let dumps = plan
@@ -176,7 +177,7 @@ impl Fixture {
                 ];
             }
         }
-        for (_, h) in &mut self.hists {
+        for (_, _, h) in &mut self.hists {
             for (side, base) in [(RTT_SUBSCRIBER, 3_000u64), (RTT_INTERNET, 10_000)] {
                 for _ in 0..4 {
                     let us = (base + self.rng.below(base * 6)) as u32;
@@ -186,43 +187,20 @@ impl Fixture {
                 }
             }
         }
-        // As lqosd's flow reader: chunks, each under its own hold of the write lock.
-        let mut longest = Duration::ZERO;
-        let mut held = |f: &mut dyn FnMut(&mut lqosd::telemetry::State)| {
-            let started = Instant::now();
-            f(&mut self.hub.write());
-            longest = longest.max(started.elapsed());
+        // lqosd's flow reader's chunks, each hold of the write lock timed.
+        let mut lock = TimedLock {
+            hub: &self.hub,
+            longest: Duration::ZERO,
         };
-        let mut pass = None;
-        held(&mut |s| pass = Some(s.telemetry.begin_flows(now_ns)));
-        let Some(mut pass) = pass else {
-            return longest;
-        };
-        for chunk in self.flows.chunks(FEED_CHUNK) {
-            held(&mut |s| s.telemetry.feed_flows(&mut pass, chunk));
-        }
-        let mut pass = Some(pass);
-        held(&mut |s| {
-            if let Some(p) = pass.take() {
-                s.telemetry.finish_flows(p);
-            }
-        });
-        let mut settled = false;
-        while !settled {
-            held(&mut |s| settled = s.telemetry.settle(SETTLE_CHUNK));
-        }
-        for chunk in self.hists.chunks(RTT_CHUNK) {
-            held(&mut |s| {
-                for (index, h) in chunk {
-                    s.telemetry.ingest_rtt(self.now_s, *index, h);
-                }
-            });
-        }
-        held(&mut |s| {
-            s.kernel.entries = self.flows.len() as u64;
+        ingest_flows(&mut lock, now_ns, &self.flows);
+        ingest_rtt(&mut lock, self.now_s, &self.hists);
+        let entries = self.flows.len() as u64;
+        lock.with(|s| {
+            s.kernel.entries = entries;
             s.kernel.capacity = 262_144;
             s.kernel.passes += 1;
         });
+        let longest = lock.longest;
         self.hub.pass_finished();
         longest
     }
@@ -313,4 +291,19 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The hub's write lock, each hold timed (the longest kept).
+struct TimedLock<'a> {
+    hub: &'a TelemetryHub,
+    longest: Duration,
+}
+
+impl ChunkLock for TimedLock<'_> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut lqosd::telemetry::State) -> R) -> R {
+        let started = Instant::now();
+        let r = f(&mut self.hub.write());
+        self.longest = self.longest.max(started.elapsed());
+        r
+    }
 }

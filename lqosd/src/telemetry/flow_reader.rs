@@ -4,7 +4,7 @@
 //! histograms of the circuits that took a sample since the last pass (and only those) read
 //! per CPU; the kernel's flow counters.
 
-use super::TelemetryHub;
+use super::{State, TelemetryHub};
 use aya::maps::{MapData, PerCpuArray};
 use lqos_ebpf::{
     LqosFlow, LqosFlowKey, LqosRttHist, FLOW_STAT_INSERTS, FLOW_STAT_INSERT_FAILED,
@@ -20,11 +20,55 @@ pub const PERIOD: Duration = Duration::from_secs(1);
 /// Entries per batch syscall.
 const BATCH: u32 = 4096;
 /// Flows ingested per hold of the hub's write lock (well under 1 ms of work).
-pub const FEED_CHUNK: usize = 2048;
+const FEED_CHUNK: usize = 2048;
 /// Circuits' retransmit accounting per hold of the hub's write lock.
-pub const SETTLE_CHUNK: usize = 2048;
+const SETTLE_CHUNK: usize = 2048;
 /// RTT histograms ingested per hold of the hub's write lock.
-pub const RTT_CHUNK: usize = 256;
+const RTT_CHUNK: usize = 256;
+
+/// Runs one chunk of a pass under the hub's write lock: lqosd takes the lock; the WebUI bench
+/// also times each hold.
+pub trait ChunkLock {
+    fn with<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> R;
+}
+
+impl ChunkLock for &TelemetryHub {
+    fn with<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.write())
+    }
+}
+
+/// One pass of `flows` into the telemetry, in chunks, each under its own hold of the lock:
+/// the WebUI's and the bus's readers get in between (a whole pass over 50k flows held the lock
+/// for tens of ms on a busy box).
+pub fn ingest_flows(
+    lock: &mut impl ChunkLock,
+    now_ns: u64,
+    flows: &[(LqosFlowKey, LqosFlow)],
+) -> lqos_telemetry::Pass {
+    let mut pass = lock.with(|s| s.telemetry.begin_flows(now_ns));
+    for chunk in flows.chunks(FEED_CHUNK) {
+        lock.with(|s| s.telemetry.feed_flows(&mut pass, chunk));
+    }
+    let pass = lock.with(|s| s.telemetry.finish_flows(pass));
+    while !lock.with(|s| s.telemetry.settle(SETTLE_CHUNK)) {}
+    pass
+}
+
+/// RTT histograms, `(circuit, changed hands since its last reading, histogram)`, in chunks
+/// under the lock: a circuit that changed hands starts afresh.
+pub fn ingest_rtt(lock: &mut impl ChunkLock, now_s: u64, readings: &[(u32, bool, LqosRttHist)]) {
+    for chunk in readings.chunks(RTT_CHUNK) {
+        lock.with(|s| {
+            for (circuit, changed_hands, hist) in chunk {
+                if *changed_hands {
+                    s.telemetry.forget(*circuit);
+                }
+                s.telemetry.ingest_rtt(now_s, *circuit, hist);
+            }
+        });
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowReaderError {
@@ -121,14 +165,7 @@ impl FlowReader {
                 source,
             }
         })?;
-        // In chunks, each under its own write lock: the WebUI's and the bus's readers get in
-        // between (a whole pass over 50k flows held the lock for tens of ms on a busy box).
-        let mut pass = hub.write().telemetry.begin_flows(now_ns);
-        for chunk in self.buf.chunks(FEED_CHUNK) {
-            hub.write().telemetry.feed_flows(&mut pass, chunk);
-        }
-        let pass = hub.write().telemetry.finish_flows(pass);
-        while !hub.write().telemetry.settle(SETTLE_CHUNK) {}
+        let pass = ingest_flows(&mut &*hub, now_ns, &self.buf);
         let quiet = self
             .warned
             .is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
@@ -188,15 +225,7 @@ impl FlowReader {
             stat(FLOW_STAT_RTT_NO_CIRCUIT),
         );
         let now_s = now_ns / 1_000_000_000;
-        for chunk in readings.chunks(RTT_CHUNK) {
-            let mut s = hub.write();
-            for (circuit, changed_hands, hist) in chunk {
-                if *changed_hands {
-                    s.telemetry.forget(*circuit);
-                }
-                s.telemetry.ingest_rtt(now_s, *circuit, hist);
-            }
-        }
+        ingest_rtt(&mut &*hub, now_s, &readings);
         let mut s = hub.write();
         let k = &mut s.kernel;
         (k.inserts, k.insert_failed, k.rtt_samples, k.rtt_no_circuit) = counters;
