@@ -348,24 +348,17 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
     // status request and the delta, and joined when first needed.
     let (hash, response) = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| lqos_plan::plan_hash(plan));
-        let (mut hashing, mut known) = (Some(hashing), None);
-        let mut hash_of_plan = move || -> u64 {
-            *known.get_or_insert_with(|| {
-                hashing
-                    .take()
-                    .and_then(|h| h.join().ok())
-                    .unwrap_or_else(|| lqos_plan::plan_hash(plan))
-            })
-        };
-        let response = runtime.block_on(hand_over(
-            socket,
-            plan,
-            base.as_ref(),
-            fence,
-            now,
-            &mut hash_of_plan,
-        ));
-        (hash_of_plan(), response)
+        // A hashing thread that panicked: hash here.
+        let hash = std::cell::LazyCell::new(|| {
+            hashing
+                .join()
+                .unwrap_or_else(|_| lqos_plan::plan_hash(plan))
+        });
+        let response =
+            runtime.block_on(hand_over(socket, plan, base.as_ref(), fence, now, &|| {
+                *hash
+            }));
+        (*hash, response)
     });
     let response = response.map_err(|e| {
         anyhow::anyhow!(
@@ -413,7 +406,7 @@ async fn hand_over(
     base: Option<&state::Submitted>,
     fence: Option<lqos_bus::Fence>,
     now: u64,
-    hash_of_plan: &mut dyn FnMut() -> u64,
+    hash_of_plan: &dyn Fn() -> u64,
 ) -> Result<lqos_bus::Response, lqos_bus::BusError> {
     let connect = || lqos_bus::Client::connect(socket, Duration::from_secs(5));
     let mut client = connect().await?;
