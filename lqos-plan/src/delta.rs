@@ -13,6 +13,9 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::hash::Hash;
 
+mod in_place;
+pub use in_place::Replaced;
+
 /// A content hash of a plan, to tell "unchanged" and "same base" cheaply: FxHash (no random
 /// seed, so the same plan hashes the same in every process of one build) over the plan's
 /// fields, without serializing it. Compare only hashes computed by builds of the same source:
@@ -428,7 +431,62 @@ mod tests {
         let (patched, hash) = d.patch(old).expect("patch");
         assert_eq!(&patched, new);
         assert_eq!(hash, plan_hash(new));
+        // In place, where the delta has that shape: the same plan, and the base back.
+        let mut in_place = old.clone();
+        if let Some(replaced) = d.patch_in_place(&mut in_place) {
+            assert_eq!(&in_place, new);
+            assert_eq!(d.verify(&in_place), Ok(hash));
+            replaced.restore(&mut in_place);
+        }
+        assert_eq!(&in_place, old);
         d
+    }
+
+    /// Whether `new`'s delta against `old` patches in place.
+    fn in_place(old: &QueuePlan, new: &QueuePlan) -> bool {
+        let d = round_trip(old, new);
+        d.patch_in_place(&mut old.clone()).is_some()
+    }
+
+    #[test]
+    fn changes_in_one_stretch_per_list_patch_in_place_and_others_do_not() {
+        let old = plan(30);
+        assert!(in_place(&old, &old));
+        let mut new = old.clone();
+        new.interfaces[0].htbs[1].classes[17].ceil_bps /= 2;
+        new.interfaces[1].htbs[0].classes[3].rate_bps /= 2;
+        new.mappings[5].cpu = 1;
+        assert!(in_place(&old, &new), "re-rated in three lists");
+        let mut new = old.clone();
+        new.mappings.remove(3);
+        new.interfaces[1].htbs[0].classes.push(class(3, 400, 5));
+        assert!(in_place(&old, &new), "one removed, one added");
+        new.mappings.insert(10, mapping(900, 1));
+        assert!(!in_place(&old, &new), "two stretches of mappings");
+        let mut new = old.clone();
+        new.mappings.swap(1, 20);
+        assert!(!in_place(&old, &new), "moved");
+        assert!(in_place(&old, &plan(0)), "everything removed");
+        assert!(in_place(&plan(0), &old), "everything added");
+        let mut new = old.clone();
+        new.interfaces.swap(0, 1);
+        assert!(!in_place(&old, &new), "interfaces reordered");
+        new = old.clone();
+        new.queues = 4;
+        new.interfaces[0].htbs[0].cpu = 3;
+        assert!(!in_place(&old, &new), "an interface sent whole");
+    }
+
+    #[test]
+    fn a_delta_that_does_not_fit_the_plan_leaves_it_untouched() {
+        let old = plan(10);
+        let mut new = old.clone();
+        new.interfaces[0].htbs[0].classes[4].rate_bps += 1;
+        let d = PlanDelta::between(1, &old, &new);
+        // A base shorter than the delta's copies: refused before anything moves.
+        let mut short = plan(3);
+        assert!(d.patch_in_place(&mut short).is_none());
+        assert_eq!(short, plan(3));
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod preview;
 mod render;
 mod steering;
 
-pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Run};
+pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Replaced, Run};
 pub use diff::{diff, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
 pub use lazy::{materialise, CircuitState, Laziness};

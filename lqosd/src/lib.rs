@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dataplane;
 pub mod fence;
 pub mod lazy;
+pub mod plan_check;
 pub mod prefix_index;
 pub mod queue_layout;
 pub mod reports;

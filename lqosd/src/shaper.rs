@@ -9,7 +9,7 @@ use crate::lazy::Lazy;
 use crate::state::StateDir;
 use lqos_bus::{ApplySummary, IssueSeverity, QueueClasses, StatusReport};
 use lqos_config::Config;
-use lqos_plan::{steering_problems, QueuePlan, Steering};
+use lqos_plan::QueuePlan;
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;
@@ -174,7 +174,7 @@ impl Shaper {
                 // After a reboot nothing is active yet: traffic builds circuits again.
                 l.forget();
             }
-            match shaper.apply_plan(saved.generation, saved.hash, saved.plan, None) {
+            match shaper.apply_plan(saved.generation, saved.hash, saved.plan, None).0 {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
                 other => error!(
                     ?other,
@@ -193,37 +193,6 @@ impl Shaper {
     /// Handles a plan from the bus.
     pub fn submit(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
         let hash = plan_hash(&plan);
-        self.submit_hashed(generation, hash, plan, None)
-    }
-
-    /// Handles a delta from the bus: the plan it makes of the live one goes the way of
-    /// [`Shaper::submit`]; a delta against another base is refused untouched.
-    pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
-        let started = std::time::Instant::now();
-        // The checks run while the result's hash is computed.
-        match crate::apply::patch_live(&self.live, delta, |plan| self.check(plan)) {
-            Ok((plan, hash, problems)) => {
-                debug!(
-                    patch_ms = started.elapsed().as_secs_f64() * 1e3,
-                    "delta patched onto the live plan and checked"
-                );
-                self.submit_checked(generation, hash, plan, Some(delta), problems)
-            }
-            Err(why) => {
-                info!(live = self.live.generation, "{why}");
-                Outcome::Rejected(vec![why])
-            }
-        }
-    }
-
-    /// `delta`: what the plan came as (saved as such when the saved plan is its base).
-    fn submit_hashed(
-        &mut self,
-        generation: u64,
-        hash: u64,
-        plan: QueuePlan,
-        delta: Option<&lqos_plan::PlanDelta>,
-    ) -> Outcome {
         if self.unchanged(generation, hash) {
             return Outcome::Unchanged(self.live.generation);
         }
@@ -233,7 +202,38 @@ impl Shaper {
             check_ms = checking.elapsed().as_secs_f64() * 1e3,
             "plan checked"
         );
-        self.submit_checked(generation, hash, plan, delta, problems)
+        self.submit_checked(generation, hash, plan, None, problems).0
+    }
+
+    /// Handles a delta from the bus: the plan it makes of the live one goes the way of
+    /// [`Shaper::submit`]; a delta against another base is refused untouched.
+    pub fn submit_delta(&mut self, generation: u64, delta: &lqos_plan::PlanDelta) -> Outcome {
+        let started = std::time::Instant::now();
+        // With lazy queues the kernel's plan is kept apart from the live one, which can then
+        // be patched where it lies. The checks run while the result's hash is computed.
+        let (shaped, cpumap_entries) = (&self.shaped, self.dataplane.cpumap_entries);
+        let patched = crate::apply::patch_live(&mut self.live, delta, self.lazy.is_some(), |p| {
+            crate::plan_check::problems(shaped, cpumap_entries, p)
+        });
+        match patched {
+            Ok(p) => {
+                debug!(
+                    patch_ms = started.elapsed().as_secs_f64() * 1e3,
+                    in_place = p.way_back.in_place(),
+                    "delta patched onto the live plan and checked"
+                );
+                let (outcome, unapplied) =
+                    self.submit_checked(generation, p.hash, p.plan, Some(delta), p.beside);
+                if let Some(plan) = unapplied {
+                    p.way_back.give_back(plan, &mut self.live);
+                }
+                outcome
+            }
+            Err(why) => {
+                info!(live = self.live.generation, "{why}");
+                Outcome::Rejected(vec![why])
+            }
+        }
     }
 
     /// A plan already the live one, or older than it, is not applied again (unless the
@@ -242,7 +242,9 @@ impl Shaper {
         !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation)
     }
 
-    /// `problems`: what [`Shaper::check`] found in `plan`.
+    /// `problems`: what [`Shaper::check`] found in `plan`. `delta`: what the plan came as
+    /// (saved as such when the saved plan is its base). The plan comes back when it is not
+    /// applied.
     fn submit_checked(
         &mut self,
         generation: u64,
@@ -250,23 +252,24 @@ impl Shaper {
         plan: QueuePlan,
         delta: Option<&lqos_plan::PlanDelta>,
         problems: Vec<String>,
-    ) -> Outcome {
+    ) -> (Outcome, Option<QueuePlan>) {
         if self.unchanged(generation, hash) {
-            return Outcome::Unchanged(self.live.generation);
+            return (Outcome::Unchanged(self.live.generation), Some(plan));
         }
         if !problems.is_empty() {
-            return Outcome::Rejected(problems);
+            return (Outcome::Rejected(problems), Some(plan));
         }
         self.apply_plan(generation, hash, plan, delta)
     }
 
+    /// Stages, applies and saves `plan`; it comes back when it is not applied.
     fn apply_plan(
         &mut self,
         generation: u64,
         hash: u64,
         plan: QueuePlan,
         delta: Option<&lqos_plan::PlanDelta>,
-    ) -> Outcome {
+    ) -> (Outcome, Option<QueuePlan>) {
         let state_err = |e: crate::state::StateError| {
             let why = crate::state::with_causes(&e);
             error!(error = %why, "cannot save the plan in state_directory: refused, the previous plan stays live");
@@ -274,15 +277,15 @@ impl Shaper {
         };
         let staging = std::time::Instant::now();
         if let Err(e) = self.state.stage((generation, hash), &plan, delta) {
-            return state_err(e);
+            return (state_err(e), Some(plan));
         }
         if let Err(e) = self.state.mark_applying() {
             self.state.discard();
-            return state_err(e);
+            return (state_err(e), Some(plan));
         }
         if self.needs_rebuild {
             if let Err(e) = self.dataplane.clear_ip_map() {
-                return Outcome::Rejected(vec![e.to_string()]);
+                return (Outcome::Rejected(vec![e.to_string()]), Some(plan));
             }
         }
         // What the kernel holds now and what it must hold: the plans themselves, or with lazy
@@ -337,7 +340,7 @@ impl Shaper {
                     save_ms = (started.elapsed() - applied).as_millis() as u64,
                     "plan live and saved"
                 );
-                Outcome::Applied(summary)
+                (Outcome::Applied(summary), None)
             }
             Err(
                 e @ (ApplyError::MapTooSmall { .. }
@@ -346,48 +349,20 @@ impl Shaper {
             ) => {
                 self.state.discard();
                 self.state.clear_applying();
-                Outcome::Rejected(vec![e.to_string()])
+                (Outcome::Rejected(vec![e.to_string()]), Some(plan))
             }
             Err(e @ ApplyError::Inconsistent { .. }) => {
                 self.state.discard();
                 error!(error = %e, "the kernel matches neither plan; the next plan is built from scratch");
                 self.needs_rebuild = true;
-                Outcome::Rejected(vec![e.to_string()])
+                (Outcome::Rejected(vec![e.to_string()]), Some(plan))
             }
         }
     }
 
-    /// What lqosd refuses before touching the kernel: interfaces it does not shape, queues the
-    /// interface does not have, text that would not stay within its `tc -batch` line, and
-    /// any queue or mapping steered to a CPU that would leave packets unshaped (no such CPU,
-    /// no cpumap entry, a classid of another queue's HTB).
+    /// What lqosd refuses in `plan` before touching the kernel ([`crate::plan_check`]).
     fn check(&self, plan: &QueuePlan) -> Vec<String> {
-        let links = self.shaped.interfaces();
-        let mut problems = crate::apply::unsafe_text(plan);
-        for iface in &plan.interfaces {
-            let Some(link) = links.iter().find(|l| l.name == iface.name) else {
-                let shaped: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
-                problems.push(format!("the plan shapes {} but lqosd shapes {} (lqos.conf of the scheduler and of lqosd differ?)", iface.name, shaped.join(", ")));
-                continue;
-            };
-            for q in &iface.htbs {
-                if u64::from(q.mq_minor) > link.tx_queues {
-                    problems.push(format!(
-                        "{}: the plan uses tx queue {} but the interface has {}",
-                        iface.name, q.mq_minor, link.tx_queues
-                    ));
-                }
-            }
-        }
-        let machine = Steering {
-            // Read at every plan: CPUs can go offline while lqosd runs.
-            online_cpus: lqos_plan::online_cpus()
-                .unwrap_or_else(|| (0..self.dataplane.cpumap_entries).collect()),
-            cpumap_entries: self.dataplane.cpumap_entries,
-            on_a_stick: self.shaped.vlans.is_some(),
-        };
-        problems.extend(steering_problems(plan, &machine));
-        problems
+        crate::plan_check::problems(&self.shaped, self.dataplane.cpumap_entries, plan)
     }
 
     /// The live plan.

@@ -89,23 +89,69 @@ pub struct Live {
 
 pub use lqos_plan::plan_hash;
 
+/// What [`patch_live`] made of the live plan.
+pub struct Patched<R> {
+    pub plan: QueuePlan,
+    pub hash: u64,
+    /// What `beside` returned.
+    pub beside: R,
+    pub way_back: WayBack,
+}
+
+/// How to make the live plan whole again when a patched plan is not applied: a patch in place
+/// left the live plan empty and holds what it replaced.
+#[must_use = "a plan patched in place must be given back when it is not applied"]
+pub struct WayBack(Option<lqos_plan::Replaced>);
+
+impl WayBack {
+    /// The plan was patched where it lay.
+    pub fn in_place(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Puts `plan`, the patched plan given back unapplied, back into `live` as the base.
+    pub fn give_back(self, mut plan: QueuePlan, live: &mut Live) {
+        if let Some(replaced) = self.0 {
+            replaced.restore(&mut plan);
+            live.plan = plan;
+        }
+    }
+}
+
 /// The plan `delta` makes of the live one, with its hash; refused (nothing is touched) when
 /// the live plan is not the delta's base or the delta does not rebuild the plan it promises.
 /// The message starts with [`lqos_bus::BASE_MISMATCH`]: the scheduler then sends the full plan.
 ///
+/// `in_place`: the live plan is not needed beside the result (with lazy queues the kernel's
+/// plan is kept apart), so a delta that changes one stretch of each list patches it where it
+/// lies instead of copying it (at 100k circuits, 500k classes and mappings).
+///
 /// `beside` runs on this thread with the new plan while its hash is checked on another (6 ms
 /// at 100k circuits); its result comes back with the plan (lqosd's checks go there).
 pub fn patch_live<R>(
-    live: &Live,
+    live: &mut Live,
     delta: &PlanDelta,
+    in_place: bool,
     beside: impl FnOnce(&QueuePlan) -> R,
-) -> Result<(QueuePlan, u64, R), String> {
+) -> Result<Patched<R>, String> {
     let refused =
         |e: lqos_plan::DeltaError| format!("{}: {e}; send the full plan", lqos_bus::BASE_MISMATCH);
     delta
         .check_base(live.generation, live.hash)
         .map_err(refused)?;
-    let plan = delta.patch_unverified(&live.plan).map_err(refused)?;
+    let (plan, replaced) = match in_place {
+        true => {
+            let mut plan = std::mem::replace(&mut live.plan, empty_plan());
+            match delta.patch_in_place(&mut plan) {
+                Some(replaced) => (plan, Some(replaced)),
+                None => {
+                    live.plan = plan;
+                    (delta.patch_unverified(&live.plan).map_err(refused)?, None)
+                }
+            }
+        }
+        false => (delta.patch_unverified(&live.plan).map_err(refused)?, None),
+    };
     let (hash, beside) = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| delta.verify(&plan));
         let beside = beside(&plan);
@@ -115,7 +161,18 @@ pub fn patch_live<R>(
             beside,
         )
     });
-    Ok((plan, hash.map_err(refused)?, beside))
+    match hash {
+        Ok(hash) => Ok(Patched {
+            plan,
+            hash,
+            beside,
+            way_back: WayBack(replaced),
+        }),
+        Err(e) => {
+            WayBack(replaced).give_back(plan, live);
+            Err(refused(e))
+        }
+    }
 }
 
 /// What in `plan` would not stay within its `tc -batch` lines ([`lqos_plan::is_batch_text`]):

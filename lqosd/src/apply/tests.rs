@@ -174,43 +174,89 @@ fn the_hash_tells_plans_apart() {
     assert_ne!(plan_hash(&old), plan_hash(&new));
 }
 
-/// What lqosd does with a delta, over the model: patch the live plan, then the same apply.
+/// What lqosd does with a delta, over the model: patch the live plan (where it lies with
+/// `in_place`), then the same apply; the live plan is given back when the kernel refuses.
 fn submit_delta(
     k: &mut FakeKernel,
     h: &mut LeafHandles,
-    live: &Live,
+    live: &mut Live,
     delta: &PlanDelta,
+    in_place: bool,
 ) -> Result<QueuePlan, String> {
-    let (plan, hash, ()) = patch_live(live, delta, |_| ())?;
-    assert_eq!(hash, plan_hash(&plan));
-    apply(k, &live.plan, &plan, u32::MAX, h).map_err(|e| e.to_string())?;
-    Ok(plan)
+    let base = live.plan.clone();
+    let p = patch_live(live, delta, in_place, |_| ())?;
+    assert_eq!(p.hash, plan_hash(&p.plan));
+    if let Err(e) = apply(k, &base, &p.plan, u32::MAX, h) {
+        p.way_back.give_back(p.plan, live);
+        return Err(e.to_string());
+    }
+    Ok(p.plan)
+}
+
+/// A plan and the same with one circuit re-rated.
+fn rerated() -> (QueuePlan, QueuePlan) {
+    let opts = AssignOptions {
+        binpacking: true,
+        rebalance: false,
+    };
+    let before = generated(40, 3);
+    let old = plan(&before, &config(), 2, None, opts).expect("old plan");
+    let mut after = before.clone();
+    after.circuits[3].download_max *= 2.0;
+    let new = plan(&after, &config(), 2, Some(&old.state), opts).expect("new plan");
+    (old.plan, new.plan)
 }
 
 #[test]
-fn a_delta_on_its_base_lands_on_the_new_plan_and_any_other_base_is_refused_untouched() {
-    let (old, new) = pair(false);
-    let live = Live {
+fn a_delta_patched_in_place_gives_the_live_plan_back_when_the_kernel_refuses_it() {
+    let (old, new) = rerated();
+    let mut live = Live {
         generation: 5,
         hash: plan_hash(&old),
         plan: old.clone(),
     };
     let (mut k, mut h) = kernel_on(&old);
-    let (before, ran) = (k.state(), k.tc_ops_run);
-    for wrong in [
-        PlanDelta::between(4, &old, &new),
-        PlanDelta::with_hashes(5, plan_hash(&new), &old, &new, plan_hash(&new)),
-        // The right base but a result that is not the one promised.
-        PlanDelta::with_hashes(5, plan_hash(&old), &old, &new, plan_hash(&old)),
-    ] {
-        let err = submit_delta(&mut k, &mut h, &live, &wrong).expect_err("wrong base");
-        assert!(err.starts_with(lqos_bus::BASE_MISMATCH), "{err}");
-        assert!(err.contains("send the full plan"), "{err}");
-        assert_eq!((k.state(), k.tc_ops_run), (before.clone(), ran));
-    }
     let delta = PlanDelta::between(5, &old, &new);
-    let plan = submit_delta(&mut k, &mut h, &live, &delta).expect("on its base");
-    assert_eq!(plan, new);
-    assert_eq!(k.state(), kernel_on(&new).0.state());
-    handles_match(&k, &h);
+    let p = patch_live(&mut live, &delta, true, |_| ()).expect("patched");
+    assert!(p.way_back.in_place(), "one circuit re-rated patches in place");
+    assert!(live.plan.interfaces.is_empty(), "the live plan was patched where it lay");
+    p.way_back.give_back(p.plan, &mut live);
+    assert_eq!(live.plan, old);
+    // The same through the kernel, which refuses the class change.
+    k.fail_tc_at = Some(k.tc_ops_run);
+    let err = submit_delta(&mut k, &mut h, &mut live, &delta, true).expect_err("refused");
+    assert!(err.contains("restored"), "{err}");
+    assert_eq!(live.plan, old);
+    assert_eq!(k.state(), kernel_on(&old).0.state());
+}
+
+#[test]
+fn a_delta_on_its_base_lands_on_the_new_plan_and_any_other_base_is_refused_untouched() {
+    for ((old, new), in_place) in [(pair(false), false), (pair(false), true), (rerated(), true)] {
+        let mut live = Live {
+            generation: 5,
+            hash: plan_hash(&old),
+            plan: old.clone(),
+        };
+        let (mut k, mut h) = kernel_on(&old);
+        let (before, ran) = (k.state(), k.tc_ops_run);
+        for wrong in [
+            PlanDelta::between(4, &old, &new),
+            PlanDelta::with_hashes(5, plan_hash(&new), &old, &new, plan_hash(&new)),
+            // The right base but a result that is not the one promised.
+            PlanDelta::with_hashes(5, plan_hash(&old), &old, &new, plan_hash(&old)),
+        ] {
+            let err = submit_delta(&mut k, &mut h, &mut live, &wrong, in_place)
+                .expect_err("wrong base");
+            assert!(err.starts_with(lqos_bus::BASE_MISMATCH), "{err}");
+            assert!(err.contains("send the full plan"), "{err}");
+            assert_eq!((k.state(), k.tc_ops_run), (before.clone(), ran));
+            assert_eq!(live.plan, old, "the live plan is whole again");
+        }
+        let delta = PlanDelta::between(5, &old, &new);
+        let plan = submit_delta(&mut k, &mut h, &mut live, &delta, in_place).expect("on its base");
+        assert_eq!(plan, new);
+        assert_eq!(k.state(), kernel_on(&new).0.state());
+        handles_match(&k, &h);
+    }
 }
