@@ -9,9 +9,9 @@
 //! so a delta can never produce a plan the scheduler did not compute.
 
 use crate::{HtbClass, InterfacePlan, IpMapping, QueuePlan};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 
 mod in_place;
 pub use in_place::Replaced;
@@ -21,10 +21,41 @@ pub use in_place::Replaced;
 /// fields, without serializing it. Compare only hashes computed by builds of the same source:
 /// a scheduler and an lqosd that hash differently never agree on a base and fall back to full
 /// plans, which is slower but correct.
+///
+/// Each HTB's classes and the mappings hash as lists of their own, which the plan's hash
+/// combines: a delta hashes the new plan's lists in the pass that compares them.
 pub fn plan_hash(plan: &QueuePlan) -> u64 {
-    use std::hash::Hasher;
-    let mut h = rustc_hash::FxHasher::default();
-    plan.hash(&mut h);
+    combined_hash(
+        plan,
+        |i, q| list_hash(&plan.interfaces[i].htbs[q].classes),
+        list_hash(&plan.mappings),
+    )
+}
+
+/// FxHash of a list: its length, then its elements.
+fn list_hash<T: Hash>(items: &[T]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_usize(items.len());
+    for item in items {
+        item.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// [`plan_hash`] from the hashes of `plan`'s lists: `classes(interface, htb)` and `mappings`.
+fn combined_hash(plan: &QueuePlan, classes: impl Fn(usize, usize) -> u64, mappings: u64) -> u64 {
+    let mut h = FxHasher::default();
+    plan.queues.hash(&mut h);
+    h.write_usize(plan.interfaces.len());
+    for (i, iface) in plan.interfaces.iter().enumerate() {
+        iface.name.hash(&mut h);
+        h.write_usize(iface.htbs.len());
+        for (q, htb) in iface.htbs.iter().enumerate() {
+            (htb.major, htb.mq_minor, htb.direction, htb.cpu).hash(&mut h);
+            h.write_u64(classes(i, q));
+        }
+    }
+    h.write_u64(mappings);
     h.finish()
 }
 
@@ -94,33 +125,30 @@ pub enum DeltaError {
 impl PlanDelta {
     /// The delta that turns `old` (live as `base_generation`) into `new`.
     pub fn between(base_generation: u64, old: &QueuePlan, new: &QueuePlan) -> Self {
-        Self::with_hashes(base_generation, plan_hash(old), old, new, plan_hash(new))
+        Self::against(base_generation, plan_hash(old), old, new)
     }
 
-    /// [`PlanDelta::between`] with both hashes already known (they cost a pass over each plan).
-    pub fn with_hashes(
-        base_generation: u64,
-        base_hash: u64,
-        old: &QueuePlan,
-        new: &QueuePlan,
-        result_hash: u64,
-    ) -> Self {
+    /// [`PlanDelta::between`] with the base's hash already known; the result's hash is
+    /// computed in the pass that compares the plans (at 100k circuits, that pass and the
+    /// hash of the new plan each cost milliseconds over 500k classes and mappings).
+    pub fn against(base_generation: u64, base_hash: u64, old: &QueuePlan, new: &QueuePlan) -> Self {
         // The mappings (300k at 100k circuits) on a second thread, beside the classes.
-        let (interfaces, mappings) = beside(
+        let ((interfaces, class_hashes), (mappings, mappings_hash)) = beside(
             || ListDelta::between(&old.mappings, &new.mappings, |m| m.prefix),
             || Self::interface_deltas(old, new),
         );
         Self {
             base_generation,
             base_hash,
-            result_hash,
+            result_hash: combined_hash(new, |i, q| class_hashes[i][q], mappings_hash),
             queues: new.queues,
             interfaces,
             mappings,
         }
     }
 
-    fn interface_deltas(old: &QueuePlan, new: &QueuePlan) -> Vec<InterfaceDelta> {
+    /// The interfaces' deltas, and the hash of each HTB's new classes.
+    fn interface_deltas(old: &QueuePlan, new: &QueuePlan) -> (Vec<InterfaceDelta>, Vec<Vec<u64>>) {
         new.interfaces
             .iter()
             .map(|n| {
@@ -133,19 +161,23 @@ impl PlanDelta {
                         })
                 });
                 match same_layout {
-                    Some((i, o)) => InterfaceDelta::Patched {
-                        base: i as u32,
-                        classes: o
+                    Some((i, o)) => {
+                        let (classes, hashes) = o
                             .htbs
                             .iter()
                             .zip(&n.htbs)
                             .map(|(a, b)| ListDelta::between(&a.classes, &b.classes, |c| c.id))
-                            .collect(),
-                    },
-                    None => InterfaceDelta::Whole(n.clone()),
+                            .unzip();
+                        let base = i as u32;
+                        (InterfaceDelta::Patched { base, classes }, hashes)
+                    }
+                    None => {
+                        let hashes = n.htbs.iter().map(|q| list_hash(&q.classes)).collect();
+                        (InterfaceDelta::Whole(n.clone()), hashes)
+                    }
                 }
             })
-            .collect()
+            .unzip()
     }
 
     /// Checks that the live plan is this delta's base.
@@ -271,18 +303,21 @@ fn beside<A: Send, B>(there: impl FnOnce() -> A + Send, here: impl FnOnce() -> B
     })
 }
 
-impl<T: Clone + PartialEq> ListDelta<T> {
-    /// Runs that turn `old` into `new`. An element of `new` equal to the old element with the
-    /// same key is copied (each old element at most once); runs of consecutive old elements
-    /// become one [`Run::Copy`]. The keys of `old` are indexed only when the lists stop
-    /// running in step.
-    pub fn between<K: Hash + Eq>(old: &[T], new: &[T], key: impl Fn(&T) -> K) -> Self {
+impl<T: Clone + PartialEq + Hash> ListDelta<T> {
+    /// Runs that turn `old` into `new`, and the hash of `new` (as a list of the plan's hash).
+    /// An element of `new` equal to the old element with the same key is copied (each old
+    /// element at most once); runs of consecutive old elements become one [`Run::Copy`]. The
+    /// keys of `old` are indexed only when the lists stop running in step.
+    pub fn between<K: Hash + Eq>(old: &[T], new: &[T], key: impl Fn(&T) -> K) -> (Self, u64) {
+        let mut hash = FxHasher::default();
+        hash.write_usize(new.len());
         let mut runs: Vec<Run<T>> = Vec::new();
         let mut index: Option<FxHashMap<K, usize>> = None;
         let mut copied = vec![false; old.len()];
         // The old index expected next: after the last copied element.
         let mut next = 0usize;
         for n in new {
+            n.hash(&mut hash);
             let found = match old.get(next) {
                 Some(o) if o == n => Some(next),
                 // Changed in place (the common case): new, and the lists stay in step.
@@ -314,7 +349,7 @@ impl<T: Clone + PartialEq> ListDelta<T> {
                 next = i + 1;
             }
         }
-        Self { runs }
+        (Self { runs }, hash.finish())
     }
 
     /// The new list from `old`. Copies may not add up to more than `old` holds (each old

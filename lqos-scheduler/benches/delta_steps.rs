@@ -102,18 +102,25 @@ fn main() {
         let kernel_old = materialise(&old, Laziness::Full, &idle);
         let kernel_new = materialise(&new, Laziness::Full, &idle);
         let d = diff(&old, &new);
+        let mut work = old.clone();
         let timings = [
+            ("`plan_hash` of the new plan", time(|| plan_hash(&new))),
             (
-                "scheduler: `plan_hash` of the new plan",
-                time(|| plan_hash(&new)),
+                "scheduler: `PlanDelta` against the old plan, with the new plan's hash",
+                time(|| PlanDelta::against(1, old_hash, &old, &new)),
             ),
             (
-                "scheduler: `PlanDelta` against the old plan",
-                time(|| PlanDelta::with_hashes(1, old_hash, &old, &new, delta.result_hash)),
-            ),
-            (
-                "lqosd: patch with the result's hash check",
+                "lqosd: patch (a copy) with the result's hash check",
                 time(|| delta.patch(&old).expect("patch")),
+            ),
+            (
+                "lqosd: patch in place with the result's hash check",
+                time(|| {
+                    let replaced = delta.patch_in_place(&mut work).expect("one stretch");
+                    let hash = delta.verify(&work).expect("hash");
+                    replaced.restore(&mut work);
+                    hash
+                }),
             ),
             (
                 "lqosd: steering check",

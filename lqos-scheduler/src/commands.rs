@@ -344,23 +344,8 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
         .context("tokio runtime")?;
     let base = run.base.take().and_then(|b| b.join().ok().flatten());
     let plan = &run.planned.plan;
-    // The plan's hash (6 ms at 100k circuits) is computed on another thread, beside the
-    // status request and the delta, and joined when first needed.
-    let (hash, response) = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| lqos_plan::plan_hash(plan));
-        // A hashing thread that panicked: hash here.
-        let hash = std::cell::LazyCell::new(|| {
-            hashing
-                .join()
-                .unwrap_or_else(|_| lqos_plan::plan_hash(plan))
-        });
-        let response =
-            runtime.block_on(hand_over(socket, plan, base.as_ref(), fence, now, &|| {
-                *hash
-            }));
-        (*hash, response)
-    });
-    let response = response.map_err(|e| {
+    let handed = runtime.block_on(hand_over(socket, plan, base.as_ref(), fence, now));
+    let (carried_hash, response) = handed.map_err(|e| {
         anyhow::anyhow!(
             "cannot hand the plan to lqosd at {} (is lqosd running? `systemctl status lqosd`): {}",
             socket.display(),
@@ -368,6 +353,8 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
         )
     })?;
     let took = started.elapsed().as_secs_f64() * 1e3;
+    // A whole plan is hashed after its answer (6 ms at 100k circuits).
+    let hash = carried_hash.unwrap_or_else(|| lqos_plan::plan_hash(plan));
     match response {
         lqos_bus::Response::Applied {
             generation,
@@ -399,15 +386,15 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
 
 /// Hands `plan` to lqosd: as a delta against `base` when lqosd's live plan is that base,
 /// else whole (always whole with a fleet `fence`). `now`: the wall clock in microseconds, the
-/// generation unless lqosd's is past it.
+/// generation unless lqosd's is past it. With the answer comes the plan's hash when a delta
+/// carried it (computed in the pass that compares the plans).
 async fn hand_over(
     socket: &std::path::Path,
     plan: &lqos_plan::QueuePlan,
     base: Option<&state::Submitted>,
     fence: Option<lqos_bus::Fence>,
     now: u64,
-    hash_of_plan: &dyn Fn() -> u64,
-) -> Result<lqos_bus::Response, lqos_bus::BusError> {
+) -> Result<(Option<u64>, lqos_bus::Response), lqos_bus::BusError> {
     let connect = || lqos_bus::Client::connect(socket, Duration::from_secs(5));
     let mut client = connect().await?;
     let (live, live_hash) = match client.request(&lqos_bus::Request::Status).await? {
@@ -428,19 +415,22 @@ async fn hand_over(
     };
     // A fleet box's plan goes whole: lqosd checks its fence before anything else.
     if fence.is_some() {
-        return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+        return Ok((
+            None,
+            client.request_with_timeout(&full(), APPLY_TIMEOUT).await?,
+        ));
     }
     let delta = match base_for(base, live, live_hash.as_deref()) {
-        Ok(base) => {
-            let mut delta = lqos_plan::PlanDelta::with_hashes(live, base.hash, &base.plan, plan, 0);
-            delta.result_hash = hash_of_plan();
-            delta
-        }
+        Ok(base) => lqos_plan::PlanDelta::against(live, base.hash, &base.plan, plan),
         Err(why) => {
             eprintln!("sending the full plan: {why}");
-            return client.request_with_timeout(&full(), APPLY_TIMEOUT).await;
+            return Ok((
+                None,
+                client.request_with_timeout(&full(), APPLY_TIMEOUT).await?,
+            ));
         }
     };
+    let hash = delta.result_hash;
     let bytes = postcard::to_stdvec(&delta).map_or(0, |b| b.len());
     let elements = delta.new_elements();
     let answer = client
@@ -455,15 +445,16 @@ async fn hand_over(
             "lqosd refused the delta against generation {live} ({}): sending the full plan",
             refusal(&answer)
         );
-        return connect()
+        let answer = connect()
             .await?
             .request_with_timeout(&full(), APPLY_TIMEOUT)
-            .await;
+            .await?;
+        return Ok((Some(hash), answer));
     }
     eprintln!(
             "sent a delta of {bytes} bytes ({elements} new classes and mappings) against generation {live}"
         );
-    Ok(answer)
+    Ok((Some(hash), answer))
 }
 
 /// The saved plan when it is exactly lqosd's live one (generation and hash), or why not.

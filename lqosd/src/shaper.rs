@@ -174,7 +174,10 @@ impl Shaper {
                 // After a reboot nothing is active yet: traffic builds circuits again.
                 l.forget();
             }
-            match shaper.apply_plan(saved.generation, saved.hash, saved.plan, None).0 {
+            match shaper
+                .apply_plan(saved.generation, saved.hash, saved.plan, None)
+                .0
+            {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
                 other => error!(
                     ?other,
@@ -202,7 +205,8 @@ impl Shaper {
             check_ms = checking.elapsed().as_secs_f64() * 1e3,
             "plan checked"
         );
-        self.submit_checked(generation, hash, plan, None, problems).0
+        self.submit_checked(generation, hash, plan, None, problems)
+            .0
     }
 
     /// Handles a delta from the bus: the plan it makes of the live one goes the way of

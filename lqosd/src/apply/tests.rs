@@ -218,8 +218,14 @@ fn a_delta_patched_in_place_gives_the_live_plan_back_when_the_kernel_refuses_it(
     let (mut k, mut h) = kernel_on(&old);
     let delta = PlanDelta::between(5, &old, &new);
     let p = patch_live(&mut live, &delta, true, |_| ()).expect("patched");
-    assert!(p.way_back.in_place(), "one circuit re-rated patches in place");
-    assert!(live.plan.interfaces.is_empty(), "the live plan was patched where it lay");
+    assert!(
+        p.way_back.in_place(),
+        "one circuit re-rated patches in place"
+    );
+    assert!(
+        live.plan.interfaces.is_empty(),
+        "the live plan was patched where it lay"
+    );
     p.way_back.give_back(p.plan, &mut live);
     assert_eq!(live.plan, old);
     // The same through the kernel, which refuses the class change.
@@ -242,12 +248,15 @@ fn a_delta_on_its_base_lands_on_the_new_plan_and_any_other_base_is_refused_untou
         let (before, ran) = (k.state(), k.tc_ops_run);
         for wrong in [
             PlanDelta::between(4, &old, &new),
-            PlanDelta::with_hashes(5, plan_hash(&new), &old, &new, plan_hash(&new)),
+            PlanDelta::against(5, plan_hash(&new), &old, &new),
             // The right base but a result that is not the one promised.
-            PlanDelta::with_hashes(5, plan_hash(&old), &old, &new, plan_hash(&old)),
+            PlanDelta {
+                result_hash: plan_hash(&old),
+                ..PlanDelta::between(5, &old, &new)
+            },
         ] {
-            let err = submit_delta(&mut k, &mut h, &mut live, &wrong, in_place)
-                .expect_err("wrong base");
+            let err =
+                submit_delta(&mut k, &mut h, &mut live, &wrong, in_place).expect_err("wrong base");
             assert!(err.starts_with(lqos_bus::BASE_MISMATCH), "{err}");
             assert!(err.contains("send the full plan"), "{err}");
             assert_eq!((k.state(), k.tc_ops_run), (before.clone(), ran));
