@@ -247,16 +247,8 @@ fn submit_delta(
 ) -> Result<(Duration, u64, usize)> {
     settle(rt, bed)?;
     let started = Instant::now();
-    // As the scheduler does it: the new plan's hash on another thread, beside the delta.
-    let delta = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| lqos_plan::plan_hash(plan));
-        let mut delta =
-            lqos_plan::PlanDelta::with_hashes(base_generation, base_hash, base, plan, 0);
-        delta.result_hash = hashing
-            .join()
-            .map_err(|_| anyhow::anyhow!("the hashing thread panicked"))?;
-        anyhow::Ok(delta)
-    })?;
+    // As the scheduler does it: the new plan's hash in the pass that compares the plans.
+    let delta = lqos_plan::PlanDelta::against(base_generation, base_hash, base, plan);
     let bytes = postcard_len(&delta);
     let ms = ask(
         rt,

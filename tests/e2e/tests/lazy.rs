@@ -188,6 +188,14 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
             && out.contains("classes +0 ~0 -0, IP mappings +0 ~0 -0"),
         "a plan change to an absent circuit costs no tc operation:\n{out}"
     );
+    // Sent as a delta, which lqosd patches into its live plan in place (lazy queues keep the
+    // kernel's plan apart): the same inputs again find lqosd's live plan unchanged.
+    ensure!(out.contains("sent a delta of"), "{out}");
+    let again = tb.refresh()?;
+    ensure!(
+        again.contains("unchanged"),
+        "the live plan is the patched one:\n{again}"
+    );
     Ok(())
 }
 
