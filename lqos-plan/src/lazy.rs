@@ -14,7 +14,7 @@
 //!   until their own class exists. Pools depend on their parent only and keep their minors
 //!   when circuits come and go.
 
-use crate::{ClassId, ClassOwner, HtbClass, IpMapping, QueuePlan, MAX_MINOR};
+use crate::{ClassId, ClassOwner, HtbClass, HtbQueue, IpMapping, QueuePlan, MAX_MINOR};
 use rustc_hash::FxHashMap;
 use std::collections::HashSet;
 
@@ -49,89 +49,105 @@ impl CircuitState for HashSet<std::sync::Arc<str>> {
 /// The plan the kernel holds for `plan` with `mode` when `state` says which circuits are
 /// active.
 pub fn materialise(plan: &QueuePlan, mode: Laziness, state: &dyn CircuitState) -> QueuePlan {
-    match mode {
-        Laziness::Htb => {
-            let mut out = plan.clone();
-            for iface in &mut out.interfaces {
-                for class in iface.htbs.iter_mut().flat_map(|q| &mut q.classes) {
-                    if let ClassOwner::Circuit(id) = &class.owner {
-                        if !state.built(id) {
-                            class.leaf = None;
-                        }
-                    }
-                }
-            }
-            out
-        }
-        Laziness::Full => full(plan, state),
+    // Circuit class -> the pool class of its parent (`Full`).
+    let mut pool_of = PoolIndex::default();
+    let interfaces = plan
+        .interfaces
+        .iter()
+        .map(|iface| crate::InterfacePlan {
+            name: iface.name.clone(),
+            htbs: (iface.htbs.iter())
+                .map(|q| htb_classes(q, mode, state, Some(&mut pool_of)))
+                .collect(),
+        })
+        .collect();
+    let mappings = match mode {
+        Laziness::Htb => plan.mappings.clone(),
+        Laziness::Full => pooled_mappings(&plan.mappings, &pool_of, state),
+    };
+    QueuePlan {
+        queues: plan.queues,
+        interfaces,
+        mappings,
     }
 }
 
-fn full(plan: &QueuePlan, state: &dyn CircuitState) -> QueuePlan {
-    // Circuit class -> the pool class of its parent.
-    let mut pool_of = PoolIndex::default();
-    let mut out = QueuePlan {
-        queues: plan.queues,
-        interfaces: Vec::with_capacity(plan.interfaces.len()),
-        mappings: Vec::with_capacity(plan.mappings.len()),
-    };
-    for iface in &plan.interfaces {
-        let mut htbs = Vec::with_capacity(iface.htbs.len());
-        for q in &iface.htbs {
-            let pools = pools(&q.classes);
-            let mut classes = Vec::new();
-            for c in &q.classes {
-                match &c.owner {
-                    ClassOwner::Circuit(id) => {
-                        let pool = c.parent.and_then(|p| pools.get(&p));
-                        if let Some(pool) = pool {
-                            pool_of.insert(c.id, pool.id.minor);
-                        }
-                        if pool.is_none() || state.built(id) {
-                            classes.push(c.clone());
-                        }
+/// One HTB of the plan as the kernel holds it; with `Full`, its circuits' pools go in
+/// `pool_of`.
+pub(crate) fn htb_classes(
+    q: &HtbQueue,
+    mode: Laziness,
+    state: &dyn CircuitState,
+    mut pool_of: Option<&mut PoolIndex>,
+) -> HtbQueue {
+    let mut classes = Vec::new();
+    if mode == Laziness::Htb {
+        classes.extend(q.classes.iter().map(|c| match &c.owner {
+            ClassOwner::Circuit(id) if !state.built(id) => HtbClass {
+                leaf: None,
+                ..c.clone()
+            },
+            _ => c.clone(),
+        }));
+    } else {
+        let pools = pools(&q.classes);
+        for c in &q.classes {
+            match &c.owner {
+                ClassOwner::Circuit(id) => {
+                    let pool = c.parent.and_then(|p| pools.get(&p));
+                    if let (Some(pool), Some(pool_of)) = (pool, pool_of.as_deref_mut()) {
+                        pool_of.insert(c.id, pool.id.minor);
                     }
-                    _ => {
+                    if pool.is_none() || state.built(id) {
                         classes.push(c.clone());
-                        // A parent's pool right after it (parents before children).
-                        if let Some(pool) = pools.get(&c.id) {
-                            classes.push(pool.clone());
-                        }
+                    }
+                }
+                _ => {
+                    classes.push(c.clone());
+                    // A parent's pool right after it (parents before children).
+                    if let Some(pool) = pools.get(&c.id) {
+                        classes.push(pool.clone());
                     }
                 }
             }
-            htbs.push(crate::HtbQueue {
-                major: q.major,
-                mq_minor: q.mq_minor,
-                direction: q.direction,
-                cpu: q.cpu,
-                classes,
-            });
         }
-        out.interfaces.push(crate::InterfacePlan {
-            name: iface.name.clone(),
-            htbs,
-        });
     }
+    HtbQueue {
+        major: q.major,
+        mq_minor: q.mq_minor,
+        direction: q.direction,
+        cpu: q.cpu,
+        classes,
+    }
+}
+
+/// The mappings of idle circuits moved to their pools (`Full`).
+fn pooled_mappings(
+    mappings: &[IpMapping],
+    pool_of: &PoolIndex,
+    state: &dyn CircuitState,
+) -> Vec<IpMapping> {
     let pooled = |class: ClassId| pool_of.get(class).unwrap_or(class);
-    out.mappings.extend(plan.mappings.iter().map(|m| {
-        if state.routed(&m.circuit_id) {
-            m.clone()
-        } else {
-            IpMapping {
-                download: pooled(m.download),
-                upload: pooled(m.upload),
-                ..m.clone()
+    mappings
+        .iter()
+        .map(|m| {
+            if state.routed(&m.circuit_id) {
+                m.clone()
+            } else {
+                IpMapping {
+                    download: pooled(m.download),
+                    upload: pooled(m.upload),
+                    ..m.clone()
+                }
             }
-        }
-    }));
-    out
+        })
+        .collect()
 }
 
 /// Circuit class -> its pool, as one table of minors per HTB major: looked up twice for
 /// each of 300k mappings at 100k circuits, where hashing class ids costs more than the rest.
 #[derive(Default)]
-struct PoolIndex {
+pub(crate) struct PoolIndex {
     /// (major, pool minor by circuit minor; 0: none).
     by_major: Vec<(u16, Vec<u16>)>,
 }
@@ -220,6 +236,9 @@ fn pool_under(parent: &HtbClass, first: &HtbClass, id: ClassId) -> HtbClass {
         leaf: first.leaf.clone(),
     }
 }
+
+mod rerated;
+pub use rerated::{rematerialise, KernelPatch};
 
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,9 @@ pub struct Lazy {
     built: FxHashMap<Arc<str>, Instant>,
     /// What the kernel holds: the live plan materialised for `built`.
     pub kernel: QueuePlan,
+    /// `kernel` is exactly [`Lazy::realise`] of the live plan (not half-way through a
+    /// collapse that failed).
+    settled: bool,
     /// The built set changed since it was last saved.
     unsaved: bool,
     /// Circuits built and collapsed since lqosd started.
@@ -72,6 +75,7 @@ impl Lazy {
             built: FxHashMap::default(),
             unsaved: false,
             kernel: crate::apply::empty_plan(),
+            settled: true,
             activations: 0,
             collapses: 0,
         })
@@ -90,6 +94,28 @@ impl Lazy {
             leaving,
         };
         materialise(plan, self.mode, &state)
+    }
+
+    /// The kernel's plan is now `kernel`; `settled`: it is [`Lazy::realise`] of the live
+    /// plan (not [`Lazy::realise_leaving`] with circuits leaving).
+    pub fn set_kernel(&mut self, kernel: QueuePlan, settled: bool) {
+        self.kernel = kernel;
+        self.settled = settled;
+    }
+
+    /// The change to the kernel's plan for `plan`, patched in place from the live plan with
+    /// `replaced`, when the patch only re-rated classes ([`lqos_plan::rematerialise`]).
+    pub fn rematerialise(
+        &self,
+        plan: &QueuePlan,
+        replaced: &lqos_plan::Replaced,
+    ) -> Option<lqos_plan::KernelPatch> {
+        let state = Split {
+            built: &self.built,
+            leaving: &HashSet::new(),
+        };
+        let settled = self.settled.then_some(&self.kernel)?;
+        lqos_plan::rematerialise(settled, plan, replaced, self.mode, &state)
     }
 
     /// Circuits built, by id.

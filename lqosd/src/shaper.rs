@@ -16,6 +16,13 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, error, info, warn};
 
+/// How a plan came: as a delta (saved as such when the saved plan is its base), and what its
+/// patch in place replaced.
+type Came<'a> = (
+    Option<&'a lqos_plan::PlanDelta>,
+    Option<&'a lqos_plan::Replaced>,
+);
+
 /// The answer to a submitted plan.
 #[derive(Debug)]
 pub enum Outcome {
@@ -160,7 +167,7 @@ impl Shaper {
                     built = l.built_count(),
                     "lazy queues: adopted the built circuits"
                 );
-                l.kernel = k;
+                l.set_kernel(k, true);
             }
             shaper.handles = live_tree.take().unwrap_or_default();
             shaper.live = saved;
@@ -175,7 +182,7 @@ impl Shaper {
                 l.forget();
             }
             match shaper
-                .apply_plan(saved.generation, saved.hash, saved.plan, None)
+                .apply_plan(saved.generation, saved.hash, saved.plan, (None, None))
                 .0
             {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
@@ -205,7 +212,7 @@ impl Shaper {
             check_ms = checking.elapsed().as_secs_f64() * 1e3,
             "plan checked"
         );
-        self.submit_checked(generation, hash, plan, None, problems)
+        self.submit_checked(generation, hash, plan, (None, None), problems)
             .0
     }
 
@@ -226,8 +233,14 @@ impl Shaper {
                     in_place = p.way_back.in_place(),
                     "delta patched onto the live plan and checked"
                 );
-                let (outcome, unapplied) =
-                    self.submit_checked(generation, p.hash, p.plan, Some(delta), p.beside);
+                let replaced = p.way_back.replaced();
+                let (outcome, unapplied) = self.submit_checked(
+                    generation,
+                    p.hash,
+                    p.plan,
+                    (Some(delta), replaced),
+                    p.beside,
+                );
                 if let Some(plan) = unapplied {
                     p.way_back.give_back(plan, &mut self.live);
                 }
@@ -246,15 +259,14 @@ impl Shaper {
         !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation)
     }
 
-    /// `problems`: what [`Shaper::check`] found in `plan`. `delta`: what the plan came as
-    /// (saved as such when the saved plan is its base). The plan comes back when it is not
+    /// `problems`: what [`Shaper::check`] found in `plan`. The plan comes back when it is not
     /// applied.
     fn submit_checked(
         &mut self,
         generation: u64,
         hash: u64,
         plan: QueuePlan,
-        delta: Option<&lqos_plan::PlanDelta>,
+        came: Came,
         problems: Vec<String>,
     ) -> (Outcome, Option<QueuePlan>) {
         if self.unchanged(generation, hash) {
@@ -263,7 +275,7 @@ impl Shaper {
         if !problems.is_empty() {
             return (Outcome::Rejected(problems), Some(plan));
         }
-        self.apply_plan(generation, hash, plan, delta)
+        self.apply_plan(generation, hash, plan, came)
     }
 
     /// Stages, applies and saves `plan`; it comes back when it is not applied.
@@ -272,7 +284,7 @@ impl Shaper {
         generation: u64,
         hash: u64,
         plan: QueuePlan,
-        delta: Option<&lqos_plan::PlanDelta>,
+        came: Came,
     ) -> (Outcome, Option<QueuePlan>) {
         let state_err = |e: crate::state::StateError| {
             let why = crate::state::with_causes(&e);
@@ -280,6 +292,7 @@ impl Shaper {
             Outcome::Rejected(vec![format!("{why}: lqosd refuses a plan it could not recover after a restart; the previous plan stays live")])
         };
         let staging = std::time::Instant::now();
+        let (delta, replaced) = came;
         if let Err(e) = self.state.stage((generation, hash), &plan, delta) {
             return (state_err(e), Some(plan));
         }
@@ -292,32 +305,30 @@ impl Shaper {
                 return (Outcome::Rejected(vec![e.to_string()]), Some(plan));
             }
         }
-        // What the kernel holds now and what it must hold: the plans themselves, or with lazy
-        // queues the plans materialised for the built circuits.
-        let kernel_now = match (&mut self.lazy, self.needs_rebuild) {
-            (_, true) => empty_plan(),
-            (Some(l), false) => std::mem::replace(&mut l.kernel, empty_plan()),
-            (None, false) => std::mem::replace(&mut self.live.plan, empty_plan()),
-        };
-        // Built circuits the plan no longer has are simply not materialised.
-        let lazy_target = self.lazy.as_ref().map(|l| l.realise(&plan));
         let started = std::time::Instant::now();
-        let result = apply(
-            &mut self.dataplane,
-            &kernel_now,
-            lazy_target.as_ref().unwrap_or(&plan),
-            self.ip_map_capacity,
-            &mut self.handles,
-        );
-        match (&mut self.lazy, lazy_target, result.is_ok()) {
-            (Some(l), Some(target), true) => {
-                l.kernel = target;
-                l.prune(&plan);
+        // With lazy queues, a delta that only re-rated classes changes only their HTBs' part of
+        // the kernel's plan.
+        let rerated = match (&self.lazy, self.needs_rebuild, replaced) {
+            (Some(l), false, Some(r)) => l.rematerialise(&plan, r),
+            _ => None,
+        };
+        let only_rerated = rerated.is_some();
+        let result = match (rerated, &mut self.lazy) {
+            (Some(change), Some(l)) => {
+                let result = apply(
+                    &mut self.dataplane,
+                    &change.before,
+                    &change.after,
+                    self.ip_map_capacity,
+                    &mut self.handles,
+                );
+                if result.is_ok() {
+                    change.apply_to(&mut l.kernel);
+                }
+                result
             }
-            (Some(l), _, false) => l.kernel = kernel_now,
-            (None, _, false) => self.live.plan = kernel_now,
-            _ => {}
-        }
+            _ => self.apply_whole(&plan),
+        };
         match result {
             Ok(summary) => {
                 if let Err(e) = self.dataplane.write_config(plan.queues) {
@@ -342,6 +353,7 @@ impl Shaper {
                     stage_ms = (started - staging).as_secs_f64() * 1e3,
                     apply_ms = applied.as_millis() as u64,
                     save_ms = (started.elapsed() - applied).as_millis() as u64,
+                    only_rerated,
                     "plan live and saved"
                 );
                 (Outcome::Applied(summary), None)
@@ -362,6 +374,35 @@ impl Shaper {
                 (Outcome::Rejected(vec![e.to_string()]), Some(plan))
             }
         }
+    }
+
+    /// Applies `plan` over what the kernel holds: the live plan, or with lazy queues the live
+    /// plan materialised for the built circuits. On failure the kernel's plan stays as it was.
+    fn apply_whole(&mut self, plan: &QueuePlan) -> Result<ApplySummary, ApplyError> {
+        let kernel_now = match (&mut self.lazy, self.needs_rebuild) {
+            (_, true) => empty_plan(),
+            (Some(l), false) => std::mem::replace(&mut l.kernel, empty_plan()),
+            (None, false) => std::mem::replace(&mut self.live.plan, empty_plan()),
+        };
+        // Built circuits the plan no longer has are simply not materialised.
+        let lazy_target = self.lazy.as_ref().map(|l| l.realise(plan));
+        let result = apply(
+            &mut self.dataplane,
+            &kernel_now,
+            lazy_target.as_ref().unwrap_or(plan),
+            self.ip_map_capacity,
+            &mut self.handles,
+        );
+        match (&mut self.lazy, lazy_target, result.is_ok()) {
+            (Some(l), Some(target), true) => {
+                l.set_kernel(target, true);
+                l.prune(plan);
+            }
+            (Some(l), _, false) => l.kernel = kernel_now,
+            (None, _, false) => self.live.plan = kernel_now,
+            _ => {}
+        }
+        result
     }
 
     /// What lqosd refuses in `plan` before touching the kernel ([`crate::plan_check`]).
@@ -446,7 +487,8 @@ impl Shaper {
         let started = Instant::now();
         lazy.build(&due.build, now);
         let first = lazy.realise_leaving(&self.live.plan, &due.collapse);
-        if let Err(e) = self.apply_kernel(first) {
+        let settled = due.collapse.is_empty();
+        if let Err(e) = self.apply_kernel(first, settled) {
             if let Some(l) = &mut self.lazy {
                 l.unbuild(&due.build);
             }
@@ -456,7 +498,7 @@ impl Shaper {
             let lazy = self.lazy.as_mut()?;
             lazy.unbuild(&due.collapse);
             let second = lazy.realise(&self.live.plan);
-            if let Err(e) = self.apply_kernel(second) {
+            if let Err(e) = self.apply_kernel(second, true) {
                 // The collapsing circuits stay built (and routed to their pools) until the
                 // next pass tries again.
                 if let Some(l) = &mut self.lazy {
@@ -476,8 +518,9 @@ impl Shaper {
         }))
     }
 
-    /// Applies `target` over the lazy kernel plan; on success it becomes the kernel plan.
-    fn apply_kernel(&mut self, target: QueuePlan) -> Result<ApplySummary, String> {
+    /// Applies `target` over the lazy kernel plan; on success it becomes the kernel plan
+    /// (`settled`: see [`Lazy::set_kernel`]).
+    fn apply_kernel(&mut self, target: QueuePlan, settled: bool) -> Result<ApplySummary, String> {
         let Some(lazy) = &mut self.lazy else {
             return Err("lazy queues are off".into());
         };
@@ -490,7 +533,7 @@ impl Shaper {
         );
         match result {
             Ok(summary) => {
-                lazy.kernel = target;
+                lazy.set_kernel(target, settled);
                 Ok(summary)
             }
             Err(e) => {

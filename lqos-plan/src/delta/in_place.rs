@@ -114,6 +114,20 @@ impl PlanDelta {
 }
 
 impl Replaced {
+    /// Whether the patch changed the queue count or any mapping.
+    pub(crate) fn beyond_classes(&self, plan: &QueuePlan) -> bool {
+        self.queues != plan.queues || self.mappings.is_some()
+    }
+
+    /// Every stretch of classes replaced: (interface, HTB, the stretch's range in the
+    /// patched class list, the classes that were there).
+    pub(crate) fn class_stretches(
+        &self,
+    ) -> impl Iterator<Item = (usize, usize, std::ops::Range<usize>, &[HtbClass])> {
+        (self.classes.iter())
+            .map(|(i, q, s)| (*i, *q, s.at..s.at + s.inserted, s.removed.as_slice()))
+    }
+
     /// Puts back the base plan that [`PlanDelta::patch_in_place`] patched into `plan`.
     pub fn restore(self, plan: &mut QueuePlan) {
         plan.queues = self.queues;

@@ -221,3 +221,73 @@ fn pools_avoid_minors_the_plan_uses() {
     assert_eq!(mapped(&m, "100.64.0.2/32").0, ClassId::new(1, 0xffff));
     assert_eq!(mapped(&m, "100.64.0.3/32").0, ClassId::new(1, 0xfffe));
 }
+
+/// `new`, patched in place from `old`, rematerialised over the kernel's plan for `old`: the
+/// result when it is `Some` (checked to be exactly the whole plan materialised afresh).
+fn rematerialised(old: &QueuePlan, new: &QueuePlan, mode: Laziness, built: &[&str]) -> bool {
+    let state = active(built);
+    let mut kernel = materialise(old, mode, &state);
+    let mut patched = old.clone();
+    let delta = crate::PlanDelta::between(1, old, new);
+    let replaced = delta.patch_in_place(&mut patched).expect("one stretch");
+    assert_eq!(&patched, new);
+    let Some(change) = rematerialise(&kernel, &patched, &replaced, mode, &state) else {
+        return false;
+    };
+    // The difference holds exactly the kernel's difference, mappings none.
+    let whole = materialise(new, mode, &state);
+    assert_eq!(
+        diff(&change.before, &change.after),
+        diff(&kernel, &whole),
+        "{mode:?} {built:?}"
+    );
+    change.apply_to(&mut kernel);
+    assert_eq!(kernel, whole, "{mode:?} {built:?}");
+    true
+}
+
+#[test]
+fn a_re_rate_materialises_only_the_htbs_it_touched_and_the_same_kernel_plan() {
+    let with = |f: &dyn Fn(&mut QueuePlan)| {
+        let mut p = plan();
+        f(&mut p);
+        p
+    };
+    let c1_ceil = with(&|p| p.interfaces[0].htbs[0].classes[2].ceil_bps *= 2);
+    let c2_leaf = with(&|p| p.interfaces[1].htbs[0].classes[3].leaf = Some("fq_codel".into()));
+    let node = with(&|p| p.interfaces[0].htbs[0].classes[1].rate_bps /= 2);
+    for mode in [Laziness::Htb, Laziness::Full] {
+        for built in [&[][..], &["C1"], &["C1", "C2", "C3"]] {
+            for new in [&c1_ceil, &c2_leaf, &node, &plan()] {
+                assert!(
+                    rematerialised(&plan(), new, mode, built),
+                    "{mode:?} {built:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn anything_but_a_re_rate_materialises_the_whole_plan() {
+    let with = |f: &dyn Fn(&mut QueuePlan)| {
+        let mut p = plan();
+        f(&mut p);
+        p
+    };
+    let moved = with(&|p| p.interfaces[0].htbs[0].classes[4].parent = Some(ClassId::new(1, 2)));
+    let removed = with(&|p| {
+        p.interfaces[0].htbs[0].classes.remove(4);
+        p.mappings.remove(3);
+    });
+    let remapped = with(&|p| p.mappings[0].cpu = 1);
+    // C3 renumbered to the minor the node's pool has: the pool would move.
+    let renumbered = with(&|p| {
+        p.interfaces[0].htbs[0].classes[4].id = ClassId::new(1, MAX_MINOR - 2);
+    });
+    for mode in [Laziness::Htb, Laziness::Full] {
+        for new in [&moved, &removed, &remapped, &renumbered] {
+            assert!(!rematerialised(&plan(), new, mode, &["C1"]), "{mode:?}");
+        }
+    }
+}

@@ -109,6 +109,11 @@ impl WayBack {
         self.0.is_some()
     }
 
+    /// What the patch in place replaced.
+    pub fn replaced(&self) -> Option<&lqos_plan::Replaced> {
+        self.0.as_ref()
+    }
+
     /// Puts `plan`, the patched plan given back unapplied, back into `live` as the base.
     pub fn give_back(self, mut plan: QueuePlan, live: &mut Live) {
         if let Some(replaced) = self.0 {

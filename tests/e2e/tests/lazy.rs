@@ -196,6 +196,27 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
         again.contains("unchanged"),
         "the live plan is the patched one:\n{again}"
     );
+    // Re-rating LA while it carries traffic (built): its class alone changes in the kernel.
+    let flow = tb.start_flow("100.64.30.1", false, 6)?;
+    time_until(Duration::from_secs(3), || class_exists(&tb, &class))?.context("LA built again")?;
+    let rows = [
+        device_row("LA", "Capped", "100.64.30.1", "", 25.0, 5.0),
+        device_row("LB", "Capped", "100.64.30.2", "", 35.0, 7.0),
+    ];
+    tb.dir.write(
+        "ShapedDevices.csv",
+        format!("{CSV_HEADER}{}", rows.concat()),
+    )?;
+    let out = tb.refresh()?;
+    flow.finish()?;
+    ensure!(
+        out.contains("sent a delta of") && out.contains("classes +0 ~1 -0, IP mappings +0 ~0 -0"),
+        "one class changed:\n{out}"
+    );
+    let shown = tb
+        .shaper
+        .run("tc", &["class", "show", "dev", "lqn", "classid", &class])?;
+    ensure!(shown.contains("ceil 25Mbit"), "{shown}");
     Ok(())
 }
 
