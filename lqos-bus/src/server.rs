@@ -61,6 +61,10 @@ impl Default for Limits {
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn handle(&self, request: Request) -> impl Future<Output = Response> + Send;
+
+    /// Called after each answer is written, or failed to be (the client went away): work
+    /// that follows an answer but must not delay it starts here.
+    fn answered(&self) {}
 }
 
 /// Serves the bus on `listener` until `shutdown` completes, then stops accepting, closes
@@ -236,7 +240,9 @@ impl<H: Handler> Connection<H> {
                     Response::Error { message: e.chain() }
                 }
             };
-            if !self.respond(&response).await {
+            let written = self.respond(&response).await;
+            self.handler.answered();
+            if !written {
                 return;
             }
         }

@@ -19,7 +19,13 @@ pub struct BusHandler {
     applying_since: Arc<AtomicU64>,
     /// The last applied fleet fence (docs/fleet.md).
     pub fences: Arc<Mutex<FenceStore>>,
+    /// Work that follows an applied plan (the address index, the telemetry's and the
+    /// WebUI's views of it), started once the answer is written: on two cores it would
+    /// otherwise delay the answer by milliseconds.
+    after_answer: Arc<Mutex<Vec<AfterAnswer>>>,
 }
+
+type AfterAnswer = Box<dyn FnOnce() + Send>;
 
 impl BusHandler {
     pub fn new(
@@ -51,6 +57,7 @@ impl BusHandler {
             shared: Arc::new(shared),
             applying_since: Arc::new(AtomicU64::new(0)),
             fences: Arc::new(Mutex::new(fences)),
+            after_answer: Arc::default(),
         }
     }
 
@@ -137,6 +144,13 @@ fn since(shared: &Shared) -> u64 {
 }
 
 impl Handler for BusHandler {
+    fn answered(&self) {
+        let due = std::mem::take(&mut *self.after_answer.lock().unwrap_or_else(|p| p.into_inner()));
+        for work in due {
+            tokio::task::spawn_blocking(work);
+        }
+    }
+
     async fn handle(&self, request: Request) -> Response {
         // Reports and issues: quick, and never behind an apply.
         let shared = &self.shared;
@@ -230,7 +244,7 @@ impl Handler for BusHandler {
         let (shaper, locked) = (self.shaper.clone(), self.shaper.clone());
         let uptime = self.shared.uptime_secs();
         let (applying, shared) = (self.applying_since.clone(), self.shared.clone());
-        let fences = self.fences.clone();
+        let (fences, after_answer) = (self.fences.clone(), self.after_answer.clone());
         let answer = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             // A panic in an earlier apply poisoned the lock; the shaper's state is still the
@@ -283,7 +297,7 @@ impl Handler for BusHandler {
                 // The address index (70 ms at 100k circuits) is rebuilt after the answer, under
                 // the shaper's lock, so it always indexes the live plan of its time.
                 let (shaper, shared, ms) = (locked.clone(), shared.clone(), summary.duration_ms);
-                tokio::task::spawn_blocking(move || {
+                let work: AfterAnswer = Box::new(move || {
                     let shaper = shaper.lock().unwrap_or_else(|p| p.into_inner());
                     shared.telemetry.plan_applied(shaper.plan());
                     shared.plan_applied(
@@ -295,6 +309,7 @@ impl Handler for BusHandler {
                     // old layout with the new index for a moment: the next second fixes it).
                     shared.set_layout(shaper.queue_layout());
                 });
+                (after_answer.lock().unwrap_or_else(|p| p.into_inner())).push(work);
             }
             let status = match &outcome {
                 Outcome::Rejected(reasons) => {
