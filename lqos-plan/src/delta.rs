@@ -387,6 +387,22 @@ impl<T: Clone + PartialEq + Hash> ListDelta<T> {
         Ok(out)
     }
 
+    /// How many elements at the start and at the end of the new list are copies of the old
+    /// list's (of `old_len`) at the same place: known equal, so a diff need not compare them.
+    pub(crate) fn copied_in_place(&self, old_len: usize) -> (usize, usize) {
+        let start = match self.runs.first() {
+            Some(Run::Copy { from: 0, len }) => *len as usize,
+            _ => 0,
+        };
+        let end = match self.runs.as_slice() {
+            [_, .., Run::Copy { from, len }] if *from as usize + *len as usize == old_len => {
+                *len as usize
+            }
+            _ => 0,
+        };
+        (start, end)
+    }
+
     fn new_elements(&self) -> usize {
         self.runs
             .iter()
@@ -466,6 +482,8 @@ mod tests {
         let (patched, hash) = d.patch(old).expect("patch");
         assert_eq!(&patched, new);
         assert_eq!(hash, plan_hash(new));
+        // The diff that skips the copies in place finds what the whole diff finds.
+        assert_eq!(crate::diff_patched(old, new, &d), crate::diff(old, new));
         // In place, where the delta has that shape: the same plan, and the base back.
         let mut in_place = old.clone();
         if let Some(replaced) = d.patch_in_place(&mut in_place) {

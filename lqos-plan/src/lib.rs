@@ -12,7 +12,7 @@ mod render;
 mod steering;
 
 pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Replaced, Run};
-pub use diff::{diff, PlanDiff};
+pub use diff::{diff, diff_patched, PlanDiff};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
 pub use lazy::{materialise, rematerialise, CircuitState, KernelPatch, Laziness};
 pub use ops::{build_interface, is_batch_text, rollback, steps, Step, TcOp};

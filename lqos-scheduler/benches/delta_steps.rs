@@ -10,8 +10,8 @@
 
 use lqos_config::{load_inputs, Config, Inputs};
 use lqos_plan::{
-    diff, materialise, plan_hash, steering_problems, steps, Laziness, PlanDelta, QueuePlan,
-    Steering,
+    diff, diff_patched, materialise, plan_hash, steering_problems, steps, Laziness, PlanDelta,
+    QueuePlan, Steering,
 };
 use lqos_scheduler::plan::{plan, AssignOptions};
 use std::collections::HashSet;
@@ -127,6 +127,10 @@ fn main() {
                 time(|| steering_problems(&new, &machine)),
             ),
             ("lqosd: diff of the plans", time(|| diff(&old, &new))),
+            (
+                "lqosd: diff of the plans, past the delta's copies in place",
+                time(|| diff_patched(&old, &new, &delta)),
+            ),
             ("lqosd: steps of that diff", time(|| steps(&d, &old))),
             (
                 "lqosd, lazy `Full`: materialise the new plan",

@@ -1,10 +1,11 @@
-//! A plan delta rebuilds exactly the new plan from the old one (same value, same hash), for
-//! random edits of generated networks, and stays small for a one-circuit change.
+//! A plan delta rebuilds exactly the new plan from the old one (same value, same hash, the
+//! same diff), copied or in place, for random edits of generated networks, and stays small for
+//! a one-circuit change.
 
 mod common;
 
 use common::edits::{config, edit, generated, plan_pair};
-use lqos_plan::{plan_hash, PlanDelta};
+use lqos_plan::{diff, diff_patched, plan_hash, PlanDelta};
 use lqos_scheduler::plan::{plan, AssignOptions};
 use proptest::prelude::*;
 
@@ -22,6 +23,15 @@ proptest! {
         let (patched, hash) = delta.patch(&old.plan).unwrap();
         prop_assert_eq!(&patched, &new.plan);
         prop_assert_eq!(hash, plan_hash(&new.plan));
+        // The diff that skips the delta's copies in place is the whole diff.
+        prop_assert_eq!(diff_patched(&old.plan, &new.plan, &delta), diff(&old.plan, &new.plan));
+        // In place, where the delta's shape allows: the same plan, and the old one back.
+        let mut in_place = old.plan.clone();
+        if let Some(replaced) = delta.patch_in_place(&mut in_place) {
+            prop_assert_eq!(&in_place, &new.plan);
+            replaced.restore(&mut in_place);
+        }
+        prop_assert_eq!(&in_place, &old.plan);
         if edits.is_empty() && !requeue {
             prop_assert_eq!(delta.new_elements(), 0);
         }

@@ -319,6 +319,7 @@ impl Shaper {
                     &mut self.dataplane,
                     &change.before,
                     &change.after,
+                    None,
                     self.ip_map_capacity,
                     &mut self.handles,
                 );
@@ -327,7 +328,7 @@ impl Shaper {
                 }
                 result
             }
-            _ => self.apply_whole(&plan),
+            _ => self.apply_whole(&plan, delta),
         };
         match result {
             Ok(summary) => {
@@ -378,7 +379,12 @@ impl Shaper {
 
     /// Applies `plan` over what the kernel holds: the live plan, or with lazy queues the live
     /// plan materialised for the built circuits. On failure the kernel's plan stays as it was.
-    fn apply_whole(&mut self, plan: &QueuePlan) -> Result<ApplySummary, ApplyError> {
+    /// `delta`: what `plan` came as, a patch of the live plan.
+    fn apply_whole(
+        &mut self,
+        plan: &QueuePlan,
+        delta: Option<&lqos_plan::PlanDelta>,
+    ) -> Result<ApplySummary, ApplyError> {
         let kernel_now = match (&mut self.lazy, self.needs_rebuild) {
             (_, true) => empty_plan(),
             (Some(l), false) => std::mem::replace(&mut l.kernel, empty_plan()),
@@ -386,10 +392,13 @@ impl Shaper {
         };
         // Built circuits the plan no longer has are simply not materialised.
         let lazy_target = self.lazy.as_ref().map(|l| l.realise(plan));
+        // The delta relates the live plan and `plan`, not what the kernel holds otherwise.
+        let made_by = delta.filter(|_| lazy_target.is_none() && !self.needs_rebuild);
         let result = apply(
             &mut self.dataplane,
             &kernel_now,
             lazy_target.as_ref().unwrap_or(plan),
+            made_by,
             self.ip_map_capacity,
             &mut self.handles,
         );
@@ -528,6 +537,7 @@ impl Shaper {
             &mut self.dataplane,
             &lazy.kernel,
             &target,
+            None,
             self.ip_map_capacity,
             &mut self.handles,
         );

@@ -15,7 +15,7 @@ mod tests;
 
 use ipnet::IpNet;
 use lqos_bus::ApplySummary;
-use lqos_plan::{diff, rollback, steps, IpMapping, PlanDelta, QueuePlan, TcOp};
+use lqos_plan::{diff, diff_patched, rollback, steps, IpMapping, PlanDelta, QueuePlan, TcOp};
 use std::collections::HashMap;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -215,11 +215,13 @@ pub fn empty_plan() -> QueuePlan {
 
 /// Applies `new` over `old` (what the kernel holds now). On failure the kernel is put back
 /// on `old`, and the error says whether that worked. `handles` holds the live leaf qdisc
-/// handles and is kept in step with the kernel.
+/// handles and is kept in step with the kernel. `made_by`: the delta whose (hash-checked)
+/// patch of `old` is `new`, if one is: the diff then skips what it copied in place.
 pub fn apply(
     kernel: &mut dyn Kernel,
     old: &QueuePlan,
     new: &QueuePlan,
+    made_by: Option<&PlanDelta>,
     ip_map_capacity: u32,
     handles: &mut LeafHandles,
 ) -> Result<ApplySummary, ApplyError> {
@@ -230,7 +232,10 @@ pub fn apply(
         });
     }
     let started = Instant::now();
-    let d = diff(old, new);
+    let d = match made_by {
+        Some(delta) => diff_patched(old, new, delta),
+        None => diff(old, new),
+    };
     let plan_steps = steps(&d, old);
     let mut after = handles.clone();
     let ops = plan_steps

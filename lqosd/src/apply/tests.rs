@@ -62,7 +62,7 @@ fn pair(requeue: bool) -> (QueuePlan, QueuePlan) {
 fn kernel_on(p: &QueuePlan) -> (FakeKernel, LeafHandles) {
     let mut k = FakeKernel::default();
     let mut h = LeafHandles::default();
-    apply(&mut k, &empty_plan(), p, u32::MAX, &mut h).expect("first apply");
+    apply(&mut k, &empty_plan(), p, None, u32::MAX, &mut h).expect("first apply");
     (k, h)
 }
 
@@ -78,7 +78,7 @@ fn first_apply_then_diff_lands_on_the_new_plan() {
     for requeue in [false, true] {
         let (old, new) = pair(requeue);
         let (mut k, mut h) = kernel_on(&old);
-        let summary = apply(&mut k, &old, &new, u32::MAX, &mut h).expect("apply");
+        let summary = apply(&mut k, &old, &new, None, u32::MAX, &mut h).expect("apply");
         assert_eq!(k.state(), kernel_on(&new).0.state(), "requeue {requeue}");
         handles_match(&k, &h);
         assert!(
@@ -107,7 +107,7 @@ fn a_failure_at_any_tc_operation_restores_the_previous_plan() {
         for at in 0..total {
             let (mut k, mut h) = kernel_on(&old);
             k.fail_tc_at = Some(k.tc_ops_run + at);
-            match apply(&mut k, &old, &new, u32::MAX, &mut h) {
+            match apply(&mut k, &old, &new, None, u32::MAX, &mut h) {
                 Err(ApplyError::RolledBack {
                     cause: ApplyFailure::Tc(f),
                 }) => assert_eq!(f.message, "injected failure"),
@@ -131,7 +131,7 @@ fn a_failed_ip_map_update_restores_the_previous_plan() {
     let victim = d.upsert_mappings.last().expect("an upsert").prefix;
     let (mut k, mut h) = kernel_on(&old);
     k.fail_upsert = Some(victim);
-    let err = apply(&mut k, &old, &new, u32::MAX, &mut h).expect_err("injected");
+    let err = apply(&mut k, &old, &new, None, u32::MAX, &mut h).expect_err("injected");
     assert!(
         matches!(
             err,
@@ -149,7 +149,7 @@ fn a_plan_larger_than_the_ip_map_is_refused_before_touching_anything() {
     let (old, new) = pair(false);
     let (mut k, mut h) = kernel_on(&old);
     let before = k.state();
-    let err = apply(&mut k, &old, &new, 3, &mut h).expect_err("too big");
+    let err = apply(&mut k, &old, &new, None, 3, &mut h).expect_err("too big");
     assert!(err.to_string().contains("ip_map_capacity"), "{err}");
     assert_eq!(k.state(), before);
 }
@@ -159,7 +159,7 @@ fn an_unchanged_plan_runs_nothing() {
     let (old, _) = pair(false);
     let (mut k, mut h) = kernel_on(&old);
     let ran = k.tc_ops_run;
-    let s = apply(&mut k, &old, &old.clone(), u32::MAX, &mut h).expect("apply");
+    let s = apply(&mut k, &old, &old.clone(), None, u32::MAX, &mut h).expect("apply");
     assert_eq!(k.tc_ops_run, ran);
     assert_eq!(
         s.classes_added + s.classes_changed + s.classes_removed + s.mappings_added,
@@ -186,7 +186,7 @@ fn submit_delta(
     let base = live.plan.clone();
     let p = patch_live(live, delta, in_place, |_| ())?;
     assert_eq!(p.hash, plan_hash(&p.plan));
-    if let Err(e) = apply(k, &base, &p.plan, u32::MAX, h) {
+    if let Err(e) = apply(k, &base, &p.plan, Some(delta), u32::MAX, h) {
         p.way_back.give_back(p.plan, live);
         return Err(e.to_string());
     }
