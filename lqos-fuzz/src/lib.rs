@@ -230,8 +230,8 @@ fn apply_plan(plan: &QueuePlan) {
     let mut handles = LeafHandles::default();
     let empty = empty_plan();
     plan_hash(plan);
-    if apply(&mut kernel, &empty, plan, 1 << 20, &mut handles).is_ok() {
-        let _ = apply(&mut kernel, plan, &empty, 1 << 20, &mut handles);
+    if apply(&mut kernel, &empty, plan, None, 1 << 20, &mut handles).is_ok() {
+        let _ = apply(&mut kernel, plan, &empty, None, 1 << 20, &mut handles);
     }
     let index = lqosd::prefix_index::PrefixIndex::new(&plan.mappings);
     for m in plan.mappings.iter().take(8) {

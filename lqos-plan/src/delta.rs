@@ -8,56 +8,14 @@
 //! lqosd patches only a live plan that is that base, and refuses a result whose hash differs,
 //! so a delta can never produce a plan the scheduler did not compute.
 
+use crate::hash::{plan_hash, ListHash, PlanHashes};
 use crate::{HtbClass, InterfacePlan, IpMapping, QueuePlan};
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 
 mod in_place;
 pub use in_place::Replaced;
-
-/// A content hash of a plan, to tell "unchanged" and "same base" cheaply: FxHash (no random
-/// seed, so the same plan hashes the same in every process of one build) over the plan's
-/// fields, without serializing it. Compare only hashes computed by builds of the same source:
-/// a scheduler and an lqosd that hash differently never agree on a base and fall back to full
-/// plans, which is slower but correct.
-///
-/// Each HTB's classes and the mappings hash as lists of their own, which the plan's hash
-/// combines: a delta hashes the new plan's lists in the pass that compares them.
-pub fn plan_hash(plan: &QueuePlan) -> u64 {
-    combined_hash(
-        plan,
-        |i, q| list_hash(&plan.interfaces[i].htbs[q].classes),
-        list_hash(&plan.mappings),
-    )
-}
-
-/// FxHash of a list: its length, then its elements.
-fn list_hash<T: Hash>(items: &[T]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write_usize(items.len());
-    for item in items {
-        item.hash(&mut h);
-    }
-    h.finish()
-}
-
-/// [`plan_hash`] from the hashes of `plan`'s lists: `classes(interface, htb)` and `mappings`.
-fn combined_hash(plan: &QueuePlan, classes: impl Fn(usize, usize) -> u64, mappings: u64) -> u64 {
-    let mut h = FxHasher::default();
-    plan.queues.hash(&mut h);
-    h.write_usize(plan.interfaces.len());
-    for (i, iface) in plan.interfaces.iter().enumerate() {
-        iface.name.hash(&mut h);
-        h.write_usize(iface.htbs.len());
-        for (q, htb) in iface.htbs.iter().enumerate() {
-            (htb.major, htb.mq_minor, htb.direction, htb.cpu).hash(&mut h);
-            h.write_u64(classes(i, q));
-        }
-    }
-    h.write_u64(mappings);
-    h.finish()
-}
 
 /// The plan after `base`: see the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,10 +95,18 @@ impl PlanDelta {
             || ListDelta::between(&old.mappings, &new.mappings, |m| m.prefix),
             || Self::interface_deltas(old, new),
         );
+        let class_hash = |i: usize, q: usize| ListHash {
+            hash: class_hashes[i][q],
+            len: new.interfaces[i].htbs[q].classes.len(),
+        };
+        let mappings_hash = ListHash {
+            hash: mappings_hash,
+            len: new.mappings.len(),
+        };
         Self {
             base_generation,
             base_hash,
-            result_hash: combined_hash(new, |i, q| class_hashes[i][q], mappings_hash),
+            result_hash: PlanHashes::from_lists(new, class_hash, mappings_hash).plan(),
             queues: new.queues,
             interfaces,
             mappings,
@@ -172,7 +138,11 @@ impl PlanDelta {
                         (InterfaceDelta::Patched { base, classes }, hashes)
                     }
                     None => {
-                        let hashes = n.htbs.iter().map(|q| list_hash(&q.classes)).collect();
+                        let hashes = n
+                            .htbs
+                            .iter()
+                            .map(|q| ListHash::of(&q.classes).hash)
+                            .collect();
                         (InterfaceDelta::Whole(n.clone()), hashes)
                     }
                 }
@@ -197,21 +167,39 @@ impl PlanDelta {
     /// and its hash, checked against the one the delta promised.
     pub fn patch(&self, base: &QueuePlan) -> Result<(QueuePlan, u64), DeltaError> {
         let plan = self.patch_unverified(base)?;
-        let hash = self.verify(&plan)?;
-        Ok((plan, hash))
+        let hashes = self.verify(&plan, &PlanHashes::default())?;
+        Ok((plan, hashes.plan()))
     }
 
-    /// The hash of `plan` (made by [`PlanDelta::patch_unverified`]), if it is the one the
-    /// delta promised. Split from the patch so that a caller can hash on another thread.
-    pub fn verify(&self, plan: &QueuePlan) -> Result<u64, DeltaError> {
-        let got = plan_hash(plan);
-        if got != self.result_hash {
+    /// The hashes of `plan` (made by [`PlanDelta::patch_unverified`] or
+    /// [`PlanDelta::patch_in_place`]), if its hash is the one the delta promised. Split from
+    /// the patch so that a caller can hash on another thread. `base`: the base plan's hashes,
+    /// if known (else [`PlanHashes::default`]): a list the delta copies whole keeps its hash.
+    pub fn verify(&self, plan: &QueuePlan, base: &PlanHashes) -> Result<PlanHashes, DeltaError> {
+        let hashes = PlanHashes::from_lists(
+            plan,
+            |i, q| {
+                let list = &plan.interfaces[i].htbs[q].classes;
+                let kept = match self.interfaces.get(i) {
+                    Some(InterfaceDelta::Patched { base: at, classes }) => classes
+                        .get(q)
+                        .zip(base.classes(*at as usize, q))
+                        .and_then(|(d, h)| d.copied_whole(h, list.len())),
+                    _ => None,
+                };
+                kept.unwrap_or_else(|| ListHash::of(list))
+            },
+            (self.mappings)
+                .copied_whole(base.mappings(), plan.mappings.len())
+                .unwrap_or_else(|| ListHash::of(&plan.mappings)),
+        );
+        if hashes.plan() != self.result_hash {
             return Err(DeltaError::ResultMismatch {
                 expected: self.result_hash,
-                got,
+                got: hashes.plan(),
             });
         }
-        Ok(got)
+        Ok(hashes)
     }
 
     /// The new plan from `base`, not yet checked against the promised hash: pass it through
@@ -309,8 +297,7 @@ impl<T: Clone + PartialEq + Hash> ListDelta<T> {
     /// element at most once); runs of consecutive old elements become one [`Run::Copy`]. The
     /// keys of `old` are indexed only when the lists stop running in step.
     pub fn between<K: Hash + Eq>(old: &[T], new: &[T], key: impl Fn(&T) -> K) -> (Self, u64) {
-        let mut hash = FxHasher::default();
-        hash.write_usize(new.len());
+        let mut hash = ListHash::hasher(new.len());
         let mut runs: Vec<Run<T>> = Vec::new();
         let mut index: Option<FxHashMap<K, usize>> = None;
         let mut copied = vec![false; old.len()];
@@ -385,6 +372,17 @@ impl<T: Clone + PartialEq + Hash> ListDelta<T> {
             }
         }
         Ok(out)
+    }
+
+    /// `old`, the old list's hash, when this delta copies the old list whole into a list of
+    /// `new_len`.
+    fn copied_whole(&self, old: ListHash, new_len: usize) -> Option<ListHash> {
+        let whole = match self.runs.as_slice() {
+            [] => old.len == 0,
+            [Run::Copy { from: 0, len }] => *len as usize == old.len,
+            _ => false,
+        };
+        (whole && new_len == old.len).then_some(old)
     }
 
     /// How many elements at the start and at the end of the new list are copies of the old
@@ -488,7 +486,9 @@ mod tests {
         let mut in_place = old.clone();
         if let Some(replaced) = d.patch_in_place(&mut in_place) {
             assert_eq!(&in_place, new);
-            assert_eq!(d.verify(&in_place), Ok(hash));
+            // Hashed again by the lists the delta changed only, from the base's hashes.
+            let hashes = d.verify(&in_place, &PlanHashes::of(old)).expect("verify");
+            assert_eq!(hashes, PlanHashes::of(new));
             replaced.restore(&mut in_place);
         }
         assert_eq!(&in_place, old);
@@ -528,6 +528,31 @@ mod tests {
         new.queues = 4;
         new.interfaces[0].htbs[0].cpu = 3;
         assert!(!in_place(&old, &new), "an interface sent whole");
+    }
+
+    #[test]
+    fn the_hash_check_reuses_the_hashes_of_the_lists_copied_whole() {
+        let old = plan(20);
+        let mut new = old.clone();
+        new.interfaces[0].htbs[1].classes[7].rate_bps += 1;
+        let d = PlanDelta::between(1, &old, &new);
+        let base = PlanHashes::of(&old);
+        assert_eq!(d.verify(&new, &base), Ok(PlanHashes::of(&new)));
+        // Base hashes that are not the base's: reused for the lists copied whole, so the
+        // result no longer hashes as promised (which shows they were not computed again).
+        let mut other = old.clone();
+        for c in other
+            .interfaces
+            .iter_mut()
+            .flat_map(|i| &mut i.htbs)
+            .flat_map(|q| &mut q.classes)
+        {
+            c.ceil_bps += 1;
+        }
+        other.mappings[0].cpu += 1;
+        let other = PlanHashes::of(&other);
+        let e = d.verify(&new, &other).expect_err("other base's hashes");
+        assert!(matches!(e, DeltaError::ResultMismatch { .. }), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod delta;
 mod diff;
+mod hash;
 mod htb;
 mod lazy;
 mod ops;
@@ -11,8 +12,9 @@ mod preview;
 mod render;
 mod steering;
 
-pub use delta::{plan_hash, DeltaError, InterfaceDelta, ListDelta, PlanDelta, Replaced, Run};
+pub use delta::{DeltaError, InterfaceDelta, ListDelta, PlanDelta, Replaced, Run};
 pub use diff::{diff, diff_patched, PlanDiff};
+pub use hash::{plan_hash, PlanHashes};
 pub use htb::{burst_bytes, quantum_bytes, MAX_MINOR, MAX_NODE_DEPTH, QUEUE_ROOT_MINOR};
 pub use lazy::{materialise, rematerialise, CircuitState, KernelPatch, Laziness};
 pub use ops::{build_interface, is_batch_text, rollback, steps, Step, TcOp};

@@ -3,13 +3,13 @@
 //! checked, applied as a difference, and saved.
 
 use crate::apply::Kernel;
-use crate::apply::{apply, empty_plan, plan_hash, ApplyError, LeafHandles, Live};
+use crate::apply::{apply, empty_plan, ApplyError, LeafHandles, Live};
 use crate::dataplane::{self, Dataplane, DataplaneError, Shaped};
 use crate::lazy::Lazy;
 use crate::state::StateDir;
 use lqos_bus::{ApplySummary, IssueSeverity, QueueClasses, StatusReport};
 use lqos_config::Config;
-use lqos_plan::QueuePlan;
+use lqos_plan::{PlanHashes, QueuePlan};
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;
@@ -129,11 +129,7 @@ impl Shaper {
             startup_issues.push(issue("xdp_generic", IssueSeverity::Warning, why));
         }
         let mut shaper = Shaper {
-            live: Live {
-                generation: 0,
-                hash: plan_hash(&empty_plan()),
-                plan: empty_plan(),
-            },
+            live: Live::new(0, empty_plan()),
             needs_rebuild: unreadable,
             handles: LeafHandles::default(),
             ip_map_capacity: config.lqosd.ip_map_capacity,
@@ -182,7 +178,7 @@ impl Shaper {
                 l.forget();
             }
             match shaper
-                .apply_plan(saved.generation, saved.hash, saved.plan, (None, None))
+                .apply_plan(saved.generation, saved.hashes, saved.plan, (None, None))
                 .0
             {
                 Outcome::Applied(s) => info!(?s, "saved plan rebuilt"),
@@ -202,8 +198,8 @@ impl Shaper {
 
     /// Handles a plan from the bus.
     pub fn submit(&mut self, generation: u64, plan: QueuePlan) -> Outcome {
-        let hash = plan_hash(&plan);
-        if self.unchanged(generation, hash) {
+        let hashes = PlanHashes::of(&plan);
+        if self.unchanged(generation, hashes.plan()) {
             return Outcome::Unchanged(self.live.generation);
         }
         let checking = std::time::Instant::now();
@@ -212,7 +208,7 @@ impl Shaper {
             check_ms = checking.elapsed().as_secs_f64() * 1e3,
             "plan checked"
         );
-        self.submit_checked(generation, hash, plan, (None, None), problems)
+        self.submit_checked(generation, hashes, plan, (None, None), problems)
             .0
     }
 
@@ -236,7 +232,7 @@ impl Shaper {
                 let replaced = p.way_back.replaced();
                 let (outcome, unapplied) = self.submit_checked(
                     generation,
-                    p.hash,
+                    p.hashes,
                     p.plan,
                     (Some(delta), replaced),
                     p.beside,
@@ -256,7 +252,7 @@ impl Shaper {
     /// A plan already the live one, or older than it, is not applied again (unless the
     /// kernel's tree must be rebuilt).
     fn unchanged(&self, generation: u64, hash: u64) -> bool {
-        !self.needs_rebuild && (hash == self.live.hash || generation <= self.live.generation)
+        !self.needs_rebuild && (hash == self.live.hash() || generation <= self.live.generation)
     }
 
     /// `problems`: what [`Shaper::check`] found in `plan`. The plan comes back when it is not
@@ -264,25 +260,25 @@ impl Shaper {
     fn submit_checked(
         &mut self,
         generation: u64,
-        hash: u64,
+        hashes: PlanHashes,
         plan: QueuePlan,
         came: Came,
         problems: Vec<String>,
     ) -> (Outcome, Option<QueuePlan>) {
-        if self.unchanged(generation, hash) {
+        if self.unchanged(generation, hashes.plan()) {
             return (Outcome::Unchanged(self.live.generation), Some(plan));
         }
         if !problems.is_empty() {
             return (Outcome::Rejected(problems), Some(plan));
         }
-        self.apply_plan(generation, hash, plan, came)
+        self.apply_plan(generation, hashes, plan, came)
     }
 
     /// Stages, applies and saves `plan`; it comes back when it is not applied.
     fn apply_plan(
         &mut self,
         generation: u64,
-        hash: u64,
+        hashes: PlanHashes,
         plan: QueuePlan,
         came: Came,
     ) -> (Outcome, Option<QueuePlan>) {
@@ -293,7 +289,7 @@ impl Shaper {
         };
         let staging = std::time::Instant::now();
         let (delta, replaced) = came;
-        if let Err(e) = self.state.stage((generation, hash), &plan, delta) {
+        if let Err(e) = self.state.stage((generation, hashes.plan()), &plan, delta) {
             return (state_err(e), Some(plan));
         }
         if let Err(e) = self.state.mark_applying() {
@@ -338,7 +334,7 @@ impl Shaper {
                 self.dataplane.set_xps(&plan);
                 self.live = Live {
                     generation,
-                    hash,
+                    hashes,
                     plan,
                 };
                 self.needs_rebuild = false;
@@ -443,7 +439,7 @@ impl Shaper {
         let p = &self.live.plan;
         StatusReport {
             applied_generation: (self.live.generation > 0).then_some(self.live.generation),
-            plan_hash: (self.live.generation > 0).then(|| format!("{:016x}", self.live.hash)),
+            plan_hash: (self.live.generation > 0).then(|| format!("{:016x}", self.live.hash())),
             circuits: circuits(p) as u64,
             mapped_ips: p.mappings.len() as u64,
             // What the kernel holds (fewer classes than the plan with lazy queues).

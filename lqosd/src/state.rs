@@ -259,24 +259,20 @@ impl StateDir {
         };
         let saved: Saved =
             postcard::from_bytes(&bytes).map_err(|source| StateError::Corrupt { path, source })?;
-        let hash = crate::apply::plan_hash(&saved.plan);
-        let mut live = Live {
-            generation: saved.generation,
-            hash,
-            plan: saved.plan,
-        };
-        self.on_disk = Some((live.generation, live.hash));
+        let mut live = Live::new(saved.generation, saved.plan);
+        self.on_disk = Some((live.generation, live.hash()));
         let journal = std::fs::read(self.journal_path()).unwrap_or_default();
         let mut rest = journal.as_slice();
         while !rest.is_empty() {
             let patched = postcard::take_from_bytes::<Record>(rest)
                 .ok()
                 .and_then(|(r, after)| {
-                    r.delta.check_base(live.generation, live.hash).ok()?;
-                    let (plan, hash) = r.delta.patch(&live.plan).ok()?;
-                    Some((r.generation, plan, hash, after))
+                    r.delta.check_base(live.generation, live.hash()).ok()?;
+                    let plan = r.delta.patch_unverified(&live.plan).ok()?;
+                    let hashes = r.delta.verify(&plan, &live.hashes).ok()?;
+                    Some((r.generation, plan, hashes, after))
                 });
-            let Some((generation, plan, hash, after)) = patched else {
+            let Some((generation, plan, hashes, after)) = patched else {
                 tracing::warn!(
                     generation = live.generation,
                     "live-deltas.bin holds a record that does not apply: the saved plan is taken as it stood before it"
@@ -287,14 +283,14 @@ impl StateDir {
             };
             live = Live {
                 generation,
-                hash,
+                hashes,
                 plan,
             };
             self.records += 1;
             rest = after;
         }
         if self.on_disk.is_some() {
-            self.on_disk = Some((live.generation, live.hash));
+            self.on_disk = Some((live.generation, live.hash()));
             self.journal = journal;
         }
         Ok(Some(live))
@@ -302,7 +298,7 @@ impl StateDir {
 
     /// Saves the live plan atomically (staged, then renamed).
     pub fn save(&mut self, live: &Live) -> Result<(), StateError> {
-        self.stage((live.generation, live.hash), &live.plan, None)?;
+        self.stage((live.generation, live.hash()), &live.plan, None)?;
         self.commit()
     }
 
@@ -390,11 +386,7 @@ mod tests {
     use crate::apply::{empty_plan, plan_hash};
 
     fn live(generation: u64, plan: QueuePlan) -> Live {
-        Live {
-            generation,
-            hash: plan_hash(&plan),
-            plan,
-        }
+        Live::new(generation, plan)
     }
 
     #[test]
@@ -459,7 +451,7 @@ mod tests {
         for g in 2..=5u64 {
             let next = live(g, plan(1_000, g as u32));
             let delta = PlanDelta::between(now.generation, &now.plan, &next.plan);
-            s.stage((next.generation, next.hash), &next.plan, Some(&delta))
+            s.stage((next.generation, next.hash()), &next.plan, Some(&delta))
                 .expect("stage");
             s.commit().expect("commit");
             now = next;
@@ -484,7 +476,7 @@ mod tests {
         let next = live(6, plan(1_000, 6));
         let delta = PlanDelta::between(5, &now.plan, &next.plan);
         again
-            .stage((6, next.hash), &next.plan, Some(&delta))
+            .stage((6, next.hash()), &next.plan, Some(&delta))
             .expect("stage");
         again.commit().expect("commit");
         assert_eq!(
@@ -495,7 +487,7 @@ mod tests {
         let other = live(7, plan(10, 0));
         let stale = PlanDelta::between(4, &now.plan, &other.plan);
         again
-            .stage((7, other.hash), &other.plan, Some(&stale))
+            .stage((7, other.hash()), &other.plan, Some(&stale))
             .expect("stage");
         again.commit().expect("commit");
         assert!(!dir.path().join("lqosd/live-deltas.bin").exists());
@@ -510,7 +502,7 @@ mod tests {
         s.save(&first).expect("save");
         let second = live(2, plan(100, 1));
         let delta = PlanDelta::between(1, &first.plan, &second.plan);
-        s.stage((2, second.hash), &second.plan, Some(&delta))
+        s.stage((2, second.hash()), &second.plan, Some(&delta))
             .expect("stage");
         s.commit().expect("commit");
         // Garbage after the good record: the plan stands as the good record left it.
@@ -523,7 +515,7 @@ mod tests {
         let third = live(3, plan(100, 2));
         let delta = PlanDelta::between(2, &second.plan, &third.plan);
         again
-            .stage((3, third.hash), &third.plan, Some(&delta))
+            .stage((3, third.hash()), &third.plan, Some(&delta))
             .expect("stage");
         again.commit().expect("commit");
         assert!(!path.exists(), "saved whole");

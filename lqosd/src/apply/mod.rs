@@ -15,7 +15,9 @@ mod tests;
 
 use ipnet::IpNet;
 use lqos_bus::ApplySummary;
-use lqos_plan::{diff, diff_patched, rollback, steps, IpMapping, PlanDelta, QueuePlan, TcOp};
+use lqos_plan::{
+    diff, diff_patched, rollback, steps, IpMapping, PlanDelta, PlanHashes, QueuePlan, TcOp,
+};
 use std::collections::HashMap;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -83,8 +85,24 @@ pub enum ApplyFailure {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Live {
     pub generation: u64,
-    pub hash: u64,
+    /// `plan`'s hashes (a delta's result is hashed again by the lists it changed only).
+    pub hashes: PlanHashes,
     pub plan: QueuePlan,
+}
+
+impl Live {
+    pub fn new(generation: u64, plan: QueuePlan) -> Self {
+        Self {
+            generation,
+            hashes: PlanHashes::of(&plan),
+            plan,
+        }
+    }
+
+    /// [`plan_hash`] of the plan.
+    pub fn hash(&self) -> u64 {
+        self.hashes.plan()
+    }
 }
 
 pub use lqos_plan::plan_hash;
@@ -92,7 +110,7 @@ pub use lqos_plan::plan_hash;
 /// What [`patch_live`] made of the live plan.
 pub struct Patched<R> {
     pub plan: QueuePlan,
-    pub hash: u64,
+    pub hashes: PlanHashes,
     /// What `beside` returned.
     pub beside: R,
     pub way_back: WayBack,
@@ -131,8 +149,9 @@ impl WayBack {
 /// plan is kept apart), so a delta that changes one stretch of each list patches it where it
 /// lies instead of copying it (at 100k circuits, 500k classes and mappings).
 ///
-/// `beside` runs on this thread with the new plan while its hash is checked on another (6 ms
-/// at 100k circuits); its result comes back with the plan (lqosd's checks go there).
+/// `beside` runs on this thread with the new plan while its hash is checked on another (by
+/// the lists the delta changed only: the others keep the live plan's hashes); its result comes
+/// back with the plan (lqosd's checks go there).
 pub fn patch_live<R>(
     live: &mut Live,
     delta: &PlanDelta,
@@ -142,7 +161,7 @@ pub fn patch_live<R>(
     let refused =
         |e: lqos_plan::DeltaError| format!("{}: {e}; send the full plan", lqos_bus::BASE_MISMATCH);
     delta
-        .check_base(live.generation, live.hash)
+        .check_base(live.generation, live.hash())
         .map_err(refused)?;
     let (plan, replaced) = match in_place {
         true => {
@@ -158,18 +177,20 @@ pub fn patch_live<R>(
         false => (delta.patch_unverified(&live.plan).map_err(refused)?, None),
     };
     let (hash, beside) = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| delta.verify(&plan));
+        let hashing = scope.spawn(|| delta.verify(&plan, &live.hashes));
         let beside = beside(&plan);
         // A hashing thread that panicked: hash here.
         (
-            hashing.join().unwrap_or_else(|_| delta.verify(&plan)),
+            hashing
+                .join()
+                .unwrap_or_else(|_| delta.verify(&plan, &live.hashes)),
             beside,
         )
     });
     match hash {
-        Ok(hash) => Ok(Patched {
+        Ok(hashes) => Ok(Patched {
             plan,
-            hash,
+            hashes,
             beside,
             way_back: WayBack(replaced),
         }),

@@ -185,7 +185,7 @@ fn submit_delta(
 ) -> Result<QueuePlan, String> {
     let base = live.plan.clone();
     let p = patch_live(live, delta, in_place, |_| ())?;
-    assert_eq!(p.hash, plan_hash(&p.plan));
+    assert_eq!(p.hashes, PlanHashes::of(&p.plan));
     if let Err(e) = apply(k, &base, &p.plan, Some(delta), u32::MAX, h) {
         p.way_back.give_back(p.plan, live);
         return Err(e.to_string());
@@ -210,11 +210,7 @@ fn rerated() -> (QueuePlan, QueuePlan) {
 #[test]
 fn a_delta_patched_in_place_gives_the_live_plan_back_when_the_kernel_refuses_it() {
     let (old, new) = rerated();
-    let mut live = Live {
-        generation: 5,
-        hash: plan_hash(&old),
-        plan: old.clone(),
-    };
+    let mut live = Live::new(5, old.clone());
     let (mut k, mut h) = kernel_on(&old);
     let delta = PlanDelta::between(5, &old, &new);
     let p = patch_live(&mut live, &delta, true, |_| ()).expect("patched");
@@ -239,11 +235,7 @@ fn a_delta_patched_in_place_gives_the_live_plan_back_when_the_kernel_refuses_it(
 #[test]
 fn a_delta_on_its_base_lands_on_the_new_plan_and_any_other_base_is_refused_untouched() {
     for ((old, new), in_place) in [(pair(false), false), (pair(false), true), (rerated(), true)] {
-        let mut live = Live {
-            generation: 5,
-            hash: plan_hash(&old),
-            plan: old.clone(),
-        };
+        let mut live = Live::new(5, old.clone());
         let (mut k, mut h) = kernel_on(&old);
         let (before, ran) = (k.state(), k.tc_ops_run);
         for wrong in [
