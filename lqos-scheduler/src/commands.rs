@@ -345,7 +345,7 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
     let base = run.base.take().and_then(|b| b.join().ok().flatten());
     let plan = &run.planned.plan;
     let handed = runtime.block_on(hand_over(socket, plan, base.as_ref(), fence, now));
-    let (carried_hash, response) = handed.map_err(|e| {
+    let (sent_delta, response) = handed.map_err(|e| {
         anyhow::anyhow!(
             "cannot hand the plan to lqosd at {} (is lqosd running? `systemctl status lqosd`): {}",
             socket.display(),
@@ -354,13 +354,13 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
     })?;
     let took = started.elapsed().as_secs_f64() * 1e3;
     // A whole plan is hashed after its answer (6 ms at 100k circuits).
-    let hash = carried_hash.unwrap_or_else(|| lqos_plan::plan_hash(plan));
+    let hash = (sent_delta.as_ref()).map_or_else(|| lqos_plan::plan_hash(plan), |d| d.result_hash);
     match response {
         lqos_bus::Response::Applied {
             generation,
             summary: s,
         } => {
-            save_state(run, generation, hash);
+            save_state(run, generation, hash, base.as_ref(), sent_delta.as_ref());
             eprintln!(
                 "applied generation {generation} in {took:.0} ms (lqosd {} ms): classes +{} ~{} -{}, IP mappings +{} ~{} -{}",
                 s.duration_ms, s.classes_added, s.classes_changed, s.classes_removed,
@@ -369,7 +369,7 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         lqos_bus::Response::Unchanged { generation } => {
-            save_state(run, generation, hash);
+            save_state(run, generation, hash, base.as_ref(), None);
             eprintln!("unchanged: generation {generation} stays live ({took:.0} ms)");
             Ok(ExitCode::SUCCESS)
         }
@@ -386,15 +386,15 @@ fn submit(run: &mut Run, fence: Option<lqos_bus::Fence>) -> anyhow::Result<ExitC
 
 /// Hands `plan` to lqosd: as a delta against `base` when lqosd's live plan is that base,
 /// else whole (always whole with a fleet `fence`). `now`: the wall clock in microseconds, the
-/// generation unless lqosd's is past it. With the answer comes the plan's hash when a delta
-/// carried it (computed in the pass that compares the plans).
+/// generation unless lqosd's is past it. With the answer comes the delta when one was
+/// applied (it carries the plan's hash, computed in the pass that compares the plans).
 async fn hand_over(
     socket: &std::path::Path,
     plan: &lqos_plan::QueuePlan,
     base: Option<&state::Submitted>,
     fence: Option<lqos_bus::Fence>,
     now: u64,
-) -> Result<(Option<u64>, lqos_bus::Response), lqos_bus::BusError> {
+) -> Result<(Option<lqos_plan::PlanDelta>, lqos_bus::Response), lqos_bus::BusError> {
     let connect = || lqos_bus::Client::connect(socket, Duration::from_secs(5));
     let mut client = connect().await?;
     let (live, live_hash) = match client.request(&lqos_bus::Request::Status).await? {
@@ -430,12 +430,14 @@ async fn hand_over(
             ));
         }
     };
-    let hash = delta.result_hash;
     let bytes = postcard::to_stdvec(&delta).map_or(0, |b| b.len());
     let elements = delta.new_elements();
     let answer = client
         .request_with_timeout(
-            &lqos_bus::Request::SubmitDelta { generation, delta },
+            &lqos_bus::Request::SubmitDelta {
+                generation,
+                delta: delta.clone(),
+            },
             APPLY_TIMEOUT,
         )
         .await?;
@@ -449,12 +451,12 @@ async fn hand_over(
             .await?
             .request_with_timeout(&full(), APPLY_TIMEOUT)
             .await?;
-        return Ok((Some(hash), answer));
+        return Ok((None, answer));
     }
     eprintln!(
             "sent a delta of {bytes} bytes ({elements} new classes and mappings) against generation {live}"
         );
-    Ok((Some(hash), answer))
+    Ok((Some(delta), answer))
 }
 
 /// The saved plan when it is exactly lqosd's live one (generation and hash), or why not.
@@ -494,7 +496,16 @@ fn refusal(answer: &lqos_bus::Response) -> String {
 
 /// Saves the class ids once they are live, and the plan lqosd now holds (as `generation`)
 /// as the base of the next delta.
-fn save_state(run: &Run, generation: u64, hash: u64) {
+/// `kept`: the plan kept before this refresh; `delta`: what lqosd applied to it, which then
+/// joins the kept plan's journal instead of the whole plan being written again. Nothing is
+/// written when the kept plan is already the live one (an unchanged refresh).
+fn save_state(
+    run: &Run,
+    generation: u64,
+    hash: u64,
+    kept: Option<&state::Submitted>,
+    delta: Option<&lqos_plan::PlanDelta>,
+) {
     let dir = &run.config.state_directory;
     if let Err(e) = state::save(dir, &run.planned.state) {
         eprintln!(
@@ -502,7 +513,17 @@ fn save_state(run: &Run, generation: u64, hash: u64) {
             dir.display()
         );
     }
-    if let Err(e) = state::save_submitted(dir, generation, hash, &run.planned.plan) {
+    // A failed append falls back to the whole plan.
+    let saved = match (kept, delta) {
+        (Some(k), _) if (k.generation, k.hash) == (generation, hash) => Ok(()),
+        (Some(k), Some(d))
+            if state::save_submitted_delta(dir, k, generation, d).unwrap_or(false) =>
+        {
+            Ok(())
+        }
+        _ => state::save_submitted(dir, generation, hash, &run.planned.plan),
+    };
+    if let Err(e) = saved {
         eprintln!(
             "warning: cannot keep the applied plan in {} ({e}): the next refresh sends the full plan",
             dir.display()

@@ -191,11 +191,15 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
     // Sent as a delta, which lqosd patches into its live plan in place (lazy queues keep the
     // kernel's plan apart): the same inputs again find lqosd's live plan unchanged.
     ensure!(out.contains("sent a delta of"), "{out}");
-    let again = tb.refresh()?;
-    ensure!(
-        again.contains("unchanged"),
-        "the live plan is the patched one:\n{again}"
-    );
+    let unchanged = |tb: &Testbed| -> Result<()> {
+        let again = tb.refresh()?;
+        ensure!(
+            again.contains("unchanged"),
+            "the live plan is the patched one:\n{again}"
+        );
+        Ok(())
+    };
+    unchanged(&tb)?;
     // Re-rating LA while it carries traffic (built): its class alone changes in the kernel.
     let flow = tb.start_flow("100.64.30.1", false, 6)?;
     time_until(Duration::from_secs(3), || class_exists(&tb, &class))?.context("LA built again")?;
@@ -217,6 +221,14 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
         .shaper
         .run("tc", &["class", "show", "dev", "lqn", "classid", &class])?;
     ensure!(shown.contains("ceil 25Mbit"), "{shown}");
+    // The scheduler kept both deltas in its journal and replays them onto the plan it kept
+    // whole: what it gets is lqosd's live plan.
+    let journal = tb
+        .dir
+        .join("state")
+        .join(lqos_scheduler::state::SUBMITTED_DELTAS_FILE);
+    ensure!(journal.exists(), "no journal at {}", journal.display());
+    unchanged(&tb)?;
     Ok(())
 }
 
