@@ -496,6 +496,7 @@ fn refusal(answer: &lqos_bus::Response) -> String {
 
 /// Saves the class ids once they are live, and the plan lqosd now holds (as `generation`)
 /// as the base of the next delta.
+///
 /// `kept`: the plan kept before this refresh; `delta`: what lqosd applied to it, which then
 /// joins the kept plan's journal instead of the whole plan being written again. Nothing is
 /// written when the kept plan is already the live one (an unchanged refresh).

@@ -10,11 +10,13 @@ use crate::state::StateDir;
 use lqos_bus::{ApplySummary, IssueSeverity, QueueClasses, StatusReport};
 use lqos_config::Config;
 use lqos_plan::{PlanHashes, QueuePlan};
-use std::collections::HashSet;
-use std::process::Command;
 use std::sync::Arc;
-use std::time::Instant;
 use tracing::{debug, error, info, warn};
+
+mod adopt;
+mod lazy_pass;
+
+pub use lazy_pass::LazyChange;
 
 /// How a plan came: as a delta (saved as such when the saved plan is its base), and what its
 /// patch in place replaced.
@@ -82,11 +84,13 @@ impl Shaper {
         // With lazy queues the kernel holds the saved plan materialised for the circuits that
         // were built; without, the saved plan itself.
         let lazy_kernel = match (&mut lazy, &saved) {
-            (Some(l), Some(s)) => Some(adoptable_lazy_tree(l, &state, &s.plan)),
+            (Some(l), Some(s)) => Some(adopt::adoptable_lazy_tree(l, &state, &s.plan)),
             _ => None,
         };
         let expected = lazy_kernel.as_ref().or(saved.as_ref().map(|s| &s.plan));
-        let mut live_tree = expected.filter(|_| !interrupted).and_then(kernel_tree);
+        let mut live_tree = expected
+            .filter(|_| !interrupted)
+            .and_then(adopt::kernel_tree);
         let mut adopt = live_tree.is_some();
         match (expected, dataplane.maps_reused) {
             (Some(expected), false) if adopt => {
@@ -466,130 +470,6 @@ impl Shaper {
     pub fn queue_layout(&self) -> crate::queue_layout::QueueLayout {
         crate::queue_layout::QueueLayout::of(&self.live.plan)
     }
-
-    /// The lazy queues' threshold, when they are on.
-    pub fn lazy_threshold(&self) -> Option<u64> {
-        self.lazy.as_ref().map(|l| l.threshold_bytes)
-    }
-
-    /// Lazy queues: builds the circuits in `active` that have no queue yet and collapses
-    /// those idle past `lazy_expire_seconds`, as two applies of the materialised plan (the
-    /// second takes the collapsed classes away once their prefixes point at the pools).
-    /// `None` when nothing changed.
-    pub fn observe(
-        &mut self,
-        active: &[Arc<str>],
-        now: Instant,
-    ) -> Option<Result<LazyChange, String>> {
-        if self.needs_rebuild || self.live.generation == 0 {
-            return None;
-        }
-        let lazy = self.lazy.as_mut()?;
-        let due = lazy.due(active, now);
-        if due.is_empty() {
-            return None;
-        }
-        let started = Instant::now();
-        lazy.build(&due.build, now);
-        let first = lazy.realise_leaving(&self.live.plan, &due.collapse);
-        let settled = due.collapse.is_empty();
-        if let Err(e) = self.apply_kernel(first, settled) {
-            if let Some(l) = &mut self.lazy {
-                l.unbuild(&due.build);
-            }
-            return Some(Err(e));
-        }
-        if !due.collapse.is_empty() {
-            let lazy = self.lazy.as_mut()?;
-            lazy.unbuild(&due.collapse);
-            let second = lazy.realise(&self.live.plan);
-            if let Err(e) = self.apply_kernel(second, true) {
-                // The collapsing circuits stay built (and routed to their pools) until the
-                // next pass tries again.
-                if let Some(l) = &mut self.lazy {
-                    l.build(&due.collapse.iter().cloned().collect::<Vec<_>>(), now);
-                }
-                return Some(Err(e));
-            }
-        }
-        let lazy = self.lazy.as_mut()?;
-        lazy.activations += due.build.len() as u64;
-        lazy.collapses += due.collapse.len() as u64;
-        self.save_built();
-        Some(Ok(LazyChange {
-            built: due.build.len(),
-            collapsed: due.collapse.len(),
-            duration: started.elapsed(),
-        }))
-    }
-
-    /// Applies `target` over the lazy kernel plan; on success it becomes the kernel plan
-    /// (`settled`: see [`Lazy::set_kernel`]).
-    fn apply_kernel(&mut self, target: QueuePlan, settled: bool) -> Result<ApplySummary, String> {
-        let Some(lazy) = &mut self.lazy else {
-            return Err("lazy queues are off".into());
-        };
-        let result = apply(
-            &mut self.dataplane,
-            &lazy.kernel,
-            &target,
-            None,
-            self.ip_map_capacity,
-            &mut self.handles,
-        );
-        match result {
-            Ok(summary) => {
-                lazy.set_kernel(target, settled);
-                Ok(summary)
-            }
-            Err(e) => {
-                if matches!(e, ApplyError::Inconsistent { .. }) {
-                    error!(error = %e, "lazy queues: the kernel matches neither plan; the next plan is built from scratch");
-                    self.needs_rebuild = true;
-                }
-                Err(e.to_string())
-            }
-        }
-    }
-
-    /// Saves the built circuits (lazy queues), logging a failure: a restart that cannot read
-    /// them rebuilds the tree cold, which is safe.
-    fn save_built(&mut self) {
-        if let Some(l) = &mut self.lazy {
-            if !l.take_unsaved() {
-                return;
-            }
-            if let Err(e) = self.state.save_built(&l.built_ids()) {
-                warn!(error = %crate::state::with_causes(&e), "cannot save the lazy queues' built circuits");
-                l.mark_unsaved();
-            }
-        }
-    }
-}
-
-/// What one lazy pass did.
-#[derive(Debug)]
-pub struct LazyChange {
-    pub built: usize,
-    pub collapsed: usize,
-    pub duration: std::time::Duration,
-}
-
-/// The tree a previous lqosd left with lazy queues: the saved plan materialised for the
-/// circuits it had built. A tree built without lazy queues (the mode was just switched on) is
-/// adopted as it is, every circuit counted as built: idle ones collapse after the expiry, and
-/// the first lazy pass adds the pools.
-fn adoptable_lazy_tree(lazy: &mut Lazy, state: &StateDir, plan: &QueuePlan) -> QueuePlan {
-    let now = Instant::now();
-    lazy.restore(state.load_built().into_iter().map(Arc::from), now);
-    lazy.prune(plan);
-    let tree = lazy.realise(plan);
-    if kernel_tree(&tree).is_none() && kernel_tree(plan).is_some() {
-        info!("lazy queues were just switched on: adopting the full tree, idle circuits collapse after lazy_expire_seconds");
-        lazy.restore(plan.mappings.iter().map(|m| m.circuit_id.clone()), now);
-        return plan.clone();
-    }
-    tree
 }
 
 /// An urgent issue raised by lqosd itself.
@@ -612,71 +492,4 @@ fn circuits(p: &QueuePlan) -> usize {
         .flat_map(|q| &q.classes)
         .filter(|c| matches!(c.owner, lqos_plan::ClassOwner::Circuit(_)))
         .count()
-}
-
-/// The live leaf qdisc handles, when the kernel holds exactly the plan's classes on every
-/// interface, with a leaf qdisc exactly where the plan has one.
-fn kernel_tree(plan: &QueuePlan) -> Option<LeafHandles> {
-    let mut handles = LeafHandles::default();
-    for iface in &plan.interfaces {
-        let live = live_classids(&iface.name)?;
-        let planned: HashSet<String> = iface
-            .htbs
-            .iter()
-            .flat_map(|q| &q.classes)
-            .map(|c| c.id.to_string())
-            .collect();
-        if live != planned {
-            warn!(interface = %iface.name, live = live.len(), planned = planned.len(), "the kernel's classes differ from the saved plan");
-            return None;
-        }
-        handles.read_tc_text(
-            &iface.name,
-            &tc_text(&["qdisc", "show", "dev", &iface.name])?,
-        );
-        let classes = iface.htbs.iter().flat_map(|q| &q.classes);
-        let leaves_differ = classes
-            .filter(|c| c.leaf.is_some() != handles.get(&iface.name, c.id).is_some())
-            .count();
-        if leaves_differ > 0 {
-            warn!(interface = %iface.name, classes = leaves_differ, "the kernel's leaf qdiscs differ from the saved plan");
-            return None;
-        }
-    }
-    Some(handles)
-}
-
-/// The HTB class ids on `dev`, from `tc class show` (this iproute2 has no JSON for classes):
-/// lines such as `class htb 1:5 parent 1:1 prio 0 rate ...`.
-fn live_classids(dev: &str) -> Option<HashSet<String>> {
-    tc_text(&["class", "show", "dev", dev]).map(|t| parse_htb_classids(&t))
-}
-
-/// The text `tc <args>` prints, if it succeeds.
-fn tc_text(args: &[&str]) -> Option<String> {
-    let out = Command::new("tc").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn parse_htb_classids(text: &str) -> HashSet<String> {
-    text.lines()
-        .filter_map(|l| {
-            let mut t = l.split_whitespace();
-            (t.next() == Some("class") && t.next() == Some("htb"))
-                .then(|| t.next().map(str::to_owned))
-                .flatten()
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn htb_class_ids_are_read_from_tc_text() {
-        let text = "class mq 7fff:1 root leaf 1: \nclass htb 1:1 root prio 0 rate 10Mbit ceil 10Mbit burst 1600b cburst 1600b \nclass htb 1:a parent 1:1 leaf 8001: prio 0 rate 1Mbit\n";
-        let ids = super::parse_htb_classids(text);
-        assert_eq!(ids, ["1:1", "1:a"].iter().map(|s| s.to_string()).collect());
-    }
 }

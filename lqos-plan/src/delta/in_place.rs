@@ -25,12 +25,13 @@ struct Stretch<T> {
     removed: Vec<T>,
 }
 
-/// A list delta as (start kept, end of the replaced stretch in the old list, its
-/// replacement), when it has that shape for a list of `old_len`; `Some(None)`: unchanged.
+/// A list delta that replaces one stretch: (start of the stretch, its end in the old list,
+/// its replacement); `None`: the list is unchanged.
 type Shape<'a, T> = Option<(usize, usize, &'a [T])>;
 
 impl<T: Clone> ListDelta<T> {
-    /// See [`Shape`]: `None` when the delta does more than replace one stretch.
+    /// Its [`Shape`] for an old list of `old_len`; `None` when the delta does more than
+    /// replace one stretch.
     fn one_stretch(&self, old_len: usize) -> Option<Shape<'_, T>> {
         let mut runs = self.runs.as_slice();
         let mut start = 0;

@@ -5,7 +5,7 @@
 //!
 //! A pool's id depends only on the minors in use, its parent and the kinds of its HTB's
 //! classes in order, none of which a re-rate changes: every idle circuit's mapping stays where
-//! it is, and the mappings need no look.
+//! it is, and the mappings are not looked at.
 
 use super::{htb_classes, CircuitState, Laziness};
 use crate::{HtbClass, HtbQueue, InterfacePlan, QueuePlan, Replaced};
