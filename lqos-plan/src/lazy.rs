@@ -57,7 +57,10 @@ pub fn materialise(plan: &QueuePlan, mode: Laziness, state: &dyn CircuitState) -
         .map(|iface| crate::InterfacePlan {
             name: iface.name.clone(),
             htbs: (iface.htbs.iter())
-                .map(|q| htb_classes(q, mode, state, Some(&mut pool_of)))
+                .map(|q| HtbQueue {
+                    classes: htb_classes(q, mode, state, Some(&mut pool_of)),
+                    ..*q
+                })
                 .collect(),
         })
         .collect();
@@ -72,14 +75,14 @@ pub fn materialise(plan: &QueuePlan, mode: Laziness, state: &dyn CircuitState) -
     }
 }
 
-/// One HTB of the plan as the kernel holds it; with `Full`, its circuits' pools go in
+/// One HTB's classes as the kernel holds them; with `Full`, its circuits' pools go in
 /// `pool_of`.
 pub(crate) fn htb_classes(
     q: &HtbQueue,
     mode: Laziness,
     state: &dyn CircuitState,
     mut pool_of: Option<&mut PoolIndex>,
-) -> HtbQueue {
+) -> Vec<HtbClass> {
     let mut classes = Vec::new();
     if mode == Laziness::Htb {
         classes.extend(q.classes.iter().map(|c| match &c.owner {
@@ -112,13 +115,7 @@ pub(crate) fn htb_classes(
             }
         }
     }
-    HtbQueue {
-        major: q.major,
-        mq_minor: q.mq_minor,
-        direction: q.direction,
-        cpu: q.cpu,
-        classes,
-    }
+    classes
 }
 
 /// The mappings of idle circuits moved to their pools (`Full`).

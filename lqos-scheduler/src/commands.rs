@@ -514,15 +514,16 @@ fn save_state(
             dir.display()
         );
     }
+    let unchanged = kept.is_some_and(|k| (k.generation, k.hash) == (generation, hash));
     // A failed append falls back to the whole plan.
-    let saved = match (kept, delta) {
-        (Some(k), _) if (k.generation, k.hash) == (generation, hash) => Ok(()),
-        (Some(k), Some(d))
-            if state::save_submitted_delta(dir, k, generation, d).unwrap_or(false) =>
-        {
-            Ok(())
-        }
-        _ => state::save_submitted(dir, generation, hash, &run.planned.plan),
+    let journaled = !unchanged
+        && kept.zip(delta).is_some_and(|(k, d)| {
+            state::save_submitted_delta(dir, k, generation, d).unwrap_or(false)
+        });
+    let saved = if unchanged || journaled {
+        Ok(())
+    } else {
+        state::save_submitted(dir, generation, hash, &run.planned.plan)
     };
     if let Err(e) = saved {
         eprintln!(

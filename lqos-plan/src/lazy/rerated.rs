@@ -59,7 +59,7 @@ pub fn rematerialise(
     let mut after = layout(kernel);
     for &(i, q) in &touched {
         let old = &kernel.interfaces[i].htbs[q].classes;
-        let new = htb_classes(&plan.interfaces[i].htbs[q], mode, state, None).classes;
+        let new = htb_classes(&plan.interfaces[i].htbs[q], mode, state, None);
         before.interfaces[i].htbs[q].classes = old.clone();
         after.interfaces[i].htbs[q].classes = new;
     }

@@ -163,18 +163,12 @@ pub fn patch_live<R>(
     delta
         .check_base(live.generation, live.hash())
         .map_err(refused)?;
-    let (plan, replaced) = match in_place {
-        true => {
-            let mut plan = std::mem::replace(&mut live.plan, empty_plan());
-            match delta.patch_in_place(&mut plan) {
-                Some(replaced) => (plan, Some(replaced)),
-                None => {
-                    live.plan = plan;
-                    (delta.patch_unverified(&live.plan).map_err(refused)?, None)
-                }
-            }
-        }
-        false => (delta.patch_unverified(&live.plan).map_err(refused)?, None),
+    let replaced = in_place
+        .then(|| delta.patch_in_place(&mut live.plan))
+        .flatten();
+    let plan = match replaced {
+        Some(_) => std::mem::replace(&mut live.plan, empty_plan()),
+        None => delta.patch_unverified(&live.plan).map_err(refused)?,
     };
     let (hash, beside) = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| delta.verify(&plan, &live.hashes));

@@ -30,6 +30,34 @@ fn lazy_bed(label: &str, mode: &str, expire_secs: u32, third_octet: u8) -> Resul
     Ok(tb)
 }
 
+/// Rewrites ShapedDevices.csv with LA and LB (at `100.64.<third_octet>.1` and `.2`) at these
+/// download rates, `la`'s upload 5 and `lb`'s 7 Mbit/s.
+fn write_rates(tb: &Testbed, third_octet: u8, la: f64, lb: f64) -> Result<()> {
+    let rows = [
+        device_row(
+            "LA",
+            "Capped",
+            &format!("100.64.{third_octet}.1"),
+            "",
+            la,
+            5.0,
+        ),
+        device_row(
+            "LB",
+            "Capped",
+            &format!("100.64.{third_octet}.2"),
+            "",
+            lb,
+            7.0,
+        ),
+    ];
+    tb.dir.write(
+        "ShapedDevices.csv",
+        format!("{CSV_HEADER}{}", rows.concat()),
+    )?;
+    Ok(())
+}
+
 /// The download class a circuit's address is planned in (`lqos lookup`).
 fn planned_class(tb: &Testbed, addr: &str) -> Result<String> {
     let out = lqos(tb, &["lookup", addr])?;
@@ -174,14 +202,7 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
     ensure!(again < 60.0 * 1.1, "after the collapse: {again:.1} Mbit/s");
     ensure!(class_exists(&tb, &class)?, "built again by the new flow");
     // Re-rating the idle circuit LB changes the plan, not the kernel.
-    let rows = [
-        device_row("LA", "Capped", "100.64.30.1", "", 20.0, 5.0),
-        device_row("LB", "Capped", "100.64.30.2", "", 35.0, 7.0),
-    ];
-    tb.dir.write(
-        "ShapedDevices.csv",
-        format!("{CSV_HEADER}{}", rows.concat()),
-    )?;
+    write_rates(&tb, 30, 20.0, 35.0)?;
     let out = tb.refresh()?;
     ensure!(
         out.contains("applied generation")
@@ -203,14 +224,7 @@ fn full_lazy_queues_hold_a_new_circuit_in_its_parent_build_it_within_a_second_an
     // Re-rating LA while it carries traffic (built): its class alone changes in the kernel.
     let flow = tb.start_flow("100.64.30.1", false, 6)?;
     time_until(Duration::from_secs(3), || class_exists(&tb, &class))?.context("LA built again")?;
-    let rows = [
-        device_row("LA", "Capped", "100.64.30.1", "", 25.0, 5.0),
-        device_row("LB", "Capped", "100.64.30.2", "", 35.0, 7.0),
-    ];
-    tb.dir.write(
-        "ShapedDevices.csv",
-        format!("{CSV_HEADER}{}", rows.concat()),
-    )?;
+    write_rates(&tb, 30, 25.0, 35.0)?;
     let out = tb.refresh()?;
     flow.finish()?;
     ensure!(
